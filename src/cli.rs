@@ -1,0 +1,513 @@
+//! The command line: which check (from argv[0] or a subcommand), its
+//! options and positional arguments, checked into a config the rest of the
+//! program trusts; plus `--help` and usage text.
+//!
+//! Two stages, as ripgrep does it: pico-args pulls raw options out, then
+//! every value is validated (lengths, ranges, address syntax) with a
+//! one-line message naming the argument. Nothing here touches a socket;
+//! host names are resolved through the system resolver only when an
+//! argument is not an IP literal.
+
+use std::ffi::{OsStr, OsString};
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::net::link::MAX_IFNAME;
+use crate::role::RoleSource;
+
+/// The three checks of the multicall binary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Tcp,
+    HttpGet,
+    Http,
+}
+
+pub const VALID_NAMES: &str =
+    "check_raw_tcp, check_raw_http_get, check_raw_http (or check_raw tcp|http_get|http)";
+
+impl Mode {
+    /// The mode of a program name (`check_raw_tcp`) or subcommand (`tcp`).
+    pub fn from_name(name: &str) -> Option<Mode> {
+        match name.strip_prefix("check_raw_").unwrap_or(name) {
+            "tcp" => Some(Mode::Tcp),
+            "http_get" => Some(Mode::HttpGet),
+            "http" => Some(Mode::Http),
+            _ => None,
+        }
+    }
+
+    pub fn program(self) -> &'static str {
+        match self {
+            Mode::Tcp => "check_raw_tcp",
+            Mode::HttpGet => "check_raw_http_get",
+            Mode::Http => "check_raw_http",
+        }
+    }
+
+    /// The service name that starts the status line.
+    pub fn service(self) -> &'static str {
+        match self {
+            Mode::Tcp => "RAW_TCP",
+            Mode::HttpGet => "RAW_HTTP_GET",
+            Mode::Http => "RAW_HTTP",
+        }
+    }
+}
+
+/// Where the checked packets go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub iface: String,
+    pub real_server: IpAddr,
+    pub vip: IpAddr,
+    pub port: u16,
+}
+
+/// Options every check has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Common {
+    pub target: Target,
+    pub role: RoleSource,
+    /// Bounds the whole check, neighbour resolution included.
+    pub timeout: Duration,
+    pub verbosity: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpConfig {
+    pub common: Common,
+    pub clean_close: bool,
+}
+
+/// A fully checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Config {
+    Tcp(TcpConfig),
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Help(Mode),
+    Version(Mode),
+    Check(Config),
+}
+
+/// A usage error: which mode (if known) and a one-line message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError {
+    pub mode: Option<Mode>,
+    pub message: String,
+}
+
+impl UsageError {
+    fn new(mode: Mode, message: impl Into<String>) -> UsageError {
+        UsageError {
+            mode: Some(mode),
+            message: message.into(),
+        }
+    }
+}
+
+/// Default `-t`, the C original's unit and value.
+pub const DEFAULT_TIMEOUT_MS: u64 = 1000;
+/// Longest `-t` accepted: ten minutes is past every daemon's own timeout.
+pub const MAX_TIMEOUT_MS: u64 = 600_000;
+const MAX_PATH_ARG: usize = 4096;
+/// Longest host name (RFC 1035).
+const MAX_HOSTNAME: usize = 253;
+/// Arguments longer than this are refused before any other look.
+const MAX_ARG: usize = 8192;
+
+/// Parse a whole argv (program name first).
+pub fn parse(argv: Vec<OsString>) -> Result<Command, UsageError> {
+    let mut argv = argv.into_iter();
+    let argv0 = argv.next().unwrap_or_default();
+    let name = Path::new(&argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let mut rest: Vec<OsString> = argv.collect();
+    let mode = match Mode::from_name(&name) {
+        Some(mode) if name != "check_raw" => mode,
+        _ if name == "check_raw" => {
+            let sub = rest.first().map(|s| s.to_string_lossy().into_owned());
+            match sub.as_deref().and_then(Mode::from_name) {
+                Some(mode) => {
+                    rest.remove(0);
+                    mode
+                }
+                None => {
+                    return Err(UsageError {
+                        mode: None,
+                        message: format!(
+                            "check_raw needs a check name first: tcp, http_get or http ({})",
+                            match sub {
+                                Some(s) => format!("got '{}'", truncate(&s)),
+                                None => "got nothing".into(),
+                            }
+                        ),
+                    })
+                }
+            }
+        }
+        _ => {
+            return Err(UsageError {
+                mode: None,
+                message: format!(
+                    "unknown program name '{}': call me as one of {VALID_NAMES}",
+                    truncate(&name)
+                ),
+            })
+        }
+    };
+    parse_mode(mode, rest)
+}
+
+/// Long arguments are cut in messages so the status line stays readable.
+fn truncate(s: &str) -> String {
+    const SHOW: usize = 64;
+    match s.char_indices().nth(SHOW) {
+        Some((at, _)) => format!("{}...", &s[..at]),
+        None => s.to_string(),
+    }
+}
+
+fn parse_mode(mode: Mode, args: Vec<OsString>) -> Result<Command, UsageError> {
+    let err = |m: String| UsageError::new(mode, m);
+    if let Some(long) = args.iter().find(|a| a.len() > MAX_ARG) {
+        return Err(err(format!(
+            "argument of {} bytes is too long (at most {MAX_ARG})",
+            long.len()
+        )));
+    }
+    // Everything after `--` is positional, whatever it looks like.
+    let (options, after_dashes) = match args.iter().position(|a| a == "--") {
+        Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
+        None => (args, Vec::new()),
+    };
+    let mut p = pico_args::Arguments::from_vec(options);
+    if p.contains(["-h", "--help"]) {
+        return Ok(Command::Help(mode));
+    }
+    if p.contains(["-V", "--version"]) {
+        return Ok(Command::Version(mode));
+    }
+    // Values before flags: combined flags (-cv) are only safe that way.
+    let role = opt_string(&mut p, ["-r", "--role-file"], mode)?;
+    let timeout = opt_string(&mut p, ["-t", "--timeout"], mode)?;
+    let clean_close = mode == Mode::Tcp && p.contains(["-c", "--clean-close"]);
+    let mut verbosity: u8 = 0;
+    while verbosity < u8::MAX && p.contains(["-v", "--verbose"]) {
+        verbosity += 1;
+    }
+    let mut positional = Vec::new();
+    for arg in p.finish() {
+        let arg = utf8(mode, arg)?;
+        if arg.starts_with('-') && arg.len() > 1 {
+            return Err(err(format!("unknown option '{}'", truncate(&arg))));
+        }
+        positional.push(arg);
+    }
+    for arg in after_dashes {
+        positional.push(utf8(mode, arg)?);
+    }
+    let common = Common {
+        target: parse_target(mode, &positional)?,
+        role: parse_role(mode, role)?,
+        timeout: parse_timeout(mode, timeout)?,
+        verbosity,
+    };
+    match mode {
+        Mode::Tcp => {
+            expect_count(mode, &positional, 4)?;
+            Ok(Command::Check(Config::Tcp(TcpConfig {
+                common,
+                clean_close,
+            })))
+        }
+        Mode::HttpGet | Mode::Http => Err(err(format!(
+            "{} is not available in this build yet",
+            mode.program()
+        ))),
+    }
+}
+
+fn utf8(mode: Mode, arg: OsString) -> Result<String, UsageError> {
+    arg.into_string().map_err(|a| {
+        UsageError::new(
+            mode,
+            format!(
+                "argument '{}' is not valid UTF-8",
+                truncate(&a.to_string_lossy())
+            ),
+        )
+    })
+}
+
+fn opt_string(
+    p: &mut pico_args::Arguments,
+    keys: [&'static str; 2],
+    mode: Mode,
+) -> Result<Option<String>, UsageError> {
+    p.opt_value_from_str::<_, String>(keys).map_err(|e| {
+        UsageError::new(
+            mode,
+            match e {
+                pico_args::Error::OptionWithoutAValue(k) => format!("option {k} needs a value"),
+                other => format!("bad value for {}: {other}", keys[1]),
+            },
+        )
+    })
+}
+
+/// The positional arguments a mode takes, for messages.
+fn positional_names(mode: Mode) -> &'static [&'static str] {
+    match mode {
+        Mode::Tcp => &["SOURCE_IFACE", "REAL_SERVER", "VIRTUAL_IP", "PORT"],
+        Mode::HttpGet => &[
+            "SOURCE_IFACE",
+            "REAL_SERVER",
+            "VIRTUAL_IP",
+            "PORT",
+            "HOST",
+            "PATH",
+            "MD5",
+        ],
+        Mode::Http => &[
+            "SOURCE_IFACE",
+            "REAL_SERVER",
+            "VIRTUAL_IP",
+            "PORT",
+            "HOST",
+            "PATH",
+        ],
+    }
+}
+
+fn expect_count(mode: Mode, positional: &[String], count: usize) -> Result<(), UsageError> {
+    if positional.len() == count {
+        return Ok(());
+    }
+    let names = positional_names(mode).join(" ");
+    Err(UsageError::new(
+        mode,
+        if positional.len() < count {
+            format!(
+                "missing {} (expects {names})",
+                positional_names(mode)[positional.len()]
+            )
+        } else {
+            format!(
+                "too many arguments: {} given, expects {count}: {names}",
+                positional.len()
+            )
+        },
+    ))
+}
+
+fn parse_target(mode: Mode, positional: &[String]) -> Result<Target, UsageError> {
+    let expected = positional_names(mode).len();
+    if positional.len() < 4 || positional.len() > expected {
+        expect_count(mode, positional, expected)?;
+    }
+    let iface = parse_iface(&positional[0]).map_err(|m| UsageError::new(mode, m))?;
+    let real_server =
+        parse_address("REAL_SERVER", &positional[1]).map_err(|m| UsageError::new(mode, m))?;
+    let vip = parse_address("VIRTUAL_IP", &positional[2]).map_err(|m| UsageError::new(mode, m))?;
+    let port = parse_port(&positional[3]).map_err(|m| UsageError::new(mode, m))?;
+    Ok(Target {
+        iface,
+        real_server,
+        vip,
+        port,
+    })
+}
+
+pub fn parse_iface(arg: &str) -> Result<String, String> {
+    let bad = |why: &str| format!("invalid SOURCE_IFACE '{}': {why}", truncate(arg));
+    if arg.is_empty() {
+        return Err(bad("empty"));
+    }
+    if arg.len() > MAX_IFNAME {
+        return Err(bad(&format!("longer than {MAX_IFNAME} bytes")));
+    }
+    if arg == "."
+        || arg == ".."
+        || arg.contains('/')
+        || arg.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(bad("not an interface name"));
+    }
+    Ok(arg.to_string())
+}
+
+pub fn parse_port(arg: &str) -> Result<u16, String> {
+    let bad = |why: &str| format!("invalid PORT '{}': {why}", truncate(arg));
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("not a number"));
+    }
+    match arg.parse::<u32>() {
+        Ok(p @ 1..=65535) => Ok(p as u16),
+        _ => Err(bad("must be 1-65535")),
+    }
+}
+
+/// An IPv4 literal, or a host name resolved to its first IPv4 address.
+pub fn parse_address(what: &str, arg: &str) -> Result<IpAddr, String> {
+    if let Ok(v4) = arg.parse::<Ipv4Addr>() {
+        return Ok(IpAddr::V4(v4));
+    }
+    let bad = |why: String| format!("invalid {what} '{}': {why}", truncate(arg));
+    if arg.parse::<std::net::Ipv6Addr>().is_ok() {
+        return Err(bad("IPv6 is not supported yet".into()));
+    }
+    // Digits and dots only: a mistyped address, not a name to look up.
+    if arg.is_empty() || arg.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return Err(bad("not an IPv4 address".into()));
+    }
+    let name_ok = arg.len() <= MAX_HOSTNAME
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
+    if !name_ok {
+        return Err(bad("neither an IPv4 address nor a host name".into()));
+    }
+    let addrs = (arg, 0)
+        .to_socket_addrs()
+        .map_err(|e| bad(format!("cannot resolve: {e}")))?;
+    addrs
+        .map(|a| a.ip())
+        .find(IpAddr::is_ipv4)
+        .ok_or_else(|| bad("the name has no IPv4 address".into()))
+}
+
+fn parse_role(mode: Mode, arg: Option<String>) -> Result<RoleSource, UsageError> {
+    match arg.as_deref() {
+        None => Ok(RoleSource::Default),
+        Some("auto") => Ok(RoleSource::Auto),
+        Some("") => Err(UsageError::new(mode, "empty role file name (-r)")),
+        Some(path) if path.len() > MAX_PATH_ARG => Err(UsageError::new(
+            mode,
+            format!("role file name longer than {MAX_PATH_ARG} bytes"),
+        )),
+        Some(path) => Ok(RoleSource::File(PathBuf::from(path))),
+    }
+}
+
+fn parse_timeout(mode: Mode, arg: Option<String>) -> Result<Duration, UsageError> {
+    let Some(arg) = arg else {
+        return Ok(Duration::from_millis(DEFAULT_TIMEOUT_MS));
+    };
+    let bad = |why: &str| {
+        UsageError::new(
+            mode,
+            format!("invalid timeout (-t) '{}': {why}", truncate(&arg)),
+        )
+    };
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("not a number of milliseconds"));
+    }
+    match arg.parse::<u64>() {
+        Ok(ms @ 1..=MAX_TIMEOUT_MS) => Ok(Duration::from_millis(ms)),
+        _ => Err(bad(&format!("must be 1-{MAX_TIMEOUT_MS} ms"))),
+    }
+}
+
+/// The short usage shown after a usage error.
+pub fn usage(mode: Mode) -> String {
+    match mode {
+        Mode::Tcp => format!(
+            "Usage: {} [-c] [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT",
+            mode.program()
+        ),
+        Mode::HttpGet => format!(
+            "Usage: {} [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH MD5",
+            mode.program()
+        ),
+        Mode::Http => format!(
+            "Usage: {} [options] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH",
+            mode.program()
+        ),
+    }
+}
+
+pub fn version(mode: Mode) -> String {
+    format!(
+        "{} v{} (check_raw)",
+        mode.program(),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+const COMMON_HELP: &str = "\
+Positional arguments:
+  SOURCE_IFACE   interface to send from (its MAC and primary IPv4 address
+                 are the source of every frame), e.g. eth0
+  REAL_SERVER    the real server's own IPv4 address or name; its MAC is
+                 found by ARP (BACKUP role: the address connected to)
+  VIRTUAL_IP     the VIP, destination IP of every frame
+  PORT           TCP port, 1-65535
+
+Common options:
+  -r, --role-file FILE|auto
+                 FILE: first byte '1' = MASTER (raw frames), anything else
+                 = BACKUP (plain kernel connect to REAL_SERVER:PORT, which
+                 passes even if the server lacks the VIP, by design).
+                 auto: MASTER when the VIP is a local address of this host,
+                 else BACKUP. Default: MASTER.
+  -t, --timeout MS
+                 bound on the WHOLE check, ARP included, in milliseconds
+                 (default 1000, at most 600000). Lost frames are resent
+                 within it.
+  -v, --verbose  more detail after the status line; -vvv: one line per
+                 frame sent and received
+  -h, --help     this help
+  -V, --version  version
+
+Exit codes (Nagios): 0 OK, 2 CRITICAL (the check failed), 3 UNKNOWN (bad
+arguments, no such interface, no CAP_NET_RAW, unreadable role file).
+Raw frames need CAP_NET_RAW: run as root or `setcap cap_net_raw+ep` the
+check_raw binary.
+";
+
+pub fn help(mode: Mode) -> String {
+    let about = match mode {
+        Mode::Tcp => {
+            "\
+Checks that an LVS-DR real server accepts TCP connections for the VIP:
+sends a SYN in a hand-built Ethernet frame to the real server's MAC with
+the VIP as destination IP, exactly as the load balancer forwards client
+traffic. OK = SYN/ACK received. A real server that lost the VIP, or whose
+port is closed, fails.
+
+Options:
+  -c, --clean-close
+                 end with a FIN handshake instead of RST
+"
+        }
+        Mode::HttpGet | Mode::Http => {
+            "\
+HTTP checks over the raw path (see the README).
+"
+        }
+    };
+    format!(
+        "{}\n{}\n\n{about}\n{COMMON_HELP}",
+        version(mode),
+        usage(mode)
+    )
+}
+
+/// `argv[0]`'s base name, for messages before a mode is known.
+pub fn program_name(argv0: &OsStr) -> String {
+    Path::new(argv0)
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "check_raw".into())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,19 @@
+//! check_raw: LVS-DR real-server health checks that follow the real traffic's path.
+//!
+//! A check sends hand-built Ethernet frames to the real server's MAC with the
+//! VIP as destination IP, so a real server that lost the VIP fails it. The
+//! crate is a library so that tests and fuzz targets reach every layer; the
+//! binary (`src/main.rs`) only dispatches, prints and exits.
+//!
+//! Read top-down, a check is: `cli` (argv to a checked config) -> `modes`
+//! (the probe, over `net` or `kernel`) -> `outcome` (one status line, an exit
+//! code). Nothing below `main` prints or exits.
+
+pub mod cli;
+pub mod kernel;
+pub mod modes;
+pub mod net;
+pub mod outcome;
+pub mod role;
+pub mod trace;
+pub mod wait;

@@ -1,0 +1,269 @@
+//! The checks. Each mode turns its config into one `Outcome`; what they
+//! share lives here: setting up the raw path (interface, source port, the
+//! filtered socket, ARP), deciding the role, and wording failures.
+
+pub mod tcp;
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use pnet_datalink::MacAddr;
+
+use crate::cli::{Common, Mode};
+use crate::kernel::KernelFailure;
+use crate::net::bpf::{FlowFilter, Program};
+use crate::net::frame::{Flow, Link};
+use crate::net::link::{Interface, PacketSocket};
+use crate::net::port::{self, ReservedPort};
+use crate::net::tcp::{Config as TcpConfig, Seq};
+use crate::net::{neigh, Failure, Step, Wire};
+use crate::outcome::{Outcome, State};
+use crate::role::{self, Decision};
+use crate::trace::{Trace, DETAIL};
+use crate::wait::Waiter;
+
+/// IPv4 (20) + TCP (20) header bytes: MSS = MTU - 40.
+const IPV4_TCP_HEADERS: u32 = 40;
+
+/// Everything a raw check needs once the path to the real server is known.
+pub struct RawPath<'a> {
+    pub wire: Wire<'a>,
+    pub link: Link,
+    pub flow: Flow,
+    pub tcp: TcpConfig,
+    pub ip_id: u16,
+    pub rs_mac: MacAddr,
+    /// Held for the check's life: keeps our source port ours.
+    _port: ReservedPort,
+}
+
+/// A failure before or outside the TCP exchange, already worded.
+pub type Early = Box<Outcome>;
+
+/// Words for the usual failures of any mode (`what` names the target).
+pub struct Describe<'c> {
+    pub mode: Mode,
+    pub common: &'c Common,
+}
+
+impl Describe<'_> {
+    fn service(&self) -> &'static str {
+        self.mode.service()
+    }
+
+    pub fn unknown(&self, text: impl Into<String>) -> Outcome {
+        Outcome::new(self.service(), State::Unknown, text)
+    }
+
+    pub fn critical(&self, text: impl Into<String>) -> Outcome {
+        Outcome::new(self.service(), State::Critical, text)
+    }
+
+    pub fn vip_port(&self) -> String {
+        let t = &self.common.target;
+        SocketAddr::new(t.vip, t.port).to_string()
+    }
+
+    pub fn via(&self, mac: Option<MacAddr>) -> String {
+        let rs = self.common.target.real_server;
+        match mac {
+            Some(mac) => format!("via {rs} ({mac})"),
+            None => format!("via {rs}"),
+        }
+    }
+
+    fn timeout_ms(&self) -> u128 {
+        self.common.timeout.as_millis()
+    }
+
+    /// A raw-path failure as an outcome.
+    pub fn raw_failure(&self, failure: Failure, mac: Option<MacAddr>) -> Outcome {
+        let t = &self.common.target;
+        match failure {
+            Failure::Timeout(Step::Arp) => self.critical(format!(
+                "no ARP reply from {} on {} within {} ms: real server unreachable",
+                t.real_server,
+                t.iface,
+                self.timeout_ms()
+            )),
+            Failure::Timeout(Step::SynAck) => self.critical(format!(
+                "no SYN/ACK from {} {} within {} ms: the real server may lack the VIP",
+                self.vip_port(),
+                self.via(mac),
+                self.timeout_ms()
+            )),
+            Failure::Timeout(step) => self.critical(format!(
+                "timeout waiting for the {step} from {} {} after {} ms",
+                self.vip_port(),
+                self.via(mac),
+                self.timeout_ms()
+            )),
+            Failure::Refused => self.critical(format!(
+                "{} refused the connection (RST) {}: port closed",
+                self.vip_port(),
+                self.via(mac)
+            )),
+            Failure::Reset(step) => self.critical(format!(
+                "{} reset the connection (RST) while waiting for the {step} {}",
+                self.vip_port(),
+                self.via(mac)
+            )),
+            Failure::Interrupted(sig) => self.critical(format!(
+                "interrupted by {} before the check completed",
+                sig.name()
+            )),
+            Failure::Local(text) => self.unknown(text),
+        }
+    }
+
+    /// A BACKUP-path (kernel) failure as an outcome.
+    pub fn kernel_failure(&self, failure: KernelFailure) -> Outcome {
+        let t = &self.common.target;
+        let rs = SocketAddr::new(t.real_server, t.port);
+        match failure {
+            KernelFailure::Timeout => self.critical(format!(
+                "no answer from {rs} within {} ms (BACKUP role, kernel connect)",
+                self.timeout_ms()
+            )),
+            KernelFailure::Refused(err) => {
+                self.critical(format!("cannot connect to {rs} (BACKUP role): {err}"))
+            }
+            KernelFailure::Interrupted(sig) => self.critical(format!(
+                "interrupted by {} before the check completed",
+                sig.name()
+            )),
+            KernelFailure::Local(text) => self.unknown(text),
+        }
+    }
+}
+
+/// Decide MASTER/BACKUP for this run.
+pub fn decide_role(d: &Describe, trace: &mut Trace) -> Result<Decision, Early> {
+    let decision = role::decide(&d.common.role, d.common.target.vip, |addr| {
+        crate::net::link::is_local_address(addr)
+    })
+    .map_err(|e| Box::new(d.unknown(e)))?;
+    trace.line(DETAIL, || format!("role: {}", decision.reason));
+    Ok(decision)
+}
+
+fn random_u32() -> Result<u32, String> {
+    getrandom::u32().map_err(|e| format!("no randomness from the OS: {e}"))
+}
+
+/// Interface, source port, filtered socket, then ARP: the raw path up to
+/// the point where TCP can start.
+pub fn open_raw_path<'a>(
+    d: &Describe,
+    waiter: &'a Waiter,
+    deadline: Instant,
+    trace: Trace,
+) -> Result<RawPath<'a>, (Early, Trace)> {
+    let t = &d.common.target;
+    let fail = |o: Outcome, trace: Trace| (Box::new(o), trace);
+    let iface = match Interface::lookup(&t.iface) {
+        Ok(i) => i,
+        Err(e) => return Err(fail(d.unknown(e.to_string()), trace)),
+    };
+    let (IpAddr::V4(rs_ip), IpAddr::V4(vip)) = (t.real_server, t.vip) else {
+        return Err(fail(d.unknown("only IPv4 is supported so far"), trace));
+    };
+    let Some(src_ip) = iface.ipv4 else {
+        return Err(fail(
+            d.unknown(format!("interface '{}' has no IPv4 address", iface.name)),
+            trace,
+        ));
+    };
+    let reserved = match port::reserve(IpAddr::V4(src_ip)) {
+        Ok(p) => p,
+        Err(e) => {
+            return Err(fail(
+                d.unknown(format!("cannot reserve a source port on {src_ip}: {e}")),
+                trace,
+            ))
+        }
+    };
+    let filter = Program::ipv4_flow(FlowFilter {
+        real_server: rs_ip,
+        vip,
+        vip_port: t.port,
+        local_port: reserved.port,
+    });
+    let sock = match PacketSocket::open(iface.index, &filter) {
+        Ok(s) => s,
+        Err(e) => return Err(fail(d.unknown(socket_error(&e)), trace)),
+    };
+    let mtu = sock.mtu(&iface.name).unwrap_or(1500);
+    let mss =
+        u16::try_from(mtu.saturating_sub(IPV4_TCP_HEADERS).clamp(536, 65_495)).unwrap_or(1460);
+    let (isn, ip_id) = match (random_u32(), random_u32()) {
+        (Ok(isn), Ok(id)) => (Seq(isn), id as u16),
+        (Err(e), _) | (_, Err(e)) => return Err(fail(d.unknown(e), trace)),
+    };
+    let mut wire = Wire {
+        sock,
+        waiter,
+        our_mac: iface.mac,
+        deadline,
+        trace,
+    };
+    wire.trace.line(DETAIL, || {
+        format!(
+            "interface {} (index {}, {}, MTU {mtu}): source {src_ip}:{}, MSS {mss}",
+            iface.name, iface.index, iface.mac, reserved.port
+        )
+    });
+    let rs_mac = match neigh::resolve_ipv4(&mut wire, src_ip, rs_ip) {
+        Ok(mac) => mac,
+        Err(f) => return Err((Box::new(d.raw_failure(f, None)), wire.trace)),
+    };
+    wire.trace
+        .line(DETAIL, || format!("real server {rs_ip} is at {rs_mac}"));
+    Ok(RawPath {
+        link: Link {
+            src: iface.mac,
+            dst: rs_mac,
+        },
+        flow: Flow {
+            src_ip,
+            dst_ip: vip,
+            src_port: reserved.port,
+            dst_port: t.port,
+        },
+        tcp: TcpConfig::new(isn, mss),
+        ip_id,
+        rs_mac,
+        wire,
+        _port: reserved,
+    })
+}
+
+/// Opening an AF_PACKET socket mostly fails for want of CAP_NET_RAW; say
+/// how to fix that rather than just "Operation not permitted".
+fn socket_error(e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(libc::EPERM) || e.raw_os_error() == Some(libc::EACCES) {
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "check_raw".into());
+        format!(
+            "cannot open a raw socket: {e}; run as root or grant the capability: setcap cap_net_raw+ep {exe}"
+        )
+    } else {
+        format!("cannot open a raw socket: {e}")
+    }
+}
+
+/// The deadline of a check that starts now.
+pub fn deadline(common: &Common) -> Instant {
+    Instant::now() + common.timeout
+}
+
+/// Milliseconds with two decimals, for summaries.
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// The real server's address for the BACKUP path.
+pub fn real_server_addr(common: &Common) -> SocketAddr {
+    SocketAddr::new(common.target.real_server, common.target.port)
+}

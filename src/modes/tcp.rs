@@ -1,0 +1,115 @@
+//! check_raw_tcp: does the real server answer a SYN sent to the VIP?
+//!
+//! OK means a SYN/ACK came back: the server holds the VIP and listens on
+//! the port. The connection then ends with RST at once (the server's
+//! application never sees it), or with `-c` by a full FIN handshake.
+
+use crate::cli::{Mode, TcpConfig};
+use crate::kernel;
+use crate::net::conn::Conn;
+use crate::outcome::{Outcome, Perf, State};
+use crate::role::Role;
+use crate::trace::{Trace, DETAIL};
+use crate::wait::Waiter;
+
+use super::{deadline, decide_role, ms, open_raw_path, real_server_addr, Describe};
+
+pub fn run(cfg: &TcpConfig, waiter: &Waiter) -> Outcome {
+    let deadline = deadline(&cfg.common);
+    let d = Describe {
+        mode: Mode::Tcp,
+        common: &cfg.common,
+    };
+    let mut trace = Trace::new(cfg.common.verbosity);
+    let role = match decide_role(&d, &mut trace) {
+        Ok(decision) => decision.role,
+        Err(outcome) => return outcome.with_details(trace.into_lines()),
+    };
+    match role {
+        Role::Master => raw(cfg, &d, waiter, deadline, trace),
+        Role::Backup => backup(cfg, &d, waiter, deadline, trace),
+    }
+}
+
+fn raw(
+    cfg: &TcpConfig,
+    d: &Describe,
+    waiter: &Waiter,
+    deadline: std::time::Instant,
+    trace: Trace,
+) -> Outcome {
+    let mut path = match open_raw_path(d, waiter, deadline, trace) {
+        Ok(p) => p,
+        Err((outcome, trace)) => return outcome.with_details(trace.into_lines()),
+    };
+    let rs_mac = path.rs_mac;
+    let mut conn = Conn::new(
+        &mut path.wire,
+        path.link,
+        path.flow,
+        path.tcp.clone(),
+        path.ip_id,
+    );
+    let result = conn.connect();
+    let outcome = match result {
+        Ok(rtt) => {
+            let mut summary = format!(
+                "{} answers {} in {}",
+                d.vip_port(),
+                d.via(Some(rs_mac)),
+                ms(rtt)
+            );
+            if cfg.clean_close {
+                match conn.close_clean() {
+                    Ok(()) => summary.push_str(", closed cleanly"),
+                    // The server answered, which is what is checked; its
+                    // part of the close is reported, not held against it.
+                    Err(_) => summary.push_str(", no FIN from the server in time: closed by RST"),
+                }
+            } else {
+                conn.abort();
+            }
+            let retransmissions = conn.tcp().retransmissions();
+            if retransmissions > 0 {
+                summary.push_str(&format!(" ({retransmissions} retransmissions)"));
+            }
+            Outcome::new(Mode::Tcp.service(), State::Ok, summary).with_perf(Perf::Seconds {
+                label: "time",
+                value: rtt,
+            })
+        }
+        Err(failure) => d.raw_failure(failure, Some(rs_mac)),
+    };
+    drop(conn);
+    outcome.with_details(path.wire.trace.into_lines())
+}
+
+fn backup(
+    cfg: &TcpConfig,
+    d: &Describe,
+    waiter: &Waiter,
+    deadline: std::time::Instant,
+    mut trace: Trace,
+) -> Outcome {
+    let addr = real_server_addr(&cfg.common);
+    trace.line(DETAIL, || format!("BACKUP role: kernel connect to {addr}"));
+    let outcome = match kernel::connect(addr, waiter, deadline) {
+        Ok((stream, took)) => {
+            kernel::close(stream, cfg.clean_close);
+            Outcome::new(
+                Mode::Tcp.service(),
+                State::Ok,
+                format!(
+                    "{addr} accepts connections (BACKUP role, kernel connect) in {}",
+                    ms(took)
+                ),
+            )
+            .with_perf(Perf::Seconds {
+                label: "time",
+                value: took,
+            })
+        }
+        Err(failure) => d.kernel_failure(failure),
+    };
+    outcome.with_details(trace.into_lines())
+}

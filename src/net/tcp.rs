@@ -1,0 +1,701 @@
+//! The userspace TCP client, as a pure state machine (sans-IO).
+//!
+//! Segments and the current time go in (`on_segment`, `poll_transmit`), and
+//! segments to send come out; nothing here touches a socket or reads a clock.
+//! That is what lets loss, reordering, duplicates and retransmission be tested
+//! deterministically and without a network (see the tests at the bottom),
+//! the way smoltcp tests its TCP socket.
+//!
+//! Scope: one active open to one server, a small request, a response of up to
+//! a few MiB. So: no window scaling, no SACK, no congestion control (the
+//! request is a handful of segments), go-back-N retransmission from
+//! `snd_una`. What it does insist on is validation: a segment is accepted
+//! only if it fits our sequence space, and everything else is ignored and
+//! reported as such, so spoofed or stale segments cannot end a check.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+pub use super::seq::Seq;
+
+/// TCP control flags, in header bit order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags(pub u8);
+
+impl Flags {
+    pub const FIN: Flags = Flags(0x01);
+    pub const SYN: Flags = Flags(0x02);
+    pub const RST: Flags = Flags(0x04);
+    pub const PSH: Flags = Flags(0x08);
+    pub const ACK: Flags = Flags(0x10);
+
+    pub fn has(self, other: Flags) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::ops::BitOr for Flags {
+    type Output = Flags;
+    fn bitor(self, rhs: Flags) -> Flags {
+        Flags(self.0 | rhs.0)
+    }
+}
+
+impl fmt::Display for Flags {
+    /// tcpdump's notation: `[S.]` is SYN/ACK, `[R.]` RST/ACK.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = [
+            (0x01, 'F'),
+            (0x02, 'S'),
+            (0x04, 'R'),
+            (0x08, 'P'),
+            (0x20, 'U'),
+            (0x40, 'E'),
+            (0x80, 'W'),
+            (0x10, '.'),
+        ];
+        let mut text: String = names
+            .iter()
+            .filter(|(bit, _)| self.0 & bit != 0)
+            .map(|(_, c)| *c)
+            .collect();
+        if text.is_empty() {
+            text.push_str("none");
+        }
+        write!(f, "[{text}]")
+    }
+}
+
+/// The TCP part of a segment; addresses and ports live in `net::frame`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Segment {
+    pub seq: Seq,
+    pub ack: Seq,
+    pub flags: Flags,
+    pub window: u16,
+    /// The MSS option, sent in our SYN and read from the SYN/ACK.
+    pub mss: Option<u16>,
+    pub payload: Vec<u8>,
+}
+
+impl Segment {
+    /// Sequence space the segment occupies (SYN and FIN count one each).
+    fn seq_len(&self) -> u32 {
+        let controls =
+            u32::from(self.flags.has(Flags::SYN)) + u32::from(self.flags.has(Flags::FIN));
+        // Payloads are bounded by the 64 KiB receive buffer, so this fits.
+        u32::try_from(self.payload.len()).unwrap_or(u32::MAX) + controls
+    }
+}
+
+impl fmt::Display for Segment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Flags {}, seq {}", self.flags, self.seq)?;
+        if self.flags.has(Flags::ACK) {
+            write!(f, ", ack {}", self.ack)?;
+        }
+        write!(f, ", win {}", self.window)?;
+        if let Some(mss) = self.mss {
+            write!(f, ", options [mss {mss}]")?;
+        }
+        write!(f, ", length {}", self.payload.len())
+    }
+}
+
+/// Connection states, with their RFC 793 names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Created, SYN not sent yet.
+    Closed,
+    SynSent,
+    Established,
+    /// We sent FIN, waiting for its ACK.
+    FinWait1,
+    /// Our FIN is acknowledged, waiting for the server's FIN.
+    FinWait2,
+    /// Both sides sent FIN at once; waiting for the ACK of ours.
+    Closing,
+    /// The server sent FIN first; we may still send.
+    CloseWait,
+    /// The server closed, then we sent FIN; waiting for its ACK.
+    LastAck,
+    /// Clean close complete (we do not linger: the process ends).
+    TimeWait,
+    /// The server sent an acceptable RST.
+    Reset,
+    /// We sent RST.
+    Aborted,
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            State::Closed => "CLOSED",
+            State::SynSent => "SYN-SENT",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::Closing => "CLOSING",
+            State::CloseWait => "CLOSE-WAIT",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+            State::Reset => "RESET",
+            State::Aborted => "ABORTED",
+        })
+    }
+}
+
+/// Why a segment was not accepted; shown at `-vvv`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ignored {
+    /// The connection is over; nothing more is wanted.
+    Finished,
+    /// In SYN-SENT, only a SYN/ACK or RST acknowledging our SYN counts.
+    NotSynAck,
+    /// The ACK number acknowledges something we never sent (or is ancient).
+    AckOutOfRange,
+    /// The sequence number lies outside our receive window.
+    OutOfWindow,
+    /// An RST whose sequence number is outside the window (spoofed or stale).
+    RstOutOfWindow,
+    /// A synchronized-state segment without the ACK flag.
+    NoAck,
+    /// A SYN that is not a retransmission of the server's SYN/ACK.
+    UnexpectedSyn,
+    /// Out-of-order data with the reassembly buffer full.
+    ReassemblyFull,
+}
+
+impl fmt::Display for Ignored {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Ignored::Finished => "connection already finished",
+            Ignored::NotSynAck => "not a SYN/ACK or RST for our SYN",
+            Ignored::AckOutOfRange => "ack outside what we sent",
+            Ignored::OutOfWindow => "sequence outside the receive window",
+            Ignored::RstOutOfWindow => "RST outside the receive window",
+            Ignored::NoAck => "no ACK flag",
+            Ignored::UnexpectedSyn => "unexpected SYN",
+            Ignored::ReassemblyFull => "out-of-order buffer full",
+        })
+    }
+}
+
+/// Tunables of one connection; `Config::new` has the LAN defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our initial sequence number (from the OS CSPRNG in production).
+    pub isn: Seq,
+    /// MSS we announce: interface MTU minus IP and TCP headers.
+    pub mss: u16,
+    /// Receive window we announce when our buffer is empty.
+    pub recv_window: u16,
+    /// First retransmission timeout; doubled on every retransmission.
+    pub rto_initial: Duration,
+    pub rto_max: Duration,
+    /// Out-of-order segments kept for reassembly.
+    pub max_out_of_order: usize,
+}
+
+impl Config {
+    pub fn new(isn: Seq, mss: u16) -> Config {
+        Config {
+            isn,
+            mss,
+            recv_window: u16::MAX,
+            // A LAN answers in well under a millisecond; 200 ms is Linux's
+            // minimum RTO and leaves room for a few retries in a 1 s check.
+            rto_initial: Duration::from_millis(200),
+            rto_max: Duration::from_secs(2),
+            max_out_of_order: 32,
+        }
+    }
+}
+
+/// MSS assumed when the server sends none (RFC 9293 3.7.1).
+const DEFAULT_PEER_MSS: u16 = 536;
+
+/// Largest request we queue. A check sends one small request.
+pub const MAX_SEND_BYTES: usize = 64 * 1024;
+
+/// The client connection.
+#[derive(Debug)]
+pub struct Tcp {
+    cfg: Config,
+    state: State,
+
+    // Send side: `tx` holds every byte queued; offsets count from ISN + 1.
+    tx: Vec<u8>,
+    snd_una: Seq,
+    snd_nxt: Seq,
+    peer_window: u16,
+    peer_mss: u16,
+    close_requested: bool,
+    fin_sent: bool,
+
+    // Receive side.
+    irs: Seq,
+    rcv_nxt: Seq,
+    /// In-order bytes not yet taken by the application.
+    rx: Vec<u8>,
+    /// Out-of-order segments, keyed by sequence offset from IRS + 1.
+    out_of_order: BTreeMap<u32, Vec<u8>>,
+    /// Sequence number of the server's FIN once seen (maybe ahead of data).
+    peer_fin: Option<Seq>,
+    peer_fin_received: bool,
+
+    // Timers.
+    rto: Duration,
+    retransmit_at: Option<Instant>,
+    retransmissions: u32,
+    ack_pending: bool,
+    first_syn_at: Option<Instant>,
+    established_at: Option<Instant>,
+}
+
+impl Tcp {
+    pub fn new(cfg: Config) -> Tcp {
+        let isn = cfg.isn;
+        let rto = cfg.rto_initial;
+        Tcp {
+            cfg,
+            state: State::Closed,
+            tx: Vec::new(),
+            snd_una: isn,
+            snd_nxt: isn,
+            peer_window: 0,
+            peer_mss: DEFAULT_PEER_MSS,
+            close_requested: false,
+            fin_sent: false,
+            irs: Seq(0),
+            rcv_nxt: Seq(0),
+            rx: Vec::new(),
+            out_of_order: BTreeMap::new(),
+            peer_fin: None,
+            peer_fin_received: false,
+            rto,
+            retransmit_at: None,
+            retransmissions: 0,
+            ack_pending: false,
+            first_syn_at: None,
+            established_at: None,
+        }
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Start the active open; the SYN comes out of the next `poll_transmit`.
+    pub fn connect(&mut self) {
+        if self.state == State::Closed {
+            self.state = State::SynSent;
+        }
+    }
+
+    /// Queue request bytes. Returns how many were taken (bounded buffer).
+    pub fn send(&mut self, data: &[u8]) -> usize {
+        if self.close_requested || self.is_finished() {
+            return 0;
+        }
+        let room = MAX_SEND_BYTES.saturating_sub(self.tx.len());
+        let n = data.len().min(room);
+        self.tx.extend_from_slice(&data[..n]);
+        n
+    }
+
+    /// Ask for a clean close: FIN after all queued data.
+    pub fn close(&mut self) {
+        if !self.is_finished() {
+            self.close_requested = true;
+        }
+    }
+
+    /// Abort: the RST to send, if the server may hold state for us.
+    pub fn abort(&mut self) -> Option<Segment> {
+        let rst = match self.state {
+            // The server may have answered a SYN we sent: a bare RST with
+            // the sequence number it expects clears its SYN-RECV entry.
+            State::SynSent if self.first_syn_at.is_some() => Some(Segment {
+                seq: self.cfg.isn + 1,
+                flags: Flags::RST,
+                ..Segment::default()
+            }),
+            State::Established
+            | State::FinWait1
+            | State::FinWait2
+            | State::Closing
+            | State::CloseWait
+            | State::LastAck => Some(Segment {
+                seq: self.snd_nxt,
+                ack: self.rcv_nxt,
+                flags: Flags::RST | Flags::ACK,
+                ..Segment::default()
+            }),
+            _ => None,
+        };
+        if !self.is_finished() {
+            self.state = State::Aborted;
+        }
+        self.retransmit_at = None;
+        self.ack_pending = false;
+        rst
+    }
+
+    /// True once nothing more will be sent or accepted.
+    pub fn is_finished(&self) -> bool {
+        matches!(self.state, State::TimeWait | State::Reset | State::Aborted)
+    }
+
+    /// The SYN/ACK arrived: the server holds the VIP and listens.
+    pub fn is_connected(&self) -> bool {
+        self.established_at.is_some()
+    }
+
+    /// Time from our first SYN to the SYN/ACK (what the check reports).
+    pub fn handshake_time(&self) -> Option<Duration> {
+        Some(self.established_at? - self.first_syn_at?)
+    }
+
+    /// All queued request bytes were acknowledged by the server.
+    pub fn all_sent_acked(&self) -> bool {
+        self.is_connected() && self.snd_una - (self.cfg.isn + 1) >= self.tx.len() as i64
+    }
+
+    /// The server's FIN arrived and every byte before it was delivered.
+    pub fn peer_closed(&self) -> bool {
+        self.peer_fin_received
+    }
+
+    pub fn retransmissions(&self) -> u32 {
+        self.retransmissions
+    }
+
+    pub fn peer_mss(&self) -> u16 {
+        self.peer_mss
+    }
+
+    /// Take the in-order data received so far.
+    pub fn take_received(&mut self) -> Vec<u8> {
+        let window_was_small = self.advertised_window() < self.cfg.recv_window / 2;
+        let data = std::mem::take(&mut self.rx);
+        // Tell a server stalled on a small window that room opened up.
+        if window_was_small && !data.is_empty() && !self.is_finished() {
+            self.ack_pending = true;
+        }
+        data
+    }
+
+    /// When `poll_transmit` next has something to do without new input.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if self.is_finished() {
+            return None;
+        }
+        self.retransmit_at
+    }
+
+    /// Room left in the receive buffer; out-of-order bytes lie inside this
+    /// window already, so only unread in-order data shrinks it.
+    fn advertised_window(&self) -> u16 {
+        let free = usize::from(self.cfg.recv_window).saturating_sub(self.rx.len());
+        u16::try_from(free).unwrap_or(u16::MAX)
+    }
+
+    /// Feed one segment from the server (already matched to our 4-tuple).
+    pub fn on_segment(&mut self, seg: &Segment, now: Instant) -> Result<(), Ignored> {
+        match self.state {
+            State::Closed | State::TimeWait | State::Reset | State::Aborted => {
+                Err(Ignored::Finished)
+            }
+            State::SynSent => self.on_segment_syn_sent(seg, now),
+            _ => self.on_segment_synchronized(seg, now),
+        }
+    }
+
+    fn on_segment_syn_sent(&mut self, seg: &Segment, now: Instant) -> Result<(), Ignored> {
+        let acks_our_syn = seg.flags.has(Flags::ACK) && seg.ack == self.cfg.isn + 1;
+        if !acks_our_syn {
+            // An RST without a matching ACK could be anyone's (RFC 9293 3.10.7.3).
+            return Err(Ignored::NotSynAck);
+        }
+        if seg.flags.has(Flags::RST) {
+            self.state = State::Reset;
+            self.retransmit_at = None;
+            return Ok(());
+        }
+        if !seg.flags.has(Flags::SYN) {
+            return Err(Ignored::NotSynAck);
+        }
+        self.irs = seg.seq;
+        self.rcv_nxt = seg.seq + 1;
+        self.snd_una = seg.ack;
+        self.peer_window = seg.window;
+        self.peer_mss = seg.mss.unwrap_or(DEFAULT_PEER_MSS).max(1);
+        self.state = State::Established;
+        self.established_at = Some(now);
+        self.retransmit_at = None;
+        self.rto = self.cfg.rto_initial;
+        self.ack_pending = true;
+        Ok(())
+    }
+
+    fn on_segment_synchronized(&mut self, seg: &Segment, now: Instant) -> Result<(), Ignored> {
+        if seg.flags.has(Flags::SYN) {
+            // Our ACK of the SYN/ACK was lost and the server repeats it.
+            if seg.seq == self.irs && seg.flags.has(Flags::ACK) && seg.ack == self.cfg.isn + 1 {
+                self.ack_pending = true;
+                return Ok(());
+            }
+            return Err(Ignored::UnexpectedSyn);
+        }
+        let window = u32::from(self.advertised_window());
+        let offset = seg.seq - self.rcv_nxt;
+        if seg.flags.has(Flags::RST) {
+            // RFC 5961 asks for an exact match; any in-window RST is accepted
+            // here because a server's RST after our lost ACK may trail.
+            if offset < 0 || offset >= i64::from(window.max(1)) {
+                return Err(Ignored::RstOutOfWindow);
+            }
+            self.state = State::Reset;
+            self.retransmit_at = None;
+            self.ack_pending = false;
+            return Ok(());
+        }
+        if !seg.flags.has(Flags::ACK) {
+            return Err(Ignored::NoAck);
+        }
+        // Acceptable ACK: not beyond what we sent, not older than a window.
+        if seg.ack > self.snd_nxt || self.snd_una - seg.ack > i64::from(u16::MAX) {
+            return Err(Ignored::AckOutOfRange);
+        }
+        let end = offset + i64::from(seg.seq_len());
+        if end <= 0 && seg.seq_len() > 0 {
+            // A retransmission of data we already have: our ACK was lost.
+            self.ack_pending = true;
+            self.process_ack(seg, now);
+            return Ok(());
+        }
+        if offset > i64::from(window) || (offset == i64::from(window) && seg.seq_len() > 0) {
+            return Err(Ignored::OutOfWindow);
+        }
+        self.process_ack(seg, now);
+        self.process_data(seg, offset)
+    }
+
+    fn process_ack(&mut self, seg: &Segment, now: Instant) {
+        self.peer_window = seg.window;
+        if seg.ack > self.snd_una {
+            self.snd_una = seg.ack;
+            self.rto = self.cfg.rto_initial;
+            self.retransmit_at = if self.snd_una == self.snd_nxt {
+                None
+            } else {
+                Some(now + self.rto)
+            };
+        }
+        let fin_acked = self.fin_sent && self.snd_una == self.snd_nxt;
+        if fin_acked {
+            self.state = match self.state {
+                State::FinWait1 => State::FinWait2,
+                State::Closing | State::LastAck => State::TimeWait,
+                other => other,
+            };
+        }
+    }
+
+    fn process_data(&mut self, seg: &Segment, offset: i64) -> Result<(), Ignored> {
+        if seg.flags.has(Flags::FIN) {
+            self.peer_fin = Some(seg.seq + u32::try_from(seg.payload.len()).unwrap_or(0));
+        }
+        if !seg.payload.is_empty() {
+            self.ack_pending = true;
+            // Drop what we already have at the front (overlapping resend).
+            let skip = usize::try_from(-offset.min(0)).unwrap_or(0);
+            let fresh = &seg.payload[skip.min(seg.payload.len())..];
+            let start = u32::try_from(offset.max(0)).unwrap_or(u32::MAX);
+            let room = usize::from(self.advertised_window()).saturating_sub(start as usize);
+            let fresh = &fresh[..fresh.len().min(room)];
+            if start == 0 {
+                self.rx.extend_from_slice(fresh);
+                self.rcv_nxt = self.rcv_nxt + fresh.len() as u32;
+                self.drain_out_of_order();
+            } else if !fresh.is_empty() {
+                if self.out_of_order.len() >= self.cfg.max_out_of_order {
+                    return Err(Ignored::ReassemblyFull);
+                }
+                let key = (self.rcv_nxt - self.irs) as u32 - 1 + start;
+                self.out_of_order
+                    .entry(key)
+                    .or_insert_with(|| fresh.to_vec());
+            }
+        }
+        self.take_fin_if_in_order();
+        Ok(())
+    }
+
+    /// Move out-of-order segments that now continue the stream into `rx`.
+    fn drain_out_of_order(&mut self) {
+        // Each pass removes one entry, so this ends within the map's size.
+        while let Some((&key, _)) = self.out_of_order.first_key_value() {
+            let next = (self.rcv_nxt - self.irs) as u32 - 1;
+            if key > next {
+                break;
+            }
+            let data = self.out_of_order.remove(&key).unwrap_or_default();
+            let skip = (next - key) as usize;
+            if skip < data.len() {
+                self.rx.extend_from_slice(&data[skip..]);
+                self.rcv_nxt = self.rcv_nxt + (data.len() - skip) as u32;
+            }
+        }
+    }
+
+    fn take_fin_if_in_order(&mut self) {
+        if self.peer_fin_received || self.peer_fin != Some(self.rcv_nxt) {
+            return;
+        }
+        self.peer_fin_received = true;
+        self.rcv_nxt = self.rcv_nxt + 1;
+        self.ack_pending = true;
+        self.state = match self.state {
+            State::Established => State::CloseWait,
+            State::FinWait1 => State::Closing,
+            State::FinWait2 => State::TimeWait,
+            other => other,
+        };
+        // Our FIN may have been acknowledged by this very segment.
+        if self.state == State::Closing && self.snd_una == self.snd_nxt {
+            self.state = State::TimeWait;
+        }
+    }
+
+    /// The next segment to send now, if any. Call until it returns `None`.
+    pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
+        let retransmit_due = self.retransmit_at.is_some_and(|at| now >= at);
+        match self.state {
+            State::Closed | State::Reset | State::Aborted => None,
+            State::SynSent => {
+                if self.first_syn_at.is_some() && !retransmit_due {
+                    return None;
+                }
+                if retransmit_due {
+                    self.back_off();
+                }
+                self.first_syn_at.get_or_insert(now);
+                self.snd_nxt = self.cfg.isn + 1;
+                self.retransmit_at = Some(now + self.rto);
+                Some(Segment {
+                    seq: self.cfg.isn,
+                    flags: Flags::SYN,
+                    window: self.cfg.recv_window,
+                    mss: Some(self.cfg.mss),
+                    ..Segment::default()
+                })
+            }
+            _ => {
+                if retransmit_due && self.snd_una >= self.snd_nxt {
+                    // Nothing in flight: a stale timer must not spin the caller.
+                    self.retransmit_at = None;
+                }
+                if retransmit_due && self.snd_una < self.snd_nxt {
+                    self.back_off();
+                    let seg = self.data_segment(self.snd_una, true);
+                    self.retransmit_at = Some(now + self.rto);
+                    return Some(seg);
+                }
+                if let Some(seg) = self.next_new_segment() {
+                    self.retransmit_at.get_or_insert(now + self.rto);
+                    return Some(seg);
+                }
+                if self.ack_pending {
+                    self.ack_pending = false;
+                    return Some(self.bare(Flags::ACK));
+                }
+                None
+            }
+        }
+    }
+
+    fn back_off(&mut self) {
+        self.retransmissions += 1;
+        self.rto = (self.rto * 2).min(self.cfg.rto_max);
+    }
+
+    fn bare(&self, flags: Flags) -> Segment {
+        Segment {
+            seq: self.snd_nxt,
+            ack: self.rcv_nxt,
+            flags,
+            window: self.advertised_window(),
+            ..Segment::default()
+        }
+    }
+
+    /// Offset of `seq` into `tx` (sequence ISN + 1 is offset 0).
+    fn tx_offset(&self, seq: Seq) -> usize {
+        usize::try_from(seq - (self.cfg.isn + 1)).unwrap_or(0)
+    }
+
+    /// A segment starting at `from`: up to one MSS of data, plus FIN when
+    /// the close was requested and the data ends in this segment.
+    fn data_segment(&mut self, from: Seq, retransmission: bool) -> Segment {
+        let start = self.tx_offset(from).min(self.tx.len());
+        let limit = usize::from(self.peer_mss.min(self.cfg.mss.max(1)));
+        let end = (start + limit).min(self.tx.len());
+        let mut seg = self.bare(Flags::ACK);
+        seg.seq = from;
+        seg.payload = self.tx[start..end].to_vec();
+        if !seg.payload.is_empty() {
+            seg.flags = seg.flags | Flags::PSH;
+        }
+        let fin_fits = end == self.tx.len() && self.close_requested;
+        if fin_fits && (self.fin_sent || !retransmission) {
+            seg.flags = seg.flags | Flags::FIN;
+        }
+        self.ack_pending = false;
+        seg
+    }
+
+    /// New data (within the peer's window) or our FIN, if due.
+    fn next_new_segment(&mut self) -> Option<Segment> {
+        if !matches!(self.state, State::Established | State::CloseWait) {
+            return None;
+        }
+        let unsent = self.tx.len().saturating_sub(self.tx_offset(self.snd_nxt));
+        let in_flight = usize::try_from(self.snd_nxt - self.snd_una).unwrap_or(0);
+        // Zero-window probing is left to the retransmission timer.
+        let window_room = usize::from(self.peer_window).saturating_sub(in_flight);
+        if unsent > 0 && window_room > 0 {
+            let mut seg = self.data_segment(self.snd_nxt, false);
+            seg.payload.truncate(window_room);
+            if seg.payload.len() < unsent {
+                seg.flags = Flags(seg.flags.0 & !Flags::FIN.0);
+            }
+            self.snd_nxt = self.snd_nxt + seg.payload.len() as u32;
+            if seg.flags.has(Flags::FIN) {
+                self.mark_fin_sent();
+            }
+            return Some(seg);
+        }
+        if unsent == 0 && self.close_requested && !self.fin_sent {
+            let seg = self.bare(Flags::FIN | Flags::ACK);
+            self.ack_pending = false;
+            self.mark_fin_sent();
+            return Some(seg);
+        }
+        None
+    }
+
+    fn mark_fin_sent(&mut self) {
+        self.fin_sent = true;
+        self.snd_nxt = self.snd_nxt + 1;
+        self.state = match self.state {
+            State::CloseWait => State::LastAck,
+            _ => State::FinWait1,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,511 @@
+//! The TCP client under a deterministic clock: every case runs without a
+//! network, in microseconds, with time given per step (smoltcp's style).
+
+use super::*;
+
+const ISN: Seq = Seq(0xffff_fff0); // close to wrap-around on purpose
+const IRS: Seq = Seq(1_000_000);
+const MSS: u16 = 1460;
+
+fn t0() -> Instant {
+    // One fixed base per test; only differences matter.
+    thread_local!(static BASE: Instant = Instant::now());
+    BASE.with(|b| *b)
+}
+
+fn at(ms: u64) -> Instant {
+    t0() + Duration::from_millis(ms)
+}
+
+fn client() -> Tcp {
+    let mut tcp = Tcp::new(Config::new(ISN, MSS));
+    tcp.connect();
+    tcp
+}
+
+/// Everything the client wants to send at `now`.
+fn sent(tcp: &mut Tcp, now: Instant) -> Vec<Segment> {
+    let mut out = Vec::new();
+    for _ in 0..100 {
+        match tcp.poll_transmit(now) {
+            Some(seg) => out.push(seg),
+            None => return out,
+        }
+    }
+    panic!("poll_transmit never ran dry");
+}
+
+fn syn_ack() -> Segment {
+    Segment {
+        seq: IRS,
+        ack: ISN + 1,
+        flags: Flags::SYN | Flags::ACK,
+        window: 64240,
+        mss: Some(1460),
+        payload: vec![],
+    }
+}
+
+/// A server segment at our current position.
+fn server(seq_off: u32, ack: Seq, flags: Flags, payload: &[u8]) -> Segment {
+    Segment {
+        seq: IRS + 1 + seq_off,
+        ack,
+        flags,
+        window: 64240,
+        mss: None,
+        payload: payload.to_vec(),
+    }
+}
+
+fn established() -> Tcp {
+    let mut tcp = client();
+    let syn = sent(&mut tcp, at(0));
+    assert_eq!(syn.len(), 1);
+    tcp.on_segment(&syn_ack(), at(1)).unwrap();
+    let ack = sent(&mut tcp, at(1));
+    assert_eq!(ack.len(), 1);
+    tcp
+}
+
+#[test]
+fn syn_carries_mss_and_window() {
+    let mut tcp = client();
+    let segs = sent(&mut tcp, at(0));
+    assert_eq!(segs.len(), 1);
+    let syn = &segs[0];
+    assert_eq!(syn.flags, Flags::SYN);
+    assert_eq!(syn.seq, ISN);
+    assert_eq!(syn.mss, Some(MSS));
+    assert_eq!(syn.window, u16::MAX);
+    assert_eq!(tcp.state(), State::SynSent);
+}
+
+#[test]
+fn handshake_acks_server_isn_plus_one() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    tcp.on_segment(&syn_ack(), at(3)).unwrap();
+    assert_eq!(tcp.state(), State::Established);
+    assert_eq!(tcp.handshake_time(), Some(Duration::from_millis(3)));
+    assert_eq!(tcp.peer_mss(), 1460);
+    let segs = sent(&mut tcp, at(3));
+    assert_eq!(segs.len(), 1);
+    assert_eq!(segs[0].flags, Flags::ACK);
+    assert_eq!(segs[0].seq, ISN + 1);
+    assert_eq!(segs[0].ack, IRS + 1);
+}
+
+#[test]
+fn rst_to_syn_means_port_closed() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let rst = Segment {
+        seq: Seq(0),
+        ack: ISN + 1,
+        flags: Flags::RST | Flags::ACK,
+        ..Segment::default()
+    };
+    tcp.on_segment(&rst, at(1)).unwrap();
+    assert_eq!(tcp.state(), State::Reset);
+    assert!(tcp.is_finished());
+    assert!(sent(&mut tcp, at(1)).is_empty());
+    assert_eq!(tcp.poll_at(), None);
+}
+
+#[test]
+fn rst_or_syn_ack_with_wrong_ack_is_ignored_in_syn_sent() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let bad_rst = Segment {
+        ack: ISN + 7,
+        flags: Flags::RST | Flags::ACK,
+        ..Segment::default()
+    };
+    assert_eq!(tcp.on_segment(&bad_rst, at(1)), Err(Ignored::NotSynAck));
+    let bare_rst = Segment {
+        flags: Flags::RST,
+        ..Segment::default()
+    };
+    assert_eq!(tcp.on_segment(&bare_rst, at(1)), Err(Ignored::NotSynAck));
+    let mut wrong = syn_ack();
+    wrong.ack = ISN;
+    assert_eq!(tcp.on_segment(&wrong, at(1)), Err(Ignored::NotSynAck));
+    let mut plain_syn = syn_ack();
+    plain_syn.flags = Flags::SYN;
+    assert_eq!(tcp.on_segment(&plain_syn, at(1)), Err(Ignored::NotSynAck));
+    assert_eq!(tcp.state(), State::SynSent);
+}
+
+#[test]
+fn syn_is_retransmitted_with_exponential_backoff() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    assert_eq!(tcp.poll_at(), Some(at(200)));
+    assert!(sent(&mut tcp, at(199)).is_empty());
+    let again = sent(&mut tcp, at(200));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].flags, Flags::SYN);
+    assert_eq!(again[0].seq, ISN);
+    assert_eq!(tcp.poll_at(), Some(at(600)));
+    assert_eq!(sent(&mut tcp, at(600)).len(), 1);
+    assert_eq!(tcp.poll_at(), Some(at(1400)));
+    assert_eq!(tcp.retransmissions(), 2);
+    // Handshake time counts from the first SYN, as the operator sees it.
+    tcp.on_segment(&syn_ack(), at(1401)).unwrap();
+    assert_eq!(tcp.handshake_time(), Some(Duration::from_millis(1401)));
+}
+
+#[test]
+fn no_syn_ack_means_nothing_but_syn_retries() {
+    let mut tcp = client();
+    let mut syns = 0;
+    let mut now = 0;
+    for _ in 0..10 {
+        syns += sent(&mut tcp, at(now)).len();
+        now = tcp.poll_at().unwrap().duration_since(t0()).as_millis() as u64;
+    }
+    assert_eq!(syns, 10);
+    assert_eq!(tcp.state(), State::SynSent);
+    // Backoff is capped.
+    assert!(tcp.poll_at().unwrap() - at(now) <= Duration::from_secs(2));
+}
+
+#[test]
+fn abort_before_syn_ack_sends_bare_rst_at_isn_plus_one() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let rst = tcp.abort().unwrap();
+    assert_eq!(rst.flags, Flags::RST);
+    assert_eq!(rst.seq, ISN + 1);
+    assert_eq!(tcp.state(), State::Aborted);
+    assert!(sent(&mut tcp, at(500)).is_empty());
+}
+
+#[test]
+fn abort_established_sends_rst_ack_at_our_position() {
+    let mut tcp = established();
+    let rst = tcp.abort().unwrap();
+    assert_eq!(rst.flags, Flags::RST | Flags::ACK);
+    assert_eq!(rst.seq, ISN + 1);
+    assert_eq!(rst.ack, IRS + 1);
+    assert!(tcp.abort().is_none(), "a second abort sends nothing");
+}
+
+#[test]
+fn abort_right_after_syn_ack_skips_the_ack() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    tcp.on_segment(&syn_ack(), at(1)).unwrap();
+    let rst = tcp.abort().unwrap();
+    assert_eq!(rst.flags, Flags::RST | Flags::ACK);
+    assert!(sent(&mut tcp, at(1)).is_empty());
+}
+
+#[test]
+fn clean_close_acks_server_isn_plus_one_and_completes() {
+    let mut tcp = established();
+    tcp.close();
+    let fin = sent(&mut tcp, at(2));
+    assert_eq!(fin.len(), 1);
+    assert_eq!(fin[0].flags, Flags::FIN | Flags::ACK);
+    assert_eq!(fin[0].seq, ISN + 1);
+    assert_eq!(fin[0].ack, IRS + 1, "the C original acked IRS here");
+    assert_eq!(tcp.state(), State::FinWait1);
+    // Linux acks our FIN alone, then sends its FIN when the app closes.
+    tcp.on_segment(&server(0, ISN + 2, Flags::ACK, b""), at(3))
+        .unwrap();
+    assert_eq!(tcp.state(), State::FinWait2);
+    tcp.on_segment(&server(0, ISN + 2, Flags::FIN | Flags::ACK, b""), at(4))
+        .unwrap();
+    assert_eq!(tcp.state(), State::TimeWait);
+    assert!(tcp.is_finished());
+    let last = sent(&mut tcp, at(4));
+    assert_eq!(last.len(), 1);
+    assert_eq!(last[0].flags, Flags::ACK);
+    assert_eq!(last[0].seq, ISN + 2);
+    assert_eq!(last[0].ack, IRS + 2);
+}
+
+#[test]
+fn clean_close_with_combined_fin_ack() {
+    let mut tcp = established();
+    tcp.close();
+    sent(&mut tcp, at(2));
+    tcp.on_segment(&server(0, ISN + 2, Flags::FIN | Flags::ACK, b""), at(3))
+        .unwrap();
+    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(sent(&mut tcp, at(3))[0].ack, IRS + 2);
+}
+
+#[test]
+fn simultaneous_close_goes_through_closing() {
+    let mut tcp = established();
+    tcp.close();
+    sent(&mut tcp, at(2));
+    // The server's FIN crosses ours: it does not ack our FIN yet.
+    tcp.on_segment(&server(0, ISN + 1, Flags::FIN | Flags::ACK, b""), at(3))
+        .unwrap();
+    assert_eq!(tcp.state(), State::Closing);
+    tcp.on_segment(&server(1, ISN + 2, Flags::ACK, b""), at(4))
+        .unwrap();
+    assert_eq!(tcp.state(), State::TimeWait);
+}
+
+#[test]
+fn fin_is_retransmitted_until_acked() {
+    let mut tcp = established();
+    tcp.close();
+    sent(&mut tcp, at(2));
+    let again = sent(&mut tcp, at(202));
+    assert_eq!(again.len(), 1);
+    assert!(again[0].flags.has(Flags::FIN));
+    assert_eq!(again[0].seq, ISN + 1);
+}
+
+#[test]
+fn request_response_with_piggybacked_ack_then_server_fin() {
+    let mut tcp = established();
+    assert_eq!(tcp.send(b"GET / HTTP/1.1\r\n\r\n"), 18);
+    let req = sent(&mut tcp, at(2));
+    assert_eq!(req.len(), 1);
+    assert_eq!(req[0].flags, Flags::PSH | Flags::ACK);
+    assert_eq!(req[0].payload, b"GET / HTTP/1.1\r\n\r\n");
+    // The response acknowledges the request itself (no separate ACK).
+    let resp = server(0, ISN + 19, Flags::PSH | Flags::ACK, b"HTTP/1.1 200 OK\r\n");
+    tcp.on_segment(&resp, at(3)).unwrap();
+    assert!(tcp.all_sent_acked());
+    assert_eq!(tcp.take_received(), b"HTTP/1.1 200 OK\r\n");
+    let fin = server(17, ISN + 19, Flags::FIN | Flags::ACK, b"");
+    tcp.on_segment(&fin, at(3)).unwrap();
+    assert!(tcp.peer_closed());
+    assert_eq!(tcp.state(), State::CloseWait);
+    let acks = sent(&mut tcp, at(3));
+    assert_eq!(acks.last().unwrap().ack, IRS + 1 + 17 + 1);
+    // Our clean close from CLOSE-WAIT goes through LAST-ACK.
+    tcp.close();
+    let fin = sent(&mut tcp, at(4));
+    assert!(fin[0].flags.has(Flags::FIN));
+    assert_eq!(tcp.state(), State::LastAck);
+    tcp.on_segment(&server(18, ISN + 20, Flags::ACK, b""), at(5))
+        .unwrap();
+    assert_eq!(tcp.state(), State::TimeWait);
+}
+
+#[test]
+fn separate_ack_then_response_also_works() {
+    let mut tcp = established();
+    tcp.send(b"abc");
+    sent(&mut tcp, at(2));
+    tcp.on_segment(&server(0, ISN + 4, Flags::ACK, b""), at(3))
+        .unwrap();
+    assert!(tcp.all_sent_acked());
+    assert_eq!(tcp.poll_at(), None, "nothing in flight, no timer");
+    tcp.on_segment(&server(0, ISN + 4, Flags::PSH | Flags::ACK, b"xyz"), at(4))
+        .unwrap();
+    assert_eq!(tcp.take_received(), b"xyz");
+}
+
+#[test]
+fn lost_request_is_retransmitted() {
+    let mut tcp = established();
+    tcp.send(b"request");
+    sent(&mut tcp, at(2));
+    let again = sent(&mut tcp, at(202));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].payload, b"request");
+    assert_eq!(again[0].seq, ISN + 1);
+    let third = sent(&mut tcp, at(602));
+    assert_eq!(third.len(), 1, "backoff doubled to 400 ms");
+}
+
+#[test]
+fn request_is_split_at_the_peer_mss() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.mss = Some(100);
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 250]);
+    let segs = sent(&mut tcp, at(1));
+    let sizes: Vec<usize> = segs.iter().map(|s| s.payload.len()).collect();
+    assert_eq!(sizes, vec![100, 100, 50]);
+    assert_eq!(segs[1].seq, ISN + 101);
+}
+
+#[test]
+fn out_of_order_segments_are_reassembled() {
+    let mut tcp = established();
+    let ack = ISN + 1;
+    tcp.on_segment(&server(5, ack, Flags::ACK, b"world"), at(2))
+        .unwrap();
+    assert!(tcp.take_received().is_empty());
+    // A duplicate ACK for the hole goes out at once.
+    let dup = sent(&mut tcp, at(2));
+    assert_eq!(dup[0].ack, IRS + 1);
+    tcp.on_segment(&server(10, ack, Flags::ACK, b"!"), at(2))
+        .unwrap();
+    tcp.on_segment(&server(0, ack, Flags::ACK, b"hello"), at(3))
+        .unwrap();
+    assert_eq!(tcp.take_received(), b"helloworld!");
+    assert_eq!(sent(&mut tcp, at(3)).last().unwrap().ack, IRS + 12);
+}
+
+#[test]
+fn duplicates_and_overlaps_are_delivered_once() {
+    let mut tcp = established();
+    let ack = ISN + 1;
+    tcp.on_segment(&server(0, ack, Flags::ACK, b"abcd"), at(2))
+        .unwrap();
+    tcp.on_segment(&server(0, ack, Flags::ACK, b"abcd"), at(2))
+        .unwrap();
+    tcp.on_segment(&server(2, ack, Flags::ACK, b"cdef"), at(2))
+        .unwrap();
+    assert_eq!(tcp.take_received(), b"abcdef");
+}
+
+#[test]
+fn fin_ahead_of_missing_data_waits_for_it() {
+    let mut tcp = established();
+    let ack = ISN + 1;
+    tcp.on_segment(&server(3, ack, Flags::FIN | Flags::ACK, b"def"), at(2))
+        .unwrap();
+    assert!(!tcp.peer_closed());
+    tcp.on_segment(&server(0, ack, Flags::ACK, b"abc"), at(3))
+        .unwrap();
+    assert!(tcp.peer_closed());
+    assert_eq!(tcp.take_received(), b"abcdef");
+}
+
+#[test]
+fn retransmitted_syn_ack_is_answered_with_ack() {
+    let mut tcp = established();
+    tcp.on_segment(&syn_ack(), at(5)).unwrap();
+    let segs = sent(&mut tcp, at(5));
+    assert_eq!(segs.len(), 1);
+    assert_eq!(segs[0].flags, Flags::ACK);
+    assert_eq!(segs[0].ack, IRS + 1);
+}
+
+#[test]
+fn old_data_resent_is_acked_again() {
+    let mut tcp = established();
+    tcp.on_segment(&server(0, ISN + 1, Flags::ACK, b"abc"), at(2))
+        .unwrap();
+    sent(&mut tcp, at(2));
+    tcp.on_segment(&server(0, ISN + 1, Flags::ACK, b"abc"), at(3))
+        .unwrap();
+    let again = sent(&mut tcp, at(3));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].ack, IRS + 4);
+    assert_eq!(tcp.take_received(), b"abc");
+}
+
+#[test]
+fn out_of_window_and_foreign_segments_are_ignored() {
+    let mut tcp = established();
+    // Far beyond the window.
+    let far = server(200_000, ISN + 1, Flags::ACK, b"zz");
+    assert_eq!(tcp.on_segment(&far, at(2)), Err(Ignored::OutOfWindow));
+    // Acknowledges bytes we never sent.
+    let future_ack = server(0, ISN + 500, Flags::ACK, b"zz");
+    assert_eq!(
+        tcp.on_segment(&future_ack, at(2)),
+        Err(Ignored::AckOutOfRange)
+    );
+    // Spoofed RST outside the window.
+    let rst = server(100_000, Seq(0), Flags::RST, b"");
+    assert_eq!(tcp.on_segment(&rst, at(2)), Err(Ignored::RstOutOfWindow));
+    let old_rst = Segment {
+        seq: IRS,
+        flags: Flags::RST,
+        ..Segment::default()
+    };
+    assert_eq!(
+        tcp.on_segment(&old_rst, at(2)),
+        Err(Ignored::RstOutOfWindow)
+    );
+    // No ACK flag.
+    let no_ack = server(0, ISN + 1, Flags::PSH, b"zz");
+    assert_eq!(tcp.on_segment(&no_ack, at(2)), Err(Ignored::NoAck));
+    // A different SYN.
+    let mut other_syn = syn_ack();
+    other_syn.seq = IRS + 9;
+    assert_eq!(
+        tcp.on_segment(&other_syn, at(2)),
+        Err(Ignored::UnexpectedSyn)
+    );
+    assert_eq!(tcp.state(), State::Established);
+    assert!(tcp.take_received().is_empty());
+}
+
+#[test]
+fn in_window_rst_resets() {
+    let mut tcp = established();
+    tcp.on_segment(&server(0, Seq(0), Flags::RST, b""), at(2))
+        .unwrap();
+    assert_eq!(tcp.state(), State::Reset);
+    assert!(tcp.abort().is_none());
+}
+
+#[test]
+fn segments_after_the_end_are_ignored() {
+    let mut tcp = established();
+    tcp.abort();
+    assert_eq!(
+        tcp.on_segment(&server(0, ISN + 1, Flags::ACK, b"x"), at(2)),
+        Err(Ignored::Finished)
+    );
+}
+
+#[test]
+fn window_shrinks_with_unread_data_and_reopens() {
+    let mut tcp = established();
+    let chunk = vec![7u8; 1000];
+    tcp.on_segment(&server(0, ISN + 1, Flags::ACK, &chunk), at(2))
+        .unwrap();
+    let ack = sent(&mut tcp, at(2));
+    assert_eq!(ack[0].window, u16::MAX - 1000);
+    tcp.take_received();
+    assert_eq!(tcp.advertised_window(), u16::MAX);
+}
+
+#[test]
+fn data_beyond_the_buffer_is_cut_not_stored() {
+    let mut tcp = established();
+    let mut off = 0u32;
+    // Fill 64 KiB without reading: the window closes.
+    while off < u32::from(u16::MAX) {
+        let n = 1400.min(u32::from(u16::MAX) - off);
+        let data = vec![1u8; n as usize];
+        tcp.on_segment(&server(off, ISN + 1, Flags::ACK, &data), at(2))
+            .unwrap();
+        off += n;
+    }
+    assert_eq!(tcp.advertised_window(), 0);
+    let extra = server(off, ISN + 1, Flags::ACK, b"more");
+    assert_eq!(tcp.on_segment(&extra, at(2)), Err(Ignored::OutOfWindow));
+    assert_eq!(tcp.take_received().len(), usize::from(u16::MAX));
+}
+
+#[test]
+fn out_of_order_buffer_is_bounded() {
+    let mut tcp = established();
+    for i in 0..32u32 {
+        tcp.on_segment(&server(10 + i * 10, ISN + 1, Flags::ACK, b"x"), at(2))
+            .unwrap();
+    }
+    let one_more = server(1000, ISN + 1, Flags::ACK, b"x");
+    assert_eq!(
+        tcp.on_segment(&one_more, at(2)),
+        Err(Ignored::ReassemblyFull)
+    );
+}
+
+#[test]
+fn flags_print_like_tcpdump() {
+    assert_eq!((Flags::SYN | Flags::ACK).to_string(), "[S.]");
+    assert_eq!((Flags::RST | Flags::ACK).to_string(), "[R.]");
+    assert_eq!((Flags::FIN | Flags::PSH | Flags::ACK).to_string(), "[FP.]");
+    assert_eq!(Flags(0).to_string(), "[none]");
+}

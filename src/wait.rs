@@ -1,0 +1,177 @@
+//! Waiting without sleeping: `ppoll` on one descriptor plus the signal pipe,
+//! until the descriptor is ready, the deadline passes, or SIGTERM/SIGINT.
+//!
+//! A check never sleeps a fixed step: its wall time is the network's round
+//! trips, and a deadline is met to the microsecond the kernel allows. A
+//! termination signal only writes to a pipe (async-signal-safe, through
+//! signal-hook); the waiting code then sees it, sends RST if a connection
+//! is open and reports CRITICAL. The process never dies by a signal, which
+//! ldirectord would read as success.
+
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// The signals that end a check early (with RST, CRITICAL).
+pub const TERMINATING_SIGNALS: [libc::c_int; 4] =
+    [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+
+/// A termination signal arrived; carries its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interrupted(pub i32);
+
+impl Interrupted {
+    pub fn name(self) -> &'static str {
+        match self.0 {
+            libc::SIGTERM => "SIGTERM",
+            libc::SIGINT => "SIGINT",
+            libc::SIGHUP => "SIGHUP",
+            libc::SIGQUIT => "SIGQUIT",
+            _ => "a signal",
+        }
+    }
+}
+
+/// What a wait ended with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ready {
+    /// The descriptor has the requested event.
+    Io,
+    /// The deadline passed first.
+    Timeout,
+}
+
+/// Owns the read end of the signal pipe.
+#[derive(Debug)]
+pub struct Waiter {
+    signal_pipe: UnixStream,
+    last_signal: Arc<AtomicUsize>,
+}
+
+impl Waiter {
+    /// Route the terminating signals to a pipe. Call first thing in main,
+    /// before anything worth cleaning up exists.
+    pub fn install() -> io::Result<Waiter> {
+        let (read_end, write_end) = UnixStream::pair()?;
+        read_end.set_nonblocking(true)?;
+        let last_signal = Arc::new(AtomicUsize::new(0));
+        for sig in TERMINATING_SIGNALS {
+            // Record which signal, then wake the poller.
+            signal_hook::flag::register_usize(sig, Arc::clone(&last_signal), sig as usize)?;
+            signal_hook::low_level::pipe::register(sig, write_end.try_clone()?)?;
+        }
+        Ok(Waiter {
+            signal_pipe: read_end,
+            last_signal,
+        })
+    }
+
+    /// A signal that already arrived, if any.
+    pub fn pending(&self) -> Option<Interrupted> {
+        match self.last_signal.load(Ordering::SeqCst) {
+            0 => None,
+            sig => Some(Interrupted(i32::try_from(sig).unwrap_or(libc::SIGTERM))),
+        }
+    }
+
+    /// Wait for `events` (POLLIN/POLLOUT) on `fd` until `deadline`.
+    pub fn wait(&self, fd: RawFd, events: i16, deadline: Instant) -> Result<Ready, WaitError> {
+        // EINTR from an unrelated signal restarts the wait; bounded because
+        // each round either returns or re-checks the deadline.
+        for _ in 0..10_000 {
+            if let Some(sig) = self.pending() {
+                return Err(WaitError::Interrupted(sig));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Ok(Ready::Timeout);
+            }
+            let mut fds = [
+                libc::pollfd {
+                    fd,
+                    events,
+                    revents: 0,
+                },
+                libc::pollfd {
+                    fd: self.signal_pipe.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                },
+            ];
+            let timeout = timespec(deadline - now);
+            // SAFETY: `fds` is a live array of two pollfd and we pass its
+            // length; the timespec is a live local; no signal mask change.
+            let rc = unsafe {
+                libc::ppoll(
+                    fds.as_mut_ptr(),
+                    fds.len() as libc::nfds_t,
+                    &timeout,
+                    std::ptr::null(),
+                )
+            };
+            if rc < 0 {
+                let err = io::Error::last_os_error();
+                if err.kind() == io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(WaitError::Io(err));
+            }
+            if fds[1].revents != 0 {
+                if let Some(sig) = self.pending() {
+                    return Err(WaitError::Interrupted(sig));
+                }
+            }
+            if fds[0].revents != 0 {
+                return Ok(Ready::Io);
+            }
+        }
+        Err(WaitError::Io(io::Error::other(
+            "poll kept being interrupted",
+        )))
+    }
+}
+
+fn timespec(d: Duration) -> libc::timespec {
+    libc::timespec {
+        tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
+        tv_nsec: libc::c_long::from(d.subsec_nanos() as i32),
+    }
+}
+
+/// Why a wait ended without the descriptor becoming ready.
+#[derive(Debug)]
+pub enum WaitError {
+    Interrupted(Interrupted),
+    Io(io::Error),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_out_at_the_deadline_without_sleeping_longer() {
+        let waiter = Waiter::install().unwrap();
+        let (a, _b) = UnixStream::pair().unwrap();
+        let start = Instant::now();
+        let deadline = start + Duration::from_millis(30);
+        let ready = waiter.wait(a.as_raw_fd(), libc::POLLIN, deadline).unwrap();
+        assert_eq!(ready, Ready::Timeout);
+        let took = start.elapsed();
+        assert!(took >= Duration::from_millis(30), "{took:?}");
+    }
+
+    #[test]
+    fn wakes_when_the_descriptor_is_readable() {
+        use std::io::Write;
+        let waiter = Waiter::install().unwrap();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        b.write_all(b"x").unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let ready = waiter.wait(a.as_raw_fd(), libc::POLLIN, deadline).unwrap();
+        assert_eq!(ready, Ready::Io);
+    }
+}

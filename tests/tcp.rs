@@ -1,0 +1,372 @@
+//! End-to-end tests of `check_raw_tcp` on a real (namespaced) LVS-DR network.
+//!
+//! Interface under test:
+//! `check_raw_tcp [-c] [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT`,
+//! exit 0 OK, 2 CRITICAL, 3 UNKNOWN, one status line on stdout
+//! (`RAW_TCP <STATE> - ...`, perfdata after `|`).
+//!
+//! Each test builds its own testbed (see `harness::testbed` for the map), so
+//! tests run in parallel and a failure in one cannot disturb another. Tests
+//! that need namespaces skip, with a message, when not run as root.
+
+mod harness;
+
+use std::path::Path;
+use std::time::Duration;
+
+use harness::*;
+
+const OK: &str = "RAW_TCP OK - ";
+const CRITICAL: &str = "RAW_TCP CRITICAL - ";
+const UNKNOWN: &str = "RAW_TCP UNKNOWN - ";
+
+/// How long a server may take to notice our RST or FIN.
+const SETTLE: Duration = Duration::from_secs(1);
+
+/// `check_raw_tcp OPTS... eth0 REAL_SERVER VIP 80`, run in `host`.
+fn check(tb: &Testbed, host: &str, opts: &[&str], real_server: &str) -> RunResult {
+    let port = PORT.to_string();
+    let mut args = opts.to_vec();
+    args.extend([IFACE, real_server, VIP, &port]);
+    tb.run(host, &check_raw_bin("check_raw_tcp"), &args)
+}
+
+/// Exit code, status-line prefix, and text the status line must contain.
+/// Without `-v` the status line is the only line on stdout.
+fn assert_verdict(r: &RunResult, code: i32, prefix: &str, needles: &[&str]) {
+    assert_eq!(r.code, Some(code), "wrong exit code\n{r}");
+    let line = r.status_line();
+    assert!(
+        line.starts_with(prefix),
+        "status line should start with {prefix:?}\n{r}"
+    );
+    for n in needles {
+        assert!(line.contains(n), "status line should contain {n:?}\n{r}");
+    }
+    if prefix != UNKNOWN {
+        let lines = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();
+        assert_eq!(lines, 1, "exactly one status line expected on stdout\n{r}");
+    }
+}
+
+/// Perfdata in the monitoring-plugins form: `| time=<seconds>s;;;0.000000`.
+fn assert_perfdata(r: &RunResult) {
+    let perf = r.status_line().split_once('|').map(|(_, p)| p.trim());
+    let ok = perf.is_some_and(|p| p.starts_with("time=") && p.contains("s;;;0.000000"));
+    assert!(ok, "perfdata `| time=...s;;;0.000000` expected\n{r}");
+}
+
+fn vip_port() -> String {
+    format!("{VIP}:{PORT}")
+}
+
+fn assert_nothing_left_open(tb: &Testbed, host: &str, r: &RunResult) {
+    let open = tb.wait_none_established(host, PORT, SETTLE);
+    assert_eq!(
+        open, 0,
+        "{open} connection(s) left ESTABLISHED on {host}:{PORT} after\n{r}"
+    );
+}
+
+// ---- MASTER (raw path) ---------------------------------------------------
+
+#[test]
+fn rs1_with_vip_and_listener_is_ok() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let r = check(&tb, "lb", &[], RS1);
+    assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
+    assert_perfdata(&r);
+    // The default close is a RST: the server must not keep the connection.
+    assert_nothing_left_open(&tb, "rs1", &r);
+}
+
+#[test]
+fn clean_close_ends_with_fin_handshake() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let server = tb.server("rs1", PORT);
+    let r = check(&tb, "lb", &["-c"], RS1);
+    assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
+    // The C original's -c never completed against Linux: the server must
+    // see an orderly EOF, not a reset.
+    let ends = server.wait_ends(1, SETTLE);
+    assert_eq!(
+        ends,
+        vec![ConnEnd::Eof],
+        "rs1 should see one FIN close ({server:?})\n{r}"
+    );
+    assert_nothing_left_open(&tb, "rs1", &r);
+}
+
+#[test]
+fn rs2_without_vip_times_out() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let r = check(&tb, "lb", &["-t", "500"], RS2);
+    assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
+    // -t bounds the whole check: it waits the timeout, and not much longer.
+    assert!(
+        r.elapsed >= Duration::from_millis(500),
+        "gave up before -t 500\n{r}"
+    );
+    assert!(
+        r.elapsed < Duration::from_millis(2500),
+        "far past -t 500\n{r}"
+    );
+}
+
+#[test]
+fn rs3_closed_port_fails_at_once_on_rst() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let r = check(&tb, "lb", &["-t", "3000"], RS3);
+    assert_verdict(&r, 2, CRITICAL, &["RST"]);
+    // A RST is an answer: no waiting for the timeout.
+    assert!(
+        r.elapsed < Duration::from_millis(400),
+        "should fail on the RST, not wait\n{r}"
+    );
+}
+
+#[test]
+fn nobody_at_real_server_address_fails_on_arp() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let r = check(&tb, "lb", &["-t", "300"], NOBODY);
+    assert_verdict(&r, 2, CRITICAL, &["ARP"]);
+    assert!(
+        r.elapsed < Duration::from_millis(2500),
+        "-t 300 covers the ARP step too\n{r}"
+    );
+}
+
+// ---- role file -----------------------------------------------------------
+
+#[test]
+fn role_file_1_means_master() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let dir = TempDir::new();
+    let role = dir.write("role", b"1\n");
+    let r = check(&tb, "lb", &["-r", path_str(&role), "-t", "500"], RS2);
+    assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
+}
+
+/// BACKUP uses the kernel path to the real server's own IP, so by design a
+/// server without the VIP passes; a closed port still fails.
+fn assert_backup_verdicts(tb: &Testbed, host: &str, role: &Path) {
+    let role = path_str(role);
+    let r = check(tb, host, &["-r", role], RS1);
+    assert_verdict(&r, 0, OK, &[RS1]);
+    assert_nothing_left_open(tb, "rs1", &r);
+    let r = check(tb, host, &["-r", role], RS2);
+    assert_verdict(&r, 0, OK, &[RS2]);
+    let r = check(tb, host, &["-r", role, "-t", "1000"], RS3);
+    assert_verdict(&r, 2, CRITICAL, &[]);
+}
+
+#[test]
+fn role_file_0_means_backup_on_master_lb() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let dir = TempDir::new();
+    assert_backup_verdicts(&tb, "lb", &dir.write("role", b"0"));
+}
+
+#[test]
+fn role_file_0_means_backup_on_backup_lb() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let dir = TempDir::new();
+    assert_backup_verdicts(&tb, "lbb", &dir.write("role", b"0"));
+}
+
+#[test]
+fn missing_role_file_is_unknown() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let dir = TempDir::new();
+    let missing = dir.path().join("no-such-role-file");
+    let r = check(&tb, "lb", &["-r", path_str(&missing)], RS1);
+    assert_verdict(&r, 3, UNKNOWN, &[path_str(&missing), "No such file"]);
+}
+
+#[test]
+fn role_auto_on_lb_holding_the_vip_is_master() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let r = check(&tb, "lb", &["-r", "auto", "-t", "500"], RS2);
+    assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
+}
+
+#[test]
+fn role_auto_on_lb_without_the_vip_is_backup() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let r = check(&tb, "lbb", &["-r", "auto", "-t", "500"], RS2);
+    assert_verdict(&r, 0, OK, &[RS2]);
+}
+
+// ---- arguments -----------------------------------------------------------
+
+/// Every rejected argument gives UNKNOWN (exit 3) and a status line naming
+/// it (any of the given words, case-insensitive). Run inside the testbed: a
+/// binary that wrongly accepted one must not send frames on the host.
+#[test]
+fn bad_arguments_are_unknown() {
+    if needs_root() {
+        return;
+    }
+    let long_iface = "abcdefghijklmnop"; // 16 bytes; IFNAMSIZ allows 15
+    let cases: [(&str, Vec<&str>, &[&str]); 11] = [
+        ("port 0", vec![IFACE, RS1, VIP, "0"], &["port"]),
+        ("port 70000", vec![IFACE, RS1, VIP, "70000"], &["70000"]),
+        ("port http", vec![IFACE, RS1, VIP, "http"], &["http"]),
+        (
+            "long interface",
+            vec![long_iface, RS1, VIP, "80"],
+            &[long_iface, "iface", "interface"],
+        ),
+        (
+            "no such interface",
+            vec!["nosuch0", RS1, VIP, "80"],
+            &["nosuch0"],
+        ),
+        (
+            "bad real server",
+            vec![IFACE, "300.1.1.1", VIP, "80"],
+            &["300.1.1.1"],
+        ),
+        (
+            "bad virtual ip",
+            vec![IFACE, RS1, "300.1.1.1", "80"],
+            &["300.1.1.1"],
+        ),
+        (
+            "too few",
+            vec![IFACE, RS1, VIP],
+            &["port", "argument", "usage", "missing"],
+        ),
+        (
+            "too many",
+            vec![IFACE, RS1, VIP, "80", "81"],
+            &["81", "argument", "usage", "unexpected"],
+        ),
+        (
+            "unknown option",
+            vec!["--bogus", IFACE, RS1, VIP, "80"],
+            &["--bogus"],
+        ),
+        (
+            "bad timeout",
+            vec!["-t", "abc", IFACE, RS1, VIP, "80"],
+            &["abc"],
+        ),
+    ];
+    let tb = Testbed::new();
+    let bin = check_raw_bin("check_raw_tcp");
+    let mut failures = Vec::new();
+    for (what, args, names) in &cases {
+        let r = tb.run("lb", &bin, args);
+        let line = r.status_line().to_lowercase();
+        let named = names.iter().any(|n| line.contains(&n.to_lowercase()));
+        if r.code != Some(3) || !r.status_line().starts_with(UNKNOWN) || !named {
+            failures.push(format!(
+                "[{what}] expected exit 3, {UNKNOWN:?} naming one of {names:?}\n{r}"
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn unknown_program_name_lists_valid_names() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let port = PORT.to_string();
+    let r = tb.run(
+        "lb",
+        &check_raw_bin("check_raw_foo"),
+        &[IFACE, RS1, VIP, &port],
+    );
+    assert_eq!(r.code, Some(3), "{r}");
+    let line = r.status_line();
+    assert!(
+        line.contains("UNKNOWN") && line.contains("check_raw_tcp"),
+        "should list the valid names\n{r}"
+    );
+}
+
+#[test]
+fn subcommand_form_is_ok() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let port = PORT.to_string();
+    let r = tb.run("lb", Path::new(CHECK_RAW), &["tcp", IFACE, RS1, VIP, &port]);
+    assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
+}
+
+#[test]
+fn verbose_prints_status_line_then_detail() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let r = check(&tb, "lb", &["-vvv"], RS1);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.status_line().starts_with(OK), "status line first\n{r}");
+    assert!(r.line_count() > 1, "-vvv should add detail lines\n{r}");
+}
+
+// ---- help and version: no network, no root needed -------------------------
+
+#[test]
+fn help_shows_usage() {
+    let r = run_local(&check_raw_bin("check_raw_tcp"), &["--help"]);
+    assert!(matches!(r.code, Some(0 | 3)), "{r}");
+    assert!(
+        r.stdout.contains("SOURCE_IFACE"),
+        "usage expected on stdout\n{r}"
+    );
+}
+
+#[test]
+fn version_names_the_program() {
+    let r = run_local(&check_raw_bin("check_raw_tcp"), &["--version"]);
+    assert!(matches!(r.code, Some(0 | 3)), "{r}");
+    assert!(
+        r.stdout.lines().any(|l| l.contains("check_raw")),
+        "version line expected\n{r}"
+    );
+}
+
+fn path_str(p: &Path) -> &str {
+    p.to_str().expect("temp paths are UTF-8")
+}
