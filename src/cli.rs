@@ -13,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::http::{self, Expectations, HeaderMatch, Md5, Method, Request, StatusSet};
 use crate::net::link::MAX_IFNAME;
 use crate::role::RoleSource;
 
@@ -81,14 +82,26 @@ pub struct TcpConfig {
     pub clean_close: bool,
 }
 
+/// check_raw_http_get and check_raw_http: one request, its expectations.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub common: Common,
+    pub clean_close: bool,
+    pub request: Request,
+    pub expect: Expectations,
+    /// Largest response accepted (head and body as framed on the wire).
+    pub max_bytes: usize,
+}
+
 /// A fully checked configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Config {
     Tcp(TcpConfig),
+    Http(Mode, Box<HttpConfig>),
 }
 
 /// What the command line asks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Command {
     Help(Mode),
     Version(Mode),
@@ -198,7 +211,11 @@ fn parse_mode(mode: Mode, args: Vec<OsString>) -> Result<Command, UsageError> {
     // Values before flags: combined flags (-cv) are only safe that way.
     let role = opt_string(&mut p, ["-r", "--role-file"], mode)?;
     let timeout = opt_string(&mut p, ["-t", "--timeout"], mode)?;
-    let clean_close = mode == Mode::Tcp && p.contains(["-c", "--clean-close"]);
+    let http_options = match mode {
+        Mode::Tcp => None,
+        Mode::HttpGet | Mode::Http => Some(HttpOptions::take(&mut p, mode)?),
+    };
+    let clean_close = p.contains(["-c", "--clean-close"]);
     let mut verbosity: u8 = 0;
     while verbosity < u8::MAX && p.contains(["-v", "--verbose"]) {
         verbosity += 1;
@@ -214,25 +231,204 @@ fn parse_mode(mode: Mode, args: Vec<OsString>) -> Result<Command, UsageError> {
     for arg in after_dashes {
         positional.push(utf8(mode, arg)?);
     }
+    expect_count(mode, &positional, positional_names(mode).len())?;
     let common = Common {
         target: parse_target(mode, &positional)?,
         role: parse_role(mode, role)?,
         timeout: parse_timeout(mode, timeout)?,
         verbosity,
     };
-    match mode {
-        Mode::Tcp => {
-            expect_count(mode, &positional, 4)?;
-            Ok(Command::Check(Config::Tcp(TcpConfig {
-                common,
-                clean_close,
-            })))
+    let config = match http_options {
+        None => Config::Tcp(TcpConfig {
+            common,
+            clean_close,
+        }),
+        Some(options) => {
+            let http = options
+                .into_config(mode, common, clean_close, &positional[4..])
+                .map_err(err)?;
+            Config::Http(mode, Box::new(http))
         }
-        Mode::HttpGet | Mode::Http => Err(err(format!(
-            "{} is not available in this build yet",
-            mode.program()
-        ))),
+    };
+    Ok(Command::Check(config))
+}
+
+/// The HTTP options as given, before they are checked.
+#[derive(Debug, Default)]
+struct HttpOptions {
+    method: Option<String>,
+    headers: Vec<String>,
+    status: Option<String>,
+    response_headers: Vec<String>,
+    md5: Option<String>,
+    body: Option<String>,
+    contains: Option<String>,
+    regex: Option<String>,
+    invert_regex: bool,
+    max_bytes: Option<String>,
+}
+
+/// Compiled regexes are bounded so a pathological pattern cannot eat memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl HttpOptions {
+    fn take(p: &mut pico_args::Arguments, mode: Mode) -> Result<HttpOptions, UsageError> {
+        let mut o = HttpOptions {
+            max_bytes: opt_string(p, ["-m", "--max-bytes"], mode)?,
+            ..HttpOptions::default()
+        };
+        if mode == Mode::Http {
+            o.method = opt_string(p, ["-M", "--method"], mode)?;
+            o.headers = all_strings(p, ["-H", "--header"], mode)?;
+            o.status = opt_string(p, ["-S", "--status-code"], mode)?;
+            o.response_headers = all_strings(p, ["-R", "--response-header"], mode)?;
+            o.md5 = opt_string(p, ["-A", "--hash"], mode)?;
+            o.body = opt_string(p, ["-B", "--body"], mode)?;
+            o.contains = opt_string(p, ["-s", "--string"], mode)?;
+            o.regex = opt_string(p, "--regex", mode)?;
+            o.invert_regex = p.contains("--invert-regex");
+        }
+        Ok(o)
     }
+
+    /// Check every value; `rest` is HOST PATH [MD5].
+    fn into_config(
+        self,
+        mode: Mode,
+        common: Common,
+        clean_close: bool,
+        rest: &[String],
+    ) -> Result<HttpConfig, String> {
+        let (host, path) = (&rest[0], &rest[1]);
+        let method = match self.method.as_deref() {
+            None => Method::Get,
+            Some(m) => Method::parse(m).map_err(|e| format!("invalid --method: {e}"))?,
+        };
+        if self.headers.len() > http::request::MAX_REQUEST_HEADERS {
+            return Err(format!(
+                "too many -H headers ({}, at most {})",
+                self.headers.len(),
+                http::request::MAX_REQUEST_HEADERS
+            ));
+        }
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| {
+                http::parse_request_header(h)
+                    .map_err(|e| format!("invalid -H '{}': {e}", truncate(h)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let request = Request::new(method, host, path, headers).map_err(|e| {
+            if e.contains("path") {
+                format!("invalid PATH '{}': {e}", truncate(path))
+            } else {
+                format!("invalid HOST '{}': {e}", truncate(host))
+            }
+        })?;
+        let request_len = request.to_bytes().len();
+        if request_len > crate::net::tcp::MAX_SEND_BYTES {
+            return Err(format!(
+                "request of {request_len} bytes is too large (at most {})",
+                crate::net::tcp::MAX_SEND_BYTES
+            ));
+        }
+        let mut expect = Expectations::default();
+        if mode == Mode::HttpGet {
+            expect.status = Some(StatusSet::success());
+            expect.md5 = Some(
+                Md5::parse(&rest[2])
+                    .map_err(|e| format!("invalid MD5 '{}': {e}", truncate(&rest[2])))?,
+            );
+        } else {
+            expect.status = self
+                .status
+                .as_deref()
+                .map(|s| {
+                    StatusSet::parse(s)
+                        .map_err(|e| format!("invalid --status-code '{}': {e}", truncate(s)))
+                })
+                .transpose()?;
+            if self.response_headers.len() > http::request::MAX_REQUEST_HEADERS {
+                return Err(format!(
+                    "too many -R headers ({}, at most {})",
+                    self.response_headers.len(),
+                    http::request::MAX_REQUEST_HEADERS
+                ));
+            }
+            expect.headers = self
+                .response_headers
+                .iter()
+                .map(|h| {
+                    HeaderMatch::parse(h).map_err(|e| format!("invalid -R '{}': {e}", truncate(h)))
+                })
+                .collect::<Result<_, _>>()?;
+            expect.md5 = self
+                .md5
+                .as_deref()
+                .map(|m| {
+                    Md5::parse(m).map_err(|e| format!("invalid --hash '{}': {e}", truncate(m)))
+                })
+                .transpose()?;
+            expect.body = self.body.map(String::into_bytes);
+            expect.contains = self.contains;
+            expect.regex = self
+                .regex
+                .as_deref()
+                .map(|r| {
+                    regex::RegexBuilder::new(r)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| {
+                            format!(
+                                "invalid --regex '{}': {}",
+                                truncate(r),
+                                one_line(&e.to_string())
+                            )
+                        })
+                })
+                .transpose()?;
+            if self.invert_regex && expect.regex.is_none() {
+                return Err("--invert-regex needs --regex".into());
+            }
+            if expect.is_empty() {
+                return Err(
+                    "nothing to verify: give at least one of -S, -R, -A, -B, --string, --regex"
+                        .into(),
+                );
+            }
+        }
+        let max_bytes = match self.max_bytes.as_deref() {
+            None => http::DEFAULT_MAX_BYTES,
+            Some(m) => parse_max_bytes(m)?,
+        };
+        Ok(HttpConfig {
+            common,
+            clean_close,
+            request,
+            expect,
+            max_bytes,
+        })
+    }
+}
+
+/// Upper bound of `--max-bytes`: 1 GiB is far beyond any health page.
+const MAX_MAX_BYTES: usize = 1 << 30;
+
+fn parse_max_bytes(arg: &str) -> Result<usize, String> {
+    let bad = |why: &str| format!("invalid --max-bytes '{}': {why}", truncate(arg));
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad("not a number of bytes"));
+    }
+    match arg.parse::<usize>() {
+        Ok(n @ 1..=MAX_MAX_BYTES) => Ok(n),
+        _ => Err(bad(&format!("must be 1-{MAX_MAX_BYTES}"))),
+    }
+}
+
+/// Error texts from libraries may span lines; a status line may not.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn utf8(mode: Mode, arg: OsString) -> Result<String, UsageError> {
@@ -247,20 +443,34 @@ fn utf8(mode: Mode, arg: OsString) -> Result<String, UsageError> {
     })
 }
 
+/// An option's value. `keys` is `["-t", "--timeout"]` or `"--regex"`.
 fn opt_string(
     p: &mut pico_args::Arguments,
-    keys: [&'static str; 2],
+    keys: impl Into<pico_args::Keys>,
     mode: Mode,
 ) -> Result<Option<String>, UsageError> {
-    p.opt_value_from_str::<_, String>(keys).map_err(|e| {
-        UsageError::new(
-            mode,
-            match e {
-                pico_args::Error::OptionWithoutAValue(k) => format!("option {k} needs a value"),
-                other => format!("bad value for {}: {other}", keys[1]),
-            },
-        )
-    })
+    p.opt_value_from_str::<_, String>(keys)
+        .map_err(|e| value_error(mode, e))
+}
+
+fn all_strings(
+    p: &mut pico_args::Arguments,
+    keys: impl Into<pico_args::Keys>,
+    mode: Mode,
+) -> Result<Vec<String>, UsageError> {
+    p.values_from_str::<_, String>(keys)
+        .map_err(|e| value_error(mode, e))
+}
+
+fn value_error(mode: Mode, e: pico_args::Error) -> UsageError {
+    UsageError::new(
+        mode,
+        match e {
+            pico_args::Error::OptionWithoutAValue(k) => format!("option {k} needs a value"),
+            pico_args::Error::NonUtf8Argument => "an option value is not valid UTF-8".into(),
+            other => other.to_string(),
+        },
+    )
 }
 
 /// The positional arguments a mode takes, for messages.
@@ -308,21 +518,14 @@ fn expect_count(mode: Mode, positional: &[String], count: usize) -> Result<(), U
     ))
 }
 
+/// The four positional arguments every mode starts with (count already checked).
 fn parse_target(mode: Mode, positional: &[String]) -> Result<Target, UsageError> {
-    let expected = positional_names(mode).len();
-    if positional.len() < 4 || positional.len() > expected {
-        expect_count(mode, positional, expected)?;
-    }
-    let iface = parse_iface(&positional[0]).map_err(|m| UsageError::new(mode, m))?;
-    let real_server =
-        parse_address("REAL_SERVER", &positional[1]).map_err(|m| UsageError::new(mode, m))?;
-    let vip = parse_address("VIRTUAL_IP", &positional[2]).map_err(|m| UsageError::new(mode, m))?;
-    let port = parse_port(&positional[3]).map_err(|m| UsageError::new(mode, m))?;
+    let usage = |m: String| UsageError::new(mode, m);
     Ok(Target {
-        iface,
-        real_server,
-        vip,
-        port,
+        iface: parse_iface(&positional[0]).map_err(usage)?,
+        real_server: parse_address("REAL_SERVER", &positional[1]).map_err(usage)?,
+        vip: parse_address("VIRTUAL_IP", &positional[2]).map_err(usage)?,
+        port: parse_port(&positional[3]).map_err(usage)?,
     })
 }
 
@@ -424,7 +627,7 @@ pub fn usage(mode: Mode) -> String {
             mode.program()
         ),
         Mode::HttpGet => format!(
-            "Usage: {} [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH MD5",
+            "Usage: {} [-c] [-m N] [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH MD5",
             mode.program()
         ),
         Mode::Http => format!(
@@ -488,9 +691,51 @@ Options:
                  end with a FIN handshake instead of RST
 "
         }
-        Mode::HttpGet | Mode::Http => {
+        Mode::HttpGet => {
             "\
-HTTP checks over the raw path (see the README).
+Checks an LVS-DR real server's HTTP answer for the VIP: a full HTTP/1.1
+GET over a userspace TCP connection in hand-built frames to the real
+server's MAC with the VIP as destination IP. OK = 2xx status and the MD5
+of the (decoded) body equals MD5.
+
+  HOST           value of the Host header
+  PATH           the resource, starting with '/'
+  MD5            expected MD5 of the body, 32 hex digits
+
+Options:
+  -c, --clean-close
+                 end with a FIN handshake instead of RST
+  -m, --max-bytes N
+                 largest response accepted (default 16777216)
+"
+        }
+        Mode::Http => {
+            "\
+Checks an LVS-DR real server's HTTP answer for the VIP: a full HTTP/1.1
+request over a userspace TCP connection in hand-built frames to the real
+server's MAC with the VIP as destination IP; the response is verified
+against the expectations given (at least one is required).
+
+  HOST           value of the Host header
+  PATH           the resource, starting with '/'
+
+Request options:
+  -M, --method GET|HEAD      request method (default GET)
+  -H, --header 'Name: value' extra request header (repeatable, at most 32)
+Expectations (checked in this order, the first failure is reported):
+  -S, --status-code LIST     accepted status codes: 200, 200-299,301 ...
+  -R, --response-header 'Name: value'
+                             a header that must be present (name any
+                             case, value trimmed; 'Name:' = any value);
+                             repeatable
+  -A, --hash MD5             MD5 of the (decoded) body
+  -B, --body TEXT            the exact body
+  -s, --string TEXT          the body contains TEXT
+      --regex RE             the body matches RE (Rust regex syntax)
+      --invert-regex         ... must NOT match RE
+Other options:
+  -c, --clean-close          end with a FIN handshake instead of RST
+  -m, --max-bytes N          largest response accepted (default 16777216)
 "
         }
     };

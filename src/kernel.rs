@@ -3,44 +3,27 @@
 //! A BACKUP load balancer does not hold the VIP, so raw frames to the VIP
 //! would be answered by its kernel with RST. It checks the real server's IP
 //! instead, with the same deadline and the same signal handling as the raw
-//! path: a non-blocking connect waited on with `ppoll`, never a blocking
+//! path: a non-blocking socket waited on with `ppoll`, never a blocking
 //! call that would outlive `-t` or ignore SIGTERM.
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::wait::{Interrupted, Ready, WaitError, Waiter};
+use crate::net::{Failure, Step};
+use crate::wait::{Ready, Waiter};
 
-/// How a kernel connection attempt failed.
-#[derive(Debug)]
-pub enum KernelFailure {
-    Timeout,
-    /// The server (or something on the way) answered with an error, e.g.
-    /// "Connection refused", "No route to host".
-    Refused(io::Error),
-    Interrupted(Interrupted),
-    Local(String),
-}
-
-impl From<WaitError> for KernelFailure {
-    fn from(e: WaitError) -> KernelFailure {
-        match e {
-            WaitError::Interrupted(sig) => KernelFailure::Interrupted(sig),
-            WaitError::Io(err) => KernelFailure::Local(format!("poll failed: {err}")),
-        }
-    }
-}
-
-/// Connect to `addr` before `deadline`. Returns the stream and the connect time.
+/// Connect to `addr` before `deadline`. Returns the stream (non-blocking)
+/// and the connect time.
 pub fn connect(
     addr: SocketAddr,
     waiter: &Waiter,
     deadline: Instant,
-) -> Result<(TcpStream, Duration), KernelFailure> {
-    let local = |e: io::Error| KernelFailure::Local(format!("cannot create a TCP socket: {e}"));
+) -> Result<(TcpStream, Duration), Failure> {
+    let local = |e: io::Error| Failure::Local(format!("cannot create a TCP socket: {e}"));
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(local)?;
     socket.set_nonblocking(true).map_err(local)?;
@@ -48,18 +31,72 @@ pub fn connect(
     match socket.connect(&addr.into()) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-            use std::os::fd::AsRawFd;
             if waiter.wait(socket.as_raw_fd(), libc::POLLOUT, deadline)? == Ready::Timeout {
-                return Err(KernelFailure::Timeout);
+                return Err(Failure::Timeout(Step::SynAck));
             }
             if let Some(err) = socket.take_error().map_err(local)? {
-                return Err(KernelFailure::Refused(err));
+                return Err(Failure::Connect(err));
             }
         }
-        Err(e) => return Err(KernelFailure::Refused(e)),
+        Err(e) => return Err(Failure::Connect(e)),
     }
     let elapsed = start.elapsed();
     Ok((socket.into(), elapsed))
+}
+
+/// Write all of `data` before `deadline`.
+pub fn write_all(
+    stream: &mut TcpStream,
+    mut data: &[u8],
+    waiter: &Waiter,
+    deadline: Instant,
+) -> Result<(), Failure> {
+    // Each round writes at least one byte or waits; the deadline bounds it.
+    while !data.is_empty() {
+        match stream.write(data) {
+            Ok(0) => return Err(Failure::Reset(Step::ResponseStart)),
+            Ok(n) => data = &data[n..],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if waiter.wait(stream.as_raw_fd(), libc::POLLOUT, deadline)? == Ready::Timeout {
+                    return Err(Failure::Timeout(Step::ResponseStart));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_failure(e, Step::ResponseStart)),
+        }
+    }
+    Ok(())
+}
+
+/// Read what is available into `buf`, waiting until `deadline`; Ok(0) is
+/// the server's close. A timeout or reset names `step`.
+pub fn read_some(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    waiter: &Waiter,
+    deadline: Instant,
+    step: Step,
+) -> Result<usize, Failure> {
+    for _ in 0..10_000 {
+        match stream.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if waiter.wait(stream.as_raw_fd(), libc::POLLIN, deadline)? == Ready::Timeout {
+                    return Err(Failure::Timeout(step));
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(io_failure(e, step)),
+        }
+    }
+    Err(Failure::Timeout(step))
+}
+
+fn io_failure(e: io::Error, step: Step) -> Failure {
+    match e.kind() {
+        io::ErrorKind::ConnectionReset | io::ErrorKind::BrokenPipe => Failure::Reset(step),
+        _ => Failure::Connect(e),
+    }
 }
 
 /// Close a kernel connection: gracefully (FIN) or by RST (SO_LINGER 0),

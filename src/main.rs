@@ -86,6 +86,9 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
         Ok(Command::Help(mode)) => Printed::Text(cli::help(mode)),
         Ok(Command::Version(mode)) => Printed::Text(format!("{}\n", cli::version(mode))),
         Ok(Command::Check(Config::Tcp(cfg))) => Printed::Outcome(modes::tcp::run(&cfg, waiter)),
+        Ok(Command::Check(Config::Http(mode, cfg))) => {
+            Printed::Outcome(modes::http::run(mode, &cfg, waiter))
+        }
         Err(e) => {
             let service = e.mode.map(Mode::service).unwrap_or("CHECK_RAW");
             let usage = match e.mode {

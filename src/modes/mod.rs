@@ -2,6 +2,7 @@
 //! share lives here: setting up the raw path (interface, source port, the
 //! filtered socket, ARP), deciding the role, and wording failures.
 
+pub mod http;
 pub mod tcp;
 
 use std::net::{IpAddr, SocketAddr};
@@ -10,7 +11,6 @@ use std::time::{Duration, Instant};
 use pnet_datalink::MacAddr;
 
 use crate::cli::{Common, Mode};
-use crate::kernel::KernelFailure;
 use crate::net::bpf::{FlowFilter, Program};
 use crate::net::frame::{Flow, Link};
 use crate::net::link::{Interface, PacketSocket};
@@ -92,47 +92,50 @@ impl Describe<'_> {
                 self.via(mac),
                 self.timeout_ms()
             )),
-            Failure::Timeout(step) => self.critical(format!(
-                "timeout waiting for the {step} from {} {} after {} ms",
-                self.vip_port(),
-                self.via(mac),
-                self.timeout_ms()
-            )),
             Failure::Refused => self.critical(format!(
                 "{} refused the connection (RST) {}: port closed",
                 self.vip_port(),
                 self.via(mac)
             )),
+            other => self.common_failure(other, &format!("{} {}", self.vip_port(), self.via(mac))),
+        }
+    }
+
+    /// A BACKUP-path (kernel) failure as an outcome.
+    pub fn kernel_failure(&self, failure: Failure) -> Outcome {
+        let rs = real_server_addr(self.common);
+        match failure {
+            Failure::Timeout(Step::SynAck) => self.critical(format!(
+                "no answer from {rs} within {} ms (BACKUP role, kernel connect)",
+                self.timeout_ms()
+            )),
+            Failure::Connect(err) => {
+                self.critical(format!("cannot connect to {rs} (BACKUP role): {err}"))
+            }
+            other => self.common_failure(other, &format!("{rs} (BACKUP role)")),
+        }
+    }
+
+    /// Wording shared by both paths; `peer` names who we talked to.
+    fn common_failure(&self, failure: Failure, peer: &str) -> Outcome {
+        match failure {
+            Failure::Timeout(step) => self.critical(format!(
+                "timeout waiting for the {step} from {peer} after {} ms",
+                self.timeout_ms()
+            )),
+            Failure::Refused => self.critical(format!("{peer} refused the connection")),
             Failure::Reset(step) => self.critical(format!(
-                "{} reset the connection (RST) while waiting for the {step} {}",
-                self.vip_port(),
-                self.via(mac)
+                "{peer} reset the connection (RST) while waiting for the {step}"
             )),
             Failure::Interrupted(sig) => self.critical(format!(
                 "interrupted by {} before the check completed",
                 sig.name()
             )),
-            Failure::Local(text) => self.unknown(text),
-        }
-    }
-
-    /// A BACKUP-path (kernel) failure as an outcome.
-    pub fn kernel_failure(&self, failure: KernelFailure) -> Outcome {
-        let t = &self.common.target;
-        let rs = SocketAddr::new(t.real_server, t.port);
-        match failure {
-            KernelFailure::Timeout => self.critical(format!(
-                "no answer from {rs} within {} ms (BACKUP role, kernel connect)",
-                self.timeout_ms()
-            )),
-            KernelFailure::Refused(err) => {
-                self.critical(format!("cannot connect to {rs} (BACKUP role): {err}"))
+            Failure::Invalid(text) => {
+                self.critical(format!("invalid response from {peer}: {text}"))
             }
-            KernelFailure::Interrupted(sig) => self.critical(format!(
-                "interrupted by {} before the check completed",
-                sig.name()
-            )),
-            KernelFailure::Local(text) => self.unknown(text),
+            Failure::Connect(err) => self.critical(format!("{peer}: {err}")),
+            Failure::Local(text) => self.unknown(text),
         }
     }
 }

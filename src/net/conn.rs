@@ -16,6 +16,15 @@ use super::{Failure, Step, Wire};
 /// or a timer, so this only guards against a clock that never advances.
 const MAX_WAKEUPS: usize = 100_000;
 
+/// What the caller of `drive` says after each batch of input.
+pub enum Progress<R> {
+    Done(R),
+    /// Not yet: waiting for this step.
+    Waiting(Step),
+    /// Give up (e.g. the response is malformed); the connection is reset.
+    Failed(Failure),
+}
+
 pub struct Conn<'w, 'a> {
     wire: &'w mut Wire<'a>,
     link: Link,
@@ -49,7 +58,13 @@ impl<'w, 'a> Conn<'w, 'a> {
     /// Send SYN and wait for SYN/ACK (Ok: the handshake time) or RST.
     pub fn connect(&mut self) -> Result<Duration, Failure> {
         self.tcp.connect();
-        self.drive(Step::SynAck, |tcp| tcp.is_connected() || tcp.is_finished())?;
+        self.drive(|tcp| {
+            if tcp.is_connected() || tcp.is_finished() {
+                Progress::Done(())
+            } else {
+                Progress::Waiting(Step::SynAck)
+            }
+        })?;
         match self.tcp.handshake_time() {
             Some(rtt) => Ok(rtt),
             None => Err(Failure::Refused),
@@ -61,28 +76,37 @@ impl<'w, 'a> Conn<'w, 'a> {
         self.tcp.send(data)
     }
 
-    /// Take received in-order bytes.
-    pub fn take_received(&mut self) -> Vec<u8> {
-        self.tcp.take_received()
-    }
-
-    /// Exchange segments until `done(tcp)` holds; fails on the deadline,
-    /// a signal, or a reset (naming `step`).
-    pub fn drive(&mut self, step: Step, mut done: impl FnMut(&Tcp) -> bool) -> Result<(), Failure> {
+    /// Exchange segments until `step` says `Done`. `step` sees the client
+    /// after every batch of input (to take received data, say) and names
+    /// what we are waiting for, so a timeout or reset can say which step
+    /// failed. On any failure the connection is reset before returning.
+    pub fn drive<R>(
+        &mut self,
+        mut step: impl FnMut(&mut Tcp) -> Progress<R>,
+    ) -> Result<R, Failure> {
+        let mut waiting_for = Step::SynAck;
         for _ in 0..MAX_WAKEUPS {
             // Checked before sending: a check that ends on the SYN/ACK
             // aborts with RST alone, without first completing the
             // handshake, so the server's application never sees it.
-            if done(&self.tcp) {
-                return Ok(());
+            match step(&mut self.tcp) {
+                Progress::Done(result) => return Ok(result),
+                Progress::Failed(failure) => {
+                    self.abort();
+                    return Err(failure);
+                }
+                Progress::Waiting(s) => waiting_for = s,
             }
-            self.flush()?;
             if self.tcp.state() == tcp::State::Reset {
-                return Err(Failure::Reset(step));
+                return Err(Failure::Reset(waiting_for));
+            }
+            if let Err(failure) = self.flush() {
+                self.abort();
+                return Err(failure);
             }
             if Instant::now() >= self.wire.deadline {
                 self.abort();
-                return Err(Failure::Timeout(step));
+                return Err(Failure::Timeout(waiting_for));
             }
             let until = self.tcp.poll_at().unwrap_or(self.wire.deadline);
             if let Err(failure) = self.receive_segments(until) {
@@ -91,14 +115,20 @@ impl<'w, 'a> Conn<'w, 'a> {
             }
         }
         self.abort();
-        Err(Failure::Timeout(step))
+        Err(Failure::Timeout(waiting_for))
     }
 
-    /// A clean close (`-c`): FIN, the server's FIN, our last ACK. If the
-    /// server does not finish in time we fall back to RST.
+    /// A clean close: FIN, the server's FIN, our last ACK. On timeout the
+    /// connection is reset instead and the error returned.
     pub fn close_clean(&mut self) -> Result<(), Failure> {
         self.tcp.close();
-        self.drive(Step::Close, Tcp::is_finished)?;
+        self.drive(|tcp| {
+            if tcp.is_finished() {
+                Progress::Done(())
+            } else {
+                Progress::Waiting(Step::Close)
+            }
+        })?;
         // The last ACK, answering the server's FIN.
         self.flush()
     }

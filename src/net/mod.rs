@@ -61,6 +61,10 @@ pub enum Failure {
     Interrupted(Interrupted),
     /// A local error (socket, send): not the real server's fault.
     Local(String),
+    /// The server answered with something that is not a valid response.
+    Invalid(String),
+    /// The kernel's connect failed (BACKUP path): refused, unreachable...
+    Connect(std::io::Error),
 }
 
 impl From<WaitError> for Failure {
