@@ -9,7 +9,7 @@
 //! argument is not an IP literal.
 
 use std::ffi::{OsStr, OsString};
-use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -64,6 +64,8 @@ pub struct Target {
     pub real_server: IpAddr,
     pub vip: IpAddr,
     pub port: u16,
+    /// `--source`: overrides the interface's address as the source IP.
+    pub source: Option<IpAddr>,
 }
 
 /// Options every check has.
@@ -211,11 +213,18 @@ fn parse_mode(mode: Mode, args: Vec<OsString>) -> Result<Command, UsageError> {
     // Values before flags: combined flags (-cv) are only safe that way.
     let role = opt_string(&mut p, ["-r", "--role-file"], mode)?;
     let timeout = opt_string(&mut p, ["-t", "--timeout"], mode)?;
+    let source = opt_string(&mut p, "--source", mode)?;
     let http_options = match mode {
         Mode::Tcp => None,
         Mode::HttpGet | Mode::Http => Some(HttpOptions::take(&mut p, mode)?),
     };
     let clean_close = p.contains(["-c", "--clean-close"]);
+    let family = match (p.contains(["-4", "--ipv4"]), p.contains(["-6", "--ipv6"])) {
+        (true, true) => return Err(err("-4 and -6 exclude each other".into())),
+        (true, false) => Some(Family::V4),
+        (false, true) => Some(Family::V6),
+        (false, false) => None,
+    };
     let mut verbosity: u8 = 0;
     while verbosity < u8::MAX && p.contains(["-v", "--verbose"]) {
         verbosity += 1;
@@ -232,8 +241,10 @@ fn parse_mode(mode: Mode, args: Vec<OsString>) -> Result<Command, UsageError> {
         positional.push(utf8(mode, arg)?);
     }
     expect_count(mode, &positional, positional_names(mode).len())?;
+    let mut target = parse_target(mode, &positional, family)?;
+    target.source = parse_source(mode, source, &target)?;
     let common = Common {
-        target: parse_target(mode, &positional)?,
+        target,
         role: parse_role(mode, role)?,
         timeout: parse_timeout(mode, timeout)?,
         verbosity,
@@ -518,15 +529,70 @@ fn expect_count(mode: Mode, positional: &[String], count: usize) -> Result<(), U
     ))
 }
 
-/// The four positional arguments every mode starts with (count already checked).
-fn parse_target(mode: Mode, positional: &[String]) -> Result<Target, UsageError> {
+/// The four positional arguments every mode starts with (count already
+/// checked). Both addresses must be of one family: forced by `-4`/`-6`,
+/// else the family of whichever is a literal, else IPv4 first.
+fn parse_target(
+    mode: Mode,
+    positional: &[String],
+    forced: Option<Family>,
+) -> Result<Target, UsageError> {
     let usage = |m: String| UsageError::new(mode, m);
+    // A name takes the family of the literal beside it, unless forced.
+    let for_name = forced
+        .or_else(|| literal_family(&positional[1]))
+        .or_else(|| literal_family(&positional[2]));
+    let family_of = |arg: &str| {
+        forced.or(if literal_family(arg).is_some() {
+            None
+        } else {
+            for_name
+        })
+    };
+    let real_server =
+        parse_address("REAL_SERVER", &positional[1], family_of(&positional[1])).map_err(usage)?;
+    let vip =
+        parse_address("VIRTUAL_IP", &positional[2], family_of(&positional[2])).map_err(usage)?;
+    if real_server.is_ipv4() != vip.is_ipv4() {
+        return Err(usage(format!(
+            "REAL_SERVER {real_server} and VIRTUAL_IP {vip} are of different address families"
+        )));
+    }
     Ok(Target {
         iface: parse_iface(&positional[0]).map_err(usage)?,
-        real_server: parse_address("REAL_SERVER", &positional[1]).map_err(usage)?,
-        vip: parse_address("VIRTUAL_IP", &positional[2]).map_err(usage)?,
+        real_server,
+        vip,
         port: parse_port(&positional[3]).map_err(usage)?,
+        source: None,
     })
+}
+
+/// IPv4 or IPv6 (`-4`, `-6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    fn of(addr: IpAddr) -> Family {
+        if addr.is_ipv4() {
+            Family::V4
+        } else {
+            Family::V6
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Family::V4 => "-4",
+            Family::V6 => "-6",
+        }
+    }
+}
+
+fn literal_family(arg: &str) -> Option<Family> {
+    arg.parse::<IpAddr>().ok().map(Family::of)
 }
 
 pub fn parse_iface(arg: &str) -> Result<String, String> {
@@ -558,33 +624,64 @@ pub fn parse_port(arg: &str) -> Result<u16, String> {
     }
 }
 
-/// An IPv4 literal, or a host name resolved to its first IPv4 address.
-pub fn parse_address(what: &str, arg: &str) -> Result<IpAddr, String> {
-    if let Ok(v4) = arg.parse::<Ipv4Addr>() {
-        return Ok(IpAddr::V4(v4));
-    }
+/// An IP literal, or a host name resolved to its first address of
+/// `family` (without one: IPv4 first, as the C original).
+pub fn parse_address(what: &str, arg: &str, family: Option<Family>) -> Result<IpAddr, String> {
     let bad = |why: String| format!("invalid {what} '{}': {why}", truncate(arg));
-    if arg.parse::<std::net::Ipv6Addr>().is_ok() {
-        return Err(bad("IPv6 is not supported yet".into()));
+    if let Ok(addr) = arg.parse::<IpAddr>() {
+        return match family {
+            Some(f) if f != Family::of(addr) => Err(bad(format!(
+                "not an address of the family asked for ({})",
+                f.flag()
+            ))),
+            _ => Ok(addr),
+        };
     }
     // Digits and dots only: a mistyped address, not a name to look up.
     if arg.is_empty() || arg.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        return Err(bad("not an IPv4 address".into()));
+        return Err(bad("not an IP address".into()));
     }
     let name_ok = arg.len() <= MAX_HOSTNAME
         && arg
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.' || b == b'_');
     if !name_ok {
-        return Err(bad("neither an IPv4 address nor a host name".into()));
+        return Err(bad("neither an IP address nor a host name".into()));
     }
-    let addrs = (arg, 0)
+    let addrs: Vec<IpAddr> = (arg, 0)
         .to_socket_addrs()
-        .map_err(|e| bad(format!("cannot resolve: {e}")))?;
-    addrs
+        .map_err(|e| bad(format!("cannot resolve: {e}")))?
         .map(|a| a.ip())
-        .find(IpAddr::is_ipv4)
-        .ok_or_else(|| bad("the name has no IPv4 address".into()))
+        .collect();
+    let pick = |f: Family| addrs.iter().copied().find(|a| Family::of(*a) == f);
+    match family {
+        Some(f) => pick(f).ok_or_else(|| bad(format!("the name has no address for {}", f.flag()))),
+        None => pick(Family::V4)
+            .or_else(|| pick(Family::V6))
+            .ok_or_else(|| bad("the name has no address".into())),
+    }
+}
+
+/// `--source`: a literal of the target's family.
+fn parse_source(
+    mode: Mode,
+    arg: Option<String>,
+    target: &Target,
+) -> Result<Option<IpAddr>, UsageError> {
+    let Some(arg) = arg else { return Ok(None) };
+    let addr: IpAddr = arg.parse().map_err(|_| {
+        UsageError::new(
+            mode,
+            format!("invalid --source '{}': not an IP address", truncate(&arg)),
+        )
+    })?;
+    if addr.is_ipv4() != target.vip.is_ipv4() {
+        return Err(UsageError::new(
+            mode,
+            format!("--source {addr} is not of the VIRTUAL_IP's address family"),
+        ));
+    }
+    Ok(Some(addr))
 }
 
 fn parse_role(mode: Mode, arg: Option<String>) -> Result<RoleSource, UsageError> {
@@ -623,11 +720,11 @@ fn parse_timeout(mode: Mode, arg: Option<String>) -> Result<Duration, UsageError
 pub fn usage(mode: Mode) -> String {
     match mode {
         Mode::Tcp => format!(
-            "Usage: {} [-c] [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT",
+            "Usage: {} [-c] [-4|-6] [--source ADDR] [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT",
             mode.program()
         ),
         Mode::HttpGet => format!(
-            "Usage: {} [-c] [-m N] [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH MD5",
+            "Usage: {} [-c] [-m N] [-4|-6] [--source ADDR] [-r FILE|auto] [-t MS] [-v...] SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH MD5",
             mode.program()
         ),
         Mode::Http => format!(
@@ -647,10 +744,11 @@ pub fn version(mode: Mode) -> String {
 
 const COMMON_HELP: &str = "\
 Positional arguments:
-  SOURCE_IFACE   interface to send from (its MAC and primary IPv4 address
-                 are the source of every frame), e.g. eth0
-  REAL_SERVER    the real server's own IPv4 address or name; its MAC is
-                 found by ARP (BACKUP role: the address connected to)
+  SOURCE_IFACE   interface to send from (its MAC and address are the
+                 source of every frame), e.g. eth0
+  REAL_SERVER    the real server's own IPv4/IPv6 address or name; its MAC
+                 is found by ARP or NDP (BACKUP role: the address
+                 connected to)
   VIRTUAL_IP     the VIP, destination IP of every frame
   PORT           TCP port, 1-65535
 
@@ -665,6 +763,13 @@ Common options:
                  bound on the WHOLE check, ARP included, in milliseconds
                  (default 1000, at most 600000). Lost frames are resent
                  within it.
+  -4, --ipv4 / -6, --ipv6
+                 resolve host names to this family only (REAL_SERVER and
+                 VIRTUAL_IP are always of one family; IPv6 uses NDP)
+      --source ADDR
+                 source IP of the frames (default: the interface's primary
+                 IPv4 address; for IPv6 the address the kernel would use
+                 towards REAL_SERVER out of SOURCE_IFACE)
   -v, --verbose  more detail after the status line; -vvv: one line per
                  frame sent and received
   -h, --help     this help

@@ -229,3 +229,32 @@ fn role_file_name_limits() {
     let msg = usage_error(&format!("check_raw_tcp -r {} {GOOD}", "r".repeat(5000)));
     assert!(msg.contains("role file"), "{msg}");
 }
+
+#[test]
+fn ipv6_targets_and_families() {
+    let cfg = tcp("check_raw_tcp eth0 2001:db8::11 2001:db8:1::10 443");
+    assert!(cfg.common.target.real_server.is_ipv6());
+    assert!(cfg.common.target.vip.is_ipv6());
+    let msg = usage_error("check_raw_tcp eth0 2001:db8::11 203.0.113.10 80");
+    assert!(msg.contains("different address families"), "{msg}");
+    let msg = usage_error("check_raw_tcp -4 eth0 2001:db8::11 2001:db8:1::10 80");
+    assert!(msg.contains("REAL_SERVER") && msg.contains("-4"), "{msg}");
+    let msg = usage_error("check_raw_tcp -4 -6 eth0 2001:db8::11 2001:db8:1::10 80");
+    assert!(msg.contains("exclude"), "{msg}");
+    // A name takes the family of the literal beside it.
+    let cfg = tcp("check_raw_tcp lo localhost 127.0.0.2 80");
+    assert!(cfg.common.target.real_server.is_ipv4());
+}
+
+#[test]
+fn source_override() {
+    let cfg = tcp(&format!("check_raw_tcp --source 198.51.100.7 {GOOD}"));
+    assert_eq!(
+        cfg.common.target.source,
+        Some("198.51.100.7".parse().unwrap())
+    );
+    let msg = usage_error(&format!("check_raw_tcp --source 2001:db8::7 {GOOD}"));
+    assert!(msg.contains("--source"), "{msg}");
+    let msg = usage_error(&format!("check_raw_tcp --source nonsense {GOOD}"));
+    assert!(msg.contains("--source"), "{msg}");
+}

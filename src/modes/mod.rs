@@ -24,6 +24,8 @@ use crate::wait::Waiter;
 
 /// IPv4 (20) + TCP (20) header bytes: MSS = MTU - 40.
 const IPV4_TCP_HEADERS: u32 = 40;
+/// IPv6 (40) + TCP (20) header bytes: MSS = MTU - 60.
+const IPV6_TCP_HEADERS: u32 = 60;
 
 /// Everything a raw check needs once the path to the real server is known.
 pub struct RawPath<'a> {
@@ -81,7 +83,12 @@ impl Describe<'_> {
         let t = &self.common.target;
         match failure {
             Failure::Timeout(Step::Arp) => self.critical(format!(
-                "no ARP reply from {} on {} within {} ms: real server unreachable",
+                "no {} reply from {} on {} within {} ms: real server unreachable",
+                if t.real_server.is_ipv4() {
+                    "ARP"
+                } else {
+                    "NDP"
+                },
                 t.real_server,
                 t.iface,
                 self.timeout_ms()
@@ -154,8 +161,54 @@ fn random_u32() -> Result<u32, String> {
     getrandom::u32().map_err(|e| format!("no randomness from the OS: {e}"))
 }
 
-/// Interface, source port, filtered socket, then ARP: the raw path up to
-/// the point where TCP can start.
+/// IP + TCP header bytes: MSS = MTU minus these.
+fn ip_tcp_headers(addr: IpAddr) -> u32 {
+    match addr {
+        IpAddr::V4(_) => IPV4_TCP_HEADERS,
+        IpAddr::V6(_) => IPV6_TCP_HEADERS,
+    }
+}
+
+/// The source address of our frames: `--source`, else for IPv4 the
+/// interface's primary address (as the C original), for IPv6 the address
+/// the kernel itself would use towards the real server out of this
+/// interface (a global one unless the real server is link-local).
+fn source_address(d: &Describe, iface: &Interface) -> Result<IpAddr, String> {
+    let t = &d.common.target;
+    if let Some(source) = t.source {
+        return Ok(source);
+    }
+    match t.real_server {
+        IpAddr::V4(_) => iface.ipv4.map(IpAddr::V4).ok_or_else(|| {
+            format!(
+                "interface '{}' has no IPv4 address (use --source)",
+                iface.name
+            )
+        }),
+        IpAddr::V6(rs) => port::kernel_source(&iface.name, iface.index, rs)
+            .or_else(|| {
+                iface
+                    .ipv6
+                    .iter()
+                    .copied()
+                    .find(|a| !is_link_local(*a))
+                    .map(IpAddr::V6)
+            })
+            .ok_or_else(|| {
+                format!(
+                    "interface '{}' has no IPv6 address (use --source)",
+                    iface.name
+                )
+            }),
+    }
+}
+
+fn is_link_local(addr: std::net::Ipv6Addr) -> bool {
+    addr.segments()[0] & 0xffc0 == 0xfe80
+}
+
+/// Interface, source port, filtered socket, then ARP/NDP: the raw path up
+/// to the point where TCP can start.
 pub fn open_raw_path<'a>(
     d: &Describe,
     waiter: &'a Waiter,
@@ -168,16 +221,11 @@ pub fn open_raw_path<'a>(
         Ok(i) => i,
         Err(e) => return Err(fail(d.unknown(e.to_string()), trace)),
     };
-    let (IpAddr::V4(rs_ip), IpAddr::V4(vip)) = (t.real_server, t.vip) else {
-        return Err(fail(d.unknown("only IPv4 is supported so far"), trace));
+    let src_ip = match source_address(d, &iface) {
+        Ok(ip) => ip,
+        Err(e) => return Err(fail(d.unknown(e), trace)),
     };
-    let Some(src_ip) = iface.ipv4 else {
-        return Err(fail(
-            d.unknown(format!("interface '{}' has no IPv4 address", iface.name)),
-            trace,
-        ));
-    };
-    let reserved = match port::reserve(IpAddr::V4(src_ip)) {
+    let reserved = match port::reserve(src_ip, iface.index) {
         Ok(p) => p,
         Err(e) => {
             return Err(fail(
@@ -186,9 +234,9 @@ pub fn open_raw_path<'a>(
             ))
         }
     };
-    let filter = Program::ipv4_flow(FlowFilter {
-        real_server: rs_ip,
-        vip,
+    let filter = Program::for_flow(FlowFilter {
+        real_server: t.real_server,
+        vip: t.vip,
         vip_port: t.port,
         local_port: reserved.port,
     });
@@ -197,8 +245,10 @@ pub fn open_raw_path<'a>(
         Err(e) => return Err(fail(d.unknown(socket_error(&e)), trace)),
     };
     let mtu = sock.mtu(&iface.name).unwrap_or(1500);
-    let mss =
-        u16::try_from(mtu.saturating_sub(IPV4_TCP_HEADERS).clamp(536, 65_495)).unwrap_or(1460);
+    let mss = mtu
+        .saturating_sub(ip_tcp_headers(src_ip))
+        .clamp(536, 65_495);
+    let mss = u16::try_from(mss).unwrap_or(1460);
     let (isn, ip_id) = match (random_u32(), random_u32()) {
         (Ok(isn), Ok(id)) => (Seq(isn), id as u16),
         (Err(e), _) | (_, Err(e)) => return Err(fail(d.unknown(e), trace)),
@@ -212,16 +262,20 @@ pub fn open_raw_path<'a>(
     };
     wire.trace.line(DETAIL, || {
         format!(
-            "interface {} (index {}, {}, MTU {mtu}): source {src_ip}:{}, MSS {mss}",
-            iface.name, iface.index, iface.mac, reserved.port
+            "interface {} (index {}, {}, MTU {mtu}): source {}, MSS {mss}",
+            iface.name,
+            iface.index,
+            iface.mac,
+            SocketAddr::new(src_ip, reserved.port)
         )
     });
-    let rs_mac = match neigh::resolve_ipv4(&mut wire, src_ip, rs_ip) {
+    let rs_mac = match neigh::resolve(&mut wire, src_ip, t.real_server) {
         Ok(mac) => mac,
         Err(f) => return Err((Box::new(d.raw_failure(f, None)), wire.trace)),
     };
-    wire.trace
-        .line(DETAIL, || format!("real server {rs_ip} is at {rs_mac}"));
+    wire.trace.line(DETAIL, || {
+        format!("real server {} is at {rs_mac}", t.real_server)
+    });
     Ok(RawPath {
         link: Link {
             src: iface.mac,
@@ -229,7 +283,7 @@ pub fn open_raw_path<'a>(
         },
         flow: Flow {
             src_ip,
-            dst_ip: vip,
+            dst_ip: t.vip,
             src_port: reserved.port,
             dst_port: t.port,
         },

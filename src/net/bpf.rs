@@ -1,7 +1,8 @@
 //! The classic BPF program that keeps every frame but ours out of user space.
 //!
 //! Attached to the AF_PACKET socket before it is bound, it passes only ARP
-//! replies from the real server and TCP segments from VIP:PORT to our port.
+//! replies (IPv6: Neighbor Advertisements) for the real server and TCP
+//! segments from VIP:PORT to our port.
 //! Under a 300,000 packet/s flood the kernel drops the rest for us: our
 //! process is not woken, and our deadline does not stretch.
 //!
@@ -10,7 +11,7 @@
 
 use std::io;
 use std::mem;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
 // Classic BPF opcodes (linux/filter.h, linux/bpf_common.h).
@@ -29,6 +30,9 @@ const DROP: u32 = 0;
 
 const ETHERTYPE_ARP: u32 = 0x0806;
 const ETHERTYPE_IPV4: u32 = 0x0800;
+const ETHERTYPE_IPV6: u32 = 0x86dd;
+const IPPROTO_ICMPV6: u32 = 58;
+const ICMPV6_NEIGHBOR_ADVERT: u32 = 136;
 const ARP_REPLY: u32 = 2;
 const IPPROTO_TCP: u32 = 6;
 
@@ -42,6 +46,13 @@ const OFF_IP_SRC: u32 = 14 + 12;
 const OFF_IP_START: u32 = 14;
 const OFF_TCP_SPORT: u32 = 14; // relative to X = IP header length
 const OFF_TCP_DPORT: u32 = 14 + 2;
+// IPv6: fixed 40-byte header, then TCP or ICMPv6.
+const OFF_IP6_NEXT: u32 = 14 + 6;
+const OFF_IP6_SRC: u32 = 14 + 8;
+const OFF_ICMP6_TYPE: u32 = 14 + 40;
+const OFF_NA_TARGET: u32 = 14 + 40 + 8;
+const OFF_TCP6_SPORT: u32 = 14 + 40;
+const OFF_TCP6_DPORT: u32 = 14 + 40 + 2;
 
 /// A classic BPF program ready to attach.
 #[derive(Clone)]
@@ -53,13 +64,32 @@ impl std::fmt::Debug for Program {
     }
 }
 
-/// The flow the filter lets through.
+/// The flow the filter lets through (both addresses of one family).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FlowFilter {
-    pub real_server: Ipv4Addr,
-    pub vip: Ipv4Addr,
+    pub real_server: IpAddr,
+    pub vip: IpAddr,
     pub vip_port: u16,
     pub local_port: u16,
+}
+
+/// One instruction before jump offsets are known. Every conditional jump
+/// here either falls through or goes to a later label (BPF only jumps
+/// forward), most often to the final DROP.
+#[derive(Clone, Copy)]
+enum Op {
+    Stmt(u16, u32),
+    /// `if A == k` fall through, else jump to the label.
+    JeqElse(u32, Label),
+    /// `if A & k` jump to the label, else fall through.
+    JsetThen(u32, Label),
+    Mark(Label),
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Label {
+    Drop,
+    Other,
 }
 
 fn stmt(code: u16, k: u32) -> libc::sock_filter {
@@ -75,36 +105,118 @@ fn jump(code: u16, k: u32, jt: u8, jf: u8) -> libc::sock_filter {
     libc::sock_filter { code, jt, jf, k }
 }
 
+/// Resolve labels into offsets; appends the final `ret #0` (DROP).
+fn assemble(ops: &[Op]) -> Program {
+    let mut positions = Vec::new();
+    let mut count = 0usize;
+    for op in ops {
+        match op {
+            Op::Mark(label) => positions.push((*label, count)),
+            _ => count += 1,
+        }
+    }
+    positions.push((Label::Drop, count));
+    let at = |label: Label| {
+        positions
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map_or(count, |(_, p)| *p)
+    };
+    let mut out = Vec::with_capacity(count + 1);
+    for op in ops {
+        let here = out.len();
+        // Offsets count instructions after the jump; programs are tiny.
+        let offset = |label: Label| u8::try_from(at(label) - here - 1).unwrap_or(u8::MAX);
+        match *op {
+            Op::Stmt(code, k) => out.push(stmt(code, k)),
+            Op::JeqElse(k, label) => out.push(jump(JEQ_K, k, 0, offset(label))),
+            Op::JsetThen(k, label) => out.push(jump(JSET_K, k, offset(label), 0)),
+            Op::Mark(_) => {}
+        }
+    }
+    out.push(stmt(RET_K, DROP));
+    Program(out)
+}
+
+/// Load and compare 16 bytes (an IPv6 address) at `offset`, word by word.
+fn match_ipv6(ops: &mut Vec<Op>, offset: u32, addr: Ipv6Addr) {
+    for (i, word) in addr.octets().chunks_exact(4).enumerate() {
+        let word = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        ops.push(Op::Stmt(LD_W_ABS, offset + 4 * i as u32));
+        ops.push(Op::JeqElse(word, Label::Drop));
+    }
+}
+
 impl Program {
+    /// The filter for a flow of either family; mixed families (refused by
+    /// the command line) get a program that drops everything.
+    pub fn for_flow(f: FlowFilter) -> Program {
+        match (f.real_server, f.vip) {
+            (IpAddr::V4(rs), IpAddr::V4(vip)) => {
+                Program::ipv4_flow(rs, vip, f.vip_port, f.local_port)
+            }
+            (IpAddr::V6(rs), IpAddr::V6(vip)) => {
+                Program::ipv6_flow(rs, vip, f.vip_port, f.local_port)
+            }
+            _ => assemble(&[]),
+        }
+    }
+
     /// ARP replies from the real server; TCP from VIP:PORT to our port,
-    /// unfragmented. Jump offsets count instructions after the jump.
-    pub fn ipv4_flow(f: FlowFilter) -> Program {
-        const DROP_AT: u8 = 20;
-        // `skip(i)` = offset from instruction i to the DROP at the end.
-        let skip = |i: u8| DROP_AT - i - 1;
-        Program(vec![
-            /* 0 */ stmt(LD_H_ABS, OFF_ETHERTYPE),
-            /* 1 */ jump(JEQ_K, ETHERTYPE_ARP, 0, 5), // not ARP: to 7
-            /* 2 */ stmt(LD_H_ABS, OFF_ARP_OPER),
-            /* 3 */ jump(JEQ_K, ARP_REPLY, 0, skip(3)),
-            /* 4 */ stmt(LD_W_ABS, OFF_ARP_SENDER_IP),
-            /* 5 */ jump(JEQ_K, u32::from(f.real_server), 0, skip(5)),
-            /* 6 */ stmt(RET_K, ACCEPT),
-            /* 7 */ jump(JEQ_K, ETHERTYPE_IPV4, 0, skip(7)),
-            /* 8 */ stmt(LD_W_ABS, OFF_IP_SRC),
-            /* 9 */ jump(JEQ_K, u32::from(f.vip), 0, skip(9)),
-            /* 10 */ stmt(LD_B_ABS, OFF_IP_PROTO),
-            /* 11 */ jump(JEQ_K, IPPROTO_TCP, 0, skip(11)),
-            /* 12 */ stmt(LD_H_ABS, OFF_IP_FRAG),
-            /* 13 */ jump(JSET_K, 0x1fff, skip(13), 0), // a non-first fragment
-            /* 14 */ stmt(LDX_B_MSH, OFF_IP_START),
-            /* 15 */ stmt(LD_H_IND, OFF_TCP_SPORT),
-            /* 16 */ jump(JEQ_K, u32::from(f.vip_port), 0, skip(16)),
-            /* 17 */ stmt(LD_H_IND, OFF_TCP_DPORT),
-            /* 18 */ jump(JEQ_K, u32::from(f.local_port), 0, skip(18)),
-            /* 19 */ stmt(RET_K, ACCEPT),
-            /* 20 = DROP_AT */ stmt(RET_K, DROP),
+    /// unfragmented.
+    fn ipv4_flow(rs: Ipv4Addr, vip: Ipv4Addr, vip_port: u16, local_port: u16) -> Program {
+        use Op::*;
+        assemble(&[
+            Stmt(LD_H_ABS, OFF_ETHERTYPE),
+            JeqElse(ETHERTYPE_ARP, Label::Other),
+            Stmt(LD_H_ABS, OFF_ARP_OPER),
+            JeqElse(ARP_REPLY, Label::Drop),
+            Stmt(LD_W_ABS, OFF_ARP_SENDER_IP),
+            JeqElse(u32::from(rs), Label::Drop),
+            Stmt(RET_K, ACCEPT),
+            Mark(Label::Other),
+            JeqElse(ETHERTYPE_IPV4, Label::Drop),
+            Stmt(LD_W_ABS, OFF_IP_SRC),
+            JeqElse(u32::from(vip), Label::Drop),
+            Stmt(LD_B_ABS, OFF_IP_PROTO),
+            JeqElse(IPPROTO_TCP, Label::Drop),
+            Stmt(LD_H_ABS, OFF_IP_FRAG),
+            JsetThen(0x1fff, Label::Drop), // a non-first fragment
+            Stmt(LDX_B_MSH, OFF_IP_START),
+            Stmt(LD_H_IND, OFF_TCP_SPORT),
+            JeqElse(u32::from(vip_port), Label::Drop),
+            Stmt(LD_H_IND, OFF_TCP_DPORT),
+            JeqElse(u32::from(local_port), Label::Drop),
+            Stmt(RET_K, ACCEPT),
         ])
+    }
+
+    /// Neighbor Advertisements for the real server; TCP from VIP:PORT to
+    /// our port directly after the IPv6 header (our peers send no
+    /// extension headers; frames with them are not ours to parse).
+    fn ipv6_flow(rs: Ipv6Addr, vip: Ipv6Addr, vip_port: u16, local_port: u16) -> Program {
+        use Op::*;
+        let mut ops = vec![
+            Stmt(LD_H_ABS, OFF_ETHERTYPE),
+            JeqElse(ETHERTYPE_IPV6, Label::Drop),
+            Stmt(LD_B_ABS, OFF_IP6_NEXT),
+            JeqElse(IPPROTO_ICMPV6, Label::Other),
+            Stmt(LD_B_ABS, OFF_ICMP6_TYPE),
+            JeqElse(ICMPV6_NEIGHBOR_ADVERT, Label::Drop),
+        ];
+        match_ipv6(&mut ops, OFF_NA_TARGET, rs);
+        ops.push(Stmt(RET_K, ACCEPT));
+        ops.push(Mark(Label::Other));
+        ops.push(JeqElse(IPPROTO_TCP, Label::Drop));
+        match_ipv6(&mut ops, OFF_IP6_SRC, vip);
+        ops.extend([
+            Stmt(LD_H_ABS, OFF_TCP6_SPORT),
+            JeqElse(u32::from(vip_port), Label::Drop),
+            Stmt(LD_H_ABS, OFF_TCP6_DPORT),
+            JeqElse(u32::from(local_port), Label::Drop),
+            Stmt(RET_K, ACCEPT),
+        ]);
+        assemble(&ops)
     }
 
     /// Attach to `fd` (SO_ATTACH_FILTER), before the socket is bound.
@@ -187,21 +299,32 @@ mod tests {
     const RS: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 11);
     const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
     const LB: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+    const RS6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x11);
+    const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
+    const LB6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
     const MAC: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
 
-    fn filter() -> Program {
-        Program::ipv4_flow(FlowFilter {
-            real_server: RS,
-            vip: VIP,
+    fn filter_for(rs: IpAddr, vip: IpAddr) -> Program {
+        Program::for_flow(FlowFilter {
+            real_server: rs,
+            vip,
             vip_port: 80,
             local_port: 40000,
         })
     }
 
-    fn tcp_from(src: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
+    fn filter() -> Program {
+        filter_for(RS.into(), VIP.into())
+    }
+
+    fn filter6() -> Program {
+        filter_for(RS6.into(), VIP6.into())
+    }
+
+    fn tcp_between(src: IpAddr, dst: IpAddr, sport: u16, dport: u16) -> Vec<u8> {
         let flow = Flow {
             src_ip: src,
-            dst_ip: LB,
+            dst_ip: dst,
             src_port: sport,
             dst_port: dport,
         };
@@ -210,7 +333,15 @@ mod tests {
             flags: Flags::SYN | Flags::ACK,
             ..Segment::default()
         };
-        frame::tcp_ipv4(Link { src: MAC, dst: MAC }, flow, 1, &seg)
+        frame::tcp_frame(Link { src: MAC, dst: MAC }, flow, 1, &seg)
+    }
+
+    fn tcp_from(src: Ipv4Addr, sport: u16, dport: u16) -> Vec<u8> {
+        tcp_between(src.into(), LB.into(), sport, dport)
+    }
+
+    fn tcp6_from(src: Ipv6Addr, sport: u16, dport: u16) -> Vec<u8> {
+        tcp_between(src.into(), LB6.into(), sport, dport)
     }
 
     fn arp(sender: Ipv4Addr, reply: bool) -> Vec<u8> {
@@ -221,12 +352,17 @@ mod tests {
         f
     }
 
-    #[test]
-    fn jump_offsets_land_on_drop_and_stay_in_bounds() {
-        let prog = filter();
-        assert_eq!(prog.0.len(), 21);
-        assert_eq!(prog.0[20].code, RET_K);
-        assert_eq!(prog.0[20].k, DROP);
+    /// A solicitation turned into an advertisement for `target` (only the
+    /// fields the filter reads: type and target).
+    fn advert(target: Ipv6Addr) -> Vec<u8> {
+        let mut f = frame::neighbor_solicit(MAC, LB6, target);
+        f[14 + 40] = 136;
+        f
+    }
+
+    fn assert_well_formed(prog: &Program) {
+        let last = prog.0.last().unwrap();
+        assert_eq!((last.code, last.k), (RET_K, DROP));
         let jumps = prog
             .0
             .iter()
@@ -236,6 +372,13 @@ mod tests {
             assert!(i + 1 + usize::from(ins.jt) < prog.0.len());
             assert!(i + 1 + usize::from(ins.jf) < prog.0.len());
         }
+    }
+
+    #[test]
+    fn jump_offsets_land_inside_the_program() {
+        assert_well_formed(&filter());
+        assert_well_formed(&filter6());
+        assert_eq!(filter().0.len(), 21);
     }
 
     #[test]
@@ -264,10 +407,7 @@ mod tests {
         let mut udp = tcp_from(VIP, 80, 40000);
         udp[14 + 9] = 17;
         assert_eq!(run(&prog, &udp), DROP);
-        let mut v6 = tcp_from(VIP, 80, 40000);
-        v6[12] = 0x86;
-        v6[13] = 0xdd;
-        assert_eq!(run(&prog, &v6), DROP);
+        assert_eq!(run(&prog, &tcp6_from(VIP6, 80, 40000)), DROP);
         let whole = tcp_from(VIP, 80, 40000);
         for len in 0..36 {
             assert_eq!(run(&prog, &whole[..len]), DROP, "{len} bytes");
@@ -281,5 +421,31 @@ mod tests {
         f[14] = 0x46;
         f.splice(34..34, [1, 1, 1, 0]);
         assert_eq!(run(&filter(), &f), ACCEPT);
+    }
+
+    #[test]
+    fn ipv6_passes_only_our_flow_and_adverts_for_the_real_server() {
+        let prog = filter6();
+        assert_eq!(run(&prog, &tcp6_from(VIP6, 80, 40000)), ACCEPT);
+        assert_eq!(run(&prog, &tcp6_from(VIP6, 81, 40000)), DROP);
+        assert_eq!(run(&prog, &tcp6_from(VIP6, 80, 40001)), DROP);
+        assert_eq!(run(&prog, &tcp6_from(RS6, 80, 40000)), DROP);
+        assert_eq!(run(&prog, &advert(RS6)), ACCEPT);
+        assert_eq!(run(&prog, &advert(VIP6)), DROP);
+        // The solicitation itself (type 135) is not an answer.
+        assert_eq!(run(&prog, &frame::neighbor_solicit(MAC, LB6, RS6)), DROP);
+        assert_eq!(run(&prog, &tcp_from(VIP, 80, 40000)), DROP);
+        assert_eq!(run(&prog, &arp(RS, true)), DROP);
+        let whole = tcp6_from(VIP6, 80, 40000);
+        for len in 0..58 {
+            assert_eq!(run(&prog, &whole[..len]), DROP, "{len} bytes");
+        }
+    }
+
+    #[test]
+    fn mixed_families_drop_everything() {
+        let prog = filter_for(RS.into(), VIP6.into());
+        assert_eq!(run(&prog, &tcp_from(VIP, 80, 40000)), DROP);
+        assert_eq!(run(&prog, &tcp6_from(VIP6, 80, 40000)), DROP);
     }
 }

@@ -154,7 +154,7 @@ impl<'w, 'a> Conn<'w, 'a> {
     }
 
     fn transmit(&mut self, seg: &Segment) -> Result<(), Failure> {
-        let bytes = frame::tcp_ipv4(self.link, self.flow, self.ip_id, seg);
+        let bytes = frame::tcp_frame(self.link, self.flow, self.ip_id, seg);
         self.ip_id = self.ip_id.wrapping_add(1);
         let (link, flow) = (self.link, self.flow);
         self.wire.trace.frame(|| {

@@ -1,5 +1,5 @@
-//! Ethernet frames in and out: ARP and TCP over IPv4, built and parsed with
-//! pnet_packet.
+//! Ethernet frames in and out: ARP, NDP, and TCP over IPv4 and IPv6, built
+//! and parsed with pnet_packet.
 //!
 //! Parsing is the one place where bytes off the wire are validated: lengths
 //! (Ethernet, IHL, total length, data offset, options) are checked before any
@@ -8,19 +8,22 @@
 //! input; malformed frames come back as a `FrameError` saying what was wrong.
 
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use pnet_datalink::MacAddr;
 use pnet_packet::arp::{ArpHardwareTypes, ArpOperations, ArpPacket, MutableArpPacket};
 use pnet_packet::ethernet::{EtherTypes, EthernetPacket, MutableEthernetPacket};
+use pnet_packet::icmpv6::{self, Icmpv6Packet};
 use pnet_packet::ip::IpNextHeaderProtocols;
 use pnet_packet::ipv4::{self, Ipv4Flags, Ipv4Packet, MutableIpv4Packet};
+use pnet_packet::ipv6::{Ipv6Packet, MutableIpv6Packet};
 use pnet_packet::tcp::{self, MutableTcpPacket, TcpOption, TcpPacket};
 
 use super::tcp::{Flags, Segment, Seq};
 
 pub const ETHERNET_HEADER: usize = 14;
 const IPV4_HEADER: usize = 20;
+const IPV6_HEADER: usize = 40;
 const TCP_HEADER: usize = 20;
 const ARP_PACKET: usize = 28;
 /// Shortest Ethernet frame without FCS; shorter frames are padded.
@@ -35,11 +38,12 @@ pub struct Link {
     pub dst: MacAddr,
 }
 
-/// The IPv4 and TCP addressing of one direction of our flow.
+/// The IP and TCP addressing of one direction of our flow. Both addresses
+/// are of one family (the command line refuses mixed families).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Flow {
-    pub src_ip: Ipv4Addr,
-    pub dst_ip: Ipv4Addr,
+    pub src_ip: IpAddr,
+    pub dst_ip: IpAddr,
     pub src_port: u16,
     pub dst_port: u16,
 }
@@ -66,7 +70,16 @@ pub struct Arp {
     pub target_ip: Ipv4Addr,
 }
 
-/// A parsed, validated TCP/IPv4 frame.
+/// A Neighbor Advertisement (the IPv6 answer to "who has").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighborAdvert {
+    pub src_ip: Ipv6Addr,
+    pub target: Ipv6Addr,
+    /// From the target link-layer address option, if present.
+    pub target_mac: Option<MacAddr>,
+}
+
+/// A parsed, validated TCP frame (IPv4 or IPv6).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TcpFrame {
     pub link: Link,
@@ -78,25 +91,41 @@ pub struct TcpFrame {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Parsed {
     Arp(Arp),
+    NeighborAdvert(NeighborAdvert),
     Tcp(TcpFrame),
-    /// Valid, but neither ARP nor TCP/IPv4 (the kernel filter should keep
-    /// these away; seen only if the filter could not be attached).
+    /// Valid, but none of the above (the kernel filter keeps these away;
+    /// the value is the EtherType).
     Other(u16),
 }
 
 /// Why a frame was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FrameError {
-    TooShort { what: &'static str, len: usize },
+    TooShort {
+        what: &'static str,
+        len: usize,
+    },
     BadIpVersion(u8),
     BadIhl(u8),
-    BadTotalLength { total: usize, available: usize },
+    BadTotalLength {
+        total: usize,
+        available: usize,
+    },
     Fragment,
     BadIpChecksum,
     BadDataOffset(u8),
     BadTcpOption,
     BadTcpChecksum,
     UnsupportedArp,
+    BadPayloadLength {
+        declared: usize,
+        available: usize,
+    },
+    BadIcmpv6Checksum,
+    /// NDP messages must arrive with hop limit 255 (RFC 4861 7.1.2):
+    /// anything else was forwarded by a router, i.e. is off-link.
+    BadNdpHopLimit(u8),
+    BadNdpOption,
 }
 
 impl fmt::Display for FrameError {
@@ -117,6 +146,18 @@ impl fmt::Display for FrameError {
             FrameError::UnsupportedArp => {
                 f.write_str("ARP for something other than IPv4 over Ethernet")
             }
+            FrameError::BadPayloadLength {
+                declared,
+                available,
+            } => write!(
+                f,
+                "IPv6 payload length {declared} does not fit the {available} bytes received"
+            ),
+            FrameError::BadIcmpv6Checksum => f.write_str("bad ICMPv6 checksum"),
+            FrameError::BadNdpHopLimit(h) => {
+                write!(f, "NDP message with hop limit {h}, not 255")
+            }
+            FrameError::BadNdpOption => f.write_str("malformed NDP option"),
         }
     }
 }
@@ -143,6 +184,54 @@ pub fn arp_request(src_mac: MacAddr, src_ip: Ipv4Addr, target_ip: Ipv4Addr) -> V
     buf
 }
 
+/// The Ethernet multicast address an IPv6 multicast group maps to (RFC 2464 7).
+fn ipv6_multicast_mac(group: Ipv6Addr) -> MacAddr {
+    let o = group.octets();
+    MacAddr(0x33, 0x33, o[12], o[13], o[14], o[15])
+}
+
+/// The solicited-node multicast address of `target` (RFC 4291 2.7.1).
+pub fn solicited_node(target: Ipv6Addr) -> Ipv6Addr {
+    let o = target.octets();
+    Ipv6Addr::new(
+        0xff02,
+        0,
+        0,
+        0,
+        0,
+        1,
+        0xff00 | u16::from(o[13]),
+        u16::from_be_bytes([o[14], o[15]]),
+    )
+}
+
+const ICMPV6_NEIGHBOR_SOLICIT: u8 = 135;
+const ICMPV6_NEIGHBOR_ADVERT: u8 = 136;
+const NDP_OPT_SOURCE_LL: u8 = 1;
+const NDP_OPT_TARGET_LL: u8 = 2;
+/// NDP is only valid with hop limit 255, so it cannot come from off-link.
+const NDP_HOP_LIMIT: u8 = 255;
+
+/// A Neighbor Solicitation for `target`, to its solicited-node multicast
+/// group, with our MAC in the source link-layer address option.
+pub fn neighbor_solicit(src_mac: MacAddr, src_ip: Ipv6Addr, target: Ipv6Addr) -> Vec<u8> {
+    let group = solicited_node(target);
+    // type, code, checksum, reserved, target, option (type, len=1, MAC)
+    let mut icmp = vec![ICMPV6_NEIGHBOR_SOLICIT, 0, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&target.octets());
+    icmp.extend_from_slice(&[NDP_OPT_SOURCE_LL, 1]);
+    icmp.extend_from_slice(&src_mac.octets());
+    if let Some(packet) = Icmpv6Packet::new(&icmp) {
+        let sum = icmpv6::checksum(&packet, &src_ip, &group);
+        icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    }
+    let link = Link {
+        src: src_mac,
+        dst: ipv6_multicast_mac(group),
+    };
+    ipv6_frame(link, src_ip, group, 58, NDP_HOP_LIMIT, &icmp)
+}
+
 /// Bytes of TCP options we put in a segment (MSS on SYNs only).
 fn options_len(seg: &Segment) -> usize {
     if seg.mss.is_some() {
@@ -152,39 +241,10 @@ fn options_len(seg: &Segment) -> usize {
     }
 }
 
-/// Size of the frame `tcp_ipv4` builds for `seg`.
-pub fn tcp_frame_len(seg: &Segment) -> usize {
-    (ETHERNET_HEADER + IPV4_HEADER + TCP_HEADER + options_len(seg) + seg.payload.len())
-        .max(MIN_FRAME)
-}
-
-/// A TCP/IPv4 frame carrying `seg`, checksums filled in.
-pub fn tcp_ipv4(link: Link, flow: Flow, ip_id: u16, seg: &Segment) -> Vec<u8> {
-    let tcp_len = TCP_HEADER + options_len(seg) + seg.payload.len();
-    let ip_len = IPV4_HEADER + tcp_len;
-    let mut buf = vec![0u8; tcp_frame_len(seg)];
-    if let Some(mut eth) = MutableEthernetPacket::new(&mut buf) {
-        eth.set_destination(link.dst);
-        eth.set_source(link.src);
-        eth.set_ethertype(EtherTypes::Ipv4);
-    }
-    let ip_end = ETHERNET_HEADER + ip_len;
-    if let Some(mut ip) = MutableIpv4Packet::new(&mut buf[ETHERNET_HEADER..ip_end]) {
-        ip.set_version(4);
-        ip.set_header_length(5);
-        // ip_len is at most 20 + 20 + 4 + 64 KiB of request, checked by the caller.
-        ip.set_total_length(u16::try_from(ip_len).unwrap_or(u16::MAX));
-        ip.set_identification(ip_id);
-        ip.set_flags(Ipv4Flags::DontFragment);
-        ip.set_ttl(TTL);
-        ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
-        ip.set_source(flow.src_ip);
-        ip.set_destination(flow.dst_ip);
-        let sum = ipv4::checksum(&ip.to_immutable());
-        ip.set_checksum(sum);
-    }
-    let tcp_start = ETHERNET_HEADER + IPV4_HEADER;
-    if let Some(mut tcp) = MutableTcpPacket::new(&mut buf[tcp_start..ip_end]) {
+/// The TCP header and payload of `seg`, checksum left zero.
+fn tcp_bytes(flow: Flow, seg: &Segment) -> Vec<u8> {
+    let mut buf = vec![0u8; TCP_HEADER + options_len(seg) + seg.payload.len()];
+    if let Some(mut tcp) = MutableTcpPacket::new(&mut buf) {
         tcp.set_source(flow.src_port);
         tcp.set_destination(flow.dst_port);
         tcp.set_sequence(seg.seq.0);
@@ -196,10 +256,95 @@ pub fn tcp_ipv4(link: Link, flow: Flow, ip_id: u16, seg: &Segment) -> Vec<u8> {
             tcp.set_options(&[TcpOption::mss(mss)]);
         }
         tcp.set_payload(&seg.payload);
-        let sum = tcp::ipv4_checksum(&tcp.to_immutable(), &flow.src_ip, &flow.dst_ip);
-        tcp.set_checksum(sum);
     }
     buf
+}
+
+/// A TCP frame carrying `seg` over the flow's IP family, checksums filled
+/// in. `ip_id` is the IPv4 identification (unused for IPv6). A flow of
+/// mixed families (refused by the command line) gives an empty frame.
+pub fn tcp_frame(link: Link, flow: Flow, ip_id: u16, seg: &Segment) -> Vec<u8> {
+    let mut tcp = tcp_bytes(flow, seg);
+    let checksum = match (flow.src_ip, flow.dst_ip) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => {
+            TcpPacket::new(&tcp).map(|t| tcp::ipv4_checksum(&t, &src, &dst))
+        }
+        (IpAddr::V6(src), IpAddr::V6(dst)) => {
+            TcpPacket::new(&tcp).map(|t| tcp::ipv6_checksum(&t, &src, &dst))
+        }
+        _ => return Vec::new(),
+    };
+    if let Some(sum) = checksum {
+        tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+    }
+    match (flow.src_ip, flow.dst_ip) {
+        (IpAddr::V4(src), IpAddr::V4(dst)) => ipv4_frame(link, src, dst, ip_id, &tcp),
+        (IpAddr::V6(src), IpAddr::V6(dst)) => ipv6_frame(link, src, dst, 6, TTL, &tcp),
+        _ => Vec::new(),
+    }
+}
+
+fn ethernet(link: Link, ethertype: pnet_packet::ethernet::EtherType, len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len.max(MIN_FRAME)];
+    if let Some(mut eth) = MutableEthernetPacket::new(&mut buf) {
+        eth.set_destination(link.dst);
+        eth.set_source(link.src);
+        eth.set_ethertype(ethertype);
+    }
+    buf
+}
+
+/// An IPv4 frame (DF set, TTL 64) around a TCP segment.
+fn ipv4_frame(link: Link, src: Ipv4Addr, dst: Ipv4Addr, ip_id: u16, tcp: &[u8]) -> Vec<u8> {
+    let ip_len = IPV4_HEADER + tcp.len();
+    let mut buf = ethernet(link, EtherTypes::Ipv4, ETHERNET_HEADER + ip_len);
+    let ip_end = ETHERNET_HEADER + ip_len;
+    if let Some(mut ip) = MutableIpv4Packet::new(&mut buf[ETHERNET_HEADER..ip_end]) {
+        ip.set_version(4);
+        ip.set_header_length(5);
+        // At most 20 + 24 + 64 KiB of request: the client bounds its sends.
+        ip.set_total_length(u16::try_from(ip_len).unwrap_or(u16::MAX));
+        ip.set_identification(ip_id);
+        ip.set_flags(Ipv4Flags::DontFragment);
+        ip.set_ttl(TTL);
+        ip.set_next_level_protocol(IpNextHeaderProtocols::Tcp);
+        ip.set_source(src);
+        ip.set_destination(dst);
+        let sum = ipv4::checksum(&ip.to_immutable());
+        ip.set_checksum(sum);
+        ip.set_payload(tcp);
+    }
+    buf
+}
+
+/// An IPv6 frame around `payload` (next header `next`).
+fn ipv6_frame(
+    link: Link,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    next: u8,
+    hop_limit: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    let ip_len = IPV6_HEADER + payload.len();
+    let mut buf = ethernet(link, EtherTypes::Ipv6, ETHERNET_HEADER + ip_len);
+    let ip_end = ETHERNET_HEADER + ip_len;
+    if let Some(mut ip) = MutableIpv6Packet::new(&mut buf[ETHERNET_HEADER..ip_end]) {
+        ip.set_version(6);
+        ip.set_payload_length(u16::try_from(payload.len()).unwrap_or(u16::MAX));
+        ip.set_next_header(pnet_packet::ip::IpNextHeaderProtocol(next));
+        ip.set_hop_limit(hop_limit);
+        ip.set_source(src);
+        ip.set_destination(dst);
+        ip.set_payload(payload);
+    }
+    buf
+}
+
+/// Size of the frame `tcp_frame` builds for `seg` (IPv4).
+pub fn tcp_frame_len(seg: &Segment) -> usize {
+    (ETHERNET_HEADER + IPV4_HEADER + TCP_HEADER + options_len(seg) + seg.payload.len())
+        .max(MIN_FRAME)
 }
 
 /// Parse one received frame. `checksum_verified` is the kernel's word
@@ -218,6 +363,7 @@ pub fn parse(frame: &[u8], checksum_verified: bool) -> Result<Parsed, FrameError
     match eth.get_ethertype() {
         EtherTypes::Arp => parse_arp(payload).map(Parsed::Arp),
         EtherTypes::Ipv4 => parse_ipv4(link, payload, checksum_verified),
+        EtherTypes::Ipv6 => parse_ipv6(link, payload, checksum_verified),
         other => Ok(Parsed::Other(other.0)),
     }
 }
@@ -288,12 +434,104 @@ fn parse_ipv4(link: Link, data: &[u8], checksum_verified: bool) -> Result<Parsed
     Ok(Parsed::Tcp(TcpFrame {
         link,
         flow: Flow {
-            src_ip,
-            dst_ip,
+            src_ip: src_ip.into(),
+            dst_ip: dst_ip.into(),
             src_port: ports.0,
             dst_port: ports.1,
         },
         segment,
+    }))
+}
+
+/// IPv6 without extension headers: TCP, or ICMPv6 for NDP. Our peers'
+/// replies carry none; anything else is `Other` and ignored.
+fn parse_ipv6(link: Link, data: &[u8], checksum_verified: bool) -> Result<Parsed, FrameError> {
+    let ip = Ipv6Packet::new(data).ok_or(FrameError::TooShort {
+        what: "IPv6 packet",
+        len: data.len(),
+    })?;
+    if ip.get_version() != 6 {
+        return Err(FrameError::BadIpVersion(ip.get_version()));
+    }
+    let declared = usize::from(ip.get_payload_length());
+    let available = data.len() - IPV6_HEADER;
+    if declared > available {
+        return Err(FrameError::BadPayloadLength {
+            declared,
+            available,
+        });
+    }
+    let payload = &data[IPV6_HEADER..IPV6_HEADER + declared];
+    let (src_ip, dst_ip) = (ip.get_source(), ip.get_destination());
+    match ip.get_next_header().0 {
+        6 => {
+            let (ports, segment) = parse_tcp(payload, checksum_verified, |tcp| {
+                tcp::ipv6_checksum(tcp, &src_ip, &dst_ip)
+            })?;
+            Ok(Parsed::Tcp(TcpFrame {
+                link,
+                flow: Flow {
+                    src_ip: src_ip.into(),
+                    dst_ip: dst_ip.into(),
+                    src_port: ports.0,
+                    dst_port: ports.1,
+                },
+                segment,
+            }))
+        }
+        58 => parse_icmpv6(ip.get_hop_limit(), src_ip, dst_ip, payload),
+        _ => Ok(Parsed::Other(EtherTypes::Ipv6.0)),
+    }
+}
+
+/// ICMPv6: only Neighbor Advertisements matter; checksum and hop limit
+/// are verified, options walked with every length checked.
+fn parse_icmpv6(
+    hop_limit: u8,
+    src: Ipv6Addr,
+    dst: Ipv6Addr,
+    data: &[u8],
+) -> Result<Parsed, FrameError> {
+    const NA_FIXED: usize = 24; // type, code, checksum, flags, target
+    let icmp = Icmpv6Packet::new(data).ok_or(FrameError::TooShort {
+        what: "ICMPv6 message",
+        len: data.len(),
+    })?;
+    if icmpv6::checksum(&icmp, &src, &dst) != icmp.get_checksum() {
+        return Err(FrameError::BadIcmpv6Checksum);
+    }
+    if data[0] != ICMPV6_NEIGHBOR_ADVERT {
+        return Ok(Parsed::Other(EtherTypes::Ipv6.0));
+    }
+    if data.len() < NA_FIXED {
+        return Err(FrameError::TooShort {
+            what: "Neighbor Advertisement",
+            len: data.len(),
+        });
+    }
+    if hop_limit != NDP_HOP_LIMIT {
+        return Err(FrameError::BadNdpHopLimit(hop_limit));
+    }
+    let mut target = [0u8; 16];
+    target.copy_from_slice(&data[8..24]);
+    let mut target_mac = None;
+    let mut options = &data[NA_FIXED..];
+    // Each option is at least 8 bytes, so this ends within len / 8 steps.
+    while options.len() >= 2 {
+        let (kind, len) = (options[0], usize::from(options[1]) * 8);
+        if len == 0 || len > options.len() {
+            return Err(FrameError::BadNdpOption);
+        }
+        if kind == NDP_OPT_TARGET_LL && len >= 8 {
+            let m = &options[2..8];
+            target_mac = Some(MacAddr(m[0], m[1], m[2], m[3], m[4], m[5]));
+        }
+        options = &options[len..];
+    }
+    Ok(Parsed::NeighborAdvert(NeighborAdvert {
+        src_ip: src,
+        target: Ipv6Addr::from(target),
+        target_mac,
     }))
 }
 
@@ -362,15 +600,23 @@ impl fmt::Display for TcpFrame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "({}) {}:{} > {}:{} ({}) {}",
+            "({}) {} > {} ({}) {}",
             self.link.src,
-            self.flow.src_ip,
-            self.flow.src_port,
-            self.flow.dst_ip,
-            self.flow.dst_port,
+            std::net::SocketAddr::new(self.flow.src_ip, self.flow.src_port),
+            std::net::SocketAddr::new(self.flow.dst_ip, self.flow.dst_port),
             self.link.dst,
             self.segment
         )
+    }
+}
+
+impl fmt::Display for NeighborAdvert {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NDP advertisement {} is-at ", self.target)?;
+        match self.target_mac {
+            Some(mac) => write!(f, "{mac}"),
+            None => f.write_str("(no link-layer address)"),
+        }
     }
 }
 

@@ -13,7 +13,7 @@
 
 use std::io;
 use std::mem;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use pnet_datalink::MacAddr;
@@ -38,6 +38,8 @@ pub struct Interface {
     pub mac: MacAddr,
     /// The primary IPv4 address (the first one the kernel lists).
     pub ipv4: Option<Ipv4Addr>,
+    /// Every IPv6 address, in the kernel's order.
+    pub ipv6: Vec<Ipv6Addr>,
     pub is_up: bool,
 }
 
@@ -76,11 +78,20 @@ impl Interface {
             std::net::IpAddr::V4(v4) => Some(v4),
             std::net::IpAddr::V6(_) => None,
         });
+        let ipv6 = found
+            .ips
+            .iter()
+            .filter_map(|net| match net.ip() {
+                std::net::IpAddr::V6(v6) => Some(v6),
+                std::net::IpAddr::V4(_) => None,
+            })
+            .collect();
         Ok(Interface {
             name: found.name.clone(),
             index: found.index,
             mac,
             ipv4,
+            ipv6,
             is_up: true,
         })
     }

@@ -40,7 +40,7 @@ pub enum Step {
 impl fmt::Display for Step {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            Step::Arp => "ARP reply",
+            Step::Arp => "ARP/NDP reply",
             Step::SynAck => "SYN/ACK",
             Step::Close => "FIN/ACK of the clean close",
             Step::ResponseStart => "response start",

@@ -1,4 +1,6 @@
-//! Reserving our TCP source port for the life of the check.
+//! Kernel sockets that serve the raw path: reserving our TCP source port
+//! for the life of the check, and asking the kernel which IPv6 source
+//! address it would use.
 //!
 //! The kernel knows nothing of our userspace connection, so another
 //! program's connect() could pick the same port and the two flows would mix.
@@ -8,7 +10,7 @@
 //! never answers anything itself.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use socket2::{Domain, Socket, Type};
 
@@ -18,13 +20,21 @@ pub struct ReservedPort {
     pub port: u16,
 }
 
-pub fn reserve(source: IpAddr) -> io::Result<ReservedPort> {
-    let socket = Socket::new(
-        Domain::for_address(SocketAddr::new(source, 0)),
-        Type::STREAM,
-        None,
-    )?;
-    socket.bind(&SocketAddr::new(source, 0).into())?;
+/// IPv6 link-local addresses need the interface as scope.
+fn with_scope(addr: IpAddr, port: u16, ifindex: u32) -> SocketAddr {
+    match addr {
+        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
+            SocketAddr::V6(SocketAddrV6::new(v6, port, 0, ifindex))
+        }
+        other => SocketAddr::new(other, port),
+    }
+}
+
+/// Reserve a free TCP port on `source` (on interface `ifindex`).
+pub fn reserve(source: IpAddr, ifindex: u32) -> io::Result<ReservedPort> {
+    let addr = with_scope(source, 0, ifindex);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.bind(&addr.into())?;
     let port = socket
         .local_addr()?
         .as_socket()
@@ -36,6 +46,17 @@ pub fn reserve(source: IpAddr) -> io::Result<ReservedPort> {
     })
 }
 
+/// The source address the kernel would pick for `dest` out of `ifname`:
+/// a UDP socket bound to the device and "connected" (no packet is sent).
+pub fn kernel_source(ifname: &str, ifindex: u32, dest: Ipv6Addr) -> Option<IpAddr> {
+    let socket = Socket::new(Domain::IPV6, Type::DGRAM, None).ok()?;
+    socket.bind_device(Some(ifname.as_bytes())).ok()?;
+    socket
+        .connect(&with_scope(IpAddr::V6(dest), 9, ifindex).into())
+        .ok()?;
+    socket.local_addr().ok()?.as_socket().map(|a| a.ip())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -43,9 +64,16 @@ mod tests {
 
     #[test]
     fn reserved_ports_are_distinct_while_held() {
-        let a = reserve(Ipv4Addr::LOCALHOST.into()).unwrap();
-        let b = reserve(Ipv4Addr::LOCALHOST.into()).unwrap();
+        let a = reserve(Ipv4Addr::LOCALHOST.into(), 1).unwrap();
+        let b = reserve(Ipv4Addr::LOCALHOST.into(), 1).unwrap();
         assert_ne!(a.port, 0);
         assert_ne!(a.port, b.port);
+    }
+
+    #[test]
+    fn kernel_source_for_loopback() {
+        if let Some(src) = kernel_source("lo", 1, Ipv6Addr::LOCALHOST) {
+            assert_eq!(src, IpAddr::V6(Ipv6Addr::LOCALHOST));
+        }
     }
 }

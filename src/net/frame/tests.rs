@@ -1,6 +1,7 @@
 //! Build/parse round trips and malformed frames of every kind.
 
 use super::*;
+use std::net::Ipv6Addr;
 
 const LB_MAC: MacAddr = MacAddr(0x02, 0, 0, 0, 0, 0x01);
 const RS_MAC: MacAddr = MacAddr(0x02, 0, 0, 0, 0, 0x11);
@@ -10,8 +11,8 @@ const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
 
 fn flow() -> Flow {
     Flow {
-        src_ip: LB_IP,
-        dst_ip: VIP,
+        src_ip: LB_IP.into(),
+        dst_ip: VIP.into(),
         src_port: 40000,
         dst_port: 80,
     }
@@ -55,7 +56,7 @@ fn parsed_tcp(frame: &[u8]) -> TcpFrame {
 
 #[test]
 fn syn_round_trip() {
-    let frame = tcp_ipv4(link(), flow(), 4242, &syn());
+    let frame = tcp_frame(link(), flow(), 4242, &syn());
     assert_eq!(frame.len(), MIN_FRAME); // 58 bytes padded to 60
     let t = parsed_tcp(&frame);
     assert_eq!(t.link, link());
@@ -66,7 +67,7 @@ fn syn_round_trip() {
 #[test]
 fn data_round_trip_and_ip_fields() {
     let seg = data_segment();
-    let frame = tcp_ipv4(link(), flow(), 0x1234, &seg);
+    let frame = tcp_frame(link(), flow(), 0x1234, &seg);
     assert_eq!(frame.len(), tcp_frame_len(&seg));
     let ip = Ipv4Packet::new(&frame[ETHERNET_HEADER..]).unwrap();
     assert_eq!(ip.get_identification(), 0x1234);
@@ -79,7 +80,7 @@ fn data_round_trip_and_ip_fields() {
 fn large_segment_round_trip() {
     let mut seg = data_segment();
     seg.payload = (0..60_000u32).map(|i| i as u8).collect();
-    let frame = tcp_ipv4(link(), flow(), 1, &seg);
+    let frame = tcp_frame(link(), flow(), 1, &seg);
     assert_eq!(parsed_tcp(&frame).segment.payload, seg.payload);
 }
 
@@ -126,7 +127,7 @@ fn arp_for_other_protocols_is_rejected() {
 
 #[test]
 fn every_truncation_is_an_error_never_a_panic() {
-    let frame = tcp_ipv4(link(), flow(), 1, &data_segment());
+    let frame = tcp_frame(link(), flow(), 1, &data_segment());
     for len in 0..frame.len() {
         let result = parse(&frame[..len], false);
         assert!(
@@ -138,11 +139,11 @@ fn every_truncation_is_an_error_never_a_panic() {
 
 #[test]
 fn ip_checksum_and_tcp_checksum_are_verified() {
-    let mut frame = tcp_ipv4(link(), flow(), 1, &data_segment());
+    let mut frame = tcp_frame(link(), flow(), 1, &data_segment());
     frame[ETHERNET_HEADER + 8] ^= 1; // TTL, covered by the header checksum
     assert_eq!(parse(&frame, false), Err(FrameError::BadIpChecksum));
 
-    let mut frame = tcp_ipv4(link(), flow(), 1, &data_segment());
+    let mut frame = tcp_frame(link(), flow(), 1, &data_segment());
     let last = frame.len() - 1;
     frame[last] ^= 0xff; // payload byte
     assert_eq!(parse(&frame, false), Err(FrameError::BadTcpChecksum));
@@ -163,7 +164,7 @@ fn with_ip_header(mut frame: Vec<u8>, edit: impl Fn(&mut MutableIpv4Packet)) -> 
 
 #[test]
 fn bad_ip_header_fields() {
-    let frame = || tcp_ipv4(link(), flow(), 1, &data_segment());
+    let frame = || tcp_frame(link(), flow(), 1, &data_segment());
     let v6 = with_ip_header(frame(), |ip| ip.set_version(6));
     assert_eq!(parse(&v6, false), Err(FrameError::BadIpVersion(6)));
     let ihl = with_ip_header(frame(), |ip| ip.set_header_length(4));
@@ -193,7 +194,7 @@ fn bad_ip_header_fields() {
 #[test]
 fn bad_tcp_data_offset() {
     for offset in [0u8, 4, 15] {
-        let mut frame = tcp_ipv4(link(), flow(), 1, &syn());
+        let mut frame = tcp_frame(link(), flow(), 1, &syn());
         let at = ETHERNET_HEADER + IPV4_HEADER + 12;
         frame[at] = (offset << 4) | (frame[at] & 0x0f);
         assert_eq!(
@@ -224,17 +225,20 @@ fn tcp_options_are_walked_safely() {
 
 #[test]
 fn other_ethertypes_pass_through_as_other() {
-    let mut frame = tcp_ipv4(link(), flow(), 1, &syn());
+    let mut frame = tcp_frame(link(), flow(), 1, &syn());
+    frame[12] = 0x88;
+    frame[13] = 0xcc; // LLDP
+    assert_eq!(parse(&frame, false), Ok(Parsed::Other(0x88cc)));
     frame[12] = 0x86;
-    frame[13] = 0xdd;
-    assert_eq!(parse(&frame, false), Ok(Parsed::Other(0x86dd)));
+    frame[13] = 0xdd; // IPv6 EtherType over an IPv4 packet
+    assert_eq!(parse(&frame, false), Err(FrameError::BadIpVersion(4)));
 }
 
 #[test]
 fn random_bytes_never_panic() {
     // xorshift: deterministic, bounded.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let template = tcp_ipv4(link(), flow(), 1, &syn());
+    let template = tcp_frame(link(), flow(), 1, &syn());
     for round in 0..20_000 {
         let mut frame = template.clone();
         for _ in 0..(round % 8 + 1) {
@@ -251,11 +255,122 @@ fn random_bytes_never_panic() {
 
 #[test]
 fn display_is_tcpdump_like() {
-    let frame = tcp_ipv4(link(), flow(), 1, &syn());
+    let frame = tcp_frame(link(), flow(), 1, &syn());
     let line = parsed_tcp(&frame).to_string();
     assert_eq!(
         line,
         "(02:00:00:00:00:01) 198.51.100.1:40000 > 203.0.113.10:80 (02:00:00:00:00:11) \
          Flags [S], seq 3735928559, win 65535, options [mss 1460], length 0"
     );
+}
+
+const LB6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+const RS6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0x1234, 0x5611);
+const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
+
+fn flow6() -> Flow {
+    Flow {
+        src_ip: LB6.into(),
+        dst_ip: VIP6.into(),
+        src_port: 40000,
+        dst_port: 443,
+    }
+}
+
+#[test]
+fn ipv6_tcp_round_trip() {
+    for seg in [syn(), data_segment()] {
+        let frame = tcp_frame(link(), flow6(), 0, &seg);
+        assert_eq!(&frame[12..14], &[0x86, 0xdd]);
+        let ip = pnet_packet::ipv6::Ipv6Packet::new(&frame[ETHERNET_HEADER..]).unwrap();
+        assert_eq!(ip.get_hop_limit(), 64);
+        let t = parsed_tcp(&frame);
+        assert_eq!(t.flow, flow6());
+        assert_eq!(t.segment, seg);
+    }
+}
+
+#[test]
+fn ipv6_checksum_is_verified_and_truncation_caught() {
+    let mut frame = tcp_frame(link(), flow6(), 0, &data_segment());
+    let last = frame.len() - 1;
+    frame[last] ^= 0x55;
+    assert_eq!(parse(&frame, false), Err(FrameError::BadTcpChecksum));
+    let frame = tcp_frame(link(), flow6(), 0, &data_segment());
+    for len in 0..frame.len() {
+        assert!(parse(&frame[..len], false).is_err(), "{len} bytes parsed");
+    }
+}
+
+#[test]
+fn mixed_family_flow_builds_nothing() {
+    let mixed = Flow {
+        src_ip: LB_IP.into(),
+        dst_ip: VIP6.into(),
+        src_port: 1,
+        dst_port: 2,
+    };
+    assert!(tcp_frame(link(), mixed, 0, &syn()).is_empty());
+}
+
+#[test]
+fn solicited_node_group_and_multicast_mac() {
+    assert_eq!(
+        solicited_node(RS6),
+        "ff02::1:ff34:5611".parse::<Ipv6Addr>().unwrap()
+    );
+    let ns = neighbor_solicit(LB_MAC, LB6, RS6);
+    assert_eq!(&ns[..6], &[0x33, 0x33, 0xff, 0x34, 0x56, 0x11]);
+    let ip = pnet_packet::ipv6::Ipv6Packet::new(&ns[ETHERNET_HEADER..]).unwrap();
+    assert_eq!(ip.get_hop_limit(), 255);
+    assert_eq!(ip.get_destination(), solicited_node(RS6));
+    // Our own solicitation parses (checksum right) and is not an advert.
+    assert_eq!(parse(&ns, false), Ok(Parsed::Other(0x86dd)));
+}
+
+/// A Neighbor Advertisement from the real server, as Linux sends it.
+fn advert(hop_limit: u8, options: &[u8]) -> Vec<u8> {
+    let mut icmp = vec![136, 0, 0, 0, 0x60, 0, 0, 0];
+    icmp.extend_from_slice(&RS6.octets());
+    icmp.extend_from_slice(options);
+    let sum = icmpv6::checksum(&Icmpv6Packet::new(&icmp).unwrap(), &RS6, &LB6);
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    ipv6_frame(link(), RS6, LB6, 58, hop_limit, &icmp)
+}
+
+const TLLA: [u8; 8] = [2, 1, 0x02, 0, 0, 0, 0, 0x11];
+
+#[test]
+fn neighbor_advert_gives_the_target_mac() {
+    match parse(&advert(255, &TLLA), false) {
+        Ok(Parsed::NeighborAdvert(na)) => {
+            assert_eq!(na.target, RS6);
+            assert_eq!(na.target_mac, Some(RS_MAC));
+        }
+        other => panic!("expected an advertisement, got {other:?}"),
+    }
+    match parse(&advert(255, &[]), false) {
+        Ok(Parsed::NeighborAdvert(na)) => assert_eq!(na.target_mac, None),
+        other => panic!("expected an advertisement, got {other:?}"),
+    }
+}
+
+#[test]
+fn bad_neighbor_adverts_are_rejected() {
+    assert_eq!(
+        parse(&advert(64, &TLLA), false),
+        Err(FrameError::BadNdpHopLimit(64))
+    );
+    assert_eq!(
+        parse(&advert(255, &[2, 0, 0, 0, 0, 0, 0, 0]), false),
+        Err(FrameError::BadNdpOption)
+    );
+    assert_eq!(
+        parse(&advert(255, &[2, 2, 1, 2, 3, 4, 5, 6]), false),
+        Err(FrameError::BadNdpOption)
+    );
+    let mut corrupt = advert(255, &TLLA);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 1;
+    assert_eq!(parse(&corrupt, false), Err(FrameError::BadIcmpv6Checksum));
 }
