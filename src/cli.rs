@@ -136,8 +136,22 @@ const MAX_HOSTNAME: usize = 253;
 /// Arguments longer than this are refused before any other look.
 const MAX_ARG: usize = 8192;
 
-/// Parse a whole argv (program name first).
+/// Looks a host name up; `system_resolver` in production, a fake in
+/// tests and fuzzing (which must not send DNS queries).
+pub type Resolver<'r> = &'r dyn Fn(&str) -> std::io::Result<Vec<IpAddr>>;
+
+/// The system's resolver (getaddrinfo).
+pub fn system_resolver(name: &str) -> std::io::Result<Vec<IpAddr>> {
+    Ok((name, 0).to_socket_addrs()?.map(|a| a.ip()).collect())
+}
+
+/// Parse a whole argv (program name first), names resolved by the system.
 pub fn parse(argv: Vec<OsString>) -> Result<Command, UsageError> {
+    parse_with(argv, &system_resolver)
+}
+
+/// Parse a whole argv with the given resolver.
+pub fn parse_with(argv: Vec<OsString>, resolve: Resolver) -> Result<Command, UsageError> {
     let mut argv = argv.into_iter();
     let argv0 = argv.next().unwrap_or_default();
     let name = Path::new(&argv0)
@@ -178,7 +192,7 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, UsageError> {
             })
         }
     };
-    parse_mode(mode, rest)
+    parse_mode(mode, rest, resolve)
 }
 
 /// Long arguments are cut in messages so the status line stays readable.
@@ -190,7 +204,7 @@ fn truncate(s: &str) -> String {
     }
 }
 
-fn parse_mode(mode: Mode, args: Vec<OsString>) -> Result<Command, UsageError> {
+fn parse_mode(mode: Mode, args: Vec<OsString>, resolve: Resolver) -> Result<Command, UsageError> {
     let err = |m: String| UsageError::new(mode, m);
     if let Some(long) = args.iter().find(|a| a.len() > MAX_ARG) {
         return Err(err(format!(
@@ -241,7 +255,7 @@ fn parse_mode(mode: Mode, args: Vec<OsString>) -> Result<Command, UsageError> {
         positional.push(utf8(mode, arg)?);
     }
     expect_count(mode, &positional, positional_names(mode).len())?;
-    let mut target = parse_target(mode, &positional, family)?;
+    let mut target = parse_target(mode, &positional, family, resolve)?;
     target.source = parse_source(mode, source, &target)?;
     let common = Common {
         target,
@@ -536,6 +550,7 @@ fn parse_target(
     mode: Mode,
     positional: &[String],
     forced: Option<Family>,
+    resolve: Resolver,
 ) -> Result<Target, UsageError> {
     let usage = |m: String| UsageError::new(mode, m);
     // A name takes the family of the literal beside it, unless forced.
@@ -549,10 +564,20 @@ fn parse_target(
             for_name
         })
     };
-    let real_server =
-        parse_address("REAL_SERVER", &positional[1], family_of(&positional[1])).map_err(usage)?;
-    let vip =
-        parse_address("VIRTUAL_IP", &positional[2], family_of(&positional[2])).map_err(usage)?;
+    let real_server = parse_address(
+        "REAL_SERVER",
+        &positional[1],
+        family_of(&positional[1]),
+        resolve,
+    )
+    .map_err(usage)?;
+    let vip = parse_address(
+        "VIRTUAL_IP",
+        &positional[2],
+        family_of(&positional[2]),
+        resolve,
+    )
+    .map_err(usage)?;
     if real_server.is_ipv4() != vip.is_ipv4() {
         return Err(usage(format!(
             "REAL_SERVER {real_server} and VIRTUAL_IP {vip} are of different address families"
@@ -626,7 +651,12 @@ pub fn parse_port(arg: &str) -> Result<u16, String> {
 
 /// An IP literal, or a host name resolved to its first address of
 /// `family` (without one: IPv4 first, as the C original).
-pub fn parse_address(what: &str, arg: &str, family: Option<Family>) -> Result<IpAddr, String> {
+pub fn parse_address(
+    what: &str,
+    arg: &str,
+    family: Option<Family>,
+    resolve: Resolver,
+) -> Result<IpAddr, String> {
     let bad = |why: String| format!("invalid {what} '{}': {why}", truncate(arg));
     if let Ok(addr) = arg.parse::<IpAddr>() {
         return match family {
@@ -648,11 +678,7 @@ pub fn parse_address(what: &str, arg: &str, family: Option<Family>) -> Result<Ip
     if !name_ok {
         return Err(bad("neither an IP address nor a host name".into()));
     }
-    let addrs: Vec<IpAddr> = (arg, 0)
-        .to_socket_addrs()
-        .map_err(|e| bad(format!("cannot resolve: {e}")))?
-        .map(|a| a.ip())
-        .collect();
+    let addrs = resolve(arg).map_err(|e| bad(format!("cannot resolve: {e}")))?;
     let pick = |f: Family| addrs.iter().copied().find(|a| Family::of(*a) == f);
     match family {
         Some(f) => pick(f).ok_or_else(|| bad(format!("the name has no address for {}", f.flag()))),

@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Writes the seed corpora of the fuzz targets (fuzz/seeds/<target>/):
+valid frames of every kind we parse, HTTP responses of every framing, and
+argument vectors from the tests. Run from fuzz/: python3 seeds/make_seeds.py"""
+import ipaddress, os, struct
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return (~s) & 0xffff
+
+LB_MAC, RS_MAC = bytes.fromhex("020000000001"), bytes.fromhex("020000000011")
+LB4, VIP4 = ipaddress.ip_address("198.51.100.1").packed, ipaddress.ip_address("203.0.113.10").packed
+RS4 = ipaddress.ip_address("198.51.100.11").packed
+LB6, VIP6 = ipaddress.ip_address("2001:db8::1").packed, ipaddress.ip_address("2001:db8:1::10").packed
+RS6 = ipaddress.ip_address("2001:db8::11").packed
+
+def tcp(src, dst, proto_pseudo, flags, payload=b"", mss=None):
+    opts = struct.pack("!BBH", 2, 4, mss) if mss else b""
+    hdr = struct.pack("!HHIIBBHHH", 80, 40000, 1000, 2000, (5 + len(opts) // 4) << 4, flags, 64240, 0, 0) + opts
+    seg = hdr + payload
+    c = csum(proto_pseudo(len(seg)) + seg)
+    return seg[:16] + struct.pack("!H", c) + seg[18:]
+
+def v4(flags, payload=b"", mss=None):
+    seg = tcp(VIP4, LB4, lambda n: VIP4 + LB4 + struct.pack("!BBH", 0, 6, n), flags, payload, mss)
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(seg), 1, 0x4000, 64, 6, 0, VIP4, LB4)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return LB_MAC + RS_MAC + b"\x08\x00" + ip + seg
+
+def v6(flags, payload=b"", mss=None):
+    seg = tcp(VIP6, LB6, lambda n: VIP6 + LB6 + struct.pack("!I3xB", n, 6), flags, payload, mss)
+    ip = struct.pack("!IHBB", 6 << 28, len(seg), 6, 64) + VIP6 + LB6
+    return LB_MAC + RS_MAC + b"\x86\xdd" + ip + seg
+
+def arp_reply():
+    return LB_MAC + RS_MAC + b"\x08\x06" + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 2) + RS_MAC + RS4 + LB_MAC + LB4 + b"\0" * 18
+
+def neighbor_advert():
+    icmp = struct.pack("!BBHI", 136, 0, 0, 0x60000000) + RS6 + bytes([2, 1]) + RS_MAC
+    c = csum(RS6 + LB6 + struct.pack("!I3xB", len(icmp), 58) + icmp)
+    icmp = icmp[:2] + struct.pack("!H", c) + icmp[4:]
+    ip = struct.pack("!IHBB", 6 << 28, len(icmp), 58, 255) + RS6 + LB6
+    return LB_MAC + RS_MAC + b"\x86\xdd" + ip + icmp
+
+def write(target, name, data):
+    with open(os.path.join("seeds", target, name), "wb") as f:
+        f.write(data)
+
+SYN_ACK, ACK, PSH_ACK, RST_ACK, FIN_ACK = 0x12, 0x10, 0x18, 0x14, 0x11
+write("frame_parse", "syn_ack_v4", b"\0" + v4(SYN_ACK, mss=1460))
+write("frame_parse", "rst_v4", b"\0" + v4(RST_ACK))
+write("frame_parse", "data_v4", b"\0" + v4(PSH_ACK, b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"))
+write("frame_parse", "syn_ack_v6", b"\0" + v6(SYN_ACK, mss=1440))
+write("frame_parse", "fin_v6", b"\1" + v6(FIN_ACK))
+write("frame_parse", "arp_reply", b"\0" + arp_reply())
+write("frame_parse", "neighbor_advert", b"\0" + neighbor_advert())
+
+# tcp_machine: 8-byte records (op, flags, seq offset, ack offset, window, len)
+def rec(op, flags=0, seq=0, ack=0, win=65535, n=0):
+    return struct.pack("!BBHBHB", op, flags, seq, ack, win, n)
+ISN_PLUS_1 = 0x01
+write("tcp_machine", "handshake_close", rec(4, 0x12, 0xffff, 1) + rec(0) + rec(4, 0x11, 0, 2) + rec(3))
+write("tcp_machine", "request_response", rec(4, 0x12, 0xffff, 1) + rec(1, 0x47, 0x4554, 0x20, 0x2f20, 0x48)
+      + rec(4, 0x18, 0, 9, 65535, 4) + rec(4, 0x18, 32, 9, 65535, 4) + rec(3) + rec(4, 0x11, 64, 9))
+write("tcp_machine", "reset", rec(4, 0x14, 0, 1))
+write("tcp_machine", "retransmit", rec(0x40) + rec(0x80) + rec(4, 0x12, 0xffff, 1) + rec(0x22))
+
+responses = {
+    "content_length": b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nok\n",
+    "lf_only": b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok",
+    "chunked": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;ext=1\r\nok\r\n0\r\nX-T: 1\r\n\r\n",
+    "close_delimited": b"HTTP/1.0 200 OK\r\n\r\nbody until close",
+    "continue_then_ok": b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+    "not_found": b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+}
+for name, body in responses.items():
+    write("http_response", name, b"\x06" + body)
+
+args = {
+    "tcp": ["eth0", "198.51.100.11", "203.0.113.10", "80"],
+    "tcp_opts": ["-cv", "-t500", "-r", "auto", "eth0", "198.51.100.11", "203.0.113.10", "80"],
+    "tcp_v6": ["-6", "--source", "2001:db8::1", "eth0", "2001:db8::11", "2001:db8:1::10", "443"],
+    "http": ["-S", "200-299,301", "-R", "Content-Length: 3", "-H", "X-A: b", "--regex", "^ok", "--invert-regex",
+             "eth0", "198.51.100.11", "203.0.113.10", "80", "www", "/health"],
+}
+for name, argv in args.items():
+    which = {"http": 3}.get(name, 1)
+    write("cli_args", name, bytes([which]) + b"\0".join(a.encode() for a in argv))
