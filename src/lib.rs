@@ -16,5 +16,6 @@ pub mod modes;
 pub mod net;
 pub mod outcome;
 pub mod role;
+pub mod threshold;
 pub mod trace;
 pub mod wait;

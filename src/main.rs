@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use check_raw::cli::{self, Command, Config, Mode};
 use check_raw::modes;
-use check_raw::outcome::{Outcome, State};
+use check_raw::outcome::{Outcome, Protocol, State};
 use check_raw::wait::Waiter;
 
 fn main() {
@@ -24,82 +24,93 @@ fn main() {
     let panic_message = capture_panics();
     let argv: Vec<OsString> = std::env::args_os().collect();
     let argv0 = argv.first().cloned().unwrap_or_default();
+    // For the panic path, where no parsed config is left to ask.
+    let protocol_hint = cli::protocol_hint(argv.get(1..).unwrap_or_default());
     let result = panic::catch_unwind(AssertUnwindSafe(|| match &waiter {
         Ok(waiter) => run(argv, waiter),
-        Err(e) => Printed::Outcome(Outcome::new(
-            "CHECK_RAW",
-            State::Unknown,
-            format!("cannot install signal handlers: {e}"),
-        )),
+        Err(e) => Printed::Outcome(
+            Outcome::new(
+                "CHECK_RAW",
+                State::Unknown,
+                format!("cannot install signal handlers: {e}"),
+            ),
+            Protocol::Nagios,
+        ),
     }));
     let printed = result.unwrap_or_else(|_| {
         let what = panic_message.lock().map(|m| m.clone()).unwrap_or_default();
         let service = cli::Mode::from_name(&cli::program_name(&argv0))
             .map(Mode::service)
             .unwrap_or("CHECK_RAW");
-        Printed::Outcome(Outcome::new(
-            service,
-            State::Unknown,
-            format!("internal error, please report: {what}"),
-        ))
+        Printed::Outcome(
+            Outcome::new(
+                service,
+                State::Unknown,
+                format!("internal error, please report: {what}"),
+            ),
+            protocol_hint,
+        )
     });
     std::process::exit(printed.emit());
 }
 
 /// What `main` prints, and how it exits.
 enum Printed {
-    Outcome(Outcome),
-    /// Help or version text: stdout, exit UNKNOWN as the plugin guidelines say.
-    Text(String),
-    /// A usage error: status line on stdout, short usage on stderr.
-    Usage(Outcome, String),
+    Outcome(Outcome, Protocol),
+    /// Help or version text: stdout, exit UNKNOWN as the plugin guidelines
+    /// say (1 under the keepalived and ldirectord protocols).
+    Text(String, Protocol),
+    /// A usage error: `program: message` and a short usage, on stdout as
+    /// monitoring-plugins print them, exit UNKNOWN per protocol.
+    Usage(String, Protocol),
 }
 
 impl Printed {
     fn emit(self) -> i32 {
-        let mut out = std::io::stdout().lock();
+        let (text, code) = match self {
+            Printed::Outcome(o, protocol) => (o.render(), o.exit_code(protocol)),
+            Printed::Text(text, protocol) => (text, protocol.exit_code(State::Unknown)),
+            Printed::Usage(text, protocol) => (text, protocol.exit_code(State::Unknown)),
+        };
         // A closed stdout (broken pipe) must not turn into a panic or a
         // different exit code: the verdict stands.
-        match self {
-            Printed::Outcome(o) => {
-                let _ = out.write_all(o.render().as_bytes());
-                let _ = out.flush();
-                o.exit_code()
-            }
-            Printed::Text(text) => {
-                let _ = out.write_all(text.as_bytes());
-                let _ = out.flush();
-                State::Unknown.nagios_code()
-            }
-            Printed::Usage(o, usage) => {
-                let _ = out.write_all(o.render().as_bytes());
-                let _ = out.flush();
-                let _ = writeln!(std::io::stderr(), "{usage}");
-                o.exit_code()
-            }
-        }
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(text.as_bytes());
+        let _ = out.flush();
+        code
     }
 }
 
 fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
     match cli::parse(argv) {
-        Ok(Command::Help(mode)) => Printed::Text(cli::help(mode)),
-        Ok(Command::Version(mode)) => Printed::Text(format!("{}\n", cli::version(mode))),
-        Ok(Command::Check(Config::Tcp(cfg))) => Printed::Outcome(modes::tcp::run(&cfg, waiter)),
-        Ok(Command::Check(Config::Http(mode, cfg))) => {
-            Printed::Outcome(modes::http::run(mode, &cfg, waiter))
+        Ok(Command::Help(mode, protocol)) => Printed::Text(cli::help(mode), protocol),
+        Ok(Command::Version(mode, protocol)) => {
+            Printed::Text(format!("{}\n", cli::version(mode)), protocol)
+        }
+        Ok(Command::Check(config)) => {
+            let protocol = config.protocol();
+            let outcome = match &config {
+                Config::Tcp(cfg) => modes::tcp::run(cfg, waiter),
+                Config::Http(mode, cfg) => modes::http::run(*mode, cfg, waiter),
+            };
+            Printed::Outcome(outcome, protocol)
         }
         Err(e) => {
-            let service = e.mode.map(Mode::service).unwrap_or("CHECK_RAW");
-            let usage = match e.mode {
+            let text = match e.mode {
                 Some(mode) => format!(
-                    "{}\nTry '{} --help' for more information.",
+                    "{}: {}\n{}\nTry '{} --help' for more information.\n",
+                    mode.program(),
+                    e.message,
                     cli::usage(mode),
                     mode.program()
                 ),
-                None => format!("Valid names: {}", cli::VALID_NAMES),
+                None => format!(
+                    "check_raw: {}\nValid names: {}\n",
+                    e.message,
+                    cli::VALID_NAMES
+                ),
             };
-            Printed::Usage(Outcome::new(service, State::Unknown, e.message), usage)
+            Printed::Usage(text, e.protocol)
         }
     }
 }

@@ -8,6 +8,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::threshold::Range;
+
 /// Nagios plugin states, ordered from best to worst so `max` gives the worst.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum State {
@@ -44,23 +46,113 @@ impl fmt::Display for State {
     }
 }
 
+/// How an outcome becomes an exit code, for the daemon that runs us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// Nagios, Icinga: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN.
+    Nagios,
+    /// keepalived MISC_CHECK: 0 up, anything else down; we use 1.
+    Keepalived,
+    /// keepalived `misc_dynamic`: 1 down, 2..255 up with weight code - 2.
+    KeepalivedDynamic { weight: u8 },
+    /// ldirectord external check: 0 up, non-zero down.
+    Ldirectord,
+}
+
+impl Protocol {
+    /// `--protocol NAME`; `weight` is `--weight`, required by (and only
+    /// allowed with) keepalived-dynamic.
+    pub fn parse(name: &str, weight: Option<u8>) -> Result<Protocol, String> {
+        let protocol = match name {
+            "nagios" => Protocol::Nagios,
+            "keepalived" => Protocol::Keepalived,
+            "ldirectord" => Protocol::Ldirectord,
+            "keepalived-dynamic" => {
+                return weight
+                    .map(|weight| Protocol::KeepalivedDynamic { weight })
+                    .ok_or_else(|| {
+                        "--protocol keepalived-dynamic needs --weight N (0-253)".to_string()
+                    })
+            }
+            other => {
+                return Err(format!(
+                    "unknown --protocol '{}': nagios, keepalived, keepalived-dynamic or ldirectord",
+                    other.chars().take(64).collect::<String>()
+                ))
+            }
+        };
+        match weight {
+            Some(_) => Err("--weight only applies to --protocol keepalived-dynamic".into()),
+            None => Ok(protocol),
+        }
+    }
+
+    pub fn exit_code(self, state: State) -> i32 {
+        match (self, state) {
+            (Protocol::Nagios, state) => state.nagios_code(),
+            (Protocol::Keepalived | Protocol::Ldirectord, State::Ok) => 0,
+            (Protocol::Keepalived | Protocol::Ldirectord, _) => 1,
+            // keepalived sets the real server's weight to code - 2.
+            (Protocol::KeepalivedDynamic { weight }, State::Ok) => i32::from(weight) + 2,
+            // Weight 0: the server stays in the pool but gets no new
+            // connections (drain), rather than being dropped for slowness.
+            (Protocol::KeepalivedDynamic { .. }, State::Warning) => 2,
+            (Protocol::KeepalivedDynamic { .. }, _) => 1,
+        }
+    }
+}
+
 /// One perfdata item: `'label'=value[UOM];warn;crit;min;max`.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Perf {
-    /// A duration in seconds with min 0, as check_tcp prints `time=`.
+    /// A duration in seconds with min 0, as check_tcp prints `time=`;
+    /// thresholds and max (the timeout) when known.
     Seconds {
         label: &'static str,
         value: Duration,
+        warn: Option<Range>,
+        crit: Option<Range>,
+        max: Option<Duration>,
     },
     /// A byte count with min 0 (`size=` in check_http).
     Bytes { label: &'static str, value: u64 },
 }
 
+impl Perf {
+    /// A plain time item without thresholds or max.
+    pub fn time(value: Duration) -> Perf {
+        Perf::Seconds {
+            label: "time",
+            value,
+            warn: None,
+            crit: None,
+            max: None,
+        }
+    }
+}
+
 impl fmt::Display for Perf {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let opt = |r: &Option<Range>| r.as_ref().map(ToString::to_string).unwrap_or_default();
         match self {
-            Perf::Seconds { label, value } => {
-                write!(f, "{label}={:.6}s;;;0.000000", value.as_secs_f64())
+            Perf::Seconds {
+                label,
+                value,
+                warn,
+                crit,
+                max,
+            } => {
+                write!(
+                    f,
+                    "{label}={:.6}s;{};{};0.000000",
+                    value.as_secs_f64(),
+                    opt(warn),
+                    opt(crit)
+                )?;
+                if let Some(max) = max {
+                    write!(f, ";{:.6}", max.as_secs_f64())?;
+                }
+                Ok(())
             }
             Perf::Bytes { label, value } => write!(f, "{label}={value}B;;;0"),
         }
@@ -123,8 +215,8 @@ impl Outcome {
         out
     }
 
-    pub fn exit_code(&self) -> i32 {
-        self.state.nagios_code()
+    pub fn exit_code(&self, protocol: Protocol) -> i32 {
+        protocol.exit_code(self.state)
     }
 }
 
@@ -148,24 +240,35 @@ mod tests {
 
     #[test]
     fn status_line_with_perfdata() {
-        let o = Outcome::new("RAW_TCP", State::Ok, "203.0.113.10:80 answers").with_perf(
-            Perf::Seconds {
-                label: "time",
-                value: Duration::from_micros(410),
-            },
-        );
+        let o = Outcome::new("RAW_TCP", State::Ok, "203.0.113.10:80 answers")
+            .with_perf(Perf::time(Duration::from_micros(410)));
         assert_eq!(
             o.status_line(),
             "RAW_TCP OK - 203.0.113.10:80 answers|time=0.000410s;;;0.000000"
         );
-        assert_eq!(o.exit_code(), 0);
+        assert_eq!(o.exit_code(Protocol::Nagios), 0);
+    }
+
+    #[test]
+    fn perfdata_with_thresholds_and_max() {
+        let perf = Perf::Seconds {
+            label: "time",
+            value: Duration::from_millis(5),
+            warn: Some(Range::parse("0.5").unwrap()),
+            crit: Some(Range::parse("@1:2").unwrap()),
+            max: Some(Duration::from_secs(1)),
+        };
+        assert_eq!(
+            perf.to_string(),
+            "time=0.005000s;0.5;@1:2;0.000000;1.000000"
+        );
     }
 
     #[test]
     fn summary_is_forced_onto_one_line_without_pipes() {
         let o = Outcome::new("RAW_TCP", State::Unknown, "a\nb|c\x07");
         assert_eq!(o.status_line(), "RAW_TCP UNKNOWN - a b/c?");
-        assert_eq!(o.exit_code(), 3);
+        assert_eq!(o.exit_code(Protocol::Nagios), 3);
     }
 
     #[test]
@@ -173,6 +276,39 @@ mod tests {
         assert!(State::Critical > State::Warning);
         assert!(State::Unknown > State::Critical);
         assert_eq!(State::Critical.nagios_code(), 2);
+    }
+
+    #[test]
+    fn exit_protocols() {
+        use State::*;
+        let all = [Ok, Warning, Critical, Unknown];
+        let codes = |p: Protocol| all.map(|s| p.exit_code(s));
+        assert_eq!(codes(Protocol::Nagios), [0, 1, 2, 3]);
+        assert_eq!(codes(Protocol::Keepalived), [0, 1, 1, 1]);
+        assert_eq!(codes(Protocol::Ldirectord), [0, 1, 1, 1]);
+        assert_eq!(
+            codes(Protocol::KeepalivedDynamic { weight: 0 }),
+            [2, 2, 1, 1]
+        );
+        assert_eq!(
+            codes(Protocol::KeepalivedDynamic { weight: 253 }),
+            [255, 2, 1, 1]
+        );
+    }
+
+    #[test]
+    fn protocol_names_and_weight() {
+        assert_eq!(
+            Protocol::parse("nagios", None),
+            Result::Ok(Protocol::Nagios)
+        );
+        assert_eq!(
+            Protocol::parse("keepalived-dynamic", Some(7)),
+            Result::Ok(Protocol::KeepalivedDynamic { weight: 7 })
+        );
+        assert!(Protocol::parse("keepalived-dynamic", None).is_err());
+        assert!(Protocol::parse("keepalived", Some(7)).is_err());
+        assert!(Protocol::parse("icinga", None).is_err());
     }
 
     #[test]

@@ -19,6 +19,8 @@ use harness::*;
 const OK: &str = "RAW_TCP OK - ";
 const CRITICAL: &str = "RAW_TCP CRITICAL - ";
 const UNKNOWN: &str = "RAW_TCP UNKNOWN - ";
+/// Usage errors are worded as monitoring-plugins word them.
+const USAGE: &str = "check_raw_tcp: ";
 
 /// How long a server may take to notice our RST or FIN.
 const SETTLE: Duration = Duration::from_secs(1);
@@ -232,9 +234,11 @@ fn role_auto_on_lb_without_the_vip_is_backup() {
 
 // ---- arguments -----------------------------------------------------------
 
-/// Every rejected argument gives UNKNOWN (exit 3) and a status line naming
-/// it (any of the given words, case-insensitive). Run inside the testbed: a
-/// binary that wrongly accepted one must not send frames on the host.
+/// Every rejected argument gives exit 3 and a first line naming it (any of
+/// the given words, case-insensitive): `check_raw_tcp: ...` for a usage
+/// error, a `RAW_TCP UNKNOWN` status line for one found at run time (no
+/// such interface). Run inside the testbed: a binary that wrongly accepted
+/// one must not send frames on the host.
 #[test]
 fn bad_arguments_are_unknown() {
     if needs_root() {
@@ -253,7 +257,7 @@ fn bad_arguments_are_unknown() {
         (
             "no such interface",
             vec!["nosuch0", RS1, VIP, "80"],
-            &["nosuch0"],
+            &["nosuch0"], // found at run time: a status line
         ),
         (
             "bad real server",
@@ -293,9 +297,14 @@ fn bad_arguments_are_unknown() {
         let r = tb.run("lb", &bin, args);
         let line = r.status_line().to_lowercase();
         let named = names.iter().any(|n| line.contains(&n.to_lowercase()));
-        if r.code != Some(3) || !r.status_line().starts_with(UNKNOWN) || !named {
+        let prefix = if *what == "no such interface" {
+            UNKNOWN
+        } else {
+            USAGE
+        };
+        if r.code != Some(3) || !r.status_line().starts_with(prefix) || !named {
             failures.push(format!(
-                "[{what}] expected exit 3, {UNKNOWN:?} naming one of {names:?}\n{r}"
+                "[{what}] expected exit 3, {prefix:?} naming one of {names:?}\n{r}"
             ));
         }
     }
@@ -317,7 +326,7 @@ fn unknown_program_name_lists_valid_names() {
     assert_eq!(r.code, Some(3), "{r}");
     let line = r.status_line();
     assert!(
-        line.contains("UNKNOWN") && line.contains("check_raw_tcp"),
+        line.starts_with("check_raw: unknown program name") && r.stdout.contains("check_raw_tcp"),
         "should list the valid names\n{r}"
     );
 }

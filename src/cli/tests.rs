@@ -2,22 +2,46 @@
 //! value rejected with a message naming the argument.
 
 use super::*;
+use crate::http::Method;
 
 fn argv(line: &str) -> Vec<OsString> {
     line.split_whitespace().map(OsString::from).collect()
 }
 
 fn tcp(line: &str) -> TcpConfig {
-    match parse(argv(line)) {
-        Ok(Command::Check(Config::Tcp(cfg))) => cfg,
+    match parse_with(argv(line), &fake_resolver) {
+        Ok(Command::Check(Config::Tcp(cfg))) => *cfg,
         other => panic!("{line}: {other:?}"),
     }
 }
 
 fn usage_error(line: &str) -> String {
-    match parse(argv(line)) {
-        Err(e) => e.message,
+    full_usage_error(line).message
+}
+
+fn full_usage_error(line: &str) -> UsageError {
+    match parse_with(argv(line), &fake_resolver) {
+        Err(e) => e,
         Ok(other) => panic!("{line}: expected a usage error, got {other:?}"),
+    }
+}
+
+/// Names used in tests resolve without DNS.
+fn fake_resolver(name: &str) -> std::io::Result<Vec<IpAddr>> {
+    match name {
+        "localhost" => Ok(vec!["127.0.0.1".parse().unwrap(), "::1".parse().unwrap()]),
+        "rs1.example" => Ok(vec![
+            "2001:db8::11".parse().unwrap(),
+            "198.51.100.11".parse().unwrap(),
+        ]),
+        _ => Err(std::io::Error::other("no such name")),
+    }
+}
+
+fn http(line: &str) -> HttpConfig {
+    match parse_with(argv(line), &fake_resolver) {
+        Ok(Command::Check(Config::Http(_, cfg))) => *cfg,
+        other => panic!("{line}: {other:?}"),
     }
 }
 
@@ -26,7 +50,8 @@ const GOOD: &str = "eth0 198.51.100.11 203.0.113.10 80";
 #[test]
 fn plain_tcp_check_with_defaults() {
     let cfg = tcp(&format!("/usr/lib/check_raw/check_raw_tcp {GOOD}"));
-    assert_eq!(cfg.common.target.iface, "eth0");
+    assert_eq!(cfg.common.target.iface, Interface::Named("eth0".into()));
+    assert_eq!(cfg.common.protocol, Protocol::Nagios);
     assert_eq!(
         cfg.common.target.real_server,
         "198.51.100.11".parse::<IpAddr>().unwrap()
@@ -106,15 +131,15 @@ fn double_dash_ends_options() {
 fn help_and_version() {
     assert!(matches!(
         parse(argv("check_raw_tcp --help")),
-        Ok(Command::Help(Mode::Tcp))
+        Ok(Command::Help(Mode::Tcp, Protocol::Nagios))
     ));
     assert!(matches!(
         parse(argv("check_raw_tcp -h eth0")),
-        Ok(Command::Help(Mode::Tcp))
+        Ok(Command::Help(Mode::Tcp, Protocol::Nagios))
     ));
     assert!(matches!(
         parse(argv("check_raw tcp -V")),
-        Ok(Command::Version(Mode::Tcp))
+        Ok(Command::Version(Mode::Tcp, Protocol::Nagios))
     ));
     assert!(help(Mode::Tcp).contains("SOURCE_IFACE"));
     assert!(help(Mode::Tcp).contains("WHOLE check"));
@@ -257,4 +282,183 @@ fn source_override() {
     assert!(msg.contains("--source"), "{msg}");
     let msg = usage_error(&format!("check_raw_tcp --source nonsense {GOOD}"));
     assert!(msg.contains("--source"), "{msg}");
+}
+
+#[test]
+fn names_resolve_in_the_family_of_the_literal_beside_them() {
+    let cfg = tcp("check_raw_tcp eth0 rs1.example 203.0.113.10 80");
+    assert_eq!(
+        cfg.common.target.real_server,
+        "198.51.100.11".parse::<IpAddr>().unwrap()
+    );
+    let cfg = tcp("check_raw_tcp eth0 rs1.example 2001:db8:1::10 80");
+    assert_eq!(
+        cfg.common.target.real_server,
+        "2001:db8::11".parse::<IpAddr>().unwrap()
+    );
+    let cfg = tcp("check_raw_tcp -6 eth0 rs1.example rs1.example 80");
+    assert!(cfg.common.target.vip.is_ipv6());
+    let msg = usage_error("check_raw_tcp eth0 nosuch.example 203.0.113.10 80");
+    assert!(msg.contains("cannot resolve"), "{msg}");
+}
+
+#[test]
+fn exit_protocols_and_weight() {
+    let cfg = tcp(&format!("check_raw_tcp --protocol keepalived {GOOD}"));
+    assert_eq!(cfg.common.protocol, Protocol::Keepalived);
+    let cfg = tcp(&format!(
+        "check_raw_tcp --protocol=keepalived-dynamic --weight 100 {GOOD}"
+    ));
+    assert_eq!(
+        cfg.common.protocol,
+        Protocol::KeepalivedDynamic { weight: 100 }
+    );
+    let e = full_usage_error(&format!(
+        "check_raw_tcp --protocol keepalived-dynamic {GOOD}"
+    ));
+    assert!(e.message.contains("--weight"), "{}", e.message);
+    let e = full_usage_error(&format!("check_raw_tcp --weight 5 {GOOD}"));
+    assert!(e.message.contains("keepalived-dynamic"), "{}", e.message);
+    let e = full_usage_error(&format!(
+        "check_raw_tcp --protocol keepalived-dynamic --weight 254 {GOOD}"
+    ));
+    assert!(e.message.contains("0-253"), "{}", e.message);
+}
+
+#[test]
+fn usage_errors_exit_per_protocol() {
+    // Nagios: 3; the daemons: 1, also for a protocol we do not know.
+    let e = full_usage_error("check_raw_tcp eth0 198.51.100.11 203.0.113.10 0");
+    assert_eq!(e.protocol.exit_code(crate::outcome::State::Unknown), 3);
+    let e =
+        full_usage_error("check_raw_tcp --protocol keepalived eth0 198.51.100.11 203.0.113.10 0");
+    assert_eq!(e.protocol.exit_code(crate::outcome::State::Unknown), 1);
+    let e = full_usage_error("check_raw_tcp --protocol=ldirectord --bogus");
+    assert_eq!(e.protocol.exit_code(crate::outcome::State::Unknown), 1);
+    let e = full_usage_error(&format!(
+        "check_raw_tcp --protocol keepalived-dynamc {GOOD}"
+    ));
+    assert!(e.message.contains("unknown --protocol"), "{}", e.message);
+    assert_eq!(e.protocol.exit_code(crate::outcome::State::Unknown), 1);
+    // The ldirectord form defaults to the ldirectord protocol, errors too.
+    let e = full_usage_error("check_raw_tcp 203.0.113.10 80 300.1.1.1 80");
+    assert_eq!(e.protocol, Protocol::Ldirectord);
+    assert!(matches!(
+        parse(argv("check_raw_tcp --protocol ldirectord --help")),
+        Ok(Command::Help(Mode::Tcp, Protocol::Ldirectord))
+    ));
+}
+
+#[test]
+fn thresholds() {
+    let cfg = tcp(&format!(
+        "check_raw_tcp --warning 0.5 --critical=@1:2 {GOOD}"
+    ));
+    assert_eq!(cfg.common.thresholds.warning.unwrap().to_string(), "0.5");
+    assert!(cfg.common.thresholds.critical.unwrap().alerts(1.5));
+    let msg = usage_error(&format!("check_raw_tcp --warning 2:1 {GOOD}"));
+    assert!(msg.contains("--warning"), "{msg}");
+}
+
+#[test]
+fn ldirectord_form_tcp() {
+    let cfg = tcp("check_raw_tcp 203.0.113.10 80 198.51.100.11 8080");
+    let t = &cfg.common.target;
+    assert_eq!(t.iface, Interface::ByRoute);
+    assert_eq!(t.vip, "203.0.113.10".parse::<IpAddr>().unwrap());
+    assert_eq!(t.real_server, "198.51.100.11".parse::<IpAddr>().unwrap());
+    assert_eq!(t.port, 8080);
+    assert_eq!(cfg.common.protocol, Protocol::Ldirectord);
+    // RPORT 0: VPORT; brackets around IPv6; --interface; --protocol wins.
+    let cfg = tcp(
+        "check_raw_tcp --interface eth1 --protocol nagios [2001:db8:1::10] 443 [2001:db8::11] 0",
+    );
+    assert_eq!(cfg.common.target.port, 443);
+    assert_eq!(cfg.common.target.iface, Interface::Named("eth1".into()));
+    assert!(cfg.common.target.vip.is_ipv6());
+    assert_eq!(cfg.common.protocol, Protocol::Nagios);
+    // A fwmark service needs --vip.
+    let msg = usage_error("check_raw_tcp 7 0 198.51.100.11 80");
+    assert!(msg.contains("--vip"), "{msg}");
+    let cfg = tcp("check_raw_tcp --vip 203.0.113.10 7 0 198.51.100.11 80");
+    assert_eq!(
+        cfg.common.target.vip,
+        "203.0.113.10".parse::<IpAddr>().unwrap()
+    );
+    assert!(usage_error("check_raw_tcp 203.0.113.10 0 198.51.100.11 0").contains("both 0"));
+    assert!(usage_error("check_raw_tcp --url / 203.0.113.10 80 198.51.100.11 80").contains("HTTP"));
+    assert!(
+        usage_error(&format!("check_raw_tcp --vip 203.0.113.10 {GOOD}"))
+            .contains("ldirectord form")
+    );
+}
+
+#[test]
+fn ldirectord_form_http() {
+    let cfg = http("check_raw_http -S 200 --url /health 203.0.113.10 80 198.51.100.11 80");
+    assert_eq!(cfg.request.path, "/health");
+    assert_eq!(cfg.request.host, "203.0.113.10");
+    let cfg = http("check_raw_http -S 200 [2001:db8:1::10] 80 [2001:db8::11] 80");
+    assert_eq!(cfg.request.host, "[2001:db8:1::10]");
+    assert_eq!(cfg.request.path, "/");
+    let cfg = http("check_raw_http_get --host www --md5 0CC175B9C0F1B6A831C399E269772661 203.0.113.10 80 198.51.100.11 80");
+    assert_eq!(
+        cfg.expect.md5.unwrap().as_str(),
+        "0cc175b9c0f1b6a831c399e269772661"
+    );
+    let cfg = http("check_raw_http_get 203.0.113.10 80 198.51.100.11 80");
+    assert!(cfg.expect.md5.is_none());
+    assert!(cfg.expect.status.is_some());
+    assert!(
+        usage_error("check_raw_http 203.0.113.10 80 198.51.100.11 80")
+            .contains("nothing to verify")
+    );
+}
+
+#[test]
+fn http_checks_from_the_command_line() {
+    let cfg = http(&format!(
+        "check_raw_http -M HEAD -H 'X-A:b' -S 200-299,301 -R Server: -c {GOOD} www /health"
+    ));
+    assert_eq!(cfg.request.method, Method::Head);
+    assert!(cfg.clean_close);
+    assert_eq!(cfg.expect.headers.len(), 1);
+    let cfg = http(&format!(
+        "check_raw_http_get {GOOD} www / 0cc175b9c0f1b6a831c399e269772661"
+    ));
+    assert!(cfg.expect.status.unwrap().contains(204));
+    for (args, needle) in [
+        (format!("check_raw_http {GOOD} www /"), "nothing to verify"),
+        (
+            format!("check_raw_http -S 200 -M POST {GOOD} www /"),
+            "--method",
+        ),
+        (
+            format!("check_raw_http -S 200 {GOOD} www /{}", "a".repeat(3000)),
+            "PATH",
+        ),
+        (format!("check_raw_http -S 200 {GOOD} www health"), "PATH"),
+        (
+            format!("check_raw_http -S 200 -H NoColon {GOOD} www /"),
+            "-H",
+        ),
+        (format!("check_raw_http_get {GOOD} www / 1234"), "MD5"),
+        (
+            format!("check_raw_http -S 99 {GOOD} www /"),
+            "--status-code",
+        ),
+        (format!("check_raw_http --regex ( {GOOD} www /"), "--regex"),
+        (
+            format!("check_raw_http --invert-regex -S 200 {GOOD} www /"),
+            "--invert-regex",
+        ),
+        (
+            format!("check_raw_http -S 200 -m 0 {GOOD} www /"),
+            "--max-bytes",
+        ),
+        (format!("check_raw_http_get {GOOD} www /"), "missing MD5"),
+    ] {
+        let msg = usage_error(&args);
+        assert!(msg.contains(needle), "{args}: {msg}");
+    }
 }

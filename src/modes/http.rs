@@ -19,7 +19,10 @@ use crate::role::Role;
 use crate::trace::{Trace, DETAIL};
 use crate::wait::Waiter;
 
-use super::{deadline, decide_role, ms, open_raw_path, real_server_addr, Describe};
+use super::{
+    apply_thresholds, deadline, decide_role, ms, open_raw_path, real_server_addr, time_perf,
+    Describe,
+};
 
 /// Read size on the kernel path.
 const READ_CHUNK: usize = 64 * 1024;
@@ -89,15 +92,13 @@ fn verdict(mode: Mode, cfg: &HttpConfig, x: Exchange) -> Outcome {
             State::Critical
         }
     };
-    Outcome::new(mode.service(), state, summary)
-        .with_perf(Perf::Seconds {
-            label: "time",
-            value: x.elapsed,
-        })
+    let outcome = Outcome::new(mode.service(), state, summary)
+        .with_perf(time_perf(&cfg.common, x.elapsed))
         .with_perf(Perf::Bytes {
             label: "size",
             value: r.body.len() as u64,
-        })
+        });
+    apply_thresholds(outcome, &cfg.common, x.elapsed)
 }
 
 /// The step a timeout or reset interrupts, from the parser's phase.

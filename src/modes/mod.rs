@@ -10,14 +10,14 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
-use crate::cli::{Common, Mode};
+use crate::cli::{Common, Interface as IfaceChoice, Mode};
 use crate::net::bpf::{FlowFilter, Program};
 use crate::net::frame::{Flow, Link};
-use crate::net::link::{Interface, PacketSocket};
+use crate::net::link::{route_interface, Interface, PacketSocket};
 use crate::net::port::{self, ReservedPort};
 use crate::net::tcp::{Config as TcpConfig, Seq};
 use crate::net::{neigh, Failure, Step, Wire};
-use crate::outcome::{Outcome, State};
+use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Decision};
 use crate::trace::{Trace, DETAIL};
 use crate::wait::Waiter;
@@ -80,19 +80,8 @@ impl Describe<'_> {
 
     /// A raw-path failure as an outcome.
     pub fn raw_failure(&self, failure: Failure, mac: Option<MacAddr>) -> Outcome {
-        let t = &self.common.target;
         match failure {
-            Failure::Timeout(Step::Arp) => self.critical(format!(
-                "no {} reply from {} on {} within {} ms: real server unreachable",
-                if t.real_server.is_ipv4() {
-                    "ARP"
-                } else {
-                    "NDP"
-                },
-                t.real_server,
-                t.iface,
-                self.timeout_ms()
-            )),
+            Failure::Timeout(Step::Arp) => self.unreachable(None),
             Failure::Timeout(Step::SynAck) => self.critical(format!(
                 "no SYN/ACK from {} {} within {} ms: the real server may lack the VIP",
                 self.vip_port(),
@@ -106,6 +95,17 @@ impl Describe<'_> {
             )),
             other => self.common_failure(other, &format!("{} {}", self.vip_port(), self.via(mac))),
         }
+    }
+
+    /// No ARP/NDP answer: the real server is not on this link (or down).
+    pub fn unreachable(&self, iface: Option<&str>) -> Outcome {
+        let rs = self.common.target.real_server;
+        let on = iface.map(|i| format!(" on {i}")).unwrap_or_default();
+        self.critical(format!(
+            "no {} reply from {rs}{on} within {} ms: real server unreachable",
+            if rs.is_ipv4() { "ARP" } else { "NDP" },
+            self.timeout_ms()
+        ))
     }
 
     /// A BACKUP-path (kernel) failure as an outcome.
@@ -145,6 +145,47 @@ impl Describe<'_> {
             Failure::Local(text) => self.unknown(text),
         }
     }
+}
+
+/// The `time=` perfdata item with the thresholds and the timeout as max.
+pub fn time_perf(common: &Common, elapsed: Duration) -> Perf {
+    Perf::Seconds {
+        label: "time",
+        value: elapsed,
+        warn: common.thresholds.warning.clone(),
+        crit: common.thresholds.critical.clone(),
+        max: Some(common.timeout),
+    }
+}
+
+/// An OK outcome becomes CRITICAL or WARNING when the response time
+/// alerts against `--critical` or `--warning` (critical first, as the
+/// plugin guidelines say). Failures stay what they are.
+pub fn apply_thresholds(mut outcome: Outcome, common: &Common, elapsed: Duration) -> Outcome {
+    if outcome.state != State::Ok {
+        return outcome;
+    }
+    let seconds = elapsed.as_secs_f64();
+    let t = &common.thresholds;
+    let alert = [
+        (State::Critical, &t.critical, "critical"),
+        (State::Warning, &t.warning, "warning"),
+    ]
+    .into_iter()
+    .find_map(|(state, range, name)| {
+        range
+            .as_ref()
+            .filter(|r| r.alerts(seconds))
+            .map(|r| (state, name, r.to_string()))
+    });
+    if let Some((state, name, range)) = alert {
+        outcome.state = state;
+        outcome.summary = format!(
+            "{} (response time {seconds:.6} s alerts against --{name} {range})",
+            outcome.summary
+        );
+    }
+    outcome
 }
 
 /// Decide MASTER/BACKUP for this run.
@@ -217,7 +258,14 @@ pub fn open_raw_path<'a>(
 ) -> Result<RawPath<'a>, (Early, Trace)> {
     let t = &d.common.target;
     let fail = |o: Outcome, trace: Trace| (Box::new(o), trace);
-    let iface = match Interface::lookup(&t.iface) {
+    let name = match &t.iface {
+        IfaceChoice::Named(name) => name.clone(),
+        IfaceChoice::ByRoute => match route_interface(t.real_server) {
+            Ok(name) => name,
+            Err(e) => return Err(fail(d.unknown(e), trace)),
+        },
+    };
+    let iface = match Interface::lookup(&name) {
         Ok(i) => i,
         Err(e) => return Err(fail(d.unknown(e.to_string()), trace)),
     };
@@ -271,6 +319,9 @@ pub fn open_raw_path<'a>(
     });
     let rs_mac = match neigh::resolve(&mut wire, src_ip, t.real_server) {
         Ok(mac) => mac,
+        Err(Failure::Timeout(Step::Arp)) => {
+            return Err((Box::new(d.unreachable(Some(&iface.name))), wire.trace))
+        }
         Err(f) => return Err((Box::new(d.raw_failure(f, None)), wire.trace)),
     };
     wire.trace.line(DETAIL, || {

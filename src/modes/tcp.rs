@@ -7,12 +7,15 @@
 use crate::cli::{Mode, TcpConfig};
 use crate::kernel;
 use crate::net::conn::Conn;
-use crate::outcome::{Outcome, Perf, State};
+use crate::outcome::{Outcome, State};
 use crate::role::Role;
 use crate::trace::{Trace, DETAIL};
 use crate::wait::Waiter;
 
-use super::{deadline, decide_role, ms, open_raw_path, real_server_addr, Describe};
+use super::{
+    apply_thresholds, deadline, decide_role, ms, open_raw_path, real_server_addr, time_perf,
+    Describe,
+};
 
 pub fn run(cfg: &TcpConfig, waiter: &Waiter) -> Outcome {
     let deadline = deadline(&cfg.common);
@@ -73,10 +76,9 @@ fn raw(
             if retransmissions > 0 {
                 summary.push_str(&format!(" ({retransmissions} retransmissions)"));
             }
-            Outcome::new(Mode::Tcp.service(), State::Ok, summary).with_perf(Perf::Seconds {
-                label: "time",
-                value: rtt,
-            })
+            let ok = Outcome::new(Mode::Tcp.service(), State::Ok, summary)
+                .with_perf(time_perf(&cfg.common, rtt));
+            apply_thresholds(ok, &cfg.common, rtt)
         }
         Err(failure) => d.raw_failure(failure, Some(rs_mac)),
     };
@@ -96,7 +98,7 @@ fn backup(
     let outcome = match kernel::connect(addr, waiter, deadline) {
         Ok((stream, took)) => {
             kernel::close(stream, cfg.clean_close);
-            Outcome::new(
+            let ok = Outcome::new(
                 Mode::Tcp.service(),
                 State::Ok,
                 format!(
@@ -104,10 +106,8 @@ fn backup(
                     ms(took)
                 ),
             )
-            .with_perf(Perf::Seconds {
-                label: "time",
-                value: took,
-            })
+            .with_perf(time_perf(&cfg.common, took));
+            apply_thresholds(ok, &cfg.common, took)
         }
         Err(failure) => d.kernel_failure(failure),
     };

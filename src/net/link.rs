@@ -97,6 +97,30 @@ impl Interface {
     }
 }
 
+/// The interface the kernel routes `dest` through (ldirectord gives only
+/// addresses): the source address a connected UDP socket gets (no packet
+/// is sent), then the interface that holds it.
+pub fn route_interface(dest: std::net::IpAddr) -> Result<String, String> {
+    use socket2::{Domain, Socket, Type};
+    let no_route = |e: io::Error| format!("no route to {dest} to choose an interface by: {e}");
+    let target = std::net::SocketAddr::new(dest, 9);
+    let socket = Socket::new(Domain::for_address(target), Type::DGRAM, None).map_err(no_route)?;
+    socket.connect(&target.into()).map_err(no_route)?;
+    let local = socket
+        .local_addr()
+        .map_err(no_route)?
+        .as_socket()
+        .map(|a| a.ip())
+        .ok_or_else(|| format!("no local address towards {dest}"))?;
+    pnet_datalink::interfaces()
+        .into_iter()
+        .find(|i| i.ips.iter().any(|net| net.ip() == local))
+        .map(|i| i.name)
+        .ok_or_else(|| {
+            format!("no interface holds {local}, the source towards {dest}; use --interface")
+        })
+}
+
 /// Is `addr` assigned to any interface of this host (the VIP test of `-r auto`)?
 pub fn is_local_address(addr: std::net::IpAddr) -> bool {
     pnet_datalink::interfaces()

@@ -1,0 +1,178 @@
+//! The HTTP checks' options: taken raw from the command line, then checked
+//! into a request and the expectations the response must meet.
+
+use crate::http::{self, Expectations, HeaderMatch, Md5, Method, Request, StatusSet};
+
+use super::values::{one_line, parse_max_bytes, truncate};
+use super::{all_strings, opt_string, Common, HttpConfig, Mode, UsageError};
+
+/// HOST, PATH and (GET check) MD5, whichever form supplied them.
+pub(super) struct HttpFields {
+    pub host: String,
+    pub path: String,
+    pub md5: Option<String>,
+}
+
+/// The HTTP options as given, before they are checked.
+#[derive(Debug, Default)]
+pub(super) struct HttpOptions {
+    method: Option<String>,
+    headers: Vec<String>,
+    status: Option<String>,
+    response_headers: Vec<String>,
+    md5: Option<String>,
+    body: Option<String>,
+    contains: Option<String>,
+    regex: Option<String>,
+    invert_regex: bool,
+    max_bytes: Option<String>,
+}
+
+/// Compiled regexes are bounded so a pathological pattern cannot eat memory.
+const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+impl HttpOptions {
+    pub(super) fn take(
+        p: &mut pico_args::Arguments,
+        mode: Mode,
+    ) -> Result<HttpOptions, UsageError> {
+        let mut o = HttpOptions {
+            max_bytes: opt_string(p, ["-m", "--max-bytes"], mode)?,
+            ..HttpOptions::default()
+        };
+        if mode == Mode::Http {
+            o.method = opt_string(p, ["-M", "--method"], mode)?;
+            o.headers = all_strings(p, ["-H", "--header"], mode)?;
+            o.status = opt_string(p, ["-S", "--status-code"], mode)?;
+            o.response_headers = all_strings(p, ["-R", "--response-header"], mode)?;
+            o.md5 = opt_string(p, ["-A", "--hash"], mode)?;
+            o.body = opt_string(p, ["-B", "--body"], mode)?;
+            o.contains = opt_string(p, ["-s", "--string"], mode)?;
+            o.regex = opt_string(p, "--regex", mode)?;
+            o.invert_regex = p.contains("--invert-regex");
+        }
+        Ok(o)
+    }
+
+    /// Check every value; `fields` are HOST, PATH and the GET check's MD5,
+    /// from the positional arguments or the ldirectord form's options.
+    pub(super) fn into_config(
+        self,
+        mode: Mode,
+        common: Common,
+        clean_close: bool,
+        fields: HttpFields,
+    ) -> Result<HttpConfig, String> {
+        let (host, path) = (&fields.host, &fields.path);
+        let method = match self.method.as_deref() {
+            None => Method::Get,
+            Some(m) => Method::parse(m).map_err(|e| format!("invalid --method: {e}"))?,
+        };
+        if self.headers.len() > http::request::MAX_REQUEST_HEADERS {
+            return Err(format!(
+                "too many -H headers ({}, at most {})",
+                self.headers.len(),
+                http::request::MAX_REQUEST_HEADERS
+            ));
+        }
+        let headers = self
+            .headers
+            .iter()
+            .map(|h| {
+                http::parse_request_header(h)
+                    .map_err(|e| format!("invalid -H '{}': {e}", truncate(h)))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let request = Request::new(method, host, path, headers).map_err(|e| {
+            if e.contains("path") {
+                format!("invalid PATH '{}': {e}", truncate(path))
+            } else {
+                format!("invalid HOST '{}': {e}", truncate(host))
+            }
+        })?;
+        let request_len = request.to_bytes().len();
+        if request_len > crate::net::tcp::MAX_SEND_BYTES {
+            return Err(format!(
+                "request of {request_len} bytes is too large (at most {})",
+                crate::net::tcp::MAX_SEND_BYTES
+            ));
+        }
+        let mut expect = Expectations::default();
+        if mode == Mode::HttpGet {
+            expect.status = Some(StatusSet::success());
+            expect.md5 = fields
+                .md5
+                .as_deref()
+                .map(|m| Md5::parse(m).map_err(|e| format!("invalid MD5 '{}': {e}", truncate(m))))
+                .transpose()?;
+        } else {
+            expect.status = self
+                .status
+                .as_deref()
+                .map(|s| {
+                    StatusSet::parse(s)
+                        .map_err(|e| format!("invalid --status-code '{}': {e}", truncate(s)))
+                })
+                .transpose()?;
+            if self.response_headers.len() > http::request::MAX_REQUEST_HEADERS {
+                return Err(format!(
+                    "too many -R headers ({}, at most {})",
+                    self.response_headers.len(),
+                    http::request::MAX_REQUEST_HEADERS
+                ));
+            }
+            expect.headers = self
+                .response_headers
+                .iter()
+                .map(|h| {
+                    HeaderMatch::parse(h).map_err(|e| format!("invalid -R '{}': {e}", truncate(h)))
+                })
+                .collect::<Result<_, _>>()?;
+            expect.md5 = self
+                .md5
+                .as_deref()
+                .map(|m| {
+                    Md5::parse(m).map_err(|e| format!("invalid --hash '{}': {e}", truncate(m)))
+                })
+                .transpose()?;
+            expect.body = self.body.map(String::into_bytes);
+            expect.contains = self.contains;
+            expect.regex = self
+                .regex
+                .as_deref()
+                .map(|r| {
+                    regex::RegexBuilder::new(r)
+                        .size_limit(REGEX_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| {
+                            format!(
+                                "invalid --regex '{}': {}",
+                                truncate(r),
+                                one_line(&e.to_string())
+                            )
+                        })
+                })
+                .transpose()?;
+            if self.invert_regex && expect.regex.is_none() {
+                return Err("--invert-regex needs --regex".into());
+            }
+            if expect.is_empty() {
+                return Err(
+                    "nothing to verify: give at least one of -S, -R, -A, -B, --string, --regex"
+                        .into(),
+                );
+            }
+        }
+        let max_bytes = match self.max_bytes.as_deref() {
+            None => http::DEFAULT_MAX_BYTES,
+            Some(m) => parse_max_bytes(m)?,
+        };
+        Ok(HttpConfig {
+            common,
+            clean_close,
+            request,
+            expect,
+            max_bytes,
+        })
+    }
+}
