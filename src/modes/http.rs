@@ -36,7 +36,7 @@ struct Exchange {
     elapsed: Duration,
     /// "via 198.51.100.11" or "via 198.51.100.11:80 (BACKUP role)".
     via: String,
-    /// Set when the clean close (`-c`) did not complete.
+    /// How a clean close (`-c`) ended, for the summary.
     close_note: Option<&'static str>,
 }
 
@@ -164,14 +164,7 @@ fn raw(
             feed(&mut parser, &data, tcp.peer_closed())
         })?;
         let elapsed = started.elapsed();
-        let close_note = if cfg.clean_close {
-            conn.close_clean()
-                .err()
-                .map(|_| ", no FIN from the server in time: closed by RST")
-        } else {
-            conn.abort();
-            None
-        };
+        let close_note = conn.finish(cfg.clean_close)?;
         Ok(Exchange {
             response,
             elapsed,

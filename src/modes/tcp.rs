@@ -53,25 +53,18 @@ fn raw(
         path.tcp.clone(),
         path.ip_id,
     );
-    let result = conn.connect();
+    let result = conn
+        .connect()
+        .and_then(|rtt| Ok((rtt, conn.finish(cfg.clean_close)?)));
     let outcome = match result {
-        Ok(rtt) => {
+        Ok((rtt, close_note)) => {
             let mut summary = format!(
-                "{} answers {} in {}",
+                "{} answers {} in {}{}",
                 d.vip_port(),
                 d.via(Some(rs_mac)),
-                ms(rtt)
+                ms(rtt),
+                close_note.unwrap_or_default()
             );
-            if cfg.clean_close {
-                match conn.close_clean() {
-                    Ok(()) => summary.push_str(", closed cleanly"),
-                    // The server answered, which is what is checked; its
-                    // part of the close is reported, not held against it.
-                    Err(_) => summary.push_str(", no FIN from the server in time: closed by RST"),
-                }
-            } else {
-                conn.abort();
-            }
             let retransmissions = conn.tcp().retransmissions();
             if retransmissions > 0 {
                 summary.push_str(&format!(" ({retransmissions} retransmissions)"));

@@ -133,6 +133,24 @@ impl<'w, 'a> Conn<'w, 'a> {
         self.flush()
     }
 
+    /// End the connection as asked: RST, or with `clean` a FIN handshake.
+    /// A server that does not finish its part of a clean close in time (or
+    /// resets it) has still answered the check: that comes back as a note
+    /// for the summary, not as a failure. A signal or a local error during
+    /// the close is a failure like any other.
+    pub fn finish(&mut self, clean: bool) -> Result<Option<&'static str>, Failure> {
+        if !clean {
+            self.abort();
+            return Ok(None);
+        }
+        match self.close_clean() {
+            Ok(()) => Ok(Some(", closed cleanly")),
+            Err(Failure::Timeout(_)) => Ok(Some(", no FIN from the server in time: closed by RST")),
+            Err(Failure::Reset(_)) => Ok(Some(", the server reset the clean close")),
+            Err(other) => Err(other),
+        }
+    }
+
     /// Send RST if the server may still hold the connection.
     pub fn abort(&mut self) {
         if let Some(rst) = self.tcp.abort() {

@@ -13,7 +13,8 @@
 //!
 //! Modules: `testbed` (the topology), `servers` (listeners), `process`
 //! (running programs), `netns` (namespace plumbing), `files` (temp files and
-//! the `check_raw_*` symlinks).
+//! the `check_raw_*` symlinks), `relay` (fault injection: loss and delay
+//! between `lb` and the switch, a UDP flood at `lb`).
 
 // Each test target uses a different part of the harness; what one target
 // leaves unused is not dead code, nor an unused import.
@@ -21,7 +22,9 @@
 
 pub mod files;
 pub mod netns;
+pub mod nginx;
 pub mod process;
+pub mod relay;
 pub mod servers;
 pub mod testbed;
 
@@ -29,7 +32,12 @@ use std::path::Path;
 use std::process::Command;
 
 pub use files::{check_raw_bin, BinLink, TempDir, CHECK_RAW};
-pub use process::{RunResult, HARD_LIMIT};
+pub use nginx::*;
+pub use process::{spawn, RunResult, Spawned, HARD_LIMIT};
+pub use relay::{
+    lb_rx_packets, Dir, DirStats, Event, FaultPlan, Faults, Flood, Kind, Relay, RelayBed, Stats,
+    TcpInfo, FLOOD_IP,
+};
 pub use servers::{read_request, Behaviour, ConnEnd, ServerHandle};
 pub use testbed::{Testbed, HOSTS, IFACE, LBB_IP, LB_IP, NOBODY, PORT, RS1, RS2, RS3, SWITCH, VIP};
 

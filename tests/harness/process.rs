@@ -2,13 +2,15 @@
 //! test needs to judge it: exit code or signal, stdout, stderr, wall time.
 //!
 //! A check that hangs must fail its test, not hang the suite, so every run is
-//! killed (with its whole process group) after `HARD_LIMIT`.
+//! killed (with its whole process group) after `HARD_LIMIT`. `spawn` starts
+//! one without waiting, for tests that signal it or keep it running in the
+//! background; it too is killed when dropped.
 
 use std::fmt;
-use std::io::Read;
+use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -72,51 +74,157 @@ pub fn run(cmd: Command) -> RunResult {
 }
 
 /// `run` with another limit (tests of the harness itself use a short one).
-pub fn run_limited(mut cmd: Command, limit: Duration) -> RunResult {
+pub fn run_limited(cmd: Command, limit: Duration) -> RunResult {
+    spawn(cmd).wait(limit)
+}
+
+/// A program started by `spawn` and not yet waited for, in its own process
+/// group. Dropping it SIGKILLs the group and reaps it, so nothing it started
+/// outlives the test, even one that panics.
+pub struct Spawned {
+    command: String,
+    pid: libc::pid_t,
+    started: Instant,
+    /// Set (under the lock) by the waiter just before it reaps the child, so
+    /// a signal sent while holding the lock can never hit a reused pid.
+    reaped: Arc<Mutex<bool>>,
+    done: mpsc::Receiver<(io::Result<ExitStatus>, Instant)>,
+    stdout: Option<thread::JoinHandle<String>>,
+    stderr: Option<thread::JoinHandle<String>>,
+    waited: bool,
+}
+
+/// Starts `cmd` (stdin closed, output captured) without waiting for it:
+/// for programs a test must signal, or keep running in the background.
+pub fn spawn(mut cmd: Command) -> Spawned {
     let command = describe(&cmd);
-    // Own process group: on timeout the whole group is killed, including
-    // anything the program started.
+    // Own process group: a kill reaches anything the program started.
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    let start = Instant::now();
+    let started = Instant::now();
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => panic!("cannot start `{command}`: {e}"),
     };
     let pid = child.id() as libc::pid_t;
-    let out_reader = reader(child.stdout.take().expect("piped stdout"));
-    let err_reader = reader(child.stderr.take().expect("piped stderr"));
-
-    // The waiter thread owns the child and is the only one that reaps it, so
-    // the pid cannot be reused while we may still kill it below.
-    let (tx, rx) = mpsc::channel();
+    let stdout = Some(reader(child.stdout.take().expect("piped stdout")));
+    let stderr = Some(reader(child.stderr.take().expect("piped stderr")));
+    let reaped = Arc::new(Mutex::new(false));
+    let reaped2 = Arc::clone(&reaped);
+    let (tx, done) = mpsc::channel();
+    // The waiter is the only one that reaps the child: it first waits for
+    // the exit without reaping (WNOWAIT), so the exit time is exact and the
+    // pid stays reserved until `reaped` is set.
     thread::spawn(move || {
-        let status = child.wait();
-        let _ = tx.send((status, Instant::now()));
-    });
-    let mut killed = false;
-    let (status, end) = match rx.recv_timeout(limit) {
-        Ok(done) => done,
-        Err(_) => {
-            killed = true;
-            // SAFETY: plain syscall; the group exists until the waiter reaps.
-            unsafe { libc::kill(-pid, libc::SIGKILL) };
-            rx.recv_timeout(Duration::from_secs(5))
-                .unwrap_or_else(|_| panic!("`{command}` survived SIGKILL"))
+        // SAFETY: waitid writes into a zeroed siginfo we own.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        let mut r = -1;
+        for _ in 0..1000 {
+            // SAFETY: plain syscall on our own child.
+            r = unsafe {
+                libc::waitid(
+                    libc::P_PID,
+                    pid as libc::id_t,
+                    &mut info,
+                    libc::WEXITED | libc::WNOWAIT,
+                )
+            };
+            if r == 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+                break;
+            }
         }
-    };
-    let status = status.unwrap_or_else(|e| panic!("wait for `{command}`: {e}"));
-    RunResult {
+        let exited = Instant::now();
+        let mut reaped = reaped2.lock().unwrap_or_else(|e| e.into_inner());
+        *reaped = true;
+        let status = child.wait();
+        drop(reaped);
+        // If waitid failed, only the reaping wait tells when it ended.
+        let end = if r == 0 { exited } else { Instant::now() };
+        let _ = tx.send((status, end));
+    });
+    Spawned {
         command,
-        code: status.code(),
-        signal: status.signal(),
-        stdout: out_reader.join().unwrap_or_default(),
-        stderr: err_reader.join().unwrap_or_default(),
-        elapsed: end - start,
-        killed,
+        pid,
+        started,
+        reaped,
+        done,
+        stdout,
+        stderr,
+        waited: false,
     }
+}
+
+impl Spawned {
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// When the program was started (`RunResult::elapsed` counts from here).
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Sends `sig` to the program itself (not its group) if it has not been
+    /// reaped yet, and returns the moment it was sent.
+    pub fn signal(&self, sig: libc::c_int) -> Instant {
+        self.kill(self.pid, sig)
+    }
+
+    /// Waits at most `limit` for the program to end, SIGKILLing its group
+    /// after that, and returns what it did.
+    pub fn wait(mut self, limit: Duration) -> RunResult {
+        self.waited = true;
+        let mut killed = false;
+        let (status, end) = match self.done.recv_timeout(limit) {
+            Ok(done) => done,
+            Err(_) => {
+                killed = true;
+                self.kill(-self.pid, libc::SIGKILL);
+                self.done
+                    .recv_timeout(Duration::from_secs(5))
+                    .unwrap_or_else(|_| panic!("`{}` survived SIGKILL", self.command))
+            }
+        };
+        let status = status.unwrap_or_else(|e| panic!("wait for `{}`: {e}", self.command));
+        RunResult {
+            command: self.command.clone(),
+            code: status.code(),
+            signal: status.signal(),
+            stdout: join_reader(self.stdout.take()),
+            stderr: join_reader(self.stderr.take()),
+            elapsed: end - self.started,
+            killed,
+        }
+    }
+
+    /// `kill(target, sig)` unless the child is already reaped.
+    fn kill(&self, target: libc::pid_t, sig: libc::c_int) -> Instant {
+        let reaped = self.reaped.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        if !*reaped {
+            // SAFETY: plain syscall; the pid (and its group) is still ours.
+            unsafe { libc::kill(target, sig) };
+        }
+        now
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        if self.waited {
+            return;
+        }
+        self.kill(-self.pid, libc::SIGKILL);
+        let _ = self.done.recv_timeout(Duration::from_secs(5));
+        let _ = join_reader(self.stdout.take());
+        let _ = join_reader(self.stderr.take());
+    }
+}
+
+fn join_reader(h: Option<thread::JoinHandle<String>>) -> String {
+    h.and_then(|h| h.join().ok()).unwrap_or_default()
 }
 
 /// Drains a pipe on its own thread so a chatty program never blocks on a full

@@ -1,0 +1,624 @@
+//! `check_raw_tcp` under network faults: lost frames, random loss, delay, a
+//! UDP flood, many checks at once, and SIGTERM/SIGINT mid-check.
+//!
+//! Loss and delay come from the harness's relay (`harness::relay`): netem is
+//! not available on the kernels we test on, so a thread of this process
+//! forwards every frame between `lb` and the switch and drops or holds back
+//! the ones a `FaultPlan` names. Frame numbers are per direction and per
+//! kind, so "the first TCP frame towards the real server" is the SYN
+//! whatever ARP came before it.
+//!
+//! After every case no connection from the LB may be left ESTABLISHED on
+//! the real server. Each test builds its own testbed; the two that load the
+//! CPU (flood, 50 checks at once) run alone so their load cannot bend the
+//! timing assertions of the others. Tests skip, with a message, unless root.
+
+mod harness;
+
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use harness::*;
+
+const OK: &str = "RAW_TCP OK - ";
+const CRITICAL: &str = "RAW_TCP CRITICAL - ";
+
+/// How long a server may take to notice our RST or FIN.
+const SETTLE: Duration = Duration::from_secs(1);
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+// ---- CPU load: the heavy tests run alone ----------------------------------
+
+static LOAD: RwLock<()> = RwLock::new(());
+
+/// Held by tests that only need their share of the CPU.
+fn light() -> RwLockReadGuard<'static, ()> {
+    LOAD.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held by tests that load the CPU: nothing else runs meanwhile.
+fn heavy() -> RwLockWriteGuard<'static, ()> {
+    LOAD.write().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---- helpers ---------------------------------------------------------------
+
+/// `check_raw_tcp OPTS... eth0 REAL_SERVER VIP 80`, run in `lb`.
+fn check(tb: &Testbed, opts: &[&str], real_server: &str) -> RunResult {
+    let argv = args(opts, real_server);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    tb.run("lb", &check_raw_bin("check_raw_tcp"), &argv)
+}
+
+fn args<'a>(opts: &[&'a str], real_server: &'a str) -> Vec<String> {
+    let mut v: Vec<String> = opts.iter().map(|s| s.to_string()).collect();
+    v.extend([IFACE, real_server, VIP].map(str::to_owned));
+    v.push(PORT.to_string());
+    v
+}
+
+/// Exit code, status-line prefix, and text the status line must contain.
+/// `context` (the relay's log, say) is added to the failure message.
+fn assert_verdict(r: &RunResult, code: i32, prefix: &str, needles: &[&str], context: &str) {
+    let line = r.status_line();
+    let ok = r.code == Some(code)
+        && line.starts_with(prefix)
+        && needles.iter().all(|n| line.contains(n));
+    assert!(
+        ok,
+        "expected exit {code}, {prefix:?} containing {needles:?}\n{r}\n--- relay ---\n{context}"
+    );
+}
+
+fn assert_nothing_left_open(tb: &Testbed, host: &str, context: &str) {
+    let open = tb.wait_none_established(host, PORT, SETTLE);
+    assert_eq!(
+        open, 0,
+        "{open} connection(s) left ESTABLISHED on {host}:{PORT}\n{context}"
+    );
+}
+
+/// The SYNs the check sent, as `-vvv` lists them (`> ... Flags [S], ...`).
+fn syns_sent(r: &RunResult) -> usize {
+    r.stdout
+        .lines()
+        .filter(|l| l.contains(" ms > ") && l.contains("Flags [S],"))
+        .count()
+}
+
+fn relay_context(tb: &RelayBed) -> String {
+    format!("{:?}\n{}", tb.relay().stats(), tb.relay().log())
+}
+
+// ---- single lost frames ------------------------------------------------------
+
+#[test]
+fn lost_syn_is_retransmitted() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([1])));
+    let r = check(&tb, &["-vvv", "-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 0, OK, &[RS1], &ctx);
+    assert_eq!(syns_sent(&r), 2, "-vvv should list 2 SYNs\n{r}\n{ctx}");
+    assert_eq!(tb.relay().stats().to_rs.dropped_tcp, 1, "{ctx}");
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+#[test]
+fn lost_syn_ack_is_recovered() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::none().toward_lb(Faults::new().drop_nth_tcp([1])));
+    let r = check(&tb, &["-vvv", "-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 0, OK, &[RS1], &ctx);
+    // Our retransmitted SYN makes the server repeat its SYN/ACK.
+    let syn_acks = syn_acks_to_lb(tb.relay());
+    assert!(syn_acks >= 2, "a second SYN/ACK should come\n{r}\n{ctx}");
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+fn syn_acks_to_lb(relay: &Relay) -> usize {
+    relay
+        .events()
+        .iter()
+        .filter(|e| e.dir == Dir::ToLb && e.tcp.is_some_and(|t| t.is_syn_ack()))
+        .count()
+}
+
+/// With `-c` the ACK of the SYN/ACK rides on our FIN. Losing it and the
+/// next two FIN retransmissions leaves the server in SYN-RECV until it
+/// repeats its SYN/ACK (after 1 s); the check must acknowledge that and
+/// still close cleanly.
+#[test]
+fn lost_ack_server_repeats_syn_ack() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb =
+        Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([2, 3, 4])));
+    let server = tb.server("rs1", PORT);
+    let r = check(&tb, &["-c", "-vvv", "-t", "3000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 0, OK, &[RS1, "closed cleanly"], &ctx);
+    assert!(
+        syn_acks_to_lb(tb.relay()) >= 2,
+        "the server should have repeated its SYN/ACK\n{r}\n{ctx}"
+    );
+    let ends = server.wait_ends(1, SETTLE);
+    assert_eq!(ends, vec![ConnEnd::Eof], "rs1 should see a FIN\n{r}\n{ctx}");
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+/// Without `-c` the SYN/ACK is answered by a RST alone. If that RST is lost
+/// the server keeps only a SYN-RECV entry, never an established connection.
+#[test]
+fn lost_rst_leaves_nothing_established() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([2])));
+    let r = check(&tb, &["-vvv", "-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 0, OK, &[RS1], &ctx);
+    assert_eq!(tb.relay().stats().to_rs.dropped_tcp, 1, "{ctx}");
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+#[test]
+fn lost_arp_request_is_retransmitted() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_arp([1])));
+    let r = check(&tb, &["-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 0, OK, &[RS1], &ctx);
+    assert_one_arp_dropped(tb.relay(), Dir::ToRs, 1, &ctx);
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+#[test]
+fn lost_arp_reply_is_recovered() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::none().toward_lb(Faults::new().drop_nth_arp([1])));
+    let r = check(&tb, &["-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 0, OK, &[RS1], &ctx);
+    assert_one_arp_dropped(tb.relay(), Dir::ToLb, 2, &ctx);
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+/// Exactly one frame was dropped: an ARP `op` (1 request, 2 reply) in `dir`.
+fn assert_one_arp_dropped(relay: &Relay, dir: Dir, op: u16, ctx: &str) {
+    let dropped: Vec<Event> = relay.events().into_iter().filter(|e| e.dropped).collect();
+    assert!(
+        dropped.len() == 1 && dropped[0].dir == dir && dropped[0].arp_op == Some(op),
+        "expected one dropped ARP (op {op}) {dir:?}\n{ctx}"
+    );
+}
+
+// ---- random loss -------------------------------------------------------------
+
+/// 10 % of the ARP and TCP frames lost each way; every seed gives a fixed
+/// pattern, so a failure here replays.
+#[test]
+fn ten_percent_random_loss_both_ways_passes() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::none());
+    let mut failures = Vec::new();
+    let mut dropped_total = 0;
+    for seed in 1..=20u64 {
+        for opts in [&["-t", "3000"][..], &["-c", "-t", "3000"][..]] {
+            tb.relay()
+                .reset(FaultPlan::both(Faults::new().random_loss(10, seed)));
+            let r = check(&tb, opts, RS1);
+            let open = tb.wait_none_established("rs1", PORT, SETTLE);
+            let stats = tb.relay().stats();
+            let dropped = stats.to_rs.dropped + stats.to_lb.dropped;
+            dropped_total += dropped;
+            println!(
+                "seed {seed} {opts:?}: exit {:?} in {:?}, {dropped} frame(s) dropped",
+                r.code, r.elapsed
+            );
+            if r.code != Some(0) || !r.status_line().starts_with(OK) || open != 0 {
+                failures.push(format!(
+                    "seed {seed}, {open} left ESTABLISHED\n{r}\n{}",
+                    relay_context(&tb)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // Forty checks of 5+ frames at 10 %: some loss must have happened, or
+    // this test tested nothing.
+    assert!(dropped_total > 0, "no frame was dropped at all");
+}
+
+// ---- delay -------------------------------------------------------------------
+
+#[test]
+fn delay_below_deadline_passes() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::both(Faults::new().delay(ms(100))));
+    let r = check(&tb, &["-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 0, OK, &[RS1], &ctx);
+    // ARP and SYN each take a 200 ms round trip: the delay was real.
+    assert!(r.elapsed >= ms(400), "the delay did not apply\n{r}\n{ctx}");
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+/// 600 ms each way on TCP only (ARP at once): the SYN/ACK would come after
+/// 1.2 s, past `-t 1000`. The check must give up at the deadline, naming
+/// the SYN/ACK step. The bound here is loose; bench/ measures the tight one.
+#[test]
+fn delay_beyond_deadline_fails_on_syn_ack_at_deadline() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::both(Faults::new().delay_tcp(ms(600))));
+    let r = check(&tb, &["-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 2, CRITICAL, &["no SYN/ACK", "1000 ms"], &ctx);
+    assert_at_deadline(&r, ms(1000), &ctx);
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
+/// The same with every frame delayed: now ARP is the step that times out.
+#[test]
+fn delay_beyond_deadline_fails_on_arp_at_deadline() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::both(Faults::new().delay(ms(600))));
+    let r = check(&tb, &["-t", "1000"], RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 2, CRITICAL, &["no ARP reply", "1000 ms"], &ctx);
+    assert_at_deadline(&r, ms(1000), &ctx);
+}
+
+/// Ended at the deadline: not before, and within 300 ms after (process
+/// start and `ip netns exec` included).
+fn assert_at_deadline(r: &RunResult, deadline: Duration, ctx: &str) {
+    println!("deadline {deadline:?}: ended after {:?}", r.elapsed);
+    assert!(
+        r.elapsed >= deadline && r.elapsed < deadline + ms(300),
+        "should end at the {deadline:?} deadline\n{r}\n{ctx}"
+    );
+}
+
+#[test]
+fn rs2_through_relay_lacks_the_vip() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    let tb = Testbed::with_relay(FaultPlan::none());
+    let r = check(&tb, &["-t", "500"], RS2);
+    let ctx = relay_context(&tb);
+    assert_verdict(&r, 2, CRITICAL, &["lack the VIP"], &ctx);
+    assert!(
+        tb.relay().stats().to_rs.tcp >= 1,
+        "no SYN went through\n{ctx}"
+    );
+}
+
+// ---- flood -------------------------------------------------------------------
+
+/// A UDP flood at lb's interface (iperf3, 64-byte datagrams, no rate limit)
+/// changes neither the verdict nor the deadline: the check's kernel filter
+/// drops unrelated frames before they reach it.
+#[test]
+fn udp_flood_changes_neither_verdict_nor_deadline() {
+    if needs_root() {
+        return;
+    }
+    let _load = heavy();
+    let tb = Testbed::new();
+    let flood = Flood::start(&tb, 30);
+    let (rx0, t0) = (lb_rx_packets(&tb), Instant::now());
+
+    let ok = check(&tb, &["-t", "2000"], RS1);
+    // -vvv: the trace's timestamps are the check's own clock, without the
+    // process start that `elapsed` includes.
+    let critical = check(&tb, &["-vvv", "-t", "500"], RS2);
+    // What starting a process alone costs under this load.
+    let start = tb.run("lb", &check_raw_bin("check_raw_tcp"), &["--version"]);
+
+    let rate = (lb_rx_packets(&tb) - rx0) as f64 / t0.elapsed().as_secs_f64();
+    drop(flood);
+    let last_frame = critical.stdout.lines().rfind(|l| l.contains(" ms > "));
+    println!("flood rate at lb: {rate:.0} packets/s");
+    println!(
+        "under flood: rs1 OK in {:?}, rs2 CRITICAL in {:?} (last frame sent: {last_frame:?}), \
+         a bare process start {:?}",
+        ok.elapsed, critical.elapsed, start.elapsed
+    );
+    assert_verdict(&ok, 0, OK, &[RS1], "");
+    assert_verdict(&critical, 2, CRITICAL, &["lack the VIP"], "");
+    // The check's own clock: its last frame (the RST at the deadline) is
+    // sent at 500 ms, not stretched by the flood. The process as a whole
+    // also pays for starting under load, so its bound is looser.
+    let last_ms: Option<f64> = last_frame
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|t| t.parse().ok());
+    assert!(
+        last_ms.is_some_and(|t| (500.0..600.0).contains(&t)),
+        "-t 500 under flood: the last frame should leave at 500-600 ms, got {last_ms:?}\n{critical}"
+    );
+    assert!(
+        critical.elapsed >= ms(500) && critical.elapsed < ms(1500),
+        "-t 500 under flood should end in [500, 1500) ms\n{critical}"
+    );
+    // A flood too thin to matter would make this test pass vacuously.
+    assert!(rate > 50_000.0, "flood too weak: {rate:.0} packets/s");
+    assert_nothing_left_open(&tb, "rs1", "");
+}
+
+// ---- many checks at once -----------------------------------------------------
+
+const CONCURRENT: usize = 50;
+
+/// Starts `CONCURRENT` checks against `real_server` at once (each its own
+/// `ip netns exec lb ...`) and returns their results.
+fn concurrent_checks(tb: &Testbed, real_server: &str) -> Vec<RunResult> {
+    let bin = check_raw_bin("check_raw_tcp");
+    let argv = args(&["-t", "5000"], real_server);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    thread::scope(|s| {
+        let handles: Vec<_> = (0..CONCURRENT)
+            .map(|_| s.spawn(|| tb.run("lb", &bin, &argv)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("check thread panicked"))
+            .collect()
+    })
+}
+
+/// 50 checks against the same real server at once all get the right answer:
+/// each uses its own source port and ISN, so no two flows mix.
+#[test]
+fn fifty_concurrent_checks_are_independent() {
+    if needs_root() {
+        return;
+    }
+    let _load = heavy();
+    // TCP held back 150 ms each way: every check stays open 300 ms or more,
+    // about as long as it takes to start them all, so they really overlap.
+    let plan = || FaultPlan::both(Faults::new().delay_tcp(ms(150)));
+    let tb = Testbed::with_relay(plan());
+
+    let results = concurrent_checks(&tb, RS1);
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|r| r.code != Some(0) || !r.status_line().starts_with(OK))
+        .map(|r| r.to_string())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {CONCURRENT} not OK:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    let peak = assert_flows_distinct(tb.relay());
+    println!("rs1: {CONCURRENT} OK, at most {peak} connections open at once");
+    assert!(peak > CONCURRENT / 2, "only {peak} checks overlapped");
+    assert_nothing_left_open(&tb, "rs1", "");
+
+    tb.relay().reset(plan());
+    let results = concurrent_checks(&tb, RS3);
+    let bad: Vec<String> = results
+        .iter()
+        .filter(|r| {
+            r.code != Some(2)
+                || !r.status_line().starts_with(CRITICAL)
+                || !r.status_line().contains("RST")
+        })
+        .map(|r| r.to_string())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {CONCURRENT} not CRITICAL RST:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+    let peak = assert_flows_distinct(tb.relay());
+    println!("rs3: {CONCURRENT} RST, at most {peak} SYNs in flight at once");
+    assert!(peak > CONCURRENT / 2, "only {peak} checks overlapped");
+    assert_nothing_left_open(&tb, "rs3", "");
+}
+
+/// One ISN per check, all distinct, and no source port in use by two checks
+/// at once. A port may come back once its check has ended (a RST went
+/// either way): the kernel reservation lasts only the check's lifetime.
+/// Returns how many checks were live at once at the peak.
+fn assert_flows_distinct(relay: &Relay) -> usize {
+    let log = relay.log();
+    let events = relay.events();
+    let segments = || events.iter().filter_map(|e| Some((e.dir, e.tcp?)));
+    // A retransmitted SYN repeats its ISN, so distinct ISNs count checks.
+    let mut isns: Vec<u32> = segments()
+        .filter(|(d, t)| *d == Dir::ToRs && t.is_syn())
+        .map(|(_, t)| t.seq)
+        .collect();
+    isns.sort_unstable();
+    isns.dedup();
+    assert_eq!(
+        isns.len(),
+        CONCURRENT,
+        "one ISN per check, none shared\n{log}"
+    );
+    // Our source port -> ISN of the check using it now.
+    let mut live = std::collections::HashMap::new();
+    let mut peak = 0;
+    for (dir, t) in segments() {
+        match dir {
+            Dir::ToRs if t.is_syn() => {
+                let other = live.insert(t.sport, t.seq);
+                if let Some(other) = other.filter(|isn| *isn != t.seq) {
+                    panic!(
+                        "port {} used by two checks at once (ISNs {other}, {})\n{log}",
+                        t.sport, t.seq
+                    );
+                }
+            }
+            Dir::ToRs if t.is_rst() => {
+                live.remove(&t.sport);
+            }
+            Dir::ToLb if t.is_rst() => {
+                live.remove(&t.dport);
+            }
+            _ => {}
+        }
+        peak = peak.max(live.len());
+    }
+    peak
+}
+
+// ---- signals -----------------------------------------------------------------
+
+/// Runs a check with `-t 5000`, sends `sig` after 300 ms, and returns the
+/// result and the time from the signal to the exit.
+fn signalled_check(
+    tb: &Testbed,
+    opts: &[&str],
+    rs: &str,
+    sig: libc::c_int,
+) -> (RunResult, Duration) {
+    // Held until the check ends: the symlink's directory goes with it.
+    let bin = check_raw_bin("check_raw_tcp");
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", tb.ns("lb")])
+        .arg(&*bin)
+        .args(args(opts, rs));
+    let child = spawn(cmd);
+    thread::sleep(ms(300));
+    // `ip netns exec` execs the program itself, so the pid is the check's.
+    let exe = std::fs::read_link(format!("/proc/{}/exe", child.pid()));
+    if !exe.as_ref().is_ok_and(|p| p.ends_with("check_raw")) {
+        let pid = child.pid();
+        panic!(
+            "pid {pid} is not a running check ({exe:?})\n{}",
+            child.wait(HARD_LIMIT)
+        );
+    }
+    let sent = child.signal(sig);
+    let started = child.started();
+    let r = child.wait(HARD_LIMIT);
+    let latency = (started + r.elapsed).saturating_duration_since(sent);
+    (r, latency)
+}
+
+fn assert_interrupted(r: &RunResult, latency: Duration, name: &str) {
+    println!("{name}: exit {:?} {latency:?} after the signal", r.code);
+    assert_eq!(
+        r.code,
+        Some(2),
+        "must exit CRITICAL, not die by the signal\n{r}"
+    );
+    assert!(
+        r.status_line().starts_with(CRITICAL)
+            && r.status_line().contains(&format!("interrupted by {name}")),
+        "status line should say interrupted by {name}\n{r}"
+    );
+    // The goal is 100 ms; 300 keeps a loaded machine from flaking.
+    assert!(latency < ms(300), "took {latency:?} after {name}\n{r}");
+}
+
+/// Interrupted while resolving ARP (nobody answers) and while waiting for
+/// a SYN/ACK (rs2 never answers): exit CRITICAL at once.
+fn signal_before_connect(sig: libc::c_int, name: &str) {
+    let tb = Testbed::new();
+    for rs in [NOBODY, RS2] {
+        let (r, latency) = signalled_check(&tb, &["-t", "5000"], rs, sig);
+        assert_interrupted(&r, latency, name);
+    }
+}
+
+/// Interrupted while connected (a `-c` close the server never completes:
+/// it holds the connection without closing): a RST reaches the server, and
+/// the check exits CRITICAL at once, not OK.
+fn signal_while_connected(sig: libc::c_int, name: &str) {
+    let tb = Testbed::new();
+    let server = tb.serve("rs1", PORT, Behaviour::Silent);
+    let (r, latency) = signalled_check(&tb, &["-c", "-vvv", "-t", "5000"], RS1, sig);
+    let last_sent = r
+        .stdout
+        .lines()
+        .rfind(|l| l.contains(" ms > "))
+        .unwrap_or("");
+    assert!(
+        last_sent.contains("Flags [R"),
+        "the last frame sent should be a RST\n{r}"
+    );
+    // The server sees the RST: its connection ends in an error (ECONNRESET,
+    // or EPIPE in CLOSE-WAIT), not by its own hold time running out.
+    let ends = server.wait_ends(1, SETTLE);
+    assert!(
+        matches!(ends.as_slice(), [ConnEnd::Reset | ConnEnd::Error(_)]),
+        "rs1 should see the RST ({server:?})\n{r}"
+    );
+    assert_nothing_left_open(&tb, "rs1", "");
+    assert_interrupted(&r, latency, name);
+}
+
+#[test]
+fn sigterm_before_connect_exits_critical_at_once() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    signal_before_connect(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sigint_before_connect_exits_critical_at_once() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    signal_before_connect(libc::SIGINT, "SIGINT");
+}
+
+#[test]
+fn sigterm_while_connected_resets_and_exits_critical() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    signal_while_connected(libc::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sigint_while_connected_resets_and_exits_critical() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    signal_while_connected(libc::SIGINT, "SIGINT");
+}
