@@ -11,6 +11,9 @@ use std::time::Duration;
 
 use harness::*;
 
+/// The Host header of the HTTP checks.
+const HOST: &str = "www.example.test";
+
 /// One demonstrated check.
 struct Case {
     /// The real server's state, in words.
@@ -27,7 +30,10 @@ fn main() {
         return;
     }
     print_topology();
-    let tb = Testbed::new();
+    // nginx is the listener on rs1:80 and rs2:80, for the TCP and the HTTP
+    // checks alike.
+    let tb = Testbed::without_servers();
+    let nginx = [tb.nginx("rs1", PORT), tb.nginx("rs2", PORT)];
 
     let cases = vec![
         Case {
@@ -48,10 +54,27 @@ fn main() {
             args: vec![IFACE, RS3, VIP, "80"],
             expect: 2,
         },
-        // ==== HTTP checks go here ===========================================
-        // (check_raw_http / check_raw_http_get cases; start the HTTP servers
-        // they need with `tb.serve(...)` before this list.)
-        // =====================================================================
+        // ==== HTTP checks =====================================================
+        Case {
+            what: "rs1: nginx serves /health (MD5 of \"ok\\n\") for the VIP",
+            program: "check_raw_http_get",
+            args: vec![IFACE, RS1, VIP, "80", HOST, "/health", HEALTH_MD5],
+            expect: 0,
+        },
+        Case {
+            what: "rs2: nginx serves /health but rs2 lacks the VIP",
+            program: "check_raw_http_get",
+            args: vec![
+                "-t", "500", IFACE, RS2, VIP, "80", HOST, "/health", HEALTH_MD5,
+            ],
+            expect: 2,
+        },
+        Case {
+            what: "rs1: nginx serves /big (64 KiB), status 200 expected",
+            program: "check_raw_http",
+            args: vec!["-S", "200", IFACE, RS1, VIP, "80", HOST, "/big"],
+            expect: 0,
+        },
     ];
 
     let mut wrong = 0;
@@ -63,7 +86,9 @@ fn main() {
         }
         print_case(case, &r, good);
     }
-    drop(tb); // tear down before exiting: process::exit skips destructors
+    // Tear down before exiting: process::exit skips destructors.
+    drop(nginx);
+    drop(tb);
 
     println!();
     if wrong == 0 {
@@ -79,8 +104,8 @@ fn print_topology() {
     println!();
     println!("  lb   {LB_IP:<14} MASTER load balancer, holds VIP {VIP}; runs the checks");
     println!("  lbb  {LBB_IP:<14} BACKUP load balancer, no VIP (not used here)");
-    println!("  rs1  {RS1:<14} real server: VIP on lo, listener on :{PORT}");
-    println!("  rs2  {RS2:<14} real server: listener on :{PORT}, NO VIP (misconfigured)");
+    println!("  rs1  {RS1:<14} real server: VIP on lo, nginx on :{PORT}");
+    println!("  rs2  {RS2:<14} real server: nginx on :{PORT}, NO VIP (misconfigured)");
     println!("  rs3  {RS3:<14} real server: VIP on lo, nothing on :{PORT}");
     println!();
     println!("  Checks send frames to the real server's MAC with destination IP = VIP,");

@@ -153,6 +153,7 @@ impl HttpOptions {
                         })
                 })
                 .transpose()?;
+            expect.invert_regex = self.invert_regex;
             if self.invert_regex && expect.regex.is_none() {
                 return Err("--invert-regex needs --regex".into());
             }

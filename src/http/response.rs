@@ -388,9 +388,11 @@ impl ResponseParser {
         }
         let region = self.unconsumed();
         let end = find_head_end(region, scan.scanned);
-        let known = end.unwrap_or(region.len());
-        if end.is_some() || known >= SNIFF_BYTES {
-            check_http_prefix(region.get(..known.min(SNIFF_BYTES)).unwrap_or(region))?;
+        // Judged as soon as the sniffed start is complete, so a short
+        // non-HTTP banner ("SSH-2.0-x\r\n") fails at once, not at the deadline.
+        let sniff = sniff_len(region);
+        if end.is_some() || region.len() >= sniff {
+            check_http_prefix(&region[..region.len().min(sniff)])?;
         }
         // Without its end, a head of MAX_HEAD_BYTES is bound to exceed them:
         // failing at `>=` there and at `>` below gives the same verdict
@@ -609,7 +611,7 @@ impl ResponseParser {
             return HttpError::ClosedBeforeResponse;
         }
         let region = self.unconsumed();
-        if let Err(error) = check_http_prefix(region.get(..SNIFF_BYTES).unwrap_or(region)) {
+        if let Err(error) = check_http_prefix(&region[..region.len().min(sniff_len(region))]) {
             return error;
         }
         HttpError::ClosedInHead {
@@ -645,6 +647,17 @@ fn find_head_end(region: &[u8], from: usize) -> Option<usize> {
                 .is_some_and(|before| before.ends_with(b"\n") || before.ends_with(b"\n\r"))
         })
         .map(|at| at + 1)
+}
+
+/// How much of a head's start is compared with `HTTP/` (and quoted if it
+/// differs): its first line, at most `SNIFF_BYTES`. It depends only on the
+/// bytes, never on how they were split, so the verdict does not either.
+fn sniff_len(region: &[u8]) -> usize {
+    region
+        .iter()
+        .take(SNIFF_BYTES)
+        .position(|&b| b == b'\n')
+        .map_or(SNIFF_BYTES, |newline| newline + 1)
 }
 
 /// Fails unless `start` (the first bytes of a head) agrees with `HTTP/`.
@@ -1423,14 +1436,26 @@ mod tests {
     }
 
     #[test]
+    fn short_non_http_banner_fails_without_waiting_for_more() {
+        let mut parser = ResponseParser::new(false, 1024);
+        assert_eq!(
+            parser.feed(b"SSH-2.0-x\r\n").unwrap_err().to_string(),
+            "response does not start with \"HTTP/\" (got \"SSH-2.0-x\\r\\n\")"
+        );
+        // A partial but so far valid start waits for more.
+        let mut parser = ResponseParser::new(false, 1024);
+        assert_eq!(parser.feed(b"HTTP/1.1 2"), Ok(Progress::NeedMore));
+    }
+
+    #[test]
     fn not_http() {
         assert_eq!(
             err(b"hello world\r\n\r\n"),
-            "response does not start with \"HTTP/\" (got \"hello world\\r\\n\\r\\n\")"
+            "response does not start with \"HTTP/\" (got \"hello world\\r\\n\")"
         );
         assert_eq!(
             err(b"200 OK\r\nContent-Length: 0\r\n\r\n"),
-            "response does not start with \"HTTP/\" (got \"200 OK\\r\\nContent-\")"
+            "response does not start with \"HTTP/\" (got \"200 OK\\r\\n\")"
         );
         assert_eq!(
             err(b"http/1.1 200 OK\r\n\r\n"),

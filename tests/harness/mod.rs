@@ -39,7 +39,10 @@ pub use relay::{
     TcpInfo, FLOOD_IP,
 };
 pub use servers::{read_request, Behaviour, ConnEnd, ServerHandle};
-pub use testbed::{Testbed, HOSTS, IFACE, LBB_IP, LB_IP, NOBODY, PORT, RS1, RS2, RS3, SWITCH, VIP};
+pub use testbed::{
+    Testbed, HOSTS, IFACE, LB6, LBB6, LBB_IP, LB_IP, NOBODY, NOBODY6, PORT, RS1, RS1_6, RS2, RS2_6,
+    RS3, RS3_6, SWITCH, VIP, VIP6,
+};
 
 /// True when the caller must skip because it is not root; then it has
 /// already printed `skipping <name>: needs root for network namespaces`.

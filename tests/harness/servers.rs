@@ -257,7 +257,7 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `0.0.0.0:port` inside namespace `ns` and starts accepting.
+    /// Binds `[::]:port` (IPv4 and IPv6) inside namespace `ns` and starts accepting.
     /// Returns once the socket is listening, so a test can connect at once.
     pub fn start(ns: &str, host: &str, port: u16, behaviour: Behaviour) -> io::Result<Server> {
         let stop = Stop::new()?;
@@ -271,7 +271,7 @@ impl Server {
             .name(format!("srv-{host}:{port}"))
             .spawn(move || {
                 let bound = netns::enter(&ns_owned).and_then(|()| {
-                    let l = TcpListener::bind(("0.0.0.0", port))?;
+                    let l = TcpListener::bind(("::", port))?;
                     l.set_nonblocking(true)?;
                     Ok(l)
                 });

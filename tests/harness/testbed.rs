@@ -9,9 +9,10 @@
 //!     MASTER     BACKUP   listens    listens    nothing
 //!                         on :80     on :80     on :80
 //! ```
-//! Addresses are 198.51.100.0/24 on eth0, VIP 203.0.113.10/32 on lo. Every
-//! testbed has its own bridge, so all testbeds reuse the same addresses and
-//! tests can run in parallel.
+//! Addresses are 198.51.100.0/24 on eth0, VIP 203.0.113.10/32 on lo, and
+//! for IPv6 2001:db8::/64 on eth0 (same last digits: ::1, ::2, ::11...)
+//! with VIP 2001:db8:1::10/128 on lo. Every testbed has its own bridge, so
+//! all testbeds reuse the same addresses and tests can run in parallel.
 //!
 //! Why each detail matters:
 //! - The real servers hold the VIP on `lo` with `arp_ignore=1` and
@@ -20,6 +21,10 @@
 //! - `lb` holds the VIP too (a MASTER), so its kernel drops the servers'
 //!   replies (source = a local address) as martians instead of resetting the
 //!   connection check_raw is driving by hand. `lbb` does not (a BACKUP).
+//! - IPv6 addresses skip duplicate address detection (`nodad`, and
+//!   `accept_dad=0` for the link-local ones), so they work at once. Linux
+//!   answers a Neighbor Solicitation only for addresses on the interface it
+//!   arrived on, so the VIP on `lo` is never advertised: no sysctl needed.
 //! - Checksum and segmentation offloads are off on every veth end, so frames
 //!   that AF_PACKET sees carry complete checksums and real segment sizes.
 //! - Veth pairs are created directly in their namespaces: nothing ever
@@ -51,6 +56,15 @@ pub const RS2: &str = "198.51.100.12";
 pub const RS3: &str = "198.51.100.13";
 /// No host has this address: ARP for it gets no answer.
 pub const NOBODY: &str = "198.51.100.99";
+/// The IPv6 VIP, on `lo` of `lb`, `rs1` and `rs3` like the IPv4 one.
+pub const VIP6: &str = "2001:db8:1::10";
+pub const LB6: &str = "2001:db8::1";
+pub const LBB6: &str = "2001:db8::2";
+pub const RS1_6: &str = "2001:db8::11";
+pub const RS2_6: &str = "2001:db8::12";
+pub const RS3_6: &str = "2001:db8::13";
+/// No host has this address: NDP for it gets no answer.
+pub const NOBODY6: &str = "2001:db8::99";
 /// The service port.
 pub const PORT: u16 = 80;
 /// The interface name on every host.
@@ -64,6 +78,7 @@ pub const SWITCH: &str = "sw";
 struct HostSpec {
     name: &'static str,
     ip: &'static str,
+    ip6: &'static str,
     has_vip: bool,
     real_server: bool,
 }
@@ -71,11 +86,11 @@ struct HostSpec {
 // A table reads best as a table.
 #[rustfmt::skip]
 const TOPOLOGY: [HostSpec; 5] = [
-    HostSpec { name: "lb",  ip: LB_IP,  has_vip: true,  real_server: false },
-    HostSpec { name: "lbb", ip: LBB_IP, has_vip: false, real_server: false },
-    HostSpec { name: "rs1", ip: RS1,    has_vip: true,  real_server: true },
-    HostSpec { name: "rs2", ip: RS2,    has_vip: false, real_server: true },
-    HostSpec { name: "rs3", ip: RS3,    has_vip: true,  real_server: true },
+    HostSpec { name: "lb",  ip: LB_IP,  ip6: LB6,   has_vip: true,  real_server: false },
+    HostSpec { name: "lbb", ip: LBB_IP, ip6: LBB6,  has_vip: false, real_server: false },
+    HostSpec { name: "rs1", ip: RS1,    ip6: RS1_6, has_vip: true,  real_server: true },
+    HostSpec { name: "rs2", ip: RS2,    ip6: RS2_6, has_vip: false, real_server: true },
+    HostSpec { name: "rs3", ip: RS3,    ip6: RS3_6, has_vip: true,  real_server: true },
 ];
 
 /// Links must be up within this, or the testbed is declared broken.
@@ -148,16 +163,17 @@ impl Testbed {
 
         for spec in &TOPOLOGY {
             let ns = self.ns(spec.name);
-            if spec.real_server {
-                // Before eth0 comes up, so the VIP is never announced.
-                set_dr_arp_sysctls(ns).unwrap_or_else(|e| panic!("sysctls in {ns}: {e}"));
-            }
+            // Before eth0 comes up, so the VIP is never announced and the
+            // link-local address skips DAD.
+            set_sysctls(ns, spec.real_server).unwrap_or_else(|e| panic!("sysctls in {ns}: {e}"));
             let mut lines = vec![
                 "link set lo up".to_owned(),
                 format!("addr add {}/24 dev {IFACE}", spec.ip),
+                format!("addr add {}/64 dev {IFACE} nodad", spec.ip6),
             ];
             if spec.has_vip {
                 lines.push(format!("addr add {VIP}/32 dev lo"));
+                lines.push(format!("addr add {VIP6}/128 dev lo"));
             }
             lines.push(format!("link set {IFACE} up"));
             netns::ip_batch(Some(ns), &lines);
@@ -377,13 +393,19 @@ impl Drop for Testbed {
 /// The LVS-DR real-server ARP settings: answer ARP only for addresses on the
 /// receiving interface (not the VIP on lo), and use the best local source
 /// address in ARP requests (never the VIP).
-fn set_dr_arp_sysctls(ns: &str) -> io::Result<()> {
-    netns::in_netns(ns, || {
+/// No DAD anywhere; on real servers also the LVS-DR ARP settings.
+fn set_sysctls(ns: &str, real_server: bool) -> io::Result<()> {
+    netns::in_netns(ns, move || {
         // /proc/sys/net follows the network namespace of the thread that
         // opens it, so these writes land in `ns`.
-        for conf in ["all", IFACE] {
-            std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}/arp_ignore"), "1")?;
-            std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}/arp_announce"), "2")?;
+        for conf in ["all", "default", IFACE] {
+            std::fs::write(format!("/proc/sys/net/ipv6/conf/{conf}/accept_dad"), "0")?;
+        }
+        if real_server {
+            for conf in ["all", IFACE] {
+                std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}/arp_ignore"), "1")?;
+                std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}/arp_announce"), "2")?;
+            }
         }
         Ok(())
     })
