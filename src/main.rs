@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use check_raw::cli::{self, Command, Config, Mode};
 use check_raw::modes;
-use check_raw::outcome::{Outcome, Protocol, State};
+use check_raw::outcome::{self, Outcome, Protocol, State};
 use check_raw::wait::Waiter;
 
 fn main() {
@@ -96,11 +96,12 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
             Printed::Outcome(outcome, protocol)
         }
         Err(e) => {
+            // Messages quote what was typed: keep them one line regardless.
+            let message = outcome::one_line(&e.message);
             let text = match e.mode {
                 Some(mode) => format!(
-                    "{}: {}\n{}\nTry '{} --help' for more information.\n",
+                    "{}: {message}\n{}\nTry '{} --help' for more information.\n",
                     mode.program(),
-                    e.message,
                     cli::usage(mode),
                     mode.program()
                 ),

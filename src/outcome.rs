@@ -223,7 +223,7 @@ impl Outcome {
 /// Nagios reads only the first line as the summary and `|` starts perfdata,
 /// so a summary built from untrusted text (OS errors, server replies) must
 /// not carry line breaks or pipes.
-fn one_line(text: &str) -> String {
+pub fn one_line(text: &str) -> String {
     text.chars()
         .map(|c| match c {
             '\n' | '\r' => ' ',

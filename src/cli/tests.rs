@@ -462,3 +462,26 @@ fn http_checks_from_the_command_line() {
         assert!(msg.contains(needle), "{args}: {msg}");
     }
 }
+
+/// Found by the cli_args fuzzer: an unknown option with newlines in it
+/// made a usage message of several lines.
+#[test]
+fn messages_stay_on_one_line_whatever_the_arguments() {
+    let args = vec![
+        OsString::from("check_raw_tcp"),
+        OsString::from("-c\n\n\nv"),
+        OsString::from("eth0"),
+    ];
+    let e = parse_with(args, &fake_resolver).unwrap_err();
+    assert!(!e.message.contains('\n'), "{}", e.message);
+    assert!(e.message.contains("\\n"), "{}", e.message);
+    let args = [
+        "check_raw_tcp",
+        "eth\r0",
+        "198.51.100.11",
+        "203.0.113.10",
+        "80",
+    ];
+    let e = parse_with(args.iter().map(OsString::from).collect(), &fake_resolver).unwrap_err();
+    assert!(!e.message.contains('\r'), "{}", e.message);
+}

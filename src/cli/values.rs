@@ -26,13 +26,25 @@ const MAX_PATH_ARG: usize = 4096;
 /// Longest host name (RFC 1035).
 const MAX_HOSTNAME: usize = 253;
 
-/// Long arguments are cut in messages so the status line stays readable.
+/// Arguments quoted in messages: cut when long, control characters
+/// escaped, so a message stays one readable line whatever was typed.
 pub fn truncate(s: &str) -> String {
     const SHOW: usize = 64;
-    match s.char_indices().nth(SHOW) {
-        Some((at, _)) => format!("{}...", &s[..at]),
-        None => s.to_string(),
+    let mut out: String = s
+        .chars()
+        .take(SHOW)
+        .map(|c| {
+            if c.is_control() {
+                c.escape_debug().to_string()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    if s.chars().nth(SHOW).is_some() {
+        out.push_str("...");
     }
+    out
 }
 
 /// Error texts from libraries may span lines; a status line may not.
