@@ -4,6 +4,7 @@
 #   make demo     throwaway LVS-DR testbed in network namespaces (root)
 #   make test     every test: unit, integration (root; skipped otherwise)
 #   make lint     rustfmt and clippy, as CI runs them
+#   make bench    timing and memory goals, measured in the testbed (root)
 #   make install  PREFIX=/usr/local DESTDIR=
 
 CARGO   ?= cargo
@@ -13,7 +14,7 @@ RELEASE := target/release
 NAMES   := check_raw_tcp check_raw_http_get check_raw_http
 LIBDIR  := $(DESTDIR)$(PREFIX)/lib/check_raw
 
-.PHONY: all build demo test lint install clean
+.PHONY: all build demo test lint bench install clean
 
 all: build
 
@@ -27,6 +28,10 @@ demo: build
 
 test: build
 	$(CARGO) test --release --locked
+
+# Timing goals (deadline +-10 ms idle and under a flood, RSS): root only.
+bench: build
+	$(CARGO) bench --locked --bench timing
 
 lint:
 	$(CARGO) fmt --check
