@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use crate::cli::{HttpConfig, Mode};
 use crate::http::{Method, Phase, Progress as ParseProgress, Response, ResponseParser};
 use crate::kernel;
-use crate::net::conn::{Conn, Progress};
+use crate::net::conn::Progress;
 use crate::net::{Failure, Step};
 use crate::outcome::{Outcome, Perf, State};
 use crate::role::Role;
@@ -142,13 +142,7 @@ fn raw(
         Err((outcome, trace)) => return (Err(outcome), trace),
     };
     let rs_mac = path.rs_mac;
-    let mut conn = Conn::new(
-        &mut path.wire,
-        path.link,
-        path.flow,
-        path.tcp.clone(),
-        path.ip_id,
-    );
+    let mut conn = path.conn();
     let started = Instant::now();
     let result = (|| {
         conn.connect()?;

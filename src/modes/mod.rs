@@ -12,6 +12,7 @@ use pnet_datalink::MacAddr;
 
 use crate::cli::{Common, Interface as IfaceChoice, Mode};
 use crate::net::bpf::{FlowFilter, Program};
+use crate::net::conn::Conn;
 use crate::net::frame::{Flow, Link};
 use crate::net::link::{route_interface, Interface, PacketSocket};
 use crate::net::port::{self, ReservedPort};
@@ -37,6 +38,19 @@ pub struct RawPath<'a> {
     pub rs_mac: MacAddr,
     /// Held for the check's life: keeps our source port ours.
     _port: ReservedPort,
+}
+
+impl<'a> RawPath<'a> {
+    /// The TCP connection over this path (not yet connected).
+    pub fn conn(&mut self) -> Conn<'_, 'a> {
+        Conn::new(
+            &mut self.wire,
+            self.link,
+            self.flow,
+            self.tcp.clone(),
+            self.ip_id,
+        )
+    }
 }
 
 /// A failure before or outside the TCP exchange, already worded.

@@ -6,7 +6,6 @@
 
 use crate::cli::{Mode, TcpConfig};
 use crate::kernel;
-use crate::net::conn::Conn;
 use crate::outcome::{Outcome, State};
 use crate::role::Role;
 use crate::trace::{Trace, DETAIL};
@@ -46,13 +45,7 @@ fn raw(
         Err((outcome, trace)) => return outcome.with_details(trace.into_lines()),
     };
     let rs_mac = path.rs_mac;
-    let mut conn = Conn::new(
-        &mut path.wire,
-        path.link,
-        path.flow,
-        path.tcp.clone(),
-        path.ip_id,
-    );
+    let mut conn = path.conn();
     let result = conn
         .connect()
         .and_then(|rtt| Ok((rtt, conn.finish(cfg.clean_close)?)));

@@ -10,7 +10,6 @@
 //! on frames built by `net::frame` with a tiny interpreter, no socket needed.
 
 use std::io;
-use std::mem;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::os::fd::RawFd;
 
@@ -226,22 +225,9 @@ impl Program {
                 .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?,
             filter: self.0.as_ptr().cast_mut(),
         };
-        // SAFETY: `prog` points at our live instruction vector for the
-        // duration of the call; the kernel copies the program.
-        let rc = unsafe {
-            libc::setsockopt(
-                fd,
-                libc::SOL_SOCKET,
-                libc::SO_ATTACH_FILTER,
-                (&prog as *const libc::sock_fprog).cast(),
-                mem::size_of::<libc::sock_fprog>() as libc::socklen_t,
-            )
-        };
-        if rc < 0 {
-            Err(io::Error::last_os_error())
-        } else {
-            Ok(())
-        }
+        // The kernel copies the program during the call; `prog` points at
+        // our instruction vector, alive until then.
+        super::link::set_option(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
     }
 }
 

@@ -425,22 +425,8 @@ fn parse_ipv4(link: Link, data: &[u8], checksum_verified: bool) -> Result<Parsed
     if ip.get_next_level_protocol() != IpNextHeaderProtocols::Tcp {
         return Ok(Parsed::Other(EtherTypes::Ipv4.0));
     }
-    let src_ip = ip.get_source();
-    let dst_ip = ip.get_destination();
-    let segment_bytes = &packet[header_len..];
-    let (ports, segment) = parse_tcp(segment_bytes, checksum_verified, |tcp| {
-        tcp::ipv4_checksum(tcp, &src_ip, &dst_ip)
-    })?;
-    Ok(Parsed::Tcp(TcpFrame {
-        link,
-        flow: Flow {
-            src_ip: src_ip.into(),
-            dst_ip: dst_ip.into(),
-            src_port: ports.0,
-            dst_port: ports.1,
-        },
-        segment,
-    }))
+    let addresses = (ip.get_source().into(), ip.get_destination().into());
+    parse_tcp(link, addresses, &packet[header_len..], checksum_verified).map(Parsed::Tcp)
 }
 
 /// IPv6 without extension headers: TCP, or ICMPv6 for NDP. Our peers'
@@ -464,21 +450,13 @@ fn parse_ipv6(link: Link, data: &[u8], checksum_verified: bool) -> Result<Parsed
     let payload = &data[IPV6_HEADER..IPV6_HEADER + declared];
     let (src_ip, dst_ip) = (ip.get_source(), ip.get_destination());
     match ip.get_next_header().0 {
-        6 => {
-            let (ports, segment) = parse_tcp(payload, checksum_verified, |tcp| {
-                tcp::ipv6_checksum(tcp, &src_ip, &dst_ip)
-            })?;
-            Ok(Parsed::Tcp(TcpFrame {
-                link,
-                flow: Flow {
-                    src_ip: src_ip.into(),
-                    dst_ip: dst_ip.into(),
-                    src_port: ports.0,
-                    dst_port: ports.1,
-                },
-                segment,
-            }))
-        }
+        6 => parse_tcp(
+            link,
+            (src_ip.into(), dst_ip.into()),
+            payload,
+            checksum_verified,
+        )
+        .map(Parsed::Tcp),
         58 => parse_icmpv6(ip.get_hop_limit(), src_ip, dst_ip, payload),
         _ => Ok(Parsed::Other(EtherTypes::Ipv6.0)),
     }
@@ -535,13 +513,24 @@ fn parse_icmpv6(
     }))
 }
 
-/// Validate and decode a TCP segment; `checksum` computes the expected
-/// checksum with the network layer's pseudo-header.
+/// The TCP checksum `tcp` should carry, with the pseudo-header of its
+/// network layer (`None` for mixed families, which no frame has).
+fn expected_checksum(tcp: &TcpPacket, (src, dst): (IpAddr, IpAddr)) -> Option<u16> {
+    match (src, dst) {
+        (IpAddr::V4(s), IpAddr::V4(d)) => Some(tcp::ipv4_checksum(tcp, &s, &d)),
+        (IpAddr::V6(s), IpAddr::V6(d)) => Some(tcp::ipv6_checksum(tcp, &s, &d)),
+        _ => None,
+    }
+}
+
+/// Validate and decode the TCP segment that `addresses` (source,
+/// destination) carried.
 fn parse_tcp(
+    link: Link,
+    addresses: (IpAddr, IpAddr),
     data: &[u8],
     checksum_verified: bool,
-    checksum: impl Fn(&TcpPacket) -> u16,
-) -> Result<((u16, u16), Segment), FrameError> {
+) -> Result<TcpFrame, FrameError> {
     let tcp = TcpPacket::new(data).ok_or(FrameError::TooShort {
         what: "TCP segment",
         len: data.len(),
@@ -551,19 +540,27 @@ fn parse_tcp(
     if header_len < TCP_HEADER || header_len > data.len() {
         return Err(FrameError::BadDataOffset(offset));
     }
-    if !checksum_verified && checksum(&tcp) != tcp.get_checksum() {
+    if !checksum_verified && expected_checksum(&tcp, addresses) != Some(tcp.get_checksum()) {
         return Err(FrameError::BadTcpChecksum);
     }
     let mss = parse_mss(&data[TCP_HEADER..header_len])?;
-    let segment = Segment {
-        seq: Seq(tcp.get_sequence()),
-        ack: Seq(tcp.get_acknowledgement()),
-        flags: Flags(tcp.get_flags()),
-        window: tcp.get_window(),
-        mss,
-        payload: data[header_len..].to_vec(),
-    };
-    Ok(((tcp.get_source(), tcp.get_destination()), segment))
+    Ok(TcpFrame {
+        link,
+        flow: Flow {
+            src_ip: addresses.0,
+            dst_ip: addresses.1,
+            src_port: tcp.get_source(),
+            dst_port: tcp.get_destination(),
+        },
+        segment: Segment {
+            seq: Seq(tcp.get_sequence()),
+            ack: Seq(tcp.get_acknowledgement()),
+            flags: Flags(tcp.get_flags()),
+            window: tcp.get_window(),
+            mss,
+            payload: data[header_len..].to_vec(),
+        },
+    })
 }
 
 /// Walk the TCP options for MSS, checking every length byte on the way.

@@ -332,16 +332,21 @@ pub(crate) fn set_int_option(
     name: libc::c_int,
     value: libc::c_int,
 ) -> io::Result<()> {
-    // SAFETY: we pass a pointer to a live c_int and its exact size.
-    let rc = unsafe {
-        libc::setsockopt(
-            fd,
-            level,
-            name,
-            (&value as *const libc::c_int).cast(),
-            mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
+    set_option(fd, level, name, &value)
+}
+
+/// setsockopt(2) with a value of any plain-old-data type `T`.
+pub(crate) fn set_option<T>(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    let len = libc::socklen_t::try_from(mem::size_of::<T>())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "option too large"))?;
+    // SAFETY: `value` is a live `T` and we pass exactly its size; the
+    // kernel copies it during the call.
+    let rc = unsafe { libc::setsockopt(fd, level, name, (value as *const T).cast(), len) };
     if rc < 0 {
         Err(io::Error::last_os_error())
     } else {
