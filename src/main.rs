@@ -81,8 +81,17 @@ impl Printed {
     }
 }
 
+/// Set to make the check panic on purpose after parsing: the only way to
+/// prove, from outside, that a panic still ends as UNKNOWN (exit 3, or 1
+/// under the daemons' protocols) and never as a crash.
+const SELF_TEST_PANIC: &str = "CHECK_RAW_SELF_TEST_PANIC";
+
 fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
-    match cli::parse(argv) {
+    let parsed = cli::parse(argv);
+    if std::env::var_os(SELF_TEST_PANIC).is_some() {
+        panic!("self-test panic ({SELF_TEST_PANIC} is set)");
+    }
+    match parsed {
         Ok(Command::Help(mode, protocol)) => Printed::Text(cli::help(mode), protocol),
         Ok(Command::Version(mode, protocol)) => {
             Printed::Text(format!("{}\n", cli::version(mode)), protocol)
@@ -122,10 +131,19 @@ fn capture_panics() -> Arc<Mutex<String>> {
     let message = Arc::new(Mutex::new(String::new()));
     let slot = Arc::clone(&message);
     panic::set_hook(Box::new(move |info| {
-        let text = info.to_string();
-        log::error!("{text}");
+        log::error!("{info}");
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
         if let Ok(mut m) = slot.lock() {
-            *m = text.lines().next().unwrap_or("panic").to_string();
+            *m = format!("{payload}{at}");
         }
     }));
     message

@@ -379,3 +379,41 @@ fn version_names_the_program() {
 fn path_str(p: &Path) -> &str {
     p.to_str().expect("temp paths are UTF-8")
 }
+
+/// A panic (provoked through the self-test variable) ends as UNKNOWN with
+/// the panic's message, exit 3, or 1 under a daemon's protocol: never a
+/// death by signal, which ldirectord would read as success.
+#[test]
+fn a_panic_is_reported_unknown_not_a_crash() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let bin = check_raw_bin("check_raw_tcp");
+    let port = PORT.to_string();
+    for (protocol, code) in [("nagios", 3), ("keepalived", 1), ("ldirectord", 1)] {
+        let r = tb.run_in(
+            "lb",
+            &[
+                "env",
+                "CHECK_RAW_SELF_TEST_PANIC=1",
+                path_str(&bin),
+                "--protocol",
+                protocol,
+                IFACE,
+                RS1,
+                VIP,
+                &port,
+            ],
+        );
+        assert_eq!(r.code, Some(code), "{protocol}\n{r}");
+        assert_eq!(r.signal, None, "{r}");
+        assert!(
+            r.status_line()
+                .starts_with("RAW_TCP UNKNOWN - internal error, please report: "),
+            "{r}"
+        );
+        assert!(r.status_line().contains("self-test panic"), "{r}");
+        assert!(r.stderr.is_empty(), "nothing on stderr\n{r}");
+    }
+}
