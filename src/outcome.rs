@@ -77,7 +77,7 @@ impl Protocol {
             other => {
                 return Err(format!(
                     "unknown --protocol '{}': nagios, keepalived, keepalived-dynamic or ldirectord",
-                    other.chars().take(64).collect::<String>()
+                    one_line(&other.chars().take(64).collect::<String>())
                 ))
             }
         };

@@ -202,8 +202,11 @@ pub fn parse_with(argv: Vec<OsString>, resolve: Resolver) -> Result<Command, Usa
     // Known before anything else can fail, so every usage error exits the
     // way the daemon that runs us expects.
     let protocol = prescan_protocol(&rest);
+    // Every message quotes what was typed: whatever the path that built
+    // it, it leaves here as one line, protocol attached.
     let with_protocol = |mut e: UsageError| {
         e.protocol = protocol.unwrap_or(e.protocol);
+        e.message = crate::outcome::one_line(&e.message);
         e
     };
     let mode = if name == "check_raw" {
