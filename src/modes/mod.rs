@@ -386,6 +386,14 @@ pub fn ms(d: Duration) -> String {
 }
 
 /// The real server's address for the BACKUP path.
+/// A link-local IPv6 address needs its interface as scope for the kernel.
 pub fn real_server_addr(common: &Common) -> SocketAddr {
-    SocketAddr::new(common.target.real_server, common.target.port)
+    let t = &common.target;
+    match (t.real_server, &t.iface) {
+        (IpAddr::V6(v6), IfaceChoice::Named(name)) if is_link_local(v6) => {
+            let scope = Interface::lookup(name).map(|i| i.index).unwrap_or(0);
+            SocketAddr::V6(std::net::SocketAddrV6::new(v6, t.port, 0, scope))
+        }
+        (addr, _) => SocketAddr::new(addr, t.port),
+    }
 }
