@@ -200,7 +200,7 @@ impl<'w, 'a> Conn<'w, 'a> {
                     });
                 }
                 Parsed::Tcp(f) => trace.frame(|| format!("< {f} (ignored: not our flow)")),
-                other => trace.frame(|| format!("< ignored: {other:?}")),
+                other => trace.frame(|| format!("< ignored: {other}")),
             }
             // Keep draining: one batch may hold several segments.
             None::<()>

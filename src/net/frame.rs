@@ -607,6 +607,18 @@ impl fmt::Display for TcpFrame {
     }
 }
 
+impl fmt::Display for Parsed {
+    /// One trace line's worth: never the payload bytes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Parsed::Arp(arp) => arp.fmt(f),
+            Parsed::NeighborAdvert(na) => na.fmt(f),
+            Parsed::Tcp(tcp) => tcp.fmt(f),
+            Parsed::Other(ethertype) => write!(f, "frame of EtherType {ethertype:#06x}"),
+        }
+    }
+}
+
 impl fmt::Display for NeighborAdvert {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "NDP advertisement {} is-at ", self.target)?;

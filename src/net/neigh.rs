@@ -70,7 +70,7 @@ fn answer(trace: &mut crate::trace::Trace, parsed: Parsed, target: IpAddr) -> Op
             na.target_mac
         }
         other => {
-            trace.frame(|| format!("< ignored while resolving: {other:?}"));
+            trace.frame(|| format!("< ignored while resolving: {other}"));
             None
         }
     }
