@@ -6,6 +6,7 @@
 #   make lint     rustfmt and clippy, as CI runs them
 #   make bench    timing and memory goals, measured in the testbed (root)
 #   make install  PREFIX=/usr/local DESTDIR=
+#   make deb      the Debian package, in target/deb/ (needs debhelper)
 
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
@@ -13,8 +14,18 @@ DESTDIR ?=
 RELEASE := target/release
 NAMES   := check_raw_tcp check_raw_http_get check_raw_http
 LIBDIR  := $(DESTDIR)$(PREFIX)/lib/check_raw
+MANDIR    ?= $(PREFIX)/share/man
+NAGIOSDIR ?= $(PREFIX)/lib/nagios/plugins
+# Installed next to the binary; their /usr/lib/check_raw/ paths are
+# rewritten to the PREFIX installed to.
+SCRIPTS   := packaging/keepalived/check_raw-role-notify \
+             packaging/ldirectord/check_raw_tcp-ldirectord \
+             packaging/ldirectord/check_raw_http-ldirectord
+MANPAGES  := man/check_raw.8 man/check_raw_tcp.8 man/check_raw_http_get.8 man/check_raw_http.8
+# A rustup toolchain is not a Debian package: skip the Build-Depends check then.
+DEB_NODEPS := $(if $(filter /usr/bin/%,$(shell command -v rustc)),,-d)
 
-.PHONY: all build demo test lint bench install clean
+.PHONY: all build demo test lint bench install deb clean
 
 all: build
 
@@ -36,15 +47,34 @@ bench: build
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
+	@out=$$(LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l man/check_raw.8 2>&1 >/dev/null); \
+		if [ -n "$$out" ]; then echo "man/check_raw.8: $$out"; exit 1; fi
 
 # The names are symlinks in the SAME directory as the binary: keepalived
 # resolves symlinks and may exec the target under the link's name.
 install: build
-	install -d $(LIBDIR)
+	install -d $(LIBDIR) $(DESTDIR)$(NAGIOSDIR) $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(RELEASE)/check_raw $(LIBDIR)/check_raw
 	@for name in $(NAMES); do ln -sfn check_raw $(LIBDIR)/$$name; done
+	@for name in $(NAMES); do ln -sfn $(PREFIX)/lib/check_raw/$$name $(DESTDIR)$(NAGIOSDIR)/$$name; done
+	@for f in $(SCRIPTS); do \
+		sed 's|/usr/lib/check_raw/|$(PREFIX)/lib/check_raw/|g' $$f > $(LIBDIR)/$${f##*/} && \
+		chmod 0755 $(LIBDIR)/$${f##*/} || exit 1; \
+	done
+	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
 	-setcap cap_net_raw+ep $(LIBDIR)/check_raw 2>/dev/null || \
 		echo "note: setcap failed; run the checks as root or setcap cap_net_raw+ep $(PREFIX)/lib/check_raw/check_raw"
+
+# Built from a copy of the tree so that dpkg-buildpackage's ../ outputs
+# land in target/deb/ (and its clean does not remove our target/).
+deb:
+	rm -rf target/deb && mkdir -p target/deb/check-raw
+	tar --exclude=./target --exclude=./fuzz/target --exclude=./.git --exclude=./debian \
+		-cf - . | tar -C target/deb/check-raw -xf -
+	cp -r packaging/debian target/deb/check-raw/debian
+	cd target/deb/check-raw && dpkg-buildpackage -us -uc -b $(DEB_NODEPS)
+	rm -rf target/deb/check-raw
+	@ls target/deb/*.deb
 
 clean:
 	$(CARGO) clean
