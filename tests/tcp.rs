@@ -417,3 +417,48 @@ fn a_panic_is_reported_unknown_not_a_crash() {
         assert!(r.stderr.is_empty(), "nothing on stderr\n{r}");
     }
 }
+
+/// Without CAP_NET_RAW (an unprivileged user): one UNKNOWN line saying how
+/// to fix it, exit 3, or 1 under keepalived.
+#[test]
+fn without_cap_net_raw_says_how_to_fix_it() {
+    if needs_root() {
+        return;
+    }
+    let tb = Testbed::new();
+    let port = PORT.to_string();
+    // A copy the unprivileged user can reach wherever the tree is cloned
+    // (and without any file capability a packaged binary might carry).
+    let dir = TempDir::new();
+    let bin = dir.write("check_raw", &std::fs::read(CHECK_RAW).expect("read binary"));
+    use std::os::unix::fs::PermissionsExt;
+    for path in [dir.path(), bin.as_path()] {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    }
+    for (protocol, code) in [("nagios", 3), ("keepalived", 1)] {
+        let r = tb.run_in(
+            "lb",
+            &[
+                "setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--inh-caps=-all",
+                path_str(&bin),
+                "tcp",
+                "--protocol",
+                protocol,
+                IFACE,
+                RS1,
+                VIP,
+                &port,
+            ],
+        );
+        assert_eq!(r.code, Some(code), "{protocol}\n{r}");
+        let line = r.status_line();
+        assert!(line.starts_with(UNKNOWN), "{r}");
+        assert!(line.contains("setcap cap_net_raw+ep"), "{r}");
+        assert!(line.contains("run as root"), "{r}");
+        assert_eq!(r.stdout.lines().count(), 1, "{r}");
+    }
+}
