@@ -160,6 +160,40 @@ fn lost_ack_server_repeats_syn_ack() {
     assert_nothing_left_open(&tb, "rs1", &ctx);
 }
 
+/// A source port comes back while the server still holds the previous
+/// check's connection on it: our last ACK of a clean close was lost, so the
+/// server sits in LAST-ACK and answers the next SYN with that connection's
+/// ACK. The check must reset the old connection (RFC 9293: RST at the ACK's
+/// number) and connect, not time out. Found by the 10 % loss test, when
+/// the kernel happened to hand out the same port again.
+#[test]
+fn stale_connection_on_a_reused_port_is_reset() {
+    if needs_root() {
+        return;
+    }
+    let _load = light();
+    // Toward rs, a clean close sends SYN, FIN/ACK, then the last ACK (3rd).
+    let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([3])));
+    let port = ["--source-port", "41234"];
+    let first = check(&tb, &[&port[..], &["-c", "-t", "2000"]].concat(), RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&first, 0, OK, &["closed cleanly"], &ctx);
+    assert_eq!(
+        tb.relay().stats().to_rs.dropped_tcp,
+        1,
+        "last ACK dropped\n{ctx}"
+    );
+    tb.relay().reset(FaultPlan::none());
+    let second = check(&tb, &[&port[..], &["-vvv", "-t", "2000"]].concat(), RS1);
+    let ctx = relay_context(&tb);
+    assert_verdict(&second, 0, OK, &[RS1], &ctx);
+    assert!(
+        second.stdout.contains("Flags [R], seq"),
+        "a RST for the old connection should have gone out\n{second}\n{ctx}"
+    );
+    assert_nothing_left_open(&tb, "rs1", &ctx);
+}
+
 /// Without `-c` the SYN/ACK is answered by a RST alone. If that RST is lost
 /// the server keeps only a SYN-RECV entry, never an established connection.
 #[test]

@@ -60,6 +60,9 @@ Common options:
                  source IP of the frames (default: the interface's primary
                  IPv4 address; for IPv6 the address the kernel would use
                  towards REAL_SERVER out of SOURCE_IFACE)
+      --source-port PORT
+                 fixed TCP source port (default: a free ephemeral port,
+                 reserved for the check's life)
       --warning RANGE, --critical RANGE
                  response-time thresholds in seconds, Nagios range syntax
                  (10, 10:, ~:10, 10:20, @10:20); long names only

@@ -104,6 +104,8 @@ pub struct Target {
     pub port: u16,
     /// `--source`: overrides the interface's address as the source IP.
     pub source: Option<IpAddr>,
+    /// `--source-port`: a fixed source port instead of a free ephemeral one.
+    pub source_port: Option<u16>,
 }
 
 /// Response-time thresholds (`--warning`, `--critical`), in seconds.
@@ -315,6 +317,7 @@ struct CommonOptions {
     role: Option<String>,
     timeout: Option<String>,
     source: Option<String>,
+    source_port: Option<String>,
     protocol: Option<String>,
     weight: Option<String>,
     warning: Option<String>,
@@ -352,6 +355,7 @@ fn parse_mode(
         role: opt_string(&mut p, ["-r", "--role-file"], mode)?,
         timeout: opt_string(&mut p, ["-t", "--timeout"], mode)?,
         source: opt_string(&mut p, "--source", mode)?,
+        source_port: opt_string(&mut p, "--source-port", mode)?,
         protocol: opt_string(&mut p, "--protocol", mode)?,
         weight: opt_string(&mut p, "--weight", mode)?,
         warning: opt_string(&mut p, "--warning", mode)?,
@@ -406,6 +410,12 @@ fn parse_mode(
         e
     };
     target.source = parse_source(mode, common.source.as_deref(), &target).map_err(with_default)?;
+    target.source_port = common
+        .source_port
+        .as_deref()
+        .map(|p| parse_port_named("--source-port", p, false))
+        .transpose()
+        .map_err(|m| with_default(err(m)))?;
     let weight = common
         .weight
         .as_deref()
@@ -583,6 +593,7 @@ fn classic_target(
         vip,
         port: parse_port(&positional[3]).map_err(usage)?,
         source: None,
+        source_port: None,
     };
     let fields = (mode != Mode::Tcp).then(|| http::HttpFields {
         host: positional[4].clone(),
@@ -644,6 +655,7 @@ fn ldirectord_target(
         vip,
         port,
         source: None,
+        source_port: None,
     };
     if mode == Mode::Tcp {
         if let Some(option) = [

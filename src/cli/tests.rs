@@ -485,3 +485,11 @@ fn messages_stay_on_one_line_whatever_the_arguments() {
     let e = parse_with(args.iter().map(OsString::from).collect(), &fake_resolver).unwrap_err();
     assert!(!e.message.contains('\r'), "{}", e.message);
 }
+
+#[test]
+fn source_port() {
+    let cfg = tcp(&format!("check_raw_tcp --source-port 41234 {GOOD}"));
+    assert_eq!(cfg.common.target.source_port, Some(41234));
+    let msg = usage_error(&format!("check_raw_tcp --source-port 0 {GOOD}"));
+    assert!(msg.contains("--source-port"), "{msg}");
+}

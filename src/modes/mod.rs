@@ -287,7 +287,7 @@ pub fn open_raw_path<'a>(
         Ok(ip) => ip,
         Err(e) => return Err(fail(d.unknown(e), trace)),
     };
-    let reserved = match port::reserve(src_ip, iface.index) {
+    let reserved = match port::reserve(src_ip, iface.index, t.source_port) {
         Ok(p) => p,
         Err(e) => {
             return Err(fail(

@@ -30,9 +30,10 @@ fn with_scope(addr: IpAddr, port: u16, ifindex: u32) -> SocketAddr {
     }
 }
 
-/// Reserve a free TCP port on `source` (on interface `ifindex`).
-pub fn reserve(source: IpAddr, ifindex: u32) -> io::Result<ReservedPort> {
-    let addr = with_scope(source, 0, ifindex);
+/// Reserve a TCP port on `source` (on interface `ifindex`): `port`, or a
+/// free ephemeral one when `None`.
+pub fn reserve(source: IpAddr, ifindex: u32, port: Option<u16>) -> io::Result<ReservedPort> {
+    let addr = with_scope(source, port.unwrap_or(0), ifindex);
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.bind(&addr.into())?;
     let port = socket
@@ -64,10 +65,15 @@ mod tests {
 
     #[test]
     fn reserved_ports_are_distinct_while_held() {
-        let a = reserve(Ipv4Addr::LOCALHOST.into(), 1).unwrap();
-        let b = reserve(Ipv4Addr::LOCALHOST.into(), 1).unwrap();
+        let a = reserve(Ipv4Addr::LOCALHOST.into(), 1, None).unwrap();
+        let b = reserve(Ipv4Addr::LOCALHOST.into(), 1, None).unwrap();
         assert_ne!(a.port, 0);
         assert_ne!(a.port, b.port);
+        // A fixed port is ours while held; a second claim fails.
+        let fixed = reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(a.port + 1));
+        if let Ok(fixed) = fixed {
+            assert!(reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(fixed.port)).is_err());
+        }
     }
 
     #[test]

@@ -250,6 +250,9 @@ pub struct Tcp {
     retransmit_at: Option<Instant>,
     retransmissions: u32,
     ack_pending: bool,
+    /// RST for an old connection that answered our SYN, to send next.
+    stale_rst: Option<Segment>,
+    stale_reset_done: bool,
     first_syn_at: Option<Instant>,
     established_at: Option<Instant>,
 }
@@ -278,6 +281,8 @@ impl Tcp {
             retransmit_at: None,
             retransmissions: 0,
             ack_pending: false,
+            stale_rst: None,
+            stale_reset_done: false,
             first_syn_at: None,
             established_at: None,
         }
@@ -415,6 +420,24 @@ impl Tcp {
 
     fn on_segment_syn_sent(&mut self, seg: &Segment, now: Instant) -> Result<(), Ignored> {
         let acks_our_syn = seg.flags.has(Flags::ACK) && seg.ack == self.cfg.isn + 1;
+        if seg.flags.has(Flags::ACK) && !acks_our_syn && !seg.flags.has(Flags::RST) {
+            // The server still holds an old connection on this 4-tuple (a
+            // previous check's port, its last ACK lost): it answers our SYN
+            // with that connection's ACK. RFC 9293 3.10.7.3: reset it with
+            // <SEQ=SEG.ACK><CTL=RST>, then try again at once (only once at
+            // once; later repeats wait for the timer, so a server cannot
+            // make us flood it).
+            self.stale_rst = Some(Segment {
+                seq: seg.ack,
+                flags: Flags::RST,
+                ..Segment::default()
+            });
+            if !self.stale_reset_done {
+                self.stale_reset_done = true;
+                self.retransmit_at = Some(now);
+            }
+            return Ok(());
+        }
         if !acks_our_syn {
             // An RST without a matching ACK could be anyone's (RFC 9293 3.10.7.3).
             return Err(Ignored::NotSynAck);
@@ -576,6 +599,9 @@ impl Tcp {
         match self.state {
             State::Closed | State::Reset | State::Aborted => None,
             State::SynSent => {
+                if let Some(rst) = self.stale_rst.take() {
+                    return Some(rst);
+                }
                 if self.first_syn_at.is_some() && !retransmit_due {
                     return None;
                 }

@@ -256,6 +256,24 @@ pub struct Server {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Binds `[::]:port`, retrying briefly on EADDRINUSE: a listener this
+/// server replaces can live on for a moment in a child that another test
+/// thread forked and has not exec'd yet (close-on-exec closes it only then).
+fn bind_retrying(port: u16) -> io::Result<TcpListener> {
+    let mut last = None;
+    for _ in 0..100 {
+        match TcpListener::bind(("::", port)) {
+            Ok(l) => return Ok(l),
+            Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
+                last = Some(e);
+                thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::other("bind kept failing")))
+}
+
 impl Server {
     /// Binds `[::]:port` (IPv4 and IPv6) inside namespace `ns` and starts accepting.
     /// Returns once the socket is listening, so a test can connect at once.
@@ -271,7 +289,7 @@ impl Server {
             .name(format!("srv-{host}:{port}"))
             .spawn(move || {
                 let bound = netns::enter(&ns_owned).and_then(|()| {
-                    let l = TcpListener::bind(("::", port))?;
+                    let l = bind_retrying(port)?;
                     l.set_nonblocking(true)?;
                     Ok(l)
                 });

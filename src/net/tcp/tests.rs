@@ -128,13 +128,49 @@ fn rst_or_syn_ack_with_wrong_ack_is_ignored_in_syn_sent() {
         ..Segment::default()
     };
     assert_eq!(tcp.on_segment(&bare_rst, at(1)), Err(Ignored::NotSynAck));
+    // A SYN/ACK for someone else's SYN is not a connection: it gets the
+    // RFC's RST at its ack number and we stay in SYN-SENT.
     let mut wrong = syn_ack();
     wrong.ack = ISN;
-    assert_eq!(tcp.on_segment(&wrong, at(1)), Err(Ignored::NotSynAck));
+    assert_eq!(tcp.on_segment(&wrong, at(1)), Ok(()));
+    assert_eq!(tcp.state(), State::SynSent);
+    let out = sent(&mut tcp, at(1));
+    assert_eq!(out[0].flags, Flags::RST);
+    assert_eq!(out[0].seq, ISN);
     let mut plain_syn = syn_ack();
     plain_syn.flags = Flags::SYN;
     assert_eq!(tcp.on_segment(&plain_syn, at(1)), Err(Ignored::NotSynAck));
     assert_eq!(tcp.state(), State::SynSent);
+}
+
+/// Found by the fault tests: a source port reused while the server still
+/// held the previous check's connection (its last ACK lost, the server in
+/// LAST-ACK). The server answers our SYN with that connection's ACK.
+#[test]
+fn old_connection_on_the_same_port_is_reset_then_syn_repeated() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let old = Segment {
+        seq: Seq(77),
+        ack: Seq(0x1234_5678),
+        flags: Flags::ACK,
+        window: 500,
+        ..Segment::default()
+    };
+    tcp.on_segment(&old, at(1)).unwrap();
+    let out = sent(&mut tcp, at(1));
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0].flags, Flags::RST);
+    assert_eq!(out[0].seq, Seq(0x1234_5678), "RST at SEG.ACK, RFC 9293");
+    assert_eq!(out[1].flags, Flags::SYN, "SYN again at once");
+    assert_eq!(out[1].seq, ISN);
+    // The next stale ACK gets its RST, but the SYN waits for the timer.
+    tcp.on_segment(&old, at(2)).unwrap();
+    let out = sent(&mut tcp, at(2));
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].flags, Flags::RST);
+    tcp.on_segment(&syn_ack(), at(3)).unwrap();
+    assert_eq!(tcp.state(), State::Established);
 }
 
 #[test]
