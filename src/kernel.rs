@@ -16,10 +16,11 @@ use socket2::{Domain, Protocol, Socket, Type};
 use crate::net::{Failure, Step};
 use crate::wait::{Ready, Waiter};
 
-/// Connect to `addr` before `deadline`. Returns the stream (non-blocking)
-/// and the connect time.
+/// Connect to `addr` before `deadline`, from `bind` if given (`--source`,
+/// `--source-port`). Returns the stream (non-blocking) and the connect time.
 pub fn connect(
     addr: SocketAddr,
+    bind: Option<SocketAddr>,
     waiter: &Waiter,
     deadline: Instant,
 ) -> Result<(TcpStream, Duration), Failure> {
@@ -27,6 +28,11 @@ pub fn connect(
     let socket =
         Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP)).map_err(local)?;
     socket.set_nonblocking(true).map_err(local)?;
+    if let Some(from) = bind {
+        socket
+            .bind(&from.into())
+            .map_err(|e| Failure::Local(format!("cannot bind the connection to {from}: {e}")))?;
+    }
     let start = Instant::now();
     match socket.connect(&addr.into()) {
         Ok(()) => {}
@@ -78,6 +84,14 @@ pub fn read_some(
     step: Step,
 ) -> Result<usize, Failure> {
     for _ in 0..10_000 {
+        // Checked even while data keeps coming: a server streaming faster
+        // than we read must not hold us past -t or past a SIGTERM.
+        if let Some(sig) = waiter.pending() {
+            return Err(Failure::Interrupted(sig));
+        }
+        if Instant::now() >= deadline {
+            return Err(Failure::Timeout(step));
+        }
         match stream.read(buf) {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {

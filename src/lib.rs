@@ -15,6 +15,7 @@ pub mod kernel;
 pub mod modes;
 pub mod net;
 pub mod outcome;
+pub mod resolve;
 pub mod role;
 pub mod threshold;
 pub mod trace;

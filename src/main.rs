@@ -11,9 +11,9 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use check_raw::cli::{self, Command, Config, Mode};
-use check_raw::modes;
 use check_raw::outcome::{self, Outcome, Protocol, State};
 use check_raw::wait::Waiter;
+use check_raw::{modes, resolve};
 
 fn main() {
     // First: until the handlers are in, SIGTERM would kill us outright.
@@ -34,7 +34,7 @@ fn main() {
                 State::Unknown,
                 format!("cannot install signal handlers: {e}"),
             ),
-            Protocol::Nagios,
+            protocol_hint,
         ),
     }));
     let printed = result.unwrap_or_else(|_| {
@@ -87,7 +87,8 @@ impl Printed {
 const SELF_TEST_PANIC: &str = "CHECK_RAW_SELF_TEST_PANIC";
 
 fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
-    let parsed = cli::parse(argv);
+    let lookup = |name: &str, timeout| resolve::bounded(name, waiter, timeout);
+    let parsed = cli::parse_with(argv, &lookup);
     if std::env::var_os(SELF_TEST_PANIC).is_some() {
         panic!("self-test panic ({SELF_TEST_PANIC} is set)");
     }
@@ -103,6 +104,19 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
                 Config::Http(mode, cfg) => modes::http::run(*mode, cfg, waiter),
             };
             Printed::Outcome(outcome, protocol)
+        }
+        Err(e) if waiter.pending().is_some() => {
+            // A signal cut a name lookup short: that is no usage error.
+            let sig = waiter.pending().map(|s| s.name()).unwrap_or("a signal");
+            let service = e.mode.map(Mode::service).unwrap_or("CHECK_RAW");
+            Printed::Outcome(
+                Outcome::new(
+                    service,
+                    State::Critical,
+                    format!("interrupted by {sig} before the check completed"),
+                ),
+                e.protocol,
+            )
         }
         Err(e) => {
             // Messages quote what was typed: keep them one line regardless.

@@ -208,8 +208,10 @@ impl Outcome {
     pub fn render(&self) -> String {
         let mut out = self.status_line();
         out.push('\n');
+        // Detail lines are Nagios long output, where a `|` would start
+        // perfdata: show it as a broken bar instead.
         for line in &self.details {
-            out.push_str(line);
+            out.push_str(&line.replace('|', "\u{a6}"));
             out.push('\n');
         }
         out
@@ -314,7 +316,7 @@ mod tests {
     #[test]
     fn render_appends_details() {
         let o = Outcome::new("RAW_TCP", State::Critical, "x")
-            .with_details(vec!["d1".into(), "d2".into()]);
-        assert_eq!(o.render(), "RAW_TCP CRITICAL - x\nd1\nd2\n");
+            .with_details(vec!["d1".into(), "d|2".into()]);
+        assert_eq!(o.render(), "RAW_TCP CRITICAL - x\nd1\nd\u{a6}2\n");
     }
 }

@@ -15,6 +15,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// When this process started (first asked, which `main` does first thing):
+/// the check's deadline counts from here, name lookups included.
+pub fn process_start() -> Instant {
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    *START.get_or_init(Instant::now)
+}
+
 /// The signals that end a check early (with RST, CRITICAL).
 pub const TERMINATING_SIGNALS: [libc::c_int; 4] =
     [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
@@ -55,6 +62,7 @@ impl Waiter {
     /// Route the terminating signals to a pipe. Call first thing in main,
     /// before anything worth cleaning up exists.
     pub fn install() -> io::Result<Waiter> {
+        process_start();
         let (read_end, write_end) = UnixStream::pair()?;
         read_end.set_nonblocking(true)?;
         let last_signal = Arc::new(AtomicUsize::new(0));

@@ -83,13 +83,9 @@ impl HttpOptions {
                     .map_err(|e| format!("invalid -H '{}': {e}", truncate(h)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let request = Request::new(method, host, path, headers).map_err(|e| {
-            if e.contains("path") {
-                format!("invalid PATH '{}': {e}", truncate(path))
-            } else {
-                format!("invalid HOST '{}': {e}", truncate(host))
-            }
-        })?;
+        http::validate_host(host).map_err(|e| format!("invalid HOST '{}': {e}", truncate(host)))?;
+        http::validate_path(path).map_err(|e| format!("invalid PATH '{}': {e}", truncate(path)))?;
+        let request = Request::new(method, host, path, headers)?;
         let request_len = request.to_bytes().len();
         if request_len > crate::net::tcp::MAX_SEND_BYTES {
             return Err(format!(

@@ -190,13 +190,18 @@ impl UsageError {
 /// Arguments longer than this are refused before any other look.
 const MAX_ARG: usize = 8192;
 
-/// Parse a whole argv (program name first), names resolved by the system.
+/// Looks host names up, given the check's `-t`: `main` passes one that
+/// gives up at the check's deadline or on a signal.
+pub type NameLookup<'r> = &'r dyn Fn(&str, Duration) -> std::io::Result<Vec<IpAddr>>;
+
+/// Parse a whole argv (program name first), names resolved by the system
+/// without a time bound (for tools and tests; `main` bounds it).
 pub fn parse(argv: Vec<OsString>) -> Result<Command, UsageError> {
-    parse_with(argv, &system_resolver)
+    parse_with(argv, &|name, _| system_resolver(name))
 }
 
-/// Parse a whole argv with the given resolver.
-pub fn parse_with(argv: Vec<OsString>, resolve: Resolver) -> Result<Command, UsageError> {
+/// Parse a whole argv with the given name lookup.
+pub fn parse_with(argv: Vec<OsString>, lookup: NameLookup) -> Result<Command, UsageError> {
     let mut argv = argv.into_iter();
     let argv0 = argv.next().unwrap_or_default();
     let name = program_name(&argv0);
@@ -247,7 +252,7 @@ pub fn parse_with(argv: Vec<OsString>, resolve: Resolver) -> Result<Command, Usa
             }
         }
     };
-    parse_mode(mode, rest, resolve, protocol).map_err(with_protocol)
+    parse_mode(mode, rest, lookup, protocol).map_err(with_protocol)
 }
 
 /// The exit protocol the arguments ask for, without parsing them (for
@@ -256,26 +261,45 @@ pub fn protocol_hint(args: &[OsString]) -> Protocol {
     prescan_protocol(args).unwrap_or(Protocol::Nagios)
 }
 
-/// The exit protocol named by `--protocol`, looked for before parsing.
-/// `Some(Keepalived)` for a value we do not know: exit 1 is "down" to
-/// every daemon, where a Nagios 3 would read as "up, weight 1" under
-/// keepalived's misc_dynamic.
+/// The exit protocol the arguments ask for, looked for before parsing,
+/// so that even a usage error exits the way the daemon expects:
+/// `--protocol` if given (an unknown value, or `--weight` without a valid
+/// protocol, gives keepalived's 1: "down" to every daemon, where a Nagios
+/// 3 would read as "up, weight 1" under misc_dynamic); else ldirectord
+/// when the arguments end in ldirectord's `VIP VPORT RIP RPORT`.
 fn prescan_protocol(args: &[OsString]) -> Option<Protocol> {
     let args: Vec<String> = args
         .iter()
         .map(|a| a.to_string_lossy().into_owned())
         .collect();
-    let value = args.iter().enumerate().find_map(|(i, a)| {
-        if a == "--" {
-            return None;
-        }
-        match a.strip_prefix("--protocol") {
+    let options_end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let options = &args[..options_end];
+    let value = options
+        .iter()
+        .enumerate()
+        .find_map(|(i, a)| match a.strip_prefix("--protocol") {
             Some(v) if v.starts_with('=') => Some(v[1..].to_string()),
-            Some("") => Some(args.get(i + 1).cloned().unwrap_or_default()),
+            Some("") => Some(options.get(i + 1).cloned().unwrap_or_default()),
             _ => None,
-        }
-    })?;
-    Some(Protocol::parse(&value, None).unwrap_or(Protocol::Keepalived))
+        });
+    let weight = options
+        .iter()
+        .any(|a| a == "--weight" || a.starts_with("--weight="));
+    match (value, weight) {
+        (Some(v), _) => Some(Protocol::parse(&v, None).unwrap_or(Protocol::Keepalived)),
+        (None, true) => Some(Protocol::Keepalived),
+        (None, false) => ends_like_ldirectord(&args).then_some(Protocol::Ldirectord),
+    }
+}
+
+/// `... VIP VPORT RIP RPORT` at the end, as ldirectord and its wrappers
+/// pass them (`exec check_raw_tcp -t 2000 "$@"`).
+fn ends_like_ldirectord(args: &[String]) -> bool {
+    let Some(last4) = args.len().checked_sub(4).map(|at| &args[at..]) else {
+        return false;
+    };
+    let digits = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
+    last4.iter().all(|a| !a.starts_with('-')) && digits(&last4[1]) && digits(&last4[3])
 }
 
 /// Options of the ldirectord form (`VIP VPORT RIP RPORT`).
@@ -327,7 +351,7 @@ struct CommonOptions {
 fn parse_mode(
     mode: Mode,
     args: Vec<OsString>,
-    resolve: Resolver,
+    lookup: NameLookup,
     protocol_hint: Option<Protocol>,
 ) -> Result<Command, UsageError> {
     let err = |m: String| UsageError::new(mode, m);
@@ -388,6 +412,18 @@ fn parse_mode(
     for arg in after_dashes {
         positional.push(utf8(mode, arg)?);
     }
+    // Known before any name is looked up, so the lookup is bounded by it.
+    let timeout = parse_timeout(common.timeout.as_deref()).map_err(|m| {
+        let mut e = err(m);
+        e.protocol = protocol_hint.unwrap_or(if is_ldirectord_form(&positional) {
+            Protocol::Ldirectord
+        } else {
+            Protocol::Nagios
+        });
+        e
+    })?;
+    let bounded = |name: &str| lookup(name, timeout);
+    let resolve: Resolver = &bounded;
     let ldirectord_form = is_ldirectord_form(&positional);
     let mut protocol_default = Protocol::Nagios;
     let (mut target, fields) = if ldirectord_form {
@@ -443,7 +479,7 @@ fn parse_mode(
     let common = Common {
         target,
         role: parse_role(common.role.as_deref()).map_err(fail)?,
-        timeout: parse_timeout(common.timeout.as_deref()).map_err(fail)?,
+        timeout,
         verbosity,
         protocol,
         thresholds,

@@ -9,7 +9,7 @@ fn argv(line: &str) -> Vec<OsString> {
 }
 
 fn tcp(line: &str) -> TcpConfig {
-    match parse_with(argv(line), &fake_resolver) {
+    match parse_with(argv(line), &|n, _| fake_resolver(n)) {
         Ok(Command::Check(Config::Tcp(cfg))) => *cfg,
         other => panic!("{line}: {other:?}"),
     }
@@ -20,7 +20,7 @@ fn usage_error(line: &str) -> String {
 }
 
 fn full_usage_error(line: &str) -> UsageError {
-    match parse_with(argv(line), &fake_resolver) {
+    match parse_with(argv(line), &|n, _| fake_resolver(n)) {
         Err(e) => e,
         Ok(other) => panic!("{line}: expected a usage error, got {other:?}"),
     }
@@ -39,7 +39,7 @@ fn fake_resolver(name: &str) -> std::io::Result<Vec<IpAddr>> {
 }
 
 fn http(line: &str) -> HttpConfig {
-    match parse_with(argv(line), &fake_resolver) {
+    match parse_with(argv(line), &|n, _| fake_resolver(n)) {
         Ok(Command::Check(Config::Http(_, cfg))) => *cfg,
         other => panic!("{line}: {other:?}"),
     }
@@ -472,7 +472,7 @@ fn messages_stay_on_one_line_whatever_the_arguments() {
         OsString::from("-c\n\n\nv"),
         OsString::from("eth0"),
     ];
-    let e = parse_with(args, &fake_resolver).unwrap_err();
+    let e = parse_with(args, &|n, _| fake_resolver(n)).unwrap_err();
     assert!(!e.message.contains('\n'), "{}", e.message);
     assert!(e.message.contains("\\n"), "{}", e.message);
     let args = [
@@ -482,7 +482,10 @@ fn messages_stay_on_one_line_whatever_the_arguments() {
         "203.0.113.10",
         "80",
     ];
-    let e = parse_with(args.iter().map(OsString::from).collect(), &fake_resolver).unwrap_err();
+    let e = parse_with(args.iter().map(OsString::from).collect(), &|n, _| {
+        fake_resolver(n)
+    })
+    .unwrap_err();
     assert!(!e.message.contains('\r'), "{}", e.message);
 }
 
@@ -492,4 +495,34 @@ fn source_port() {
     assert_eq!(cfg.common.target.source_port, Some(41234));
     let msg = usage_error(&format!("check_raw_tcp --source-port 0 {GOOD}"));
     assert!(msg.contains("--source-port"), "{msg}");
+}
+
+/// Found in review: usage errors that a daemon would misread.
+#[test]
+fn usage_error_protocols_found_in_review() {
+    use crate::outcome::State::Unknown;
+    // --weight with a misspelt or missing --protocol: exit 1, not 3 (which
+    // misc_dynamic reads as "up, weight 1").
+    let e = full_usage_error(&format!(
+        "check_raw_tcp --protocl keepalived-dynamic --weight 100 {GOOD}"
+    ));
+    assert_eq!(e.protocol.exit_code(Unknown), 1, "{}", e.message);
+    let e = full_usage_error(&format!("check_raw_tcp --weight 5 {GOOD}"));
+    assert_eq!(e.protocol.exit_code(Unknown), 1, "{}", e.message);
+    // After `--` nothing is an option, --protocol neither.
+    let e = full_usage_error(
+        "check_raw_tcp eth0 198.51.100.11 203.0.113.10 0 -- --protocol=keepalived",
+    );
+    assert_eq!(e.protocol, Protocol::Nagios, "{}", e.message);
+    // An error before the ldirectord form is recognised still exits as
+    // ldirectord expects.
+    let e = full_usage_error("check_raw_tcp --bogus 203.0.113.10 80 198.51.100.11 80");
+    assert_eq!(e.protocol, Protocol::Ldirectord, "{}", e.message);
+    assert_eq!(
+        protocol_hint(&argv("--bogus 203.0.113.10 80 198.51.100.11 80")),
+        Protocol::Ldirectord
+    );
+    // A bad HOST is named as HOST.
+    let msg = usage_error(&format!("check_raw_http -S 200 {GOOD} bad\u{7}host /"));
+    assert!(msg.starts_with("invalid HOST"), "{msg}");
 }

@@ -20,8 +20,8 @@ use crate::trace::{Trace, DETAIL};
 use crate::wait::Waiter;
 
 use super::{
-    apply_thresholds, deadline, decide_role, ms, open_raw_path, real_server_addr, time_perf,
-    Describe,
+    apply_thresholds, backup_bind, deadline, decide_role, ms, open_raw_path, real_server_addr,
+    time_perf, Describe,
 };
 
 /// Read size on the kernel path.
@@ -185,7 +185,7 @@ fn backup(
     });
     let started = Instant::now();
     let result = (|| {
-        let (mut stream, _) = kernel::connect(addr, waiter, deadline)?;
+        let (mut stream, _) = kernel::connect(addr, backup_bind(&cfg.common), waiter, deadline)?;
         kernel::write_all(&mut stream, request, waiter, deadline)?;
         let mut parser = ResponseParser::new(cfg.request.method == Method::Head, cfg.max_bytes);
         let mut buf = vec![0u8; READ_CHUNK];

@@ -375,9 +375,10 @@ fn socket_error(e: &std::io::Error) -> String {
     }
 }
 
-/// The deadline of a check that starts now.
+/// The check's deadline: `-t` from the process start, so the time spent
+/// on name lookups and set-up counts too.
 pub fn deadline(common: &Common) -> Instant {
-    Instant::now() + common.timeout
+    crate::wait::process_start() + common.timeout
 }
 
 /// Milliseconds with two decimals, for summaries.
@@ -386,6 +387,24 @@ pub fn ms(d: Duration) -> String {
 }
 
 /// The real server's address for the BACKUP path.
+/// The local address of a BACKUP connection: `--source` and/or
+/// `--source-port` when given, else the kernel's choice.
+pub fn backup_bind(common: &Common) -> Option<SocketAddr> {
+    let t = &common.target;
+    if t.source.is_none() && t.source_port.is_none() {
+        return None;
+    }
+    let any: IpAddr = if t.real_server.is_ipv4() {
+        std::net::Ipv4Addr::UNSPECIFIED.into()
+    } else {
+        std::net::Ipv6Addr::UNSPECIFIED.into()
+    };
+    Some(SocketAddr::new(
+        t.source.unwrap_or(any),
+        t.source_port.unwrap_or(0),
+    ))
+}
+
 /// A link-local IPv6 address needs its interface as scope for the kernel.
 pub fn real_server_addr(common: &Common) -> SocketAddr {
     let t = &common.target;

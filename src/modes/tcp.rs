@@ -12,8 +12,8 @@ use crate::trace::{Trace, DETAIL};
 use crate::wait::Waiter;
 
 use super::{
-    apply_thresholds, deadline, decide_role, ms, open_raw_path, real_server_addr, time_perf,
-    Describe,
+    apply_thresholds, backup_bind, deadline, decide_role, ms, open_raw_path, real_server_addr,
+    time_perf, Describe,
 };
 
 pub fn run(cfg: &TcpConfig, waiter: &Waiter) -> Outcome {
@@ -81,7 +81,7 @@ fn backup(
 ) -> Outcome {
     let addr = real_server_addr(&cfg.common);
     trace.line(DETAIL, || format!("BACKUP role: kernel connect to {addr}"));
-    let outcome = match kernel::connect(addr, waiter, deadline) {
+    let outcome = match kernel::connect(addr, backup_bind(&cfg.common), waiter, deadline) {
         Ok((stream, took)) => {
             kernel::close(stream, cfg.clean_close);
             let ok = Outcome::new(

@@ -14,7 +14,7 @@ use super::{Failure, Step, Wire};
 
 /// Wake-ups handled at most by one `drive` call; each one is a frame batch
 /// or a timer, so this only guards against a clock that never advances.
-const MAX_WAKEUPS: usize = 100_000;
+const MAX_WAKEUPS: usize = 10_000_000;
 
 /// What the caller of `drive` says after each batch of input.
 pub enum Progress<R> {
@@ -100,13 +100,14 @@ impl<'w, 'a> Conn<'w, 'a> {
             if self.tcp.state() == tcp::State::Reset {
                 return Err(Failure::Reset(waiting_for));
             }
-            if let Err(failure) = self.flush() {
-                self.abort();
-                return Err(failure);
-            }
+            // The deadline first: nothing but the RST leaves after it.
             if Instant::now() >= self.wire.deadline {
                 self.abort();
                 return Err(Failure::Timeout(waiting_for));
+            }
+            if let Err(failure) = self.flush() {
+                self.abort();
+                return Err(failure);
             }
             let until = self.tcp.poll_at().unwrap_or(self.wire.deadline);
             if let Err(failure) = self.receive_segments(until) {
@@ -122,12 +123,11 @@ impl<'w, 'a> Conn<'w, 'a> {
     /// connection is reset instead and the error returned.
     pub fn close_clean(&mut self) -> Result<(), Failure> {
         self.tcp.close();
-        self.drive(|tcp| {
-            if tcp.is_finished() {
-                Progress::Done(())
-            } else {
-                Progress::Waiting(Step::Close)
-            }
+        self.drive(|tcp| match tcp.state() {
+            // A reset that came with the response's last data is no close.
+            tcp::State::Reset => Progress::Failed(Failure::Reset(Step::Close)),
+            _ if tcp.is_finished() => Progress::Done(()),
+            _ => Progress::Waiting(Step::Close),
         })?;
         // The last ACK, answering the server's FIN.
         self.flush()
@@ -153,7 +153,7 @@ impl<'w, 'a> Conn<'w, 'a> {
 
     /// Send RST if the server may still hold the connection.
     pub fn abort(&mut self) {
-        if let Some(rst) = self.tcp.abort() {
+        for rst in self.tcp.abort() {
             // Best effort: if even this send fails there is nothing left to try.
             let _ = self.transmit(&rst);
         }

@@ -132,7 +132,9 @@ impl fmt::Display for FrameError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FrameError::TooShort { what, len } => write!(f, "{what} too short ({len} bytes)"),
-            FrameError::BadIpVersion(v) => write!(f, "IP version {v} in an IPv4 frame"),
+            FrameError::BadIpVersion(v) => {
+                write!(f, "IP version {v} does not match the frame's EtherType")
+            }
             FrameError::BadIhl(ihl) => write!(f, "bad IPv4 header length {ihl}"),
             FrameError::BadTotalLength { total, available } => write!(
                 f,

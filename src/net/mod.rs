@@ -92,10 +92,27 @@ pub struct Wire<'a> {
 }
 
 impl Wire<'_> {
+    /// Send one frame. A full transmit queue (ENOBUFS, EAGAIN) is a lost
+    /// frame like any other, left to the retransmission timers: on a busy
+    /// director it must not turn a healthy server into UNKNOWN ("down").
     pub fn send(&mut self, frame: &[u8]) -> Result<(), Failure> {
-        self.sock
-            .send(frame)
-            .map_err(|e| Failure::Local(format!("cannot send on the packet socket: {e}")))
+        match self.sock.send(frame) {
+            Ok(()) => Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(libc::ENOBUFS)
+                    || matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted
+                    ) =>
+            {
+                self.trace
+                    .frame(|| format!("> frame dropped by the kernel ({e}); the timers resend"));
+                Ok(())
+            }
+            Err(e) => Err(Failure::Local(format!(
+                "cannot send on the packet socket: {e}"
+            ))),
+        }
     }
 
     /// Wait until a frame arrives or `until` (never past the deadline),

@@ -18,8 +18,9 @@ use super::{Failure, Step, Wire};
 /// First retry; doubled each time up to `MAX_RETRY`.
 const FIRST_RETRY: Duration = Duration::from_millis(200);
 const MAX_RETRY: Duration = Duration::from_secs(1);
-/// Requests sent at most, whatever the deadline.
-const MAX_REQUESTS: u32 = 32;
+/// Requests sent at most: one a second at worst, enough for the longest
+/// `-t`; the deadline ends it sooner.
+const MAX_REQUESTS: u32 = 700;
 
 /// Resolve `target` to a MAC address, asking from `source` (same family).
 pub fn resolve(wire: &mut Wire, source: IpAddr, target: IpAddr) -> Result<MacAddr, Failure> {

@@ -8,8 +8,9 @@
 //!
 //! Scope: one active open to one server, a small request, a response of up to
 //! a few MiB. So: no window scaling, no SACK, no congestion control (the
-//! request is a handful of segments), go-back-N retransmission from
-//! `snd_una`. What it does insist on is validation: a segment is accepted
+//! request is a handful of segments); on a timeout the first unacknowledged
+//! segment is resent, and after that every partial ACK resends the next one
+//! at once (NewReno's rule), so several lost segments cost one timeout. What it does insist on is validation: a segment is accepted
 //! only if it fits our sequence space, and everything else is ignored and
 //! reported as such, so spoofed or stale segments cannot end a check.
 
@@ -249,6 +250,8 @@ pub struct Tcp {
     rto: Duration,
     retransmit_at: Option<Instant>,
     retransmissions: u32,
+    /// A retransmission happened and not everything is acknowledged yet.
+    recovering: bool,
     ack_pending: bool,
     /// RST for an old connection that answered our SYN, to send next.
     stale_rst: Option<Segment>,
@@ -280,6 +283,7 @@ impl Tcp {
             rto,
             retransmit_at: None,
             retransmissions: 0,
+            recovering: false,
             ack_pending: false,
             stale_rst: None,
             stale_reset_done: false,
@@ -317,35 +321,49 @@ impl Tcp {
         }
     }
 
-    /// Abort: the RST to send, if the server may hold state for us.
-    pub fn abort(&mut self) -> Option<Segment> {
-        let rst = match self.state {
+    /// Abort: the RSTs to send, if the server may hold state for us.
+    ///
+    /// Linux accepts a RST only at exactly the sequence number it expects
+    /// (RFC 5961) and answers any other in-window one with a challenge ACK,
+    /// which nobody would answer: the VIP is local on the MASTER, so its
+    /// kernel drops it. With data or a FIN in flight the server expects
+    /// either `snd_una` (it has not received them) or `snd_nxt` (it has,
+    /// its ACK is on the way or lost), so both get a RST.
+    pub fn abort(&mut self) -> Vec<Segment> {
+        let rst_at = |seq: Seq| Segment {
+            seq,
+            ack: self.rcv_nxt,
+            flags: Flags::RST | Flags::ACK,
+            ..Segment::default()
+        };
+        let rsts = match self.state {
             // The server may have answered a SYN we sent: a bare RST with
             // the sequence number it expects clears its SYN-RECV entry.
-            State::SynSent if self.first_syn_at.is_some() => Some(Segment {
+            State::SynSent if self.first_syn_at.is_some() => vec![Segment {
                 seq: self.cfg.isn + 1,
                 flags: Flags::RST,
                 ..Segment::default()
-            }),
+            }],
             State::Established
             | State::FinWait1
             | State::FinWait2
             | State::Closing
             | State::CloseWait
-            | State::LastAck => Some(Segment {
-                seq: self.snd_nxt,
-                ack: self.rcv_nxt,
-                flags: Flags::RST | Flags::ACK,
-                ..Segment::default()
-            }),
-            _ => None,
+            | State::LastAck => {
+                let mut rsts = vec![rst_at(self.snd_una)];
+                if self.snd_nxt != self.snd_una {
+                    rsts.push(rst_at(self.snd_nxt));
+                }
+                rsts
+            }
+            _ => Vec::new(),
         };
         if !self.is_finished() {
             self.state = State::Aborted;
         }
         self.retransmit_at = None;
         self.ack_pending = false;
-        rst
+        rsts
     }
 
     /// True once nothing more will be sent or accepted.
@@ -512,7 +530,12 @@ impl Tcp {
             self.snd_una = seg.ack;
             self.rto = self.cfg.rto_initial;
             self.retransmit_at = if self.snd_una == self.snd_nxt {
+                self.recovering = false;
                 None
+            } else if self.recovering {
+                // A partial ACK after a retransmission (NewReno): the next
+                // segment was lost too; resend it now, not a timeout later.
+                Some(now)
             } else {
                 Some(now + self.rto)
             };
@@ -621,8 +644,12 @@ impl Tcp {
             }
             _ => {
                 if retransmit_due && self.snd_una >= self.snd_nxt {
-                    // Nothing in flight: a stale timer must not spin the caller.
+                    // Nothing in flight: either a zero-window probe is due,
+                    // or a stale timer that must not spin the caller.
                     self.retransmit_at = None;
+                    if let Some(probe) = self.window_probe(now) {
+                        return Some(probe);
+                    }
                 }
                 if retransmit_due && self.snd_una < self.snd_nxt {
                     self.back_off();
@@ -630,7 +657,7 @@ impl Tcp {
                     self.retransmit_at = Some(now + self.rto);
                     return Some(seg);
                 }
-                if let Some(seg) = self.next_new_segment() {
+                if let Some(seg) = self.next_new_segment(now) {
                     self.retransmit_at.get_or_insert(now + self.rto);
                     return Some(seg);
                 }
@@ -643,8 +670,30 @@ impl Tcp {
         }
     }
 
+    /// The server's window is closed with request bytes still unsent and
+    /// nothing in flight: without a probe a lost window update would stall
+    /// us until the deadline (RFC 9293 3.8.6.1). One byte past the window,
+    /// retransmitted by the timer like any data until the window opens.
+    fn window_probe(&mut self, now: Instant) -> Option<Segment> {
+        let unsent = self.tx.len().saturating_sub(self.tx_offset(self.snd_nxt));
+        if self.peer_window != 0
+            || unsent == 0
+            || !matches!(self.state, State::Established | State::CloseWait)
+        {
+            return None;
+        }
+        let mut seg = self.data_segment(self.snd_nxt, false);
+        seg.payload.truncate(1);
+        seg.flags = Flags(seg.flags.0 & !Flags::FIN.0);
+        self.snd_nxt = self.snd_nxt + 1;
+        self.back_off();
+        self.retransmit_at = Some(now + self.rto);
+        Some(seg)
+    }
+
     fn back_off(&mut self) {
         self.retransmissions += 1;
+        self.recovering = true;
         self.rto = (self.rto * 2).min(self.cfg.rto_max);
     }
 
@@ -684,7 +733,7 @@ impl Tcp {
     }
 
     /// New data (within the peer's window) or our FIN, if due.
-    fn next_new_segment(&mut self) -> Option<Segment> {
+    fn next_new_segment(&mut self, now: Instant) -> Option<Segment> {
         if !matches!(self.state, State::Established | State::CloseWait) {
             return None;
         }
@@ -692,6 +741,10 @@ impl Tcp {
         let in_flight = usize::try_from(self.snd_nxt - self.snd_una).unwrap_or(0);
         // Zero-window probing is left to the retransmission timer.
         let window_room = usize::from(self.peer_window).saturating_sub(in_flight);
+        if unsent > 0 && window_room == 0 && in_flight == 0 && self.retransmit_at.is_none() {
+            // Zero window: the persist timer, answered by `window_probe`.
+            self.retransmit_at = Some(now + self.rto);
+        }
         if unsent > 0 && window_room > 0 {
             let mut seg = self.data_segment(self.snd_nxt, false);
             seg.payload.truncate(window_room);

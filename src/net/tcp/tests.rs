@@ -211,7 +211,9 @@ fn no_syn_ack_means_nothing_but_syn_retries() {
 fn abort_before_syn_ack_sends_bare_rst_at_isn_plus_one() {
     let mut tcp = client();
     sent(&mut tcp, at(0));
-    let rst = tcp.abort().unwrap();
+    let rsts = tcp.abort();
+    assert_eq!(rsts.len(), 1, "{rsts:?}");
+    let rst = &rsts[0];
     assert_eq!(rst.flags, Flags::RST);
     assert_eq!(rst.seq, ISN + 1);
     assert_eq!(tcp.state(), State::Aborted);
@@ -221,11 +223,13 @@ fn abort_before_syn_ack_sends_bare_rst_at_isn_plus_one() {
 #[test]
 fn abort_established_sends_rst_ack_at_our_position() {
     let mut tcp = established();
-    let rst = tcp.abort().unwrap();
+    let rsts = tcp.abort();
+    assert_eq!(rsts.len(), 1, "{rsts:?}");
+    let rst = &rsts[0];
     assert_eq!(rst.flags, Flags::RST | Flags::ACK);
     assert_eq!(rst.seq, ISN + 1);
     assert_eq!(rst.ack, IRS + 1);
-    assert!(tcp.abort().is_none(), "a second abort sends nothing");
+    assert!(tcp.abort().is_empty(), "a second abort sends nothing");
 }
 
 #[test]
@@ -233,7 +237,9 @@ fn abort_right_after_syn_ack_skips_the_ack() {
     let mut tcp = client();
     sent(&mut tcp, at(0));
     tcp.on_segment(&syn_ack(), at(1)).unwrap();
-    let rst = tcp.abort().unwrap();
+    let rsts = tcp.abort();
+    assert_eq!(rsts.len(), 1, "{rsts:?}");
+    let rst = &rsts[0];
     assert_eq!(rst.flags, Flags::RST | Flags::ACK);
     assert!(sent(&mut tcp, at(1)).is_empty());
 }
@@ -481,7 +487,7 @@ fn in_window_rst_resets() {
     tcp.on_segment(&server(0, Seq(0), Flags::RST, b""), at(2))
         .unwrap();
     assert_eq!(tcp.state(), State::Reset);
-    assert!(tcp.abort().is_none());
+    assert!(tcp.abort().is_empty());
 }
 
 #[test]
@@ -544,4 +550,69 @@ fn flags_print_like_tcpdump() {
     assert_eq!((Flags::RST | Flags::ACK).to_string(), "[R.]");
     assert_eq!((Flags::FIN | Flags::PSH | Flags::ACK).to_string(), "[FP.]");
     assert_eq!(Flags(0).to_string(), "[none]");
+}
+
+/// Found in review: with a FIN (or data) unacknowledged, one RST at
+/// `snd_nxt` would only draw a challenge ACK from a server that never got
+/// them (RFC 5961), and the connection would stay. RSTs at both ends.
+#[test]
+fn abort_with_data_in_flight_resets_at_both_possible_positions() {
+    let mut tcp = established();
+    tcp.close();
+    sent(&mut tcp, at(2)); // FIN at ISN + 1, unacknowledged
+    let rsts = tcp.abort();
+    let seqs: Vec<Seq> = rsts.iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, vec![ISN + 1, ISN + 2]);
+    assert!(rsts.iter().all(|r| r.flags == Flags::RST | Flags::ACK));
+}
+
+/// Found in review: several lost segments each waited a whole timeout.
+/// After a retransmission, a partial ACK resends the next segment at once.
+#[test]
+fn partial_ack_after_a_timeout_resends_the_next_segment_at_once() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.mss = Some(100);
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 300]);
+    assert_eq!(sent(&mut tcp, at(1)).len(), 3); // all three lost
+    let first = sent(&mut tcp, at(201));
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].seq, ISN + 1);
+    // The server acks the first 100 bytes only.
+    tcp.on_segment(&server(0, ISN + 101, Flags::ACK, b""), at(202))
+        .unwrap();
+    let next = sent(&mut tcp, at(202));
+    assert_eq!(next.len(), 1, "the next hole goes out without waiting");
+    assert_eq!(next[0].seq, ISN + 101);
+}
+
+/// Found in review: a closed window with nothing in flight armed no timer,
+/// so a lost window update stalled the check. Now a probe goes out.
+#[test]
+fn zero_window_is_probed() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 0;
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(b"GET / HTTP/1.1\r\n\r\n");
+    let now = sent(&mut tcp, at(1));
+    assert!(
+        now.iter().all(|s| s.payload.is_empty()),
+        "nothing sent into a zero window"
+    );
+    let probe_at = tcp.poll_at().expect("persist timer armed");
+    let probe = sent(&mut tcp, probe_at);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].payload.len(), 1);
+    // The window opens: the rest follows.
+    tcp.on_segment(&server(0, ISN + 2, Flags::ACK, b""), probe_at)
+        .unwrap();
+    let mut win = server(0, ISN + 2, Flags::ACK, b"");
+    win.window = 1000;
+    tcp.on_segment(&win, probe_at).unwrap();
+    let rest = sent(&mut tcp, probe_at);
+    assert_eq!(rest.iter().map(|s| s.payload.len()).sum::<usize>(), 17);
 }
