@@ -2,8 +2,8 @@
 //! optional detail lines, and the mapping of that state to an exit code.
 //!
 //! Every check produces exactly one `Outcome`; `main` prints it and exits.
-//! Keeping the state separate from the exit code lets the exit protocol
-//! (Nagios today; keepalived/ldirectord conventions later) change in one place.
+//! Keeping the state separate from the exit code lets each daemon's exit
+//! protocol (Nagios, keepalived, misc_dynamic, ldirectord) be one mapping.
 
 use std::fmt;
 use std::time::Duration;

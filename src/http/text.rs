@@ -1,9 +1,9 @@
 //! Rendering of untrusted text inside one-line messages.
 //!
 //! Error and mismatch messages quote bytes that came from the server or from
-//! the command line. A stray CR or LF in them would split the single stderr
-//! line that ldirectord and operators read, and a megabyte of body would drown
-//! it, so everything quoted goes through [`one_line`] first.
+//! the command line. A stray CR or LF in them would split the one status line
+//! that Nagios and operators read, and a megabyte of body would drown it, so
+//! everything quoted goes through [`one_line`] first.
 
 /// Longest quoted excerpt, in characters, before it is cut with `...`.
 pub(super) const EXCERPT_CHARS: usize = 64;

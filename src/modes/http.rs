@@ -127,7 +127,8 @@ fn feed(parser: &mut ResponseParser, data: &[u8], closed: bool) -> Progress<Resp
     Progress::Waiting(waiting_step(parser))
 }
 
-type Result2 = (Result<Exchange, Box<Outcome>>, Trace);
+/// An exchange or its failure, already worded, and the trace either way.
+type PathResult = (Result<Exchange, Box<Outcome>>, Trace);
 
 fn raw(
     cfg: &HttpConfig,
@@ -136,7 +137,7 @@ fn raw(
     deadline: Instant,
     trace: Trace,
     request: &[u8],
-) -> Result2 {
+) -> PathResult {
     let mut path = match open_raw_path(d, waiter, deadline, trace) {
         Ok(p) => p,
         Err((outcome, trace)) => return (Err(outcome), trace),
@@ -178,7 +179,7 @@ fn backup(
     deadline: Instant,
     mut trace: Trace,
     request: &[u8],
-) -> Result2 {
+) -> PathResult {
     let addr = real_server_addr(&cfg.common);
     trace.line(DETAIL, || {
         format!("BACKUP role: kernel connection to {addr}")

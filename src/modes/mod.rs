@@ -16,7 +16,7 @@ use crate::net::conn::Conn;
 use crate::net::frame::{Flow, Link};
 use crate::net::link::{route_interface, Interface, PacketSocket};
 use crate::net::port::{self, ReservedPort};
-use crate::net::tcp::{Config as TcpConfig, Seq};
+use crate::net::tcp::{Config as TcpParams, Seq};
 use crate::net::{neigh, Failure, Step, Wire};
 use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Decision};
@@ -33,7 +33,7 @@ pub struct RawPath<'a> {
     pub wire: Wire<'a>,
     pub link: Link,
     pub flow: Flow,
-    pub tcp: TcpConfig,
+    pub tcp: TcpParams,
     pub ip_id: u16,
     pub rs_mac: MacAddr,
     /// Held for the check's life: keeps our source port ours.
@@ -246,7 +246,7 @@ fn source_address(d: &Describe, iface: &Interface) -> Result<IpAddr, String> {
                     .ipv6
                     .iter()
                     .copied()
-                    .find(|a| !is_link_local(*a))
+                    .find(|a| !port::is_link_local(*a))
                     .map(IpAddr::V6)
             })
             .ok_or_else(|| {
@@ -256,10 +256,6 @@ fn source_address(d: &Describe, iface: &Interface) -> Result<IpAddr, String> {
                 )
             }),
     }
-}
-
-fn is_link_local(addr: std::net::Ipv6Addr) -> bool {
-    addr.segments()[0] & 0xffc0 == 0xfe80
 }
 
 /// Interface, source port, filtered socket, then ARP/NDP: the raw path up
@@ -352,7 +348,7 @@ pub fn open_raw_path<'a>(
             src_port: reserved.port,
             dst_port: t.port,
         },
-        tcp: TcpConfig::new(isn, mss),
+        tcp: TcpParams::new(isn, mss),
         ip_id,
         rs_mac,
         wire,
@@ -409,7 +405,7 @@ pub fn backup_bind(common: &Common) -> Option<SocketAddr> {
 pub fn real_server_addr(common: &Common) -> SocketAddr {
     let t = &common.target;
     match (t.real_server, &t.iface) {
-        (IpAddr::V6(v6), IfaceChoice::Named(name)) if is_link_local(v6) => {
+        (IpAddr::V6(v6), IfaceChoice::Named(name)) if port::is_link_local(v6) => {
             let scope = Interface::lookup(name).map(|i| i.index).unwrap_or(0);
             SocketAddr::V6(std::net::SocketAddrV6::new(v6, t.port, 0, scope))
         }

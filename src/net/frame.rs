@@ -343,12 +343,6 @@ fn ipv6_frame(
     buf
 }
 
-/// Size of the frame `tcp_frame` builds for `seg` (IPv4).
-pub fn tcp_frame_len(seg: &Segment) -> usize {
-    (ETHERNET_HEADER + IPV4_HEADER + TCP_HEADER + options_len(seg) + seg.payload.len())
-        .max(MIN_FRAME)
-}
-
 /// Parse one received frame. `checksum_verified` is the kernel's word
 /// (PACKET_AUXDATA) that the TCP checksum was already checked or is not
 /// filled in yet (offloaded); otherwise we verify it.

@@ -8,8 +8,10 @@
 //! re-bind costs an RCU grace period. Here the order is: socket with
 //! protocol 0 (receives nothing), attach the BPF filter, then bind once.
 //!
-//! Every `unsafe` block is a single libc call on a descriptor we own, with
-//! pointers to live, correctly sized locals; each says why it is sound.
+//! Every `unsafe` block is a libc call on a descriptor we own, with pointers
+//! to live, correctly sized locals (or, for the control messages, the cmsg
+//! macros walking our own buffer within its length); each says why it is
+//! sound.
 
 use std::io;
 use std::mem;
@@ -40,7 +42,6 @@ pub struct Interface {
     pub ipv4: Option<Ipv4Addr>,
     /// Every IPv6 address, in the kernel's order.
     pub ipv6: Vec<Ipv6Addr>,
-    pub is_up: bool,
 }
 
 /// Why the interface cannot be used.
@@ -92,7 +93,6 @@ impl Interface {
             mac,
             ipv4,
             ipv6,
-            is_up: true,
         })
     }
 }

@@ -6,8 +6,13 @@
 //! program's connect() could pick the same port and the two flows would mix.
 //! A kernel TCP socket bound (not listening) to the source address and port
 //! 0 gets a free ephemeral port from the kernel's own (randomised) allocator
-//! and keeps it ours until this value is dropped. It does not listen, so it
-//! never answers anything itself.
+//! and keeps it ours until this value is dropped.
+//!
+//! Why the kernel does not reset the connection we drive by hand, although
+//! the server's replies reach it too: they come from the VIP, which the
+//! MASTER holds itself. IPv4 drops a packet from a local source as a
+//! martian; for IPv6 the kernel's RST goes to the VIP, i.e. to itself. That
+//! is also why a BACKUP, without the VIP, must use the kernel path.
 
 use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -20,10 +25,15 @@ pub struct ReservedPort {
     pub port: u16,
 }
 
+/// fe80::/10: such an address means something only with its interface.
+pub fn is_link_local(addr: Ipv6Addr) -> bool {
+    addr.segments()[0] & 0xffc0 == 0xfe80
+}
+
 /// IPv6 link-local addresses need the interface as scope.
 fn with_scope(addr: IpAddr, port: u16, ifindex: u32) -> SocketAddr {
     match addr {
-        IpAddr::V6(v6) if v6.segments()[0] & 0xffc0 == 0xfe80 => {
+        IpAddr::V6(v6) if is_link_local(v6) => {
             SocketAddr::V6(SocketAddrV6::new(v6, port, 0, ifindex))
         }
         other => SocketAddr::new(other, port),

@@ -114,7 +114,7 @@ fn rst_to_syn_means_port_closed() {
 }
 
 #[test]
-fn rst_or_syn_ack_with_wrong_ack_is_ignored_in_syn_sent() {
+fn rst_without_our_ack_is_ignored_and_a_foreign_syn_ack_reset_in_syn_sent() {
     let mut tcp = client();
     sent(&mut tcp, at(0));
     let bad_rst = Segment {
