@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use crate::net::{Failure, Step};
+use crate::failure::{Failure, Step};
 use crate::wait::{Ready, Waiter};
 
 /// Connect to `addr` before `deadline`, from `bind` if given (`--source`,

@@ -10,6 +10,7 @@
 //! code). Nothing below `main` prints or exits.
 
 pub mod cli;
+pub mod failure;
 pub mod http;
 pub mod kernel;
 pub mod modes;

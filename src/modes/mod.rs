@@ -13,7 +13,7 @@ use pnet_datalink::MacAddr;
 use crate::cli::{Common, Interface as IfaceChoice, Mode};
 use crate::net::bpf::{FlowFilter, Program};
 use crate::net::conn::Conn;
-use crate::net::frame::{Flow, Link};
+use crate::net::frame::{self, Flow, Link};
 use crate::net::link::{route_interface, Interface, PacketSocket};
 use crate::net::port::{self, ReservedPort};
 use crate::net::tcp::{Config as TcpParams, Seq};
@@ -22,11 +22,6 @@ use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Decision};
 use crate::trace::{Trace, DETAIL};
 use crate::wait::Waiter;
-
-/// IPv4 (20) + TCP (20) header bytes: MSS = MTU - 40.
-const IPV4_TCP_HEADERS: u32 = 40;
-/// IPv6 (40) + TCP (20) header bytes: MSS = MTU - 60.
-const IPV6_TCP_HEADERS: u32 = 60;
 
 /// Everything a raw check needs once the path to the real server is known.
 pub struct RawPath<'a> {
@@ -216,14 +211,6 @@ fn random_u32() -> Result<u32, String> {
     getrandom::u32().map_err(|e| format!("no randomness from the OS: {e}"))
 }
 
-/// IP + TCP header bytes: MSS = MTU minus these.
-fn ip_tcp_headers(addr: IpAddr) -> u32 {
-    match addr {
-        IpAddr::V4(_) => IPV4_TCP_HEADERS,
-        IpAddr::V6(_) => IPV6_TCP_HEADERS,
-    }
-}
-
 /// The source address of our frames: `--source`, else for IPv4 the
 /// interface's primary address (as the C original), for IPv6 the address
 /// the kernel itself would use towards the real server out of this
@@ -303,10 +290,7 @@ pub fn open_raw_path<'a>(
         Err(e) => return Err(fail(d.unknown(socket_error(&e)), trace)),
     };
     let mtu = sock.mtu(&iface.name).unwrap_or(1500);
-    let mss = mtu
-        .saturating_sub(ip_tcp_headers(src_ip))
-        .clamp(536, 65_495);
-    let mss = u16::try_from(mss).unwrap_or(1460);
+    let mss = frame::mss_for_mtu(mtu, src_ip.is_ipv6());
     let (isn, ip_id) = match (random_u32(), random_u32()) {
         (Ok(isn), Ok(id)) => (Seq(isn), id as u16),
         (Err(e), _) | (_, Err(e)) => return Err(fail(d.unknown(e), trace)),

@@ -164,6 +164,14 @@ impl fmt::Display for FrameError {
     }
 }
 
+/// The MSS to announce on a link of `mtu`: the MTU less the IP and TCP
+/// headers (40 bytes for IPv4, 60 for IPv6), kept within what TCP allows.
+pub fn mss_for_mtu(mtu: u32, ipv6: bool) -> u16 {
+    let headers = if ipv6 { IPV6_HEADER } else { IPV4_HEADER } + TCP_HEADER;
+    let mss = mtu.saturating_sub(headers as u32).clamp(536, 65_495);
+    u16::try_from(mss).unwrap_or(1460)
+}
+
 /// A broadcast ARP request: who has `target_ip`? tell `src_ip`.
 pub fn arp_request(src_mac: MacAddr, src_ip: Ipv4Addr, target_ip: Ipv4Addr) -> Vec<u8> {
     let mut buf = vec![0u8; MIN_FRAME];

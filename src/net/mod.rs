@@ -14,67 +14,15 @@ pub mod port;
 pub mod seq;
 pub mod tcp;
 
-use std::fmt;
 use std::time::Instant;
 
 use pnet_datalink::MacAddr;
 
+pub use crate::failure::{Failure, Step};
 use crate::trace::Trace;
-use crate::wait::{Interrupted, Ready, WaitError, Waiter};
+use crate::wait::{Ready, Waiter};
 use frame::Parsed;
 use link::PacketSocket;
-
-/// The step of a check that was under way when it ended; failures name it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Step {
-    Arp,
-    SynAck,
-    /// Waiting for the server's part of a clean close (`-c`).
-    Close,
-    /// Request sent, no response byte yet.
-    ResponseStart,
-    /// Response begun, not complete.
-    ResponseEnd,
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Step::Arp => "ARP/NDP reply",
-            Step::SynAck => "SYN/ACK",
-            Step::Close => "FIN/ACK of the clean close",
-            Step::ResponseStart => "response start",
-            Step::ResponseEnd => "response end",
-        })
-    }
-}
-
-/// How a raw exchange failed.
-#[derive(Debug)]
-pub enum Failure {
-    /// The deadline passed while waiting for `Step`.
-    Timeout(Step),
-    /// RST in answer to our SYN: nothing listens on the port.
-    Refused,
-    /// RST from the server after the connection was up.
-    Reset(Step),
-    Interrupted(Interrupted),
-    /// A local error (socket, send): not the real server's fault.
-    Local(String),
-    /// The server answered with something that is not a valid response.
-    Invalid(String),
-    /// The kernel's connect failed (BACKUP path): refused, unreachable...
-    Connect(std::io::Error),
-}
-
-impl From<WaitError> for Failure {
-    fn from(e: WaitError) -> Failure {
-        match e {
-            WaitError::Interrupted(sig) => Failure::Interrupted(sig),
-            WaitError::Io(err) => Failure::Local(format!("poll failed: {err}")),
-        }
-    }
-}
 
 /// Frames handled per wake-up before checking the clock again, so a burst
 /// of matching frames cannot hold us past the deadline.

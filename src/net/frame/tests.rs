@@ -374,3 +374,12 @@ fn bad_neighbor_adverts_are_rejected() {
     corrupt[last] ^= 1;
     assert_eq!(parse(&corrupt, false), Err(FrameError::BadIcmpv6Checksum));
 }
+
+#[test]
+fn mss_follows_the_mtu_and_family() {
+    assert_eq!(mss_for_mtu(1500, false), 1460);
+    assert_eq!(mss_for_mtu(1500, true), 1440);
+    assert_eq!(mss_for_mtu(9000, false), 8960);
+    assert_eq!(mss_for_mtu(100, false), 536, "never below TCP's minimum");
+    assert_eq!(mss_for_mtu(1 << 20, true), 65_495);
+}
