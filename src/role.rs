@@ -8,7 +8,6 @@
 //! interface (first byte `1` = MASTER), re-read on every run so whatever
 //! switches roles only rewrites it. `auto` asks the kernel instead.
 
-use std::fs::File;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -84,9 +83,16 @@ pub fn decide(
 }
 
 /// Only the first byte counts; an empty file is BACKUP, like the original.
+/// Opened non-blocking: a FIFO put there by mistake must give an error,
+/// not hold the check past its deadline waiting for a writer.
 fn read_first_byte(path: &PathBuf) -> io::Result<Option<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
     let mut byte = [0u8; 1];
-    let n = File::open(path)?.read(&mut byte)?;
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    let n = file.read(&mut byte)?;
     Ok((n == 1).then_some(byte[0]))
 }
 
@@ -108,7 +114,10 @@ mod tests {
         static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let path = std::env::temp_dir().join(format!("check_raw_role_{}_{n}", std::process::id()));
-        File::create(&path).unwrap().write_all(content).unwrap();
+        std::fs::File::create(&path)
+            .unwrap()
+            .write_all(content)
+            .unwrap();
         (path.clone(), Cleanup(path))
     }
 
@@ -135,6 +144,22 @@ mod tests {
         let err = decide(&RoleSource::File(missing), VIP, |_| true).unwrap_err();
         assert!(err.contains("/nonexistent/check_raw/role"), "{err}");
         assert!(err.contains("No such file"), "{err}");
+    }
+
+    #[test]
+    fn a_fifo_does_not_block() {
+        let path = std::env::temp_dir().join(format!("check_raw_role_fifo_{}", std::process::id()));
+        let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo with a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let started = std::time::Instant::now();
+        let result = decide(&RoleSource::File(path.clone()), VIP, |_| true);
+        let _ = std::fs::remove_file(&path);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // No writer: an empty read (BACKUP) or an error, never a hang.
+        if let Ok(d) = result {
+            assert_eq!(d.role, Role::Backup);
+        }
     }
 
     #[test]
