@@ -164,7 +164,8 @@ pub enum Ignored {
     NoAck,
     /// A SYN that is not a retransmission of the server's SYN/ACK.
     UnexpectedSyn,
-    /// Out-of-order data with the reassembly buffer full.
+    /// Out-of-order data with the reassembly buffer full: the data is
+    /// dropped (the server resends it), the ACK and FIN it carried count.
     ReassemblyFull,
 }
 
@@ -178,7 +179,7 @@ impl fmt::Display for Ignored {
             Ignored::RstOutOfWindow => "RST outside the receive window",
             Ignored::NoAck => "no ACK flag",
             Ignored::UnexpectedSyn => "unexpected SYN",
-            Ignored::ReassemblyFull => "out-of-order buffer full",
+            Ignored::ReassemblyFull => "out-of-order buffer full: its data dropped, its ACK taken",
         })
     }
 }
