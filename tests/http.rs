@@ -86,42 +86,6 @@ fn http(
 
 /// Exit code, status-line prefix, and text the status line must contain.
 /// Without `-v` the status line is the only line on stdout.
-fn assert_verdict(r: &RunResult, code: i32, prefix: &str, needles: &[&str]) {
-    if let Err(e) = verdict(r, code, prefix, needles) {
-        panic!("{e}");
-    }
-}
-
-/// `assert_verdict` as a result, for tests that try several cases and
-/// report every wrong one.
-fn verdict(r: &RunResult, code: i32, prefix: &str, needles: &[&str]) -> Result<(), String> {
-    if r.code != Some(code) {
-        return Err(format!("wrong exit code, expected {code}\n{r}"));
-    }
-    let line = r.status_line();
-    if !line.starts_with(prefix) {
-        return Err(format!("status line should start with {prefix:?}\n{r}"));
-    }
-    if let Some(n) = needles.iter().find(|n| !line.contains(*n)) {
-        return Err(format!("status line should contain {n:?}\n{r}"));
-    }
-    let lines = r.stdout.lines().filter(|l| !l.trim().is_empty()).count();
-    if lines != 1 {
-        return Err(format!("exactly one status line expected on stdout\n{r}"));
-    }
-    Ok(())
-}
-
-/// Panics with every failure, if any.
-fn assert_all_ok(failures: &[String]) {
-    assert!(
-        failures.is_empty(),
-        "{} failure(s):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-}
-
 /// Perfdata `|time=<s>s;;;0.000000 size=<n>B;;;0`.
 fn assert_perfdata(r: &RunResult, size: usize) {
     let perf = r.status_line().split_once('|').map(|(_, p)| p.trim());
@@ -130,14 +94,6 @@ fn assert_perfdata(r: &RunResult, size: usize) {
         p.starts_with("time=") && p.contains("s;;;0.000000") && p.split(' ').any(|f| f == size)
     });
     assert!(ok, "perfdata `time=...s;;;0.000000 {size}` expected\n{r}");
-}
-
-fn assert_nothing_left_open(tb: &Testbed, host: &str, port: u16, r: &RunResult) {
-    let open = tb.wait_none_established(host, port, SETTLE);
-    assert_eq!(
-        open, 0,
-        "{open} connection(s) left ESTABLISHED on {host}:{port} after\n{r}"
-    );
 }
 
 fn assert_elapsed(r: &RunResult, at_least_ms: u64, below_ms: u64) {

@@ -27,6 +27,7 @@ pub mod process;
 pub mod relay;
 pub mod servers;
 pub mod testbed;
+pub mod verdict;
 
 use std::path::Path;
 use std::process::Command;
@@ -42,6 +43,9 @@ pub use servers::{read_request, Behaviour, ConnEnd, ServerHandle};
 pub use testbed::{
     Testbed, HOSTS, IFACE, LB6, LBB6, LBB_IP, LB_IP, NOBODY, NOBODY6, PORT, RS1, RS1_6, RS2, RS2_6,
     RS3, RS3_6, SWITCH, VIP, VIP6,
+};
+pub use verdict::{
+    assert_all_ok, assert_nothing_left_open, assert_verdict, assert_verdict_with, verdict, SETTLE,
 };
 
 /// True when the caller must skip because it is not root; then it has
