@@ -11,7 +11,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
 use check_raw::cli::{self, Command, Config, Mode};
-use check_raw::outcome::{self, Outcome, Protocol, State};
+use check_raw::outcome::{Outcome, Protocol, State};
 use check_raw::wait::Waiter;
 use check_raw::{modes, resolve};
 
@@ -119,12 +119,12 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
             )
         }
         Err(e) => {
-            // Messages quote what was typed: keep them one line regardless.
-            let message = outcome::one_line(&e.message);
+            // cli::parse_with has flattened every message to one line.
             let text = match e.mode {
                 Some(mode) => format!(
-                    "{}: {message}\n{}\nTry '{} --help' for more information.\n",
+                    "{}: {}\n{}\nTry '{} --help' for more information.\n",
                     mode.program(),
+                    e.message,
                     cli::usage(mode),
                     mode.program()
                 ),

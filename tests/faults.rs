@@ -266,7 +266,7 @@ fn ten_percent_random_loss_both_ways_passes() {
             }
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_all_ok(&failures);
     // Forty checks of 5+ frames at 10 %: some loss must have happened, or
     // this test tested nothing.
     assert!(dropped_total > 0, "no frame was dropped at all");

@@ -1084,7 +1084,7 @@ fn bad_arguments_are_unknown_and_send_nothing() {
         0,
         "a rejected command line must send nothing ({server:?})"
     );
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_all_ok(&failures);
 }
 
 /// A problem found at run time, not in the arguments, is a status line.

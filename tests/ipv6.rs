@@ -63,7 +63,7 @@ fn expect_all(tb: &Testbed, host: &str, real_server: &str, opts: &[&str], code: 
             failures.push(format!("{name}: expected exit {code} and {needle:?}\n{r}"));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_all_ok(&failures);
 }
 
 #[test]

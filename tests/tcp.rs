@@ -279,7 +279,7 @@ fn bad_arguments_are_unknown() {
             ));
         }
     }
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    assert_all_ok(&failures);
 }
 
 #[test]
