@@ -18,6 +18,7 @@ pub mod net;
 pub mod outcome;
 pub mod resolve;
 pub mod role;
+pub mod text;
 pub mod threshold;
 pub mod trace;
 pub mod wait;

@@ -77,7 +77,7 @@ impl Protocol {
             other => {
                 return Err(format!(
                     "unknown --protocol '{}': nagios, keepalived, keepalived-dynamic or ldirectord",
-                    one_line(&other.chars().take(64).collect::<String>())
+                    crate::text::status_safe(&other.chars().take(64).collect::<String>())
                 ))
             }
         };
@@ -177,7 +177,7 @@ impl Outcome {
         Outcome {
             state,
             service,
-            summary: one_line(&summary.into()),
+            summary: crate::text::status_safe(&summary.into()),
             perfdata: Vec::new(),
             details: Vec::new(),
         }
@@ -220,20 +220,6 @@ impl Outcome {
     pub fn exit_code(&self, protocol: Protocol) -> i32 {
         protocol.exit_code(self.state)
     }
-}
-
-/// Nagios reads only the first line as the summary and `|` starts perfdata,
-/// so a summary built from untrusted text (OS errors, server replies) must
-/// not carry line breaks or pipes.
-pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\r' => ' ',
-            '|' => '/',
-            c if c.is_control() => '?',
-            c => c,
-        })
-        .collect()
 }
 
 #[cfg(test)]

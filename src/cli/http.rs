@@ -3,8 +3,9 @@
 
 use crate::http::{self, Expectations, HeaderMatch, Md5, Method, Request, StatusSet};
 
-use super::values::{one_line, parse_max_bytes, truncate};
+use super::values::parse_max_bytes;
 use super::{all_strings, opt_string, Common, HttpConfig, Mode, UsageError};
+use crate::text;
 
 /// HOST, PATH and (GET check) MD5, whichever form supplied them.
 pub(super) struct HttpFields {
@@ -80,11 +81,13 @@ impl HttpOptions {
             .iter()
             .map(|h| {
                 http::parse_request_header(h)
-                    .map_err(|e| format!("invalid -H '{}': {e}", truncate(h)))
+                    .map_err(|e| format!("invalid -H '{}': {e}", text::arg(h)))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        http::validate_host(host).map_err(|e| format!("invalid HOST '{}': {e}", truncate(host)))?;
-        http::validate_path(path).map_err(|e| format!("invalid PATH '{}': {e}", truncate(path)))?;
+        http::validate_host(host)
+            .map_err(|e| format!("invalid HOST '{}': {e}", text::arg(host)))?;
+        http::validate_path(path)
+            .map_err(|e| format!("invalid PATH '{}': {e}", text::arg(path)))?;
         let request = Request::new(method, host, path, headers)?;
         let request_len = request.to_bytes().len();
         if request_len > crate::net::tcp::MAX_SEND_BYTES {
@@ -99,7 +102,7 @@ impl HttpOptions {
             expect.md5 = fields
                 .md5
                 .as_deref()
-                .map(|m| Md5::parse(m).map_err(|e| format!("invalid MD5 '{}': {e}", truncate(m))))
+                .map(|m| Md5::parse(m).map_err(|e| format!("invalid MD5 '{}': {e}", text::arg(m))))
                 .transpose()?;
         } else {
             expect.status = self
@@ -107,7 +110,7 @@ impl HttpOptions {
                 .as_deref()
                 .map(|s| {
                     StatusSet::parse(s)
-                        .map_err(|e| format!("invalid --status-code '{}': {e}", truncate(s)))
+                        .map_err(|e| format!("invalid --status-code '{}': {e}", text::arg(s)))
                 })
                 .transpose()?;
             if self.response_headers.len() > http::request::MAX_REQUEST_HEADERS {
@@ -121,14 +124,14 @@ impl HttpOptions {
                 .response_headers
                 .iter()
                 .map(|h| {
-                    HeaderMatch::parse(h).map_err(|e| format!("invalid -R '{}': {e}", truncate(h)))
+                    HeaderMatch::parse(h).map_err(|e| format!("invalid -R '{}': {e}", text::arg(h)))
                 })
                 .collect::<Result<_, _>>()?;
             expect.md5 = self
                 .md5
                 .as_deref()
                 .map(|m| {
-                    Md5::parse(m).map_err(|e| format!("invalid --hash '{}': {e}", truncate(m)))
+                    Md5::parse(m).map_err(|e| format!("invalid --hash '{}': {e}", text::arg(m)))
                 })
                 .transpose()?;
             expect.body = self.body.map(String::into_bytes);
@@ -143,8 +146,8 @@ impl HttpOptions {
                         .map_err(|e| {
                             format!(
                                 "invalid --regex '{}': {}",
-                                truncate(r),
-                                one_line(&e.to_string())
+                                text::arg(r),
+                                text::flatten(&e.to_string())
                             )
                         })
                 })

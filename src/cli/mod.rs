@@ -21,8 +21,9 @@ use crate::outcome::Protocol;
 use crate::role::RoleSource;
 use crate::threshold::Range;
 
+use crate::text;
 pub use help::{help, program_name, usage, version};
-use values::{literal_family, parse_port_named, parse_role, parse_timeout, parse_weight, truncate};
+use values::{literal_family, parse_port_named, parse_role, parse_timeout, parse_weight};
 pub use values::{
     parse_address, parse_iface, parse_port, system_resolver, Family, Resolver, DEFAULT_TIMEOUT_MS,
     MAX_TIMEOUT_MS,
@@ -213,7 +214,7 @@ pub fn parse_with(argv: Vec<OsString>, lookup: NameLookup) -> Result<Command, Us
     // it, it leaves here as one line, protocol attached.
     let with_protocol = |mut e: UsageError| {
         e.protocol = protocol.unwrap_or(e.protocol);
-        e.message = crate::outcome::one_line(&e.message);
+        e.message = text::status_safe(&e.message);
         e
     };
     let mode = if name == "check_raw" {
@@ -229,7 +230,7 @@ pub fn parse_with(argv: Vec<OsString>, lookup: NameLookup) -> Result<Command, Us
                     message: format!(
                         "check_raw needs a check name first: tcp, http_get or http ({})",
                         match sub {
-                            Some(s) => format!("got '{}'", truncate(&s)),
+                            Some(s) => format!("got '{}'", text::arg(&s)),
                             None => "got nothing".into(),
                         }
                     ),
@@ -245,7 +246,7 @@ pub fn parse_with(argv: Vec<OsString>, lookup: NameLookup) -> Result<Command, Us
                     mode: None,
                     message: format!(
                         "unknown program name '{}': call me as one of {VALID_NAMES}",
-                        truncate(&name)
+                        text::arg(&name)
                     ),
                     protocol: Protocol::Nagios,
                 }))
@@ -405,7 +406,7 @@ fn parse_mode(
     for arg in p.finish() {
         let arg = utf8(mode, arg)?;
         if arg.starts_with('-') && arg.len() > 1 {
-            return Err(err(format!("unknown option '{}'", truncate(&arg))));
+            return Err(err(format!("unknown option '{}'", text::arg(&arg))));
         }
         positional.push(arg);
     }
@@ -500,7 +501,7 @@ fn parse_mode(
 }
 
 fn parse_range(option: &str, arg: Option<&str>) -> Result<Option<Range>, String> {
-    arg.map(|a| Range::parse(a).map_err(|e| format!("invalid {option} '{}': {e}", truncate(a))))
+    arg.map(|a| Range::parse(a).map_err(|e| format!("invalid {option} '{}': {e}", text::arg(a))))
         .transpose()
 }
 
@@ -510,7 +511,7 @@ fn utf8(mode: Mode, arg: OsString) -> Result<String, UsageError> {
             mode,
             format!(
                 "argument '{}' is not valid UTF-8",
-                truncate(&a.to_string_lossy())
+                text::arg(&a.to_string_lossy())
             ),
         )
     })
@@ -663,7 +664,7 @@ fn ldirectord_target(
         (None, true) => {
             return Err(usage(format!(
                 "'{}' is a firewall mark, not an address: give the VIP with --vip",
-                truncate(vip_arg)
+                text::arg(vip_arg)
             )))
         }
     };
@@ -732,7 +733,7 @@ fn parse_source(
     let addr: IpAddr = arg.parse().map_err(|_| {
         UsageError::new(
             mode,
-            format!("invalid --source '{}': not an IP address", truncate(arg)),
+            format!("invalid --source '{}': not an IP address", text::arg(arg)),
         )
     })?;
     if addr.is_ipv4() != target.vip.is_ipv4() {

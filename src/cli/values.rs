@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::net::link::MAX_IFNAME;
 use crate::role::RoleSource;
+use crate::text;
 
 /// Looks a host name up; `system_resolver` in production, a fake in
 /// tests and fuzzing (which must not send DNS queries).
@@ -25,32 +26,6 @@ pub const MAX_TIMEOUT_MS: u64 = 600_000;
 const MAX_PATH_ARG: usize = 4096;
 /// Longest host name (RFC 1035).
 const MAX_HOSTNAME: usize = 253;
-
-/// Arguments quoted in messages: cut when long, control characters
-/// escaped, so a message stays one readable line whatever was typed.
-pub fn truncate(s: &str) -> String {
-    const SHOW: usize = 64;
-    let mut out: String = s
-        .chars()
-        .take(SHOW)
-        .map(|c| {
-            if c.is_control() {
-                c.escape_debug().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    if s.chars().nth(SHOW).is_some() {
-        out.push_str("...");
-    }
-    out
-}
-
-/// Error texts from libraries may span lines; a status line may not.
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
 
 /// IPv4 or IPv6 (`-4`, `-6`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +56,7 @@ pub fn literal_family(arg: &str) -> Option<Family> {
 }
 
 pub fn parse_iface(arg: &str) -> Result<String, String> {
-    let bad = |why: &str| format!("invalid SOURCE_IFACE '{}': {why}", truncate(arg));
+    let bad = |why: &str| format!("invalid SOURCE_IFACE '{}': {why}", text::arg(arg));
     if arg.is_empty() {
         return Err(bad("empty"));
     }
@@ -104,7 +79,7 @@ pub fn parse_port(arg: &str) -> Result<u16, String> {
 
 /// A port number; `allow_zero` for ldirectord's "unspecified" port.
 pub fn parse_port_named(what: &str, arg: &str, allow_zero: bool) -> Result<u16, String> {
-    let bad = |why: &str| format!("invalid {what} '{}': {why}", truncate(arg));
+    let bad = |why: &str| format!("invalid {what} '{}': {why}", text::arg(arg));
     if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("not a number"));
     }
@@ -124,7 +99,7 @@ pub fn parse_address(
     family: Option<Family>,
     resolve: Resolver,
 ) -> Result<IpAddr, String> {
-    let bad = |why: String| format!("invalid {what} '{}': {why}", truncate(arg));
+    let bad = |why: String| format!("invalid {what} '{}': {why}", text::arg(arg));
     if let Ok(addr) = arg.parse::<IpAddr>() {
         return match family {
             Some(f) if f != Family::of(addr) => Err(bad(format!(
@@ -173,7 +148,7 @@ pub fn parse_timeout(arg: Option<&str>) -> Result<Duration, String> {
     let Some(arg) = arg else {
         return Ok(Duration::from_millis(DEFAULT_TIMEOUT_MS));
     };
-    let bad = |why: &str| format!("invalid timeout (-t) '{}': {why}", truncate(arg));
+    let bad = |why: &str| format!("invalid timeout (-t) '{}': {why}", text::arg(arg));
     if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("not a number of milliseconds"));
     }
@@ -189,7 +164,7 @@ pub fn parse_weight(arg: &str) -> Result<u8, String> {
         Ok(w @ 0..=253) if arg.bytes().all(|b| b.is_ascii_digit()) => Ok(w),
         _ => Err(format!(
             "invalid --weight '{}': must be 0-253",
-            truncate(arg)
+            text::arg(arg)
         )),
     }
 }
@@ -198,7 +173,7 @@ pub fn parse_weight(arg: &str) -> Result<u8, String> {
 const MAX_MAX_BYTES: usize = 1 << 30;
 
 pub fn parse_max_bytes(arg: &str) -> Result<usize, String> {
-    let bad = |why: &str| format!("invalid --max-bytes '{}': {why}", truncate(arg));
+    let bad = |why: &str| format!("invalid --max-bytes '{}': {why}", text::arg(arg));
     if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
         return Err(bad("not a number of bytes"));
     }

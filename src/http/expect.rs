@@ -15,7 +15,7 @@ use regex::Regex;
 
 use super::request::split_field;
 use super::response::Response;
-use super::text::{one_line, quoted, EXCERPT_CHARS};
+use crate::text::{excerpt, quoted, EXCERPT_CHARS};
 
 /// Most items (codes or ranges) in a status list.
 pub const MAX_STATUS_ITEMS: usize = 32;
@@ -78,7 +78,7 @@ impl StatusSet {
 
 impl fmt::Display for StatusSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&one_line(&self.text, EXCERPT_CHARS))
+        f.write_str(&excerpt(&self.text, EXCERPT_CHARS))
     }
 }
 
@@ -170,7 +170,7 @@ impl HeaderMatch {
 impl fmt::Display for HeaderMatch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.value() {
-            Some(value) => write!(f, "{}: {}", self.name, one_line(value, EXCERPT_CHARS)),
+            Some(value) => write!(f, "{}: {}", self.name, excerpt(value, EXCERPT_CHARS)),
             None => f.write_str(&self.name),
         }
     }
@@ -396,7 +396,7 @@ impl fmt::Display for Mismatch {
             }
             Self::Md5 { expected, got } => write!(f, "body MD5 is {got}, expected {expected}"),
             Self::Md5Unavailable { reason } => {
-                write!(f, "cannot check the body MD5: {}", one_line(reason, 200))
+                write!(f, "cannot check the body MD5: {}", excerpt(reason, 200))
             }
             Self::Body {
                 expected_len,
@@ -428,7 +428,7 @@ fn write_fields(f: &mut fmt::Formatter<'_>, fields: &[(String, String)]) -> fmt:
         if index > 0 {
             f.write_str(", ")?;
         }
-        write!(f, "'{}: {}'", name, one_line(value, EXCERPT_CHARS))?;
+        write!(f, "'{}: {}'", name, excerpt(value, EXCERPT_CHARS))?;
     }
     if fields.len() > MAX_QUOTED_FIELDS {
         write!(f, " and {} more", fields.len() - MAX_QUOTED_FIELDS)?;

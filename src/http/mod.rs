@@ -20,7 +20,6 @@ pub mod error;
 pub mod expect;
 pub mod request;
 pub mod response;
-mod text;
 
 pub use error::HttpError;
 pub use expect::{Expectations, HeaderMatch, Md5, Mismatch, StatusSet};

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use super::text::quoted;
+use crate::text::quoted;
 
 /// Sent as `User-Agent` unless the operator gives their own with `-H`.
 pub const USER_AGENT: &str = concat!("check_raw/", env!("CARGO_PKG_VERSION"));

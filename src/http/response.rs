@@ -32,7 +32,7 @@ use openssl::hash::{hash, MessageDigest};
 
 use super::error::HttpError;
 use super::request::trim_ows;
-use super::text::{one_line, quoted, quoted_bytes};
+use crate::text::{excerpt, quoted, quoted_bytes};
 
 /// Default `--max-bytes`: 16 MiB.
 pub const DEFAULT_MAX_BYTES: usize = 16 * 1024 * 1024;
@@ -101,7 +101,7 @@ impl Response {
     pub fn body_md5_hex(&self) -> Result<String, HttpError> {
         let digest =
             hash(MessageDigest::md5(), &self.body).map_err(|e| HttpError::Md5Unavailable {
-                reason: one_line(&e.to_string(), 200),
+                reason: excerpt(&e.to_string(), 200),
             })?;
         Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
     }
