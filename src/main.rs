@@ -25,7 +25,7 @@ fn main() {
     let argv: Vec<OsString> = std::env::args_os().collect();
     let argv0 = argv.first().cloned().unwrap_or_default();
     // For the panic path, where no parsed config is left to ask.
-    let protocol_hint = cli::protocol_hint(argv.get(1..).unwrap_or_default());
+    let protocol_hint = cli::exit_protocol(&argv);
     let result = panic::catch_unwind(AssertUnwindSafe(|| match &waiter {
         Ok(waiter) => run(argv, waiter),
         Err(e) => Printed::Outcome(

@@ -4,7 +4,7 @@
 use crate::http::{self, Expectations, HeaderMatch, Md5, Method, Request, StatusSet};
 
 use super::values::parse_max_bytes;
-use super::{all_strings, opt_string, Common, HttpConfig, Mode, UsageError};
+use super::{Collector, Common, HttpConfig, Mode};
 use crate::text;
 
 /// HOST, PATH and (GET check) MD5, whichever form supplied them.
@@ -33,26 +33,23 @@ pub(super) struct HttpOptions {
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
 impl HttpOptions {
-    pub(super) fn take(
-        p: &mut pico_args::Arguments,
-        mode: Mode,
-    ) -> Result<HttpOptions, UsageError> {
+    pub(super) fn take(c: &mut Collector, mode: Mode) -> HttpOptions {
         let mut o = HttpOptions {
-            max_bytes: opt_string(p, ["-m", "--max-bytes"], mode)?,
+            max_bytes: c.value(["-m", "--max-bytes"]),
             ..HttpOptions::default()
         };
         if mode == Mode::Http {
-            o.method = opt_string(p, ["-M", "--method"], mode)?;
-            o.headers = all_strings(p, ["-H", "--header"], mode)?;
-            o.status = opt_string(p, ["-S", "--status-code"], mode)?;
-            o.response_headers = all_strings(p, ["-R", "--response-header"], mode)?;
-            o.md5 = opt_string(p, ["-A", "--hash"], mode)?;
-            o.body = opt_string(p, ["-B", "--body"], mode)?;
-            o.contains = opt_string(p, ["-s", "--string"], mode)?;
-            o.regex = opt_string(p, "--regex", mode)?;
-            o.invert_regex = p.contains("--invert-regex");
+            o.method = c.value(["-M", "--method"]);
+            o.headers = c.values(["-H", "--header"]);
+            o.status = c.value(["-S", "--status-code"]);
+            o.response_headers = c.values(["-R", "--response-header"]);
+            o.md5 = c.value(["-A", "--hash"]);
+            o.body = c.value(["-B", "--body"]);
+            o.contains = c.value(["-s", "--string"]);
+            o.regex = c.value("--regex");
+            o.invert_regex = c.flag("--invert-regex");
         }
-        Ok(o)
+        o
     }
 
     /// Check every value; `fields` are HOST, PATH and the GET check's MD5,

@@ -178,16 +178,6 @@ pub struct UsageError {
     pub protocol: Protocol,
 }
 
-impl UsageError {
-    fn new(mode: Mode, message: impl Into<String>) -> UsageError {
-        UsageError {
-            mode: Some(mode),
-            message: message.into(),
-            protocol: Protocol::Nagios,
-        }
-    }
-}
-
 /// Arguments longer than this are refused before any other look.
 const MAX_ARG: usize = 8192;
 
@@ -202,105 +192,115 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, UsageError> {
 }
 
 /// Parse a whole argv with the given name lookup.
+///
+/// Two stages. First every option is pulled out as text and the rest kept
+/// as positionals; nothing is checked and nothing can fail, so the exit
+/// protocol is decided there, once, from what was typed. Then each value
+/// is checked; whatever fails, the one-line message leaves with that
+/// protocol, so even a usage error exits the way the calling daemon reads.
 pub fn parse_with(argv: Vec<OsString>, lookup: NameLookup) -> Result<Command, UsageError> {
+    let (mode, args) = split_argv(argv);
+    let given = Given::collect(mode.as_ref().ok().copied(), args);
+    let protocol = given.exit_protocol();
+    let usage = |mode: Option<Mode>, message: String| UsageError {
+        mode,
+        message: text::status_safe(&message),
+        protocol,
+    };
+    let mode = mode.map_err(|message| usage(None, message))?;
+    check(mode, given, protocol, lookup).map_err(|message| usage(Some(mode), message))
+}
+
+/// The exit protocol a usage error (or a panic) of this argv gets: the
+/// same decision `parse_with` makes, for `main`'s paths that have no
+/// parsed config to ask.
+pub fn exit_protocol(argv: &[OsString]) -> Protocol {
+    let (mode, args) = split_argv(argv.to_vec());
+    Given::collect(mode.ok(), args).exit_protocol()
+}
+
+/// The check named by argv[0] (`check_raw_tcp`) or, for `check_raw`, by
+/// the first argument, and the arguments that follow it.
+fn split_argv(argv: Vec<OsString>) -> (Result<Mode, String>, Vec<OsString>) {
     let mut argv = argv.into_iter();
-    let argv0 = argv.next().unwrap_or_default();
-    let name = program_name(&argv0);
+    let name = program_name(&argv.next().unwrap_or_default());
     let mut rest: Vec<OsString> = argv.collect();
-    // Known before anything else can fail, so every usage error exits the
-    // way the daemon that runs us expects.
-    let protocol = prescan_protocol(&rest);
-    // Every message quotes what was typed: whatever the path that built
-    // it, it leaves here as one line, protocol attached.
-    let with_protocol = |mut e: UsageError| {
-        e.protocol = protocol.unwrap_or(e.protocol);
-        e.message = text::status_safe(&e.message);
-        e
-    };
-    let mode = if name == "check_raw" {
-        let sub = rest.first().map(|s| s.to_string_lossy().into_owned());
-        match sub.as_deref().and_then(Mode::from_name) {
-            Some(mode) => {
-                rest.remove(0);
-                mode
-            }
-            None => {
-                return Err(with_protocol(UsageError {
-                    mode: None,
-                    message: format!(
-                        "check_raw needs a check name first: tcp, http_get or http ({})",
-                        match sub {
-                            Some(s) => format!("got '{}'", text::arg(&s)),
-                            None => "got nothing".into(),
-                        }
-                    ),
-                    protocol: Protocol::Nagios,
-                }))
-            }
+    if name != "check_raw" {
+        let mode = Mode::from_name(&name)
+            .filter(|_| name.starts_with("check_raw_"))
+            .ok_or_else(|| {
+                format!(
+                    "unknown program name '{}': call me as one of {VALID_NAMES}",
+                    text::arg(&name)
+                )
+            });
+        return (mode, rest);
+    }
+    let sub = rest.first().map(|s| s.to_string_lossy().into_owned());
+    match sub.as_deref().and_then(Mode::from_name) {
+        Some(mode) => {
+            rest.remove(0);
+            (Ok(mode), rest)
         }
-    } else {
-        match Mode::from_name(&name).filter(|_| name.starts_with("check_raw_")) {
-            Some(mode) => mode,
-            None => {
-                return Err(with_protocol(UsageError {
-                    mode: None,
-                    message: format!(
-                        "unknown program name '{}': call me as one of {VALID_NAMES}",
-                        text::arg(&name)
-                    ),
-                    protocol: Protocol::Nagios,
-                }))
-            }
-        }
-    };
-    parse_mode(mode, rest, lookup, protocol).map_err(with_protocol)
-}
-
-/// The exit protocol the arguments ask for, without parsing them (for
-/// when parsing itself is what failed); Nagios when none is named.
-pub fn protocol_hint(args: &[OsString]) -> Protocol {
-    prescan_protocol(args).unwrap_or(Protocol::Nagios)
-}
-
-/// The exit protocol the arguments ask for, looked for before parsing,
-/// so that even a usage error exits the way the daemon expects:
-/// `--protocol` if given (an unknown value, or `--weight` without a valid
-/// protocol, gives keepalived's 1: "down" to every daemon, where a Nagios
-/// 3 would read as "up, weight 1" under misc_dynamic); else ldirectord
-/// when the arguments end in ldirectord's `VIP VPORT RIP RPORT`.
-fn prescan_protocol(args: &[OsString]) -> Option<Protocol> {
-    let args: Vec<String> = args
-        .iter()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    let options_end = args.iter().position(|a| a == "--").unwrap_or(args.len());
-    let options = &args[..options_end];
-    let value = options
-        .iter()
-        .enumerate()
-        .find_map(|(i, a)| match a.strip_prefix("--protocol") {
-            Some(v) if v.starts_with('=') => Some(v[1..].to_string()),
-            Some("") => Some(options.get(i + 1).cloned().unwrap_or_default()),
-            _ => None,
-        });
-    let weight = options
-        .iter()
-        .any(|a| a == "--weight" || a.starts_with("--weight="));
-    match (value, weight) {
-        (Some(v), _) => Some(Protocol::parse(&v, None).unwrap_or(Protocol::Keepalived)),
-        (None, true) => Some(Protocol::Keepalived),
-        (None, false) => ends_like_ldirectord(&args).then_some(Protocol::Ldirectord),
+        None => (
+            Err(format!(
+                "check_raw needs a check name first: tcp, http_get or http ({})",
+                match sub {
+                    Some(s) => format!("got '{}'", text::arg(&s)),
+                    None => "got nothing".into(),
+                }
+            )),
+            rest,
+        ),
     }
 }
 
-/// `... VIP VPORT RIP RPORT` at the end, as ldirectord and its wrappers
-/// pass them (`exec check_raw_tcp -t 2000 "$@"`).
-fn ends_like_ldirectord(args: &[String]) -> bool {
-    let Some(last4) = args.len().checked_sub(4).map(|at| &args[at..]) else {
-        return false;
-    };
-    let digits = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
-    last4.iter().all(|a| !a.starts_with('-')) && digits(&last4[1]) && digits(&last4[3])
+/// Options as typed: pico-args takes them out one by one; a value that is
+/// missing or not UTF-8 is remembered as the first problem, not returned,
+/// so collecting always finishes.
+struct Collector {
+    p: pico_args::Arguments,
+    problem: Option<String>,
+}
+
+impl Collector {
+    fn note(&mut self, problem: String) {
+        self.problem.get_or_insert(problem);
+    }
+
+    /// An option's value. `keys` is `["-t", "--timeout"]` or `"--regex"`.
+    fn value(&mut self, keys: impl Into<pico_args::Keys>) -> Option<String> {
+        match self.p.opt_value_from_str::<_, String>(keys) {
+            Ok(v) => v,
+            Err(e) => {
+                self.note(value_error(e));
+                None
+            }
+        }
+    }
+
+    /// Every value of a repeatable option.
+    fn values(&mut self, keys: impl Into<pico_args::Keys>) -> Vec<String> {
+        match self.p.values_from_str::<_, String>(keys) {
+            Ok(v) => v,
+            Err(e) => {
+                self.note(value_error(e));
+                Vec::new()
+            }
+        }
+    }
+
+    fn flag(&mut self, keys: impl Into<pico_args::Keys>) -> bool {
+        self.p.contains(keys)
+    }
+}
+
+fn value_error(e: pico_args::Error) -> String {
+    match e {
+        pico_args::Error::OptionWithoutAValue(k) => format!("option {k} needs a value"),
+        pico_args::Error::NonUtf8Argument => "an option value is not valid UTF-8".into(),
+        other => other.to_string(),
+    }
 }
 
 /// Options of the ldirectord form (`VIP VPORT RIP RPORT`).
@@ -314,14 +314,14 @@ struct LdirectordOptions {
 }
 
 impl LdirectordOptions {
-    fn take(p: &mut pico_args::Arguments, mode: Mode) -> Result<Self, UsageError> {
-        Ok(LdirectordOptions {
-            vip: opt_string(p, "--vip", mode)?,
-            interface: opt_string(p, "--interface", mode)?,
-            url: opt_string(p, "--url", mode)?,
-            host: opt_string(p, "--host", mode)?,
-            md5: opt_string(p, "--md5", mode)?,
-        })
+    fn take(c: &mut Collector) -> Self {
+        LdirectordOptions {
+            vip: c.value("--vip"),
+            interface: c.value("--interface"),
+            url: c.value("--url"),
+            host: c.value("--host"),
+            md5: c.value("--md5"),
+        }
     }
 
     fn given(&self) -> Option<&'static str> {
@@ -349,152 +349,202 @@ struct CommonOptions {
     critical: Option<String>,
 }
 
-fn parse_mode(
+/// The command line as typed: stage one of parsing.
+struct Given {
+    help: bool,
+    version: bool,
+    common: CommonOptions,
+    ldirectord: LdirectordOptions,
+    http: Option<http::HttpOptions>,
+    clean_close: bool,
+    ipv4: bool,
+    ipv6: bool,
+    verbosity: u8,
+    positional: Vec<String>,
+    /// The first thing wrong seen while collecting, reported in stage two.
+    problem: Option<String>,
+}
+
+impl Given {
+    /// Split `args` into options and positionals. `mode` is `None` when
+    /// the check is unknown: the options of every mode are taken then, so
+    /// that `--protocol` is still found.
+    fn collect(mode: Option<Mode>, args: Vec<OsString>) -> Given {
+        let mut problem = args.iter().find(|a| a.len() > MAX_ARG).map(|long| {
+            format!(
+                "argument of {} bytes is too long (at most {MAX_ARG})",
+                long.len()
+            )
+        });
+        // Everything after `--` is positional, whatever it looks like.
+        let (options, after_dashes) = match args.iter().position(|a| a == "--") {
+            Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
+            None => (args, Vec::new()),
+        };
+        let mut c = Collector {
+            p: pico_args::Arguments::from_vec(options),
+            problem: None,
+        };
+        let help = c.flag(["-h", "--help"]);
+        let version = c.flag(["-V", "--version"]);
+        // Values before flags: combined flags (-cv) are only safe that way.
+        let common = CommonOptions {
+            role: c.value(["-r", "--role-file"]),
+            timeout: c.value(["-t", "--timeout"]),
+            source: c.value("--source"),
+            source_port: c.value("--source-port"),
+            protocol: c.value("--protocol"),
+            weight: c.value("--weight"),
+            warning: c.value("--warning"),
+            critical: c.value("--critical"),
+        };
+        let ldirectord = LdirectordOptions::take(&mut c);
+        let http = match mode {
+            Some(Mode::Tcp) => None,
+            Some(m @ (Mode::HttpGet | Mode::Http)) => Some(http::HttpOptions::take(&mut c, m)),
+            None => Some(http::HttpOptions::take(&mut c, Mode::Http)),
+        };
+        let clean_close = c.flag(["-c", "--clean-close"]);
+        let ipv4 = c.flag(["-4", "--ipv4"]);
+        let ipv6 = c.flag(["-6", "--ipv6"]);
+        let mut verbosity: u8 = 0;
+        while verbosity < u8::MAX && c.flag(["-v", "--verbose"]) {
+            verbosity += 1;
+        }
+        let mut positional = Vec::new();
+        let text_of = |arg: OsString, problem: &mut Option<String>| match arg.into_string() {
+            Ok(s) => s,
+            Err(a) => {
+                let lossy = a.to_string_lossy().into_owned();
+                problem.get_or_insert(format!(
+                    "argument '{}' is not valid UTF-8",
+                    text::arg(&lossy)
+                ));
+                lossy
+            }
+        };
+        problem = problem.or(c.problem.take());
+        for arg in c.p.finish() {
+            let arg = text_of(arg, &mut problem);
+            if arg.starts_with('-') && arg.len() > 1 {
+                problem.get_or_insert(format!("unknown option '{}'", text::arg(&arg)));
+            } else {
+                positional.push(arg);
+            }
+        }
+        for arg in after_dashes {
+            positional.push(text_of(arg, &mut problem));
+        }
+        Given {
+            help,
+            version,
+            common,
+            ldirectord,
+            http,
+            clean_close,
+            ipv4,
+            ipv6,
+            verbosity,
+            positional,
+            problem,
+        }
+    }
+
+    /// The exit protocol: `--protocol` (with `--weight`) if given, else
+    /// ldirectord's when the positionals are its `VIP VPORT RIP RPORT`,
+    /// else Nagios. Options that name no valid protocol give keepalived's
+    /// exit codes: 1 is "down" to every daemon, where a Nagios 3 would
+    /// read as "up, weight 1" under misc_dynamic.
+    fn exit_protocol(&self) -> Protocol {
+        self.checked_protocol().unwrap_or(Protocol::Keepalived)
+    }
+
+    /// [`Given::exit_protocol`], or why the options name none.
+    fn checked_protocol(&self) -> Result<Protocol, String> {
+        let weight = self
+            .common
+            .weight
+            .as_deref()
+            .map(parse_weight)
+            .transpose()?;
+        match self.common.protocol.as_deref() {
+            Some(p) => Protocol::parse(p, weight),
+            None if weight.is_some() => {
+                Err("--weight only applies to --protocol keepalived-dynamic".into())
+            }
+            None if is_ldirectord_form(&self.positional) => Ok(Protocol::Ldirectord),
+            None => Ok(Protocol::Nagios),
+        }
+    }
+}
+
+/// Stage two: check every value of `given` into a command.
+fn check(
     mode: Mode,
-    args: Vec<OsString>,
+    given: Given,
+    protocol: Protocol,
     lookup: NameLookup,
-    protocol_hint: Option<Protocol>,
-) -> Result<Command, UsageError> {
-    let err = |m: String| UsageError::new(mode, m);
-    if let Some(long) = args.iter().find(|a| a.len() > MAX_ARG) {
-        return Err(err(format!(
-            "argument of {} bytes is too long (at most {MAX_ARG})",
-            long.len()
-        )));
+) -> Result<Command, String> {
+    if given.help {
+        return Ok(Command::Help(mode, protocol));
     }
-    // Everything after `--` is positional, whatever it looks like.
-    let (options, after_dashes) = match args.iter().position(|a| a == "--") {
-        Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
-        None => (args, Vec::new()),
-    };
-    let mut p = pico_args::Arguments::from_vec(options);
-    let hint = protocol_hint.unwrap_or(Protocol::Nagios);
-    if p.contains(["-h", "--help"]) {
-        return Ok(Command::Help(mode, hint));
+    if given.version {
+        return Ok(Command::Version(mode, protocol));
     }
-    if p.contains(["-V", "--version"]) {
-        return Ok(Command::Version(mode, hint));
+    if let Some(problem) = given.problem {
+        return Err(problem);
     }
-    // Values before flags: combined flags (-cv) are only safe that way.
-    let common = CommonOptions {
-        role: opt_string(&mut p, ["-r", "--role-file"], mode)?,
-        timeout: opt_string(&mut p, ["-t", "--timeout"], mode)?,
-        source: opt_string(&mut p, "--source", mode)?,
-        source_port: opt_string(&mut p, "--source-port", mode)?,
-        protocol: opt_string(&mut p, "--protocol", mode)?,
-        weight: opt_string(&mut p, "--weight", mode)?,
-        warning: opt_string(&mut p, "--warning", mode)?,
-        critical: opt_string(&mut p, "--critical", mode)?,
-    };
-    let ldirectord = LdirectordOptions::take(&mut p, mode)?;
-    let http_options = match mode {
-        Mode::Tcp => None,
-        Mode::HttpGet | Mode::Http => Some(http::HttpOptions::take(&mut p, mode)?),
-    };
-    let clean_close = p.contains(["-c", "--clean-close"]);
-    let family = match (p.contains(["-4", "--ipv4"]), p.contains(["-6", "--ipv6"])) {
-        (true, true) => return Err(err("-4 and -6 exclude each other".into())),
+    // Stage one decided the protocol; here its errors are reported.
+    let protocol = given.checked_protocol()?;
+    let family = match (given.ipv4, given.ipv6) {
+        (true, true) => return Err("-4 and -6 exclude each other".into()),
         (true, false) => Some(Family::V4),
         (false, true) => Some(Family::V6),
         (false, false) => None,
     };
-    let mut verbosity: u8 = 0;
-    while verbosity < u8::MAX && p.contains(["-v", "--verbose"]) {
-        verbosity += 1;
-    }
-    let mut positional = Vec::new();
-    for arg in p.finish() {
-        let arg = utf8(mode, arg)?;
-        if arg.starts_with('-') && arg.len() > 1 {
-            return Err(err(format!("unknown option '{}'", text::arg(&arg))));
-        }
-        positional.push(arg);
-    }
-    for arg in after_dashes {
-        positional.push(utf8(mode, arg)?);
-    }
+    let options = given.common;
+    let positional = &given.positional;
     // Known before any name is looked up, so the lookup is bounded by it.
-    let timeout = parse_timeout(common.timeout.as_deref()).map_err(|m| {
-        let mut e = err(m);
-        e.protocol = protocol_hint.unwrap_or(if is_ldirectord_form(&positional) {
-            Protocol::Ldirectord
-        } else {
-            Protocol::Nagios
-        });
-        e
-    })?;
+    let timeout = parse_timeout(options.timeout.as_deref())?;
     let bounded = |name: &str| lookup(name, timeout);
     let resolve: Resolver = &bounded;
-    let ldirectord_form = is_ldirectord_form(&positional);
-    let mut protocol_default = Protocol::Nagios;
-    let (mut target, fields) = if ldirectord_form {
-        protocol_default = Protocol::Ldirectord;
-        ldirectord_target(mode, &positional, &ldirectord, family, resolve).map_err(|mut e| {
-            e.protocol = protocol_default;
-            e
-        })?
+    let (mut target, fields) = if is_ldirectord_form(positional) {
+        ldirectord_target(mode, positional, &given.ldirectord, family, resolve)?
     } else {
-        if let Some(option) = ldirectord.given() {
-            return Err(err(format!(
+        if let Some(option) = given.ldirectord.given() {
+            return Err(format!(
                 "{option} is only for the ldirectord form (VIP VPORT RIP RPORT)"
-            )));
+            ));
         }
-        expect_count(mode, &positional)?;
-        classic_target(mode, &positional, family, resolve)?
+        expect_count(mode, positional)?;
+        classic_target(mode, positional, family, resolve)?
     };
-    let with_default = |mut e: UsageError| {
-        e.protocol = protocol_hint.unwrap_or(protocol_default);
-        e
-    };
-    target.source = parse_source(mode, common.source.as_deref(), &target).map_err(with_default)?;
-    target.source_port = common
+    target.source = parse_source(options.source.as_deref(), &target)?;
+    target.source_port = options
         .source_port
         .as_deref()
         .map(|p| parse_port_named("--source-port", p, false))
-        .transpose()
-        .map_err(|m| with_default(err(m)))?;
-    let weight = common
-        .weight
-        .as_deref()
-        .map(parse_weight)
-        .transpose()
-        .map_err(|m| with_default(err(m)))?;
-    let protocol = match common.protocol.as_deref() {
-        None if weight.is_some() => {
-            return Err(with_default(err(
-                "--weight only applies to --protocol keepalived-dynamic".into(),
-            )))
-        }
-        None => protocol_default,
-        Some(p) => Protocol::parse(p, weight).map_err(|m| with_default(err(m)))?,
-    };
-    let fail = |m: String| {
-        let mut e = err(m);
-        e.protocol = protocol;
-        e
-    };
+        .transpose()?;
     let thresholds = Thresholds {
-        warning: parse_range("--warning", common.warning.as_deref()).map_err(fail)?,
-        critical: parse_range("--critical", common.critical.as_deref()).map_err(fail)?,
+        warning: parse_range("--warning", options.warning.as_deref())?,
+        critical: parse_range("--critical", options.critical.as_deref())?,
     };
     let common = Common {
         target,
-        role: parse_role(common.role.as_deref()).map_err(fail)?,
+        role: parse_role(options.role.as_deref())?,
         timeout,
-        verbosity,
+        verbosity: given.verbosity,
         protocol,
         thresholds,
     };
-    let config = match (http_options, fields) {
+    let config = match (given.http, fields) {
         (Some(options), Some(fields)) => {
-            let http = options
-                .into_config(mode, common, clean_close, fields)
-                .map_err(fail)?;
+            let http = options.into_config(mode, common, given.clean_close, fields)?;
             Config::Http(mode, Box::new(http))
         }
         _ => Config::Tcp(Box::new(TcpConfig {
             common,
-            clean_close,
+            clean_close: given.clean_close,
         })),
     };
     Ok(Command::Check(config))
@@ -505,70 +555,25 @@ fn parse_range(option: &str, arg: Option<&str>) -> Result<Option<Range>, String>
         .transpose()
 }
 
-fn utf8(mode: Mode, arg: OsString) -> Result<String, UsageError> {
-    arg.into_string().map_err(|a| {
-        UsageError::new(
-            mode,
-            format!(
-                "argument '{}' is not valid UTF-8",
-                text::arg(&a.to_string_lossy())
-            ),
-        )
-    })
-}
-
-/// An option's value. `keys` is `["-t", "--timeout"]` or `"--regex"`.
-fn opt_string(
-    p: &mut pico_args::Arguments,
-    keys: impl Into<pico_args::Keys>,
-    mode: Mode,
-) -> Result<Option<String>, UsageError> {
-    p.opt_value_from_str::<_, String>(keys)
-        .map_err(|e| value_error(mode, e))
-}
-
-fn all_strings(
-    p: &mut pico_args::Arguments,
-    keys: impl Into<pico_args::Keys>,
-    mode: Mode,
-) -> Result<Vec<String>, UsageError> {
-    p.values_from_str::<_, String>(keys)
-        .map_err(|e| value_error(mode, e))
-}
-
-fn value_error(mode: Mode, e: pico_args::Error) -> UsageError {
-    UsageError::new(
-        mode,
-        match e {
-            pico_args::Error::OptionWithoutAValue(k) => format!("option {k} needs a value"),
-            pico_args::Error::NonUtf8Argument => "an option value is not valid UTF-8".into(),
-            other => other.to_string(),
-        },
-    )
-}
-
-fn expect_count(mode: Mode, positional: &[String]) -> Result<(), UsageError> {
+fn expect_count(mode: Mode, positional: &[String]) -> Result<(), String> {
     let names = mode.positional_names();
     let count = names.len();
     if positional.len() == count {
         return Ok(());
     }
-    Err(UsageError::new(
-        mode,
-        if positional.len() < count {
-            format!(
-                "missing {} (expects {})",
-                names[positional.len()],
-                names.join(" ")
-            )
-        } else {
-            format!(
-                "too many arguments: {} given, expects {count}: {}",
-                positional.len(),
-                names.join(" ")
-            )
-        },
-    ))
+    Err(if positional.len() < count {
+        format!(
+            "missing {} (expects {})",
+            names[positional.len()],
+            names.join(" ")
+        )
+    } else {
+        format!(
+            "too many arguments: {} given, expects {count}: {}",
+            positional.len(),
+            names.join(" ")
+        )
+    })
 }
 
 /// ldirectord passes exactly `VIP VPORT RIP RPORT`; in the C form the
@@ -582,13 +587,11 @@ fn is_ldirectord_form(positional: &[String]) -> bool {
 /// Both addresses of one family: forced by `-4`/`-6`, else a name takes
 /// the family of the literal beside it, else IPv4 first.
 fn addresses(
-    mode: Mode,
     (rs_name, rs_arg): (&str, &str),
     (vip_name, vip_arg): (&str, &str),
     forced: Option<Family>,
     resolve: Resolver,
-) -> Result<(IpAddr, IpAddr), UsageError> {
-    let usage = |m: String| UsageError::new(mode, m);
+) -> Result<(IpAddr, IpAddr), String> {
     let for_name = forced
         .or_else(|| literal_family(rs_arg))
         .or_else(|| literal_family(vip_arg));
@@ -599,12 +602,12 @@ fn addresses(
             for_name
         })
     };
-    let real_server = parse_address(rs_name, rs_arg, family_of(rs_arg), resolve).map_err(usage)?;
-    let vip = parse_address(vip_name, vip_arg, family_of(vip_arg), resolve).map_err(usage)?;
+    let real_server = parse_address(rs_name, rs_arg, family_of(rs_arg), resolve)?;
+    let vip = parse_address(vip_name, vip_arg, family_of(vip_arg), resolve)?;
     if real_server.is_ipv4() != vip.is_ipv4() {
-        return Err(usage(format!(
+        return Err(format!(
             "{rs_name} {real_server} and {vip_name} {vip} are of different address families"
-        )));
+        ));
     }
     Ok((real_server, vip))
 }
@@ -615,20 +618,18 @@ fn classic_target(
     positional: &[String],
     family: Option<Family>,
     resolve: Resolver,
-) -> Result<(Target, Option<http::HttpFields>), UsageError> {
-    let usage = |m: String| UsageError::new(mode, m);
+) -> Result<(Target, Option<http::HttpFields>), String> {
     let (real_server, vip) = addresses(
-        mode,
         ("REAL_SERVER", &positional[1]),
         ("VIRTUAL_IP", &positional[2]),
         family,
         resolve,
     )?;
     let target = Target {
-        iface: Interface::Named(parse_iface(&positional[0]).map_err(usage)?),
+        iface: Interface::Named(parse_iface(&positional[0])?),
         real_server,
         vip,
-        port: parse_port(&positional[3]).map_err(usage)?,
+        port: parse_port(&positional[3])?,
         source: None,
         source_port: None,
     };
@@ -654,36 +655,34 @@ fn ldirectord_target(
     options: &LdirectordOptions,
     family: Option<Family>,
     resolve: Resolver,
-) -> Result<(Target, Option<http::HttpFields>), UsageError> {
-    let usage = |m: String| UsageError::new(mode, m);
+) -> Result<(Target, Option<http::HttpFields>), String> {
     let vip_arg = unbracket(&positional[0]);
     let fwmark = vip_arg.bytes().all(|b| b.is_ascii_digit());
     let vip_arg = match (&options.vip, fwmark) {
         (Some(vip), _) => unbracket(vip),
         (None, false) => vip_arg,
         (None, true) => {
-            return Err(usage(format!(
+            return Err(format!(
                 "'{}' is a firewall mark, not an address: give the VIP with --vip",
                 text::arg(vip_arg)
-            )))
+            ))
         }
     };
     let (real_server, vip) = addresses(
-        mode,
         ("RIP", unbracket(&positional[2])),
         ("VIP", vip_arg),
         family,
         resolve,
     )?;
-    let vport = parse_port_named("VPORT", &positional[1], true).map_err(usage)?;
-    let rport = parse_port_named("RPORT", &positional[3], true).map_err(usage)?;
+    let vport = parse_port_named("VPORT", &positional[1], true)?;
+    let rport = parse_port_named("RPORT", &positional[3], true)?;
     let port = match (rport, vport) {
-        (0, 0) => return Err(usage("VPORT and RPORT are both 0: no port to check".into())),
+        (0, 0) => return Err("VPORT and RPORT are both 0: no port to check".into()),
         (0, v) => v,
         (r, _) => r,
     };
     let iface = match &options.interface {
-        Some(name) => Interface::Named(parse_iface(name).map_err(usage)?),
+        Some(name) => Interface::Named(parse_iface(name)?),
         None => Interface::ByRoute,
     };
     let target = Target {
@@ -703,12 +702,12 @@ fn ldirectord_target(
         .into_iter()
         .find_map(|(given, name)| given.then_some(name))
         {
-            return Err(usage(format!("{option} is only for the HTTP checks")));
+            return Err(format!("{option} is only for the HTTP checks"));
         }
         return Ok((target, None));
     }
     if mode == Mode::Http && options.md5.is_some() {
-        return Err(usage("--md5 is for check_raw_http_get; use -A here".into()));
+        return Err("--md5 is for check_raw_http_get; use -A here".into());
     }
     // The Host header names the service: the VIP, bracketed if IPv6.
     let default_host = match vip {
@@ -724,22 +723,14 @@ fn ldirectord_target(
 }
 
 /// `--source`: a literal of the target's family.
-fn parse_source(
-    mode: Mode,
-    arg: Option<&str>,
-    target: &Target,
-) -> Result<Option<IpAddr>, UsageError> {
+fn parse_source(arg: Option<&str>, target: &Target) -> Result<Option<IpAddr>, String> {
     let Some(arg) = arg else { return Ok(None) };
-    let addr: IpAddr = arg.parse().map_err(|_| {
-        UsageError::new(
-            mode,
-            format!("invalid --source '{}': not an IP address", text::arg(arg)),
-        )
-    })?;
+    let addr: IpAddr = arg
+        .parse()
+        .map_err(|_| format!("invalid --source '{}': not an IP address", text::arg(arg)))?;
     if addr.is_ipv4() != target.vip.is_ipv4() {
-        return Err(UsageError::new(
-            mode,
-            format!("--source {addr} is not of the VIRTUAL_IP's address family"),
+        return Err(format!(
+            "--source {addr} is not of the VIRTUAL_IP's address family"
         ));
     }
     Ok(Some(addr))

@@ -519,10 +519,59 @@ fn usage_error_protocols_found_in_review() {
     let e = full_usage_error("check_raw_tcp --bogus 203.0.113.10 80 198.51.100.11 80");
     assert_eq!(e.protocol, Protocol::Ldirectord, "{}", e.message);
     assert_eq!(
-        protocol_hint(&argv("--bogus 203.0.113.10 80 198.51.100.11 80")),
+        exit_protocol(&argv(
+            "check_raw_tcp --bogus 203.0.113.10 80 198.51.100.11 80"
+        )),
         Protocol::Ldirectord
     );
     // A bad HOST is named as HOST.
     let msg = usage_error(&format!("check_raw_http -S 200 {GOOD} bad\u{7}host /"));
     assert!(msg.starts_with("invalid HOST"), "{msg}");
+}
+
+/// The exit protocol is decided once: whatever `parse_with` returns, a
+/// config's protocol, a usage error's, and what `exit_protocol` tells
+/// `main` for its panic path are the same decision.
+#[test]
+fn exit_protocol_is_one_decision() {
+    let lines = [
+        format!("check_raw_tcp {GOOD}"),
+        format!("check_raw_tcp --protocol keepalived {GOOD}"),
+        format!("check_raw_tcp --protocol=keepalived-dynamic --weight 9 {GOOD}"),
+        "check_raw_tcp 203.0.113.10 80 198.51.100.11 80".into(),
+        // Options after the ldirectord positionals do not hide the form.
+        "check_raw_tcp 203.0.113.10 80 198.51.100.11 80 -t 2000".into(),
+        "check_raw_tcp 203.0.113.10 80 198.51.100.11 80 -t".into(),
+        "check_raw_tcp 203.0.113.10 80 198.51.100.11 80 -t bogus".into(),
+        "check_raw_tcp --protocol nagios 203.0.113.10 80 300.1.1.1 80".into(),
+        format!("check_raw_tcp --weight 5 {GOOD}"),
+        format!("check_raw_tcp --protocol bogus {GOOD}"),
+        format!("check_raw_tcp -t 0 {GOOD}"),
+        format!("check_raw tcp --protocol ldirectord -t {GOOD}"),
+        "check_raw bogus --protocol ldirectord".into(),
+        "check_raw_x --protocol=keepalived".into(),
+    ];
+    for line in &lines {
+        let args = argv(line);
+        let decided = exit_protocol(&args);
+        let got = match parse_with(args, &|n, _| fake_resolver(n)) {
+            Ok(Command::Check(config)) => config.protocol(),
+            Ok(Command::Help(_, p) | Command::Version(_, p)) => p,
+            Err(e) => e.protocol,
+        };
+        assert_eq!(got, decided, "{line}");
+    }
+    let ldirectord = |line: &str| exit_protocol(&argv(line));
+    assert_eq!(
+        ldirectord("check_raw_tcp 203.0.113.10 80 198.51.100.11 80 -t"),
+        Protocol::Ldirectord
+    );
+    assert_eq!(
+        ldirectord("check_raw bogus --protocol ldirectord"),
+        Protocol::Ldirectord
+    );
+    assert_eq!(
+        ldirectord(&format!("check_raw_tcp --protocol bogus {GOOD}")),
+        Protocol::Keepalived
+    );
 }
