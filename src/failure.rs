@@ -1,6 +1,6 @@
 //! How a check's exchange with the real server can fail, whichever path
 //! carried it (raw frames or the kernel's TCP in the BACKUP role), and the
-//! step it was waiting for. `modes` words each one once for both paths.
+//! step it was waiting for. `checks` words each one once for both paths.
 
 use std::fmt;
 
@@ -47,6 +47,9 @@ pub enum Failure {
     Invalid(String),
     /// The kernel's connect failed (BACKUP path): refused, unreachable...
     Connect(std::io::Error),
+    /// The source interface went down (or away) during the check: the
+    /// path to the real server is broken, which is the check's business.
+    LinkDown(std::io::Error),
 }
 
 impl From<WaitError> for Failure {

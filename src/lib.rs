@@ -5,15 +5,15 @@
 //! crate is a library so that tests and fuzz targets reach every layer; the
 //! binary (`src/main.rs`) only dispatches, prints and exits.
 //!
-//! Read top-down, a check is: `cli` (argv to a checked config) -> `modes`
-//! (the probe, over `net` or `kernel`) -> `outcome` (one status line, an exit
-//! code). Nothing below `main` prints or exits.
+//! Read top-down, a check is: `cli` (argv to a checked config) -> `checks`
+//! (the role, then the probe over a `transport`: raw frames through `net`
+//! as MASTER, the kernel's TCP as BACKUP) -> `outcome` (one status line, an
+//! exit code). Nothing below `main` prints or exits.
 
+pub mod checks;
 pub mod cli;
 pub mod failure;
 pub mod http;
-pub mod kernel;
-pub mod modes;
 pub mod net;
 pub mod outcome;
 pub mod resolve;
@@ -21,4 +21,5 @@ pub mod role;
 pub mod text;
 pub mod threshold;
 pub mod trace;
+pub mod transport;
 pub mod wait;

@@ -10,10 +10,10 @@ use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 
-use check_raw::cli::{self, Command, Config, Mode};
+use check_raw::cli::{self, Command, Mode};
 use check_raw::outcome::{Outcome, Protocol, State};
 use check_raw::wait::Waiter;
-use check_raw::{modes, resolve};
+use check_raw::{checks, resolve};
 
 fn main() {
     // First: until the handlers are in, SIGTERM would kill us outright.
@@ -99,11 +99,7 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
         }
         Ok(Command::Check(config)) => {
             let protocol = config.protocol();
-            let outcome = match &config {
-                Config::Tcp(cfg) => modes::tcp::run(cfg, waiter),
-                Config::Http(mode, cfg) => modes::http::run(*mode, cfg, waiter),
-            };
-            Printed::Outcome(outcome, protocol)
+            Printed::Outcome(checks::run(&config, waiter), protocol)
         }
         Err(e) if waiter.pending().is_some() => {
             // A signal cut a name lookup short: that is no usage error.

@@ -88,9 +88,9 @@ impl Mode {
     }
 }
 
-/// The interface frames leave by.
+/// The interface frames leave by, as the command line gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Interface {
+pub enum IfaceArg {
     Named(String),
     /// ldirectord form: the one the kernel routes the real server through.
     ByRoute,
@@ -99,7 +99,7 @@ pub enum Interface {
 /// Where the checked packets go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
-    pub iface: Interface,
+    pub iface: IfaceArg,
     pub real_server: IpAddr,
     pub vip: IpAddr,
     pub port: u16,
@@ -626,7 +626,7 @@ fn classic_target(
         resolve,
     )?;
     let target = Target {
-        iface: Interface::Named(parse_iface(&positional[0])?),
+        iface: IfaceArg::Named(parse_iface(&positional[0])?),
         real_server,
         vip,
         port: parse_port(&positional[3])?,
@@ -682,8 +682,8 @@ fn ldirectord_target(
         (r, _) => r,
     };
     let iface = match &options.interface {
-        Some(name) => Interface::Named(parse_iface(name)?),
-        None => Interface::ByRoute,
+        Some(name) => IfaceArg::Named(parse_iface(name)?),
+        None => IfaceArg::ByRoute,
     };
     let target = Target {
         iface,

@@ -50,7 +50,7 @@ const GOOD: &str = "eth0 198.51.100.11 203.0.113.10 80";
 #[test]
 fn plain_tcp_check_with_defaults() {
     let cfg = tcp(&format!("/usr/lib/check_raw/check_raw_tcp {GOOD}"));
-    assert_eq!(cfg.common.target.iface, Interface::Named("eth0".into()));
+    assert_eq!(cfg.common.target.iface, IfaceArg::Named("eth0".into()));
     assert_eq!(cfg.common.protocol, Protocol::Nagios);
     assert_eq!(
         cfg.common.target.real_server,
@@ -364,7 +364,7 @@ fn thresholds() {
 fn ldirectord_form_tcp() {
     let cfg = tcp("check_raw_tcp 203.0.113.10 80 198.51.100.11 8080");
     let t = &cfg.common.target;
-    assert_eq!(t.iface, Interface::ByRoute);
+    assert_eq!(t.iface, IfaceArg::ByRoute);
     assert_eq!(t.vip, "203.0.113.10".parse::<IpAddr>().unwrap());
     assert_eq!(t.real_server, "198.51.100.11".parse::<IpAddr>().unwrap());
     assert_eq!(t.port, 8080);
@@ -374,7 +374,7 @@ fn ldirectord_form_tcp() {
         "check_raw_tcp --interface eth1 --protocol nagios [2001:db8:1::10] 443 [2001:db8::11] 0",
     );
     assert_eq!(cfg.common.target.port, 443);
-    assert_eq!(cfg.common.target.iface, Interface::Named("eth1".into()));
+    assert_eq!(cfg.common.target.iface, IfaceArg::Named("eth1".into()));
     assert!(cfg.common.target.vip.is_ipv6());
     assert_eq!(cfg.common.protocol, Protocol::Nagios);
     // A fwmark service needs --vip.

@@ -9,9 +9,7 @@
 //! The program is plain data (`Vec<sock_filter>`), so the tests below run it
 //! on frames built by `net::frame` with a tiny interpreter, no socket needed.
 
-use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::os::fd::RawFd;
 
 // Classic BPF opcodes (linux/filter.h, linux/bpf_common.h).
 const LD_W_ABS: u16 = 0x20; // A = u32 at k
@@ -216,18 +214,6 @@ impl Program {
             Stmt(RET_K, ACCEPT),
         ]);
         assemble(&ops)
-    }
-
-    /// Attach to `fd` (SO_ATTACH_FILTER), before the socket is bound.
-    pub fn attach(&self, fd: RawFd) -> io::Result<()> {
-        let prog = libc::sock_fprog {
-            len: u16::try_from(self.0.len())
-                .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "BPF program too long"))?,
-            filter: self.0.as_ptr().cast_mut(),
-        };
-        // The kernel copies the program during the call; `prog` points at
-        // our instruction vector, alive until then.
-        super::link::set_option(fd, libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &prog)
     }
 }
 

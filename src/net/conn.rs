@@ -1,4 +1,5 @@
-//! Drives the sans-IO TCP client over the wire until the check's deadline.
+//! Drives the sans-IO TCP client over the wire until the check's deadline:
+//! the MASTER role's `Transport`.
 //!
 //! `Conn` turns the state machine's segments into frames and received
 //! frames of our flow into segments, waits (never sleeps) until the next
@@ -11,13 +12,15 @@ use std::time::{Duration, Instant};
 use super::frame::{self, Flow, Link, Parsed};
 use super::tcp::{self, Segment, Tcp};
 use super::{Failure, Step, Wire};
+use crate::trace::Trace;
+use crate::transport::{close_deadline, Closed, Peer, Transport};
 
 /// Wake-ups handled at most by one `drive` call; each one is a frame batch
 /// or a timer, so this only guards against a clock that never advances.
 const MAX_WAKEUPS: usize = 10_000_000;
 
 /// What the caller of `drive` says after each batch of input.
-pub enum Progress<R> {
+pub enum Drive<R> {
     Done(R),
     /// Not yet: waiting for this step.
     Waiting(Step),
@@ -31,6 +34,12 @@ pub struct Conn<'w, 'a> {
     flow: Flow,
     tcp: Tcp,
     ip_id: u16,
+    peer: Peer,
+    /// `-t`, for the share of it a clean close may take.
+    timeout: Duration,
+    /// Received bytes not yet read, from `unread_at` on.
+    unread: Vec<u8>,
+    unread_at: usize,
 }
 
 impl<'w, 'a> Conn<'w, 'a> {
@@ -42,13 +51,31 @@ impl<'w, 'a> Conn<'w, 'a> {
         cfg: tcp::Config,
         ip_id: u16,
     ) -> Self {
+        let peer = Peer::Raw {
+            vip_port: std::net::SocketAddr::new(flow.dst_ip, flow.dst_port),
+            real_server: flow.dst_ip,
+            mac: link.dst,
+            iface: String::new(),
+        };
         Conn {
             wire,
             link,
             flow,
             tcp: Tcp::new(cfg),
             ip_id,
+            peer,
+            timeout: Duration::ZERO,
+            unread: Vec::new(),
+            unread_at: 0,
         }
+    }
+
+    /// Name the peer (the real server behind the VIP, and the interface)
+    /// and give `-t`, which bounds a clean close.
+    pub fn described(mut self, peer: Peer, timeout: Duration) -> Self {
+        self.peer = peer;
+        self.timeout = timeout;
+        self
     }
 
     pub fn tcp(&self) -> &Tcp {
@@ -60,9 +87,9 @@ impl<'w, 'a> Conn<'w, 'a> {
         self.tcp.connect();
         self.drive(|tcp| {
             if tcp.is_connected() || tcp.is_finished() {
-                Progress::Done(())
+                Drive::Done(())
             } else {
-                Progress::Waiting(Step::SynAck)
+                Drive::Waiting(Step::SynAck)
             }
         })?;
         match self.tcp.handshake_time() {
@@ -71,37 +98,41 @@ impl<'w, 'a> Conn<'w, 'a> {
         }
     }
 
-    /// Queue request bytes; they go out on the next `drive`.
-    pub fn send(&mut self, data: &[u8]) -> usize {
-        self.tcp.send(data)
-    }
-
     /// Exchange segments until `step` says `Done`. `step` sees the client
     /// after every batch of input (to take received data, say) and names
     /// what we are waiting for, so a timeout or reset can say which step
     /// failed. On any failure the connection is reset before returning.
-    pub fn drive<R>(
+    pub fn drive<R>(&mut self, step: impl FnMut(&mut Tcp) -> Drive<R>) -> Result<R, Failure> {
+        let deadline = self.wire.deadline;
+        self.drive_until(deadline, step)
+    }
+
+    /// [`Conn::drive`] that gives up at `until` (never later than the
+    /// check's deadline).
+    fn drive_until<R>(
         &mut self,
-        mut step: impl FnMut(&mut Tcp) -> Progress<R>,
+        until: Instant,
+        mut step: impl FnMut(&mut Tcp) -> Drive<R>,
     ) -> Result<R, Failure> {
+        let until = until.min(self.wire.deadline);
         let mut waiting_for = Step::SynAck;
         for _ in 0..MAX_WAKEUPS {
             // Checked before sending: a check that ends on the SYN/ACK
             // aborts with RST alone, without first completing the
             // handshake, so the server's application never sees it.
             match step(&mut self.tcp) {
-                Progress::Done(result) => return Ok(result),
-                Progress::Failed(failure) => {
+                Drive::Done(result) => return Ok(result),
+                Drive::Failed(failure) => {
                     self.abort();
                     return Err(failure);
                 }
-                Progress::Waiting(s) => waiting_for = s,
+                Drive::Waiting(s) => waiting_for = s,
             }
             if self.tcp.state() == tcp::State::Reset {
                 return Err(Failure::Reset(waiting_for));
             }
             // The deadline first: nothing but the RST leaves after it.
-            if Instant::now() >= self.wire.deadline {
+            if Instant::now() >= until {
                 self.abort();
                 return Err(Failure::Timeout(waiting_for));
             }
@@ -109,8 +140,8 @@ impl<'w, 'a> Conn<'w, 'a> {
                 self.abort();
                 return Err(failure);
             }
-            let until = self.tcp.poll_at().unwrap_or(self.wire.deadline);
-            if let Err(failure) = self.receive_segments(until) {
+            let wake = self.tcp.poll_at().unwrap_or(until).min(until);
+            if let Err(failure) = self.receive_segments(wake) {
                 self.abort();
                 return Err(failure);
             }
@@ -119,36 +150,18 @@ impl<'w, 'a> Conn<'w, 'a> {
         Err(Failure::Timeout(waiting_for))
     }
 
-    /// A clean close: FIN, the server's FIN, our last ACK. On timeout the
-    /// connection is reset instead and the error returned.
-    pub fn close_clean(&mut self) -> Result<(), Failure> {
+    /// A clean close: FIN, the server's FIN, our last ACK, before `until`.
+    /// On timeout the connection is reset instead and the error returned.
+    fn close_clean(&mut self, until: Instant) -> Result<(), Failure> {
         self.tcp.close();
-        self.drive(|tcp| match tcp.state() {
+        self.drive_until(until, |tcp| match tcp.state() {
             // A reset that came with the response's last data is no close.
-            tcp::State::Reset => Progress::Failed(Failure::Reset(Step::Close)),
-            _ if tcp.is_finished() => Progress::Done(()),
-            _ => Progress::Waiting(Step::Close),
+            tcp::State::Reset => Drive::Failed(Failure::Reset(Step::Close)),
+            _ if tcp.is_finished() => Drive::Done(()),
+            _ => Drive::Waiting(Step::Close),
         })?;
         // The last ACK, answering the server's FIN.
         self.flush()
-    }
-
-    /// End the connection as asked: RST, or with `clean` a FIN handshake.
-    /// A server that does not finish its part of a clean close in time (or
-    /// resets it) has still answered the check: that comes back as a note
-    /// for the summary, not as a failure. A signal or a local error during
-    /// the close is a failure like any other.
-    pub fn finish(&mut self, clean: bool) -> Result<Option<&'static str>, Failure> {
-        if !clean {
-            self.abort();
-            return Ok(None);
-        }
-        match self.close_clean() {
-            Ok(()) => Ok(Some(", closed cleanly")),
-            Err(Failure::Timeout(_)) => Ok(Some(", no FIN from the server in time: closed by RST")),
-            Err(Failure::Reset(_)) => Ok(Some(", the server reset the clean close")),
-            Err(other) => Err(other),
-        }
     }
 
     /// Send RST if the server may still hold the connection.
@@ -206,6 +219,82 @@ impl<'w, 'a> Conn<'w, 'a> {
             None::<()>
         })?;
         Ok(())
+    }
+}
+
+impl Transport for Conn<'_, '_> {
+    fn connect(&mut self) -> Result<Duration, Failure> {
+        Conn::connect(self)
+    }
+
+    /// Queue all of `data` and send what the server's window allows now;
+    /// the rest, and retransmissions, go out while we read.
+    fn write_all(&mut self, data: &[u8]) -> Result<(), Failure> {
+        if self.tcp.send(data) < data.len() {
+            self.abort();
+            return Err(Failure::Local(format!(
+                "{} bytes are too many to send at once (at most {})",
+                data.len(),
+                tcp::MAX_SEND_BYTES
+            )));
+        }
+        self.flush().inspect_err(|_| self.abort())
+    }
+
+    fn read(&mut self, buf: &mut [u8], step: Step) -> Result<usize, Failure> {
+        if self.unread_at == self.unread.len() {
+            let received = self.drive(|tcp| {
+                let data = tcp.take_received();
+                if !data.is_empty() {
+                    Drive::Done(Some(data))
+                } else if tcp.peer_closed() {
+                    Drive::Done(None)
+                } else {
+                    Drive::Waiting(step)
+                }
+            })?;
+            match received {
+                Some(data) => {
+                    self.unread = data;
+                    self.unread_at = 0;
+                }
+                None => return Ok(0),
+            }
+        }
+        let rest = &self.unread[self.unread_at..];
+        let n = rest.len().min(buf.len());
+        buf[..n].copy_from_slice(&rest[..n]);
+        self.unread_at += n;
+        Ok(n)
+    }
+
+    /// RST, or with `clean` a FIN handshake within the close budget. A
+    /// server that does not finish its part in time (or resets it) has
+    /// still answered the check: that is a note, not a failure.
+    fn finish(&mut self, clean: bool) -> Result<Closed, Failure> {
+        if !clean {
+            self.abort();
+            return Ok(Closed::Reset);
+        }
+        let until = close_deadline(self.wire.deadline, self.timeout);
+        match self.close_clean(until) {
+            Ok(()) => Ok(Closed::Cleanly),
+            Err(Failure::Timeout(_)) => Ok(Closed::NoFinInTime),
+            Err(Failure::Reset(_)) => Ok(Closed::ResetByServer),
+            Err(other) => Err(other),
+        }
+    }
+
+    fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    fn trace(&mut self) -> &mut Trace {
+        self.wire.trace
+    }
+
+    fn retransmissions(&self) -> u32 {
+        self.tcp.retransmissions()
     }
 }
 

@@ -1,17 +1,25 @@
 //! The raw-frame engine: one AF_PACKET socket, hand-built frames, ARP, and a
 //! userspace TCP client, all bounded by one deadline.
 //!
-//! `Wire` is what every step shares: the socket, the signal-aware waiter,
-//! the deadline and the trace. `neigh` resolves the real server's MAC over
-//! it, `conn` drives the sans-IO `tcp` client over it.
+//! `path::RawPath::open` sets a check's path up: the interface, the source
+//! address and reserved port, the socket filtered for what this check
+//! expects, and the real server's MAC. Its `Wire` is what every step
+//! shares: the socket, the signal-aware waiter, the deadline and the
+//! (borrowed) trace. `neigh` resolves MACs over it, `conn` drives the
+//! sans-IO `tcp` client over it.
+//!
+//! Nothing here words a failure for the status line: errors are typed
+//! (`Failure`, `PathError`) and `checks` says what they mean.
 
 pub mod bpf;
 pub mod conn;
 pub mod frame;
 pub mod link;
 pub mod neigh;
+pub mod path;
 pub mod port;
 pub mod seq;
+pub mod socket;
 pub mod tcp;
 
 use std::time::Instant;
@@ -22,7 +30,7 @@ pub use crate::failure::{Failure, Step};
 use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};
 use frame::Parsed;
-use link::PacketSocket;
+use socket::PacketSocket;
 
 /// Frames handled per wake-up before checking the clock again, so a burst
 /// of matching frames cannot hold us past the deadline.
@@ -36,7 +44,17 @@ pub struct Wire<'a> {
     pub our_mac: MacAddr,
     /// The whole check ends here, ARP included.
     pub deadline: Instant,
-    pub trace: Trace,
+    /// The check's trace, lent for the life of the path.
+    pub trace: &'a mut Trace,
+}
+
+/// The interface is gone or down: the kernel says so on send and receive
+/// (`packet_notifier` sets ENETDOWN on the socket when the link drops).
+fn is_link_down(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENETDOWN | libc::ENXIO | libc::ENODEV)
+    )
 }
 
 impl Wire<'_> {
@@ -57,6 +75,7 @@ impl Wire<'_> {
                     .frame(|| format!("> frame dropped by the kernel ({e}); the timers resend"));
                 Ok(())
             }
+            Err(e) if is_link_down(&e) => Err(Failure::LinkDown(e)),
             Err(e) => Err(Failure::Local(format!(
                 "cannot send on the packet socket: {e}"
             ))),
@@ -77,10 +96,13 @@ impl Wire<'_> {
             return Ok(None);
         }
         for _ in 0..FRAMES_PER_WAKE {
-            let Some(rx) = self
-                .sock
-                .recv()
-                .map_err(|e| Failure::Local(format!("cannot receive on the packet socket: {e}")))?
+            let Some(rx) = self.sock.recv().map_err(|e| {
+                if is_link_down(&e) {
+                    Failure::LinkDown(e)
+                } else {
+                    Failure::Local(format!("cannot receive on the packet socket: {e}"))
+                }
+            })?
             else {
                 break;
             };
@@ -92,7 +114,7 @@ impl Wire<'_> {
             }
             match frame::parse(rx.frame, rx.checksum_verified) {
                 Ok(parsed) => {
-                    if let Some(done) = handle(&mut self.trace, parsed) {
+                    if let Some(done) = handle(self.trace, parsed) {
                         return Ok(Some(done));
                     }
                 }

@@ -1,12 +1,15 @@
-//! Kernel sockets that serve the raw path: reserving our TCP source port
-//! for the life of the check, and asking the kernel which IPv6 source
+//! Kernel sockets that serve the raw path: reserving our TCP or UDP source
+//! port for the life of the check, and asking the kernel which IPv6 source
 //! address it would use.
 //!
 //! The kernel knows nothing of our userspace connection, so another
 //! program's connect() could pick the same port and the two flows would mix.
-//! A kernel TCP socket bound (not listening) to the source address and port
-//! 0 gets a free ephemeral port from the kernel's own (randomised) allocator
-//! and keeps it ours until this value is dropped.
+//! A kernel socket of the flow's protocol, bound (TCP: not listening) to the
+//! source address and port 0, gets a free ephemeral port from the kernel's
+//! own (randomised) allocator and keeps it ours until this value is
+//! dropped. For UDP the bound socket also makes the kernel deliver the
+//! real server's datagrams to a socket (which we never read) rather than
+//! answer them with ICMP port unreachable.
 //!
 //! Why the kernel does not reset the connection we drive by hand, although
 //! the server's replies reach it too: they come from the VIP, which the
@@ -18,6 +21,8 @@ use std::io;
 use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use socket2::{Domain, Socket, Type};
+
+use super::path::Proto;
 
 #[derive(Debug)]
 pub struct ReservedPort {
@@ -40,11 +45,20 @@ fn with_scope(addr: IpAddr, port: u16, ifindex: u32) -> SocketAddr {
     }
 }
 
-/// Reserve a TCP port on `source` (on interface `ifindex`): `port`, or a
-/// free ephemeral one when `None`.
-pub fn reserve(source: IpAddr, ifindex: u32, port: Option<u16>) -> io::Result<ReservedPort> {
+/// Reserve a `proto` port on `source` (on interface `ifindex`): `port`, or
+/// a free ephemeral one when `None`.
+pub fn reserve(
+    source: IpAddr,
+    ifindex: u32,
+    port: Option<u16>,
+    proto: Proto,
+) -> io::Result<ReservedPort> {
     let addr = with_scope(source, port.unwrap_or(0), ifindex);
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    let kind = match proto {
+        Proto::Tcp => Type::STREAM,
+        Proto::Udp => Type::DGRAM,
+    };
+    let socket = Socket::new(Domain::for_address(addr), kind.cloexec(), None)?;
     socket.bind(&addr.into())?;
     let port = socket
         .local_addr()?
@@ -75,15 +89,22 @@ mod tests {
 
     #[test]
     fn reserved_ports_are_distinct_while_held() {
-        let a = reserve(Ipv4Addr::LOCALHOST.into(), 1, None).unwrap();
-        let b = reserve(Ipv4Addr::LOCALHOST.into(), 1, None).unwrap();
+        let a = reserve(Ipv4Addr::LOCALHOST.into(), 1, None, Proto::Tcp).unwrap();
+        let b = reserve(Ipv4Addr::LOCALHOST.into(), 1, None, Proto::Tcp).unwrap();
         assert_ne!(a.port, 0);
         assert_ne!(a.port, b.port);
         // A fixed port is ours while held; a second claim fails.
-        let fixed = reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(a.port + 1));
+        let fixed = reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(a.port + 1), Proto::Tcp);
         if let Ok(fixed) = fixed {
-            assert!(reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(fixed.port)).is_err());
+            assert!(reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(fixed.port), Proto::Tcp).is_err());
         }
+    }
+
+    #[test]
+    fn udp_and_tcp_ports_are_reserved_apart() {
+        let udp = reserve(Ipv4Addr::LOCALHOST.into(), 1, None, Proto::Udp).unwrap();
+        assert_ne!(udp.port, 0);
+        assert!(reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(udp.port), Proto::Udp).is_err());
     }
 
     #[test]

@@ -1,0 +1,168 @@
+//! check_raw_http_get and check_raw_http: one HTTP/1.1 request over the
+//! role's transport, the whole response read and verified.
+//!
+//! Both modes are the same probe; they differ only in how the command line
+//! fills `HttpConfig` (the GET check's MD5 positional, the HTTP check's
+//! options). The response parser is sans-IO and the transport hides the
+//! role, so there is one read loop for both roles.
+
+use std::time::{Duration, Instant};
+
+use crate::cli::{HttpConfig, Mode};
+use crate::failure::{Failure, Step};
+use crate::http::{Method, Phase, Progress, Response, ResponseParser};
+use crate::outcome::{Outcome, Perf, State};
+use crate::trace::{Trace, DETAIL};
+use crate::transport::{Closed, Transport};
+use crate::wait::Waiter;
+
+use super::{ms, Check};
+
+/// Bytes asked of the transport per read.
+const READ_CHUNK: usize = 64 * 1024;
+/// Body bytes shown at `-vv`.
+const BODY_SHOWN: usize = 4096;
+
+/// What an exchange produced, whichever role carried it.
+struct Exchange {
+    response: Response,
+    /// From the first SYN (or connect) to the end of the response.
+    elapsed: Duration,
+    /// "via 198.51.100.11 (02:..)" or "via 198.51.100.11:80 (BACKUP role)".
+    via: String,
+    closed: Closed,
+}
+
+pub fn run(mode: Mode, cfg: &HttpConfig, waiter: &Waiter) -> Outcome {
+    let check = Check::new(mode, &cfg.common, waiter);
+    let mut trace = Trace::new(cfg.common.verbosity);
+    let request = cfg.request.to_bytes();
+    trace_request(&mut trace, &request);
+    let outcome = check.over_stream(&mut trace, |stream| {
+        let exchange = exchange(cfg, stream, &request)?;
+        trace_response(stream.trace(), &exchange.response);
+        Ok(verdict(&check, cfg, exchange))
+    });
+    outcome.with_details(trace.into_lines())
+}
+
+/// Connect, send the request, read the whole response, close.
+fn exchange(
+    cfg: &HttpConfig,
+    stream: &mut dyn Transport,
+    request: &[u8],
+) -> Result<Exchange, Failure> {
+    let started = Instant::now();
+    stream.connect()?;
+    stream.write_all(request)?;
+    let mut parser = ResponseParser::new(cfg.request.method == Method::Head, cfg.max_bytes);
+    let mut buf = vec![0u8; READ_CHUNK];
+    // Each read yields at least one byte or the server's close, and the
+    // parser refuses more than --max-bytes: the count is bounded by that,
+    // the time by the deadline.
+    for _ in 0..=cfg.max_bytes.saturating_add(1) {
+        let n = stream.read(&mut buf, waiting_step(&parser))?;
+        if let Some(response) = feed(&mut parser, &buf[..n], n == 0)? {
+            let elapsed = started.elapsed();
+            let closed = stream.finish(cfg.clean_close)?;
+            return Ok(Exchange {
+                response,
+                elapsed,
+                via: stream.peer().via(),
+                closed,
+            });
+        }
+    }
+    Err(Failure::Invalid("the response never ended".into()))
+}
+
+/// The step a timeout or reset interrupts, from the parser's phase.
+fn waiting_step(parser: &ResponseParser) -> Step {
+    match parser.phase() {
+        Phase::AwaitingHead => Step::ResponseStart,
+        Phase::ReadingBody | Phase::Complete => Step::ResponseEnd,
+    }
+}
+
+/// Feed received bytes (or, when `closed`, the server's close) to the
+/// parser: the response once it is complete.
+fn feed(
+    parser: &mut ResponseParser,
+    data: &[u8],
+    closed: bool,
+) -> Result<Option<Response>, Failure> {
+    let invalid = |e: crate::http::HttpError| Failure::Invalid(e.to_string());
+    if closed {
+        return parser.eof().map(Some).map_err(invalid);
+    }
+    match parser.feed(data).map_err(invalid)? {
+        Progress::Complete(response) => Ok(Some(response)),
+        Progress::NeedMore => Ok(None),
+    }
+}
+
+/// Compare the response with the expectations and word the result.
+fn verdict(check: &Check, cfg: &HttpConfig, x: Exchange) -> Outcome {
+    let r = &x.response;
+    let mut summary = format!(
+        "{}, {} bytes in {} {}{}",
+        r.status_line(),
+        r.body.len(),
+        ms(x.elapsed),
+        x.via,
+        x.closed.note()
+    );
+    let state = match cfg.expect.verify(r) {
+        Ok(()) => State::Ok,
+        Err(mismatch) => {
+            summary = format!(
+                "{}: {mismatch} ({} bytes, {})",
+                r.status_line(),
+                r.body.len(),
+                x.via
+            );
+            State::Critical
+        }
+    };
+    let outcome = check
+        .outcome(state, summary)
+        .with_perf(check.time_perf(x.elapsed))
+        .with_perf(Perf::Bytes {
+            label: "size",
+            value: r.body.len() as u64,
+        });
+    check.apply_thresholds(outcome, x.elapsed)
+}
+
+/// `-v`: the request as sent, `> `-prefixed like curl.
+fn trace_request(trace: &mut Trace, request: &[u8]) {
+    if !trace.enabled(DETAIL) {
+        return;
+    }
+    for line in String::from_utf8_lossy(request).lines() {
+        if !line.is_empty() {
+            trace.line(DETAIL, || format!("> {line}"));
+        }
+    }
+}
+
+/// `-v`: status line, headers, body MD5; `-vv`: the start of the body.
+fn trace_response(trace: &mut Trace, r: &Response) {
+    trace.line(DETAIL, || format!("< {}", r.status_line()));
+    for (name, value) in &r.headers {
+        trace.line(DETAIL, || format!("< {name}: {value}"));
+    }
+    trace.line(DETAIL, || match r.body_md5_hex() {
+        Ok(md5) => format!("* body: {} bytes, MD5 {md5}", r.body.len()),
+        Err(e) => format!("* body: {} bytes, MD5 unavailable: {e}", r.body.len()),
+    });
+    trace.line(2, || {
+        let shown = &r.body[..r.body.len().min(BODY_SHOWN)];
+        let more = r.body.len().saturating_sub(BODY_SHOWN);
+        let mut text = String::from_utf8_lossy(shown).into_owned();
+        if more > 0 {
+            text.push_str(&format!("\n* ... {more} more bytes"));
+        }
+        text
+    });
+}

@@ -1,0 +1,328 @@
+//! The checks. Each is one probe written against a [`Transport`]; what they
+//! share lives here, once: the role (decided once per run), the transport
+//! it implies (raw TCP to VIP:PORT through the real server's MAC, or the
+//! kernel's TCP to REAL_SERVER:PORT), the deadline, the thresholds, and the
+//! words for every failure. Read top-down a check is:
+//! config -> role -> transport -> probe -> `Outcome`.
+//!
+//! To add a check: a `cli` mode and config, then a module here whose `run`
+//! builds a [`Check`] and calls [`Check::over_stream`] (or, for a probe
+//! that is not a byte stream, opens `net::path::RawPath` itself with the
+//! frames it expects) and turns the probe's result into an `Outcome`.
+
+pub mod http;
+pub mod tcp;
+
+use std::net::{IpAddr, SocketAddr, SocketAddrV6};
+use std::time::{Duration, Instant};
+
+use crate::cli::{Common, Config, IfaceArg, Mode};
+use crate::failure::{Failure, Step};
+use crate::net::link::Interface;
+use crate::net::path::{Expected, Hazard, PathError, PathSpec, Proto, RawPath};
+use crate::net::port;
+use crate::outcome::{Outcome, Perf, State};
+use crate::role::{self, Role};
+use crate::trace::{Trace, DETAIL};
+use crate::transport::kernel::{KernelStream, KernelTarget};
+use crate::transport::{Peer, Transport};
+use crate::wait::Waiter;
+
+/// Run the check `config` asks for.
+pub fn run(config: &Config, waiter: &Waiter) -> Outcome {
+    match config {
+        Config::Tcp(cfg) => tcp::run(cfg, waiter),
+        Config::Http(mode, cfg) => http::run(*mode, cfg, waiter),
+    }
+}
+
+/// One run of one check: its mode and options, the signal-aware waiter
+/// and the deadline every step shares.
+pub struct Check<'c> {
+    pub mode: Mode,
+    pub common: &'c Common,
+    pub waiter: &'c Waiter,
+    /// `-t` from the process start, so name lookups and set-up count too.
+    pub deadline: Instant,
+}
+
+impl<'c> Check<'c> {
+    pub fn new(mode: Mode, common: &'c Common, waiter: &'c Waiter) -> Check<'c> {
+        Check {
+            mode,
+            common,
+            waiter,
+            deadline: crate::wait::process_start() + common.timeout,
+        }
+    }
+
+    pub fn outcome(&self, state: State, text: impl Into<String>) -> Outcome {
+        Outcome::new(self.mode.service(), state, text)
+    }
+
+    fn unknown(&self, text: impl Into<String>) -> Outcome {
+        self.outcome(State::Unknown, text)
+    }
+
+    fn critical(&self, text: impl Into<String>) -> Outcome {
+        self.outcome(State::Critical, text)
+    }
+
+    fn timeout_ms(&self) -> u128 {
+        self.common.timeout.as_millis()
+    }
+
+    /// MASTER or BACKUP for this run, and why, for `-v`.
+    pub fn role(&self, trace: &mut Trace) -> Result<Role, Outcome> {
+        let decision = role::decide(&self.common.role, self.common.target.vip, |addr| {
+            crate::net::link::is_local_address(addr)
+        })
+        .map_err(|e| self.unknown(e))?;
+        trace.line(DETAIL, || format!("role: {}", decision.reason));
+        Ok(decision.role)
+    }
+
+    /// Run `probe` over the byte stream this run's role decides, and word
+    /// its failure, if any, for that stream.
+    pub fn over_stream(
+        &self,
+        trace: &mut Trace,
+        probe: impl FnOnce(&mut dyn Transport) -> Result<Outcome, Failure>,
+    ) -> Outcome {
+        let role = match self.role(trace) {
+            Ok(role) => role,
+            Err(outcome) => return outcome,
+        };
+        let t = &self.common.target;
+        match role {
+            Role::Master => {
+                let spec = self.path_spec(vec![Expected::Flow {
+                    proto: Proto::Tcp,
+                    remote_port: t.port,
+                }]);
+                let mut path = match RawPath::open(&spec, self.waiter, self.deadline, trace) {
+                    Ok(path) => path,
+                    Err(e) => return self.path_error(e),
+                };
+                let hazards = path.hazards.clone();
+                let mut conn = match path.tcp(t.port, self.common.timeout) {
+                    Ok(conn) => conn,
+                    Err(e) => return self.path_error(e),
+                };
+                let peer = conn.peer().clone();
+                probe(&mut conn).unwrap_or_else(|f| self.failure(f, &peer, &hazards))
+            }
+            Role::Backup => {
+                let target = KernelTarget {
+                    addr: self.real_server_addr(),
+                    source: t.source,
+                    source_port: t.source_port,
+                };
+                trace.line(DETAIL, || {
+                    format!("BACKUP role: kernel connection to {}", target.addr)
+                });
+                let mut stream = KernelStream::new(
+                    target,
+                    self.waiter,
+                    self.deadline,
+                    self.common.timeout,
+                    trace,
+                );
+                let peer = stream.peer().clone();
+                probe(&mut stream).unwrap_or_else(|f| self.failure(f, &peer, &[]))
+            }
+        }
+    }
+
+    /// The raw path this check's target asks for, expecting `expect`.
+    pub fn path_spec(&self, expect: Vec<Expected>) -> PathSpec {
+        let t = &self.common.target;
+        PathSpec {
+            iface: match &t.iface {
+                IfaceArg::Named(name) => Some(name.clone()),
+                IfaceArg::ByRoute => None,
+            },
+            real_server: t.real_server,
+            vip: t.vip,
+            source: t.source,
+            source_port: t.source_port,
+            expect,
+        }
+    }
+
+    /// REAL_SERVER:PORT for the kernel (BACKUP); a link-local IPv6 address
+    /// needs its interface as scope.
+    fn real_server_addr(&self) -> SocketAddr {
+        let t = &self.common.target;
+        match (t.real_server, &t.iface) {
+            (IpAddr::V6(v6), IfaceArg::Named(name)) if port::is_link_local(v6) => {
+                let scope = Interface::lookup(name).map(|i| i.index).unwrap_or(0);
+                SocketAddr::V6(SocketAddrV6::new(v6, t.port, 0, scope))
+            }
+            (addr, _) => SocketAddr::new(addr, t.port),
+        }
+    }
+
+    /// The `time=` perfdata item with the thresholds and the timeout as max.
+    pub fn time_perf(&self, elapsed: Duration) -> Perf {
+        Perf::Seconds {
+            label: "time",
+            value: elapsed,
+            warn: self.common.thresholds.warning.clone(),
+            crit: self.common.thresholds.critical.clone(),
+            max: Some(self.common.timeout),
+        }
+    }
+
+    /// An OK outcome becomes CRITICAL or WARNING when the response time
+    /// alerts against `--critical` or `--warning` (critical first, as the
+    /// plugin guidelines say). Failures stay what they are.
+    pub fn apply_thresholds(&self, mut outcome: Outcome, elapsed: Duration) -> Outcome {
+        if outcome.state != State::Ok {
+            return outcome;
+        }
+        let seconds = elapsed.as_secs_f64();
+        let t = &self.common.thresholds;
+        let alert = [
+            (State::Critical, &t.critical, "critical"),
+            (State::Warning, &t.warning, "warning"),
+        ]
+        .into_iter()
+        .find_map(|(state, range, name)| {
+            range
+                .as_ref()
+                .filter(|r| r.alerts(seconds))
+                .map(|r| (state, name, r.to_string()))
+        });
+        if let Some((state, name, range)) = alert {
+            outcome.state = state;
+            outcome.summary = format!(
+                "{} (response time {seconds:.6} s alerts against --{name} {range})",
+                outcome.summary
+            );
+        }
+        outcome
+    }
+
+    /// A failure of the exchange with `peer`, in words. `hazards` are the
+    /// host settings that may explain it (raw path only).
+    pub fn failure(&self, failure: Failure, peer: &Peer, hazards: &[Hazard]) -> Outcome {
+        let mut outcome = match (peer, failure) {
+            (Peer::Raw { vip_port, .. }, Failure::Timeout(Step::SynAck)) => self.critical(format!(
+                "no SYN/ACK from {vip_port} {} within {} ms: the real server may lack the VIP",
+                peer.via(),
+                self.timeout_ms()
+            )),
+            (Peer::Raw { vip_port, .. }, Failure::Refused) => self.critical(format!(
+                "{vip_port} refused the connection (RST) {}: port closed",
+                peer.via()
+            )),
+            (Peer::Raw { iface, .. }, Failure::LinkDown(err)) => self.critical(format!(
+                "interface {iface} went down during the check ({err}): no path to the real server"
+            )),
+            (Peer::Kernel { addr }, Failure::Timeout(Step::SynAck)) => self.critical(format!(
+                "no answer from {addr} within {} ms (BACKUP role, kernel connect)",
+                self.timeout_ms()
+            )),
+            (Peer::Kernel { addr }, Failure::Connect(err)) => {
+                self.critical(format!("cannot connect to {addr} (BACKUP role): {err}"))
+            }
+            (_, other) => self.common_failure(other, &self.peer_name(peer)),
+        };
+        if outcome.state != State::Unknown {
+            if let Some(hazard) = hazards.first() {
+                outcome.summary = format!("{} (note: {hazard})", outcome.summary);
+            }
+        }
+        outcome
+    }
+
+    /// "203.0.113.10:80 via 198.51.100.11 (02:..)" or "198.51.100.11:80 (BACKUP role)".
+    fn peer_name(&self, peer: &Peer) -> String {
+        match peer {
+            Peer::Raw { vip_port, .. } => format!("{vip_port} {}", peer.via()),
+            Peer::Kernel { addr } => format!("{addr} (BACKUP role)"),
+        }
+    }
+
+    /// Wording shared by both paths; `peer` names who we talked to.
+    fn common_failure(&self, failure: Failure, peer: &str) -> Outcome {
+        match failure {
+            Failure::Timeout(step) => self.critical(format!(
+                "timeout waiting for the {step} from {peer} after {} ms",
+                self.timeout_ms()
+            )),
+            Failure::Refused => self.critical(format!("{peer} refused the connection")),
+            Failure::Reset(step) => self.critical(format!(
+                "{peer} reset the connection (RST) while waiting for the {step}"
+            )),
+            Failure::Interrupted(sig) => self.critical(format!(
+                "interrupted by {} before the check completed",
+                sig.name()
+            )),
+            Failure::Invalid(text) => {
+                self.critical(format!("invalid response from {peer}: {text}"))
+            }
+            Failure::Connect(err) => self.critical(format!("{peer}: {err}")),
+            Failure::LinkDown(err) => self.critical(format!(
+                "the path to {peer} went down during the check: {err}"
+            )),
+            Failure::Local(text) => self.unknown(text),
+        }
+    }
+
+    /// A raw path that could not be set up, in words.
+    pub fn path_error(&self, error: PathError) -> Outcome {
+        let rs = self.common.target.real_server;
+        match error {
+            PathError::NoRoute(text) => self.unknown(text),
+            PathError::Interface(e) => self.unknown(e.to_string()),
+            PathError::NoSource { iface, ipv6 } => self.unknown(format!(
+                "interface '{iface}' has no {} address (use --source)",
+                if ipv6 { "IPv6" } else { "IPv4" }
+            )),
+            PathError::SourceNotLocal { source, iface } => self.unknown(format!(
+                "--source {source} is not an address of {} (frames with a source we do not hold are never sent)",
+                if source.is_ipv4() {
+                    format!("interface '{iface}'")
+                } else {
+                    "this host".to_string()
+                }
+            )),
+            PathError::Reserve { source, err } => self.unknown(format!(
+                "cannot reserve a source port on {source}: {err}"
+            )),
+            PathError::Socket(e) => self.unknown(socket_error(&e)),
+            PathError::Filter(text) => self.unknown(format!("cannot build the packet filter: {text}")),
+            PathError::Random(text) => self.unknown(text),
+            PathError::Unreachable { iface } => self.critical(format!(
+                "no {} reply from {rs} on {iface} within {} ms: real server unreachable",
+                if rs.is_ipv4() { "ARP" } else { "NDP" },
+                self.timeout_ms()
+            )),
+            PathError::Neighbour(failure) => {
+                self.common_failure(failure, &format!("{rs} (resolving its MAC)"))
+            }
+        }
+    }
+}
+
+/// Opening an AF_PACKET socket mostly fails for want of CAP_NET_RAW; say
+/// how to fix that rather than just "Operation not permitted".
+fn socket_error(e: &std::io::Error) -> String {
+    if e.raw_os_error() == Some(libc::EPERM) || e.raw_os_error() == Some(libc::EACCES) {
+        let exe = std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "check_raw".into());
+        format!(
+            "cannot open a raw socket: {e}; run as root or grant the capability: setcap cap_net_raw+ep {exe}"
+        )
+    } else {
+        format!("cannot open a raw socket: {e}")
+    }
+}
+
+/// Milliseconds with two decimals, for summaries.
+pub fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}

@@ -1,0 +1,359 @@
+//! The raw path of one check, set up in one place for every check.
+//!
+//! `RawPath::open` finds the interface (named, or the one the kernel routes
+//! the real server through), picks and validates the source address,
+//! reserves the local port with a kernel socket, opens the AF_PACKET socket
+//! with a BPF filter built from what this check expects (and nothing
+//! else), and resolves the real server's MAC. Every failure is a typed
+//! `PathError`; `checks` words it.
+//!
+//! It also notes the balancer's kernel settings that would make its own
+//! kernel interfere with a raw check (`Hazard`): what the check cannot fix,
+//! it can at least name.
+
+use std::fmt;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use pnet_datalink::MacAddr;
+
+use super::bpf::{FlowFilter, Program};
+use super::conn::Conn;
+use super::frame::{self, Flow, Link};
+use super::link::{self, Interface, InterfaceError};
+use super::port::{self, ReservedPort};
+use super::socket::PacketSocket;
+use super::tcp::{Config as TcpParams, Seq};
+use super::{neigh, Failure, Step, Wire};
+use crate::trace::{Trace, DETAIL};
+use crate::transport::Peer;
+use crate::wait::Waiter;
+
+/// Transport protocols a check can run over the raw path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// Frames a check expects back, beyond the real server's ARP/NDP reply
+/// (always expected: the path needs its MAC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expected {
+    /// TCP or UDP from VIP:`remote_port` to our reserved port.
+    Flow { proto: Proto, remote_port: u16 },
+    /// ICMP/ICMPv6 errors quoting our `proto` datagrams to VIP:`remote_port`.
+    IcmpErrors { proto: Proto, remote_port: u16 },
+    /// Echo replies from the VIP carrying identifier `ident`.
+    EchoReply { ident: u16 },
+    /// ARP replies or Neighbor Advertisements about `target`.
+    NeighborReply { target: IpAddr },
+}
+
+/// What a check asks of its path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathSpec {
+    /// `None`: the interface the kernel routes the real server through.
+    pub iface: Option<String>,
+    pub real_server: IpAddr,
+    /// The VIP: the destination address of our frames.
+    pub vip: IpAddr,
+    /// `--source`; else the interface's address (IPv4) or the kernel's
+    /// choice towards the real server (IPv6).
+    pub source: Option<IpAddr>,
+    /// A fixed local port (`--source-port`) instead of a free one.
+    pub source_port: Option<u16>,
+    pub expect: Vec<Expected>,
+}
+
+/// Why the raw path could not be set up.
+#[derive(Debug)]
+pub enum PathError {
+    /// No route to the real server to choose the interface by.
+    NoRoute(String),
+    Interface(InterfaceError),
+    /// The interface has no address of the family (and no `--source`).
+    NoSource {
+        iface: String,
+        ipv6: bool,
+    },
+    /// `--source` is not an address of ours: refused whatever
+    /// `ip_nonlocal_bind` says, or any user of a `cap_net_raw` binary
+    /// could send frames with a spoofed source.
+    SourceNotLocal {
+        source: IpAddr,
+        iface: String,
+    },
+    Reserve {
+        source: IpAddr,
+        err: io::Error,
+    },
+    Socket(io::Error),
+    Filter(String),
+    Random(String),
+    /// No ARP/NDP answer from the real server in time.
+    Unreachable {
+        iface: String,
+    },
+    /// Neighbour resolution failed otherwise (a signal, the link).
+    Neighbour(Failure),
+}
+
+/// A setting of this host that makes its kernel answer the real server's
+/// replies to our raw frames (with RST) instead of dropping them quietly.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hazard {
+    /// The VIP is not configured here (a BACKUP run as MASTER): the
+    /// replies from the VIP are addressed to us, and the kernel, which
+    /// knows no such connection, resets it.
+    VipNotLocal { vip: IpAddr },
+    /// IPv4 `accept_local=1`: replies from the (local) VIP are accepted
+    /// instead of dropped as martians, and the kernel's TCP answers them.
+    AcceptLocal { iface: String },
+}
+
+impl fmt::Display for Hazard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Hazard::VipNotLocal { vip } => write!(
+                f,
+                "the VIP {vip} is not local, so this host's kernel answers the real server's replies with RST (a BACKUP balancer needs -r FILE or -r auto)"
+            ),
+            Hazard::AcceptLocal { iface } => write!(
+                f,
+                "net.ipv4.conf.{iface}.accept_local=1: this host's kernel accepts the real server's replies from the VIP and may answer them with RST"
+            ),
+        }
+    }
+}
+
+/// Everything a raw check needs once the path to the real server is known.
+pub struct RawPath<'a> {
+    pub wire: Wire<'a>,
+    pub iface: Interface,
+    pub src_ip: IpAddr,
+    /// The reserved local port (0 when the check asked for none).
+    pub local_port: u16,
+    pub rs_mac: MacAddr,
+    pub mtu: u32,
+    pub real_server: IpAddr,
+    pub vip: IpAddr,
+    pub hazards: Vec<Hazard>,
+    ip_id: u16,
+    /// Held for the check's life: keeps our source port ours.
+    _port: Option<ReservedPort>,
+}
+
+impl<'a> RawPath<'a> {
+    /// Interface, source, port, filtered socket, then ARP/NDP.
+    pub fn open(
+        spec: &PathSpec,
+        waiter: &'a Waiter,
+        deadline: Instant,
+        trace: &'a mut Trace,
+    ) -> Result<RawPath<'a>, PathError> {
+        let name = match &spec.iface {
+            Some(name) => name.clone(),
+            None => link::route_interface(spec.real_server).map_err(PathError::NoRoute)?,
+        };
+        let iface = Interface::lookup(&name).map_err(PathError::Interface)?;
+        let src_ip = source_address(spec, &iface)?;
+        let wants_port = spec.expect.iter().find_map(|e| match e {
+            Expected::Flow { proto, .. } => Some(*proto),
+            _ => None,
+        });
+        let reserved = match wants_port {
+            Some(proto) => Some(
+                port::reserve(src_ip, iface.index, spec.source_port, proto).map_err(|err| {
+                    PathError::Reserve {
+                        source: src_ip,
+                        err,
+                    }
+                })?,
+            ),
+            None => None,
+        };
+        let local_port = reserved.as_ref().map_or(0, |r| r.port);
+        let filter = filter_for(spec, local_port)?;
+        let sock = PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
+        let mtu = sock.mtu(&iface.name).unwrap_or(1500);
+        let ip_id = random_u32().map_err(PathError::Random)? as u16;
+        let hazards = if wants_port == Some(Proto::Tcp) {
+            hazards(spec.vip, &iface.name)
+        } else {
+            Vec::new()
+        };
+        let mut wire = Wire {
+            sock,
+            waiter,
+            our_mac: iface.mac,
+            deadline,
+            trace,
+        };
+        wire.trace.line(DETAIL, || {
+            format!(
+                "interface {} (index {}, {}, MTU {mtu}): source {}",
+                iface.name,
+                iface.index,
+                iface.mac,
+                SocketAddr::new(src_ip, local_port)
+            )
+        });
+        for hazard in &hazards {
+            wire.trace.line(DETAIL, || format!("warning: {hazard}"));
+        }
+        let rs_mac = match neigh::resolve(&mut wire, src_ip, spec.real_server) {
+            Ok(mac) => mac,
+            Err(Failure::Timeout(Step::Arp)) => {
+                return Err(PathError::Unreachable { iface: iface.name })
+            }
+            Err(other) => return Err(PathError::Neighbour(other)),
+        };
+        wire.trace.line(DETAIL, || {
+            format!("real server {} is at {rs_mac}", spec.real_server)
+        });
+        Ok(RawPath {
+            wire,
+            iface,
+            src_ip,
+            local_port,
+            rs_mac,
+            mtu,
+            real_server: spec.real_server,
+            vip: spec.vip,
+            hazards,
+            ip_id,
+            _port: reserved,
+        })
+    }
+
+    /// Our frames' link-layer addresses: us to the real server.
+    pub fn link(&self) -> Link {
+        Link {
+            src: self.iface.mac,
+            dst: self.rs_mac,
+        }
+    }
+
+    /// A TCP connection from our reserved port to VIP:`remote_port`, not
+    /// yet connected; dropping it resets whatever it left open. `timeout`
+    /// (`-t`) bounds its clean close.
+    pub fn tcp(&mut self, remote_port: u16, timeout: Duration) -> Result<Conn<'_, 'a>, PathError> {
+        let mss = frame::mss_for_mtu(self.mtu, self.src_ip.is_ipv6());
+        let isn = Seq(random_u32().map_err(PathError::Random)?);
+        let flow = Flow {
+            src_ip: self.src_ip,
+            dst_ip: self.vip,
+            src_port: self.local_port,
+            dst_port: remote_port,
+        };
+        let link = self.link();
+        self.wire
+            .trace
+            .line(DETAIL, || format!("TCP to {} with MSS {mss}", flow.dst_ip));
+        let ip_id = self.next_ip_id(1024);
+        let peer = Peer::Raw {
+            vip_port: SocketAddr::new(self.vip, remote_port),
+            real_server: self.real_server,
+            mac: self.rs_mac,
+            iface: self.iface.name.clone(),
+        };
+        Ok(
+            Conn::new(&mut self.wire, link, flow, TcpParams::new(isn, mss), ip_id)
+                .described(peer, timeout),
+        )
+    }
+
+    /// The IP ID to start a flow at; `count` IDs are set aside for it, so
+    /// flows of one path do not repeat each other's IDs.
+    pub fn next_ip_id(&mut self, count: u16) -> u16 {
+        let id = self.ip_id;
+        self.ip_id = self.ip_id.wrapping_add(count);
+        id
+    }
+}
+
+fn random_u32() -> Result<u32, String> {
+    getrandom::u32().map_err(|e| format!("no randomness from the OS: {e}"))
+}
+
+/// The source address of our frames: `--source` (if it is ours), else for
+/// IPv4 the interface's primary address (as the C original), for IPv6 the
+/// address the kernel itself would use towards the real server out of
+/// this interface (a global one unless the real server is link-local).
+fn source_address(spec: &PathSpec, iface: &Interface) -> Result<IpAddr, PathError> {
+    if let Some(source) = spec.source {
+        // IPv4: on this interface. IPv6: anywhere on the host, as the
+        // kernel itself would accept it as a source.
+        let ours = match source {
+            IpAddr::V4(_) => iface.holds(source),
+            IpAddr::V6(_) => iface.holds(source) || link::is_local_address(source),
+        };
+        if !ours {
+            return Err(PathError::SourceNotLocal {
+                source,
+                iface: iface.name.clone(),
+            });
+        }
+        return Ok(source);
+    }
+    let none = |ipv6| PathError::NoSource {
+        iface: iface.name.clone(),
+        ipv6,
+    };
+    match spec.real_server {
+        IpAddr::V4(_) => iface.ipv4.map(IpAddr::V4).ok_or_else(|| none(false)),
+        IpAddr::V6(rs) => port::kernel_source(&iface.name, iface.index, rs)
+            .or_else(|| {
+                iface
+                    .ipv6
+                    .iter()
+                    .copied()
+                    .find(|a| !port::is_link_local(*a))
+                    .map(IpAddr::V6)
+            })
+            .ok_or_else(|| none(true)),
+    }
+}
+
+/// The BPF program for what `spec` expects, with our `local_port`.
+fn filter_for(spec: &PathSpec, local_port: u16) -> Result<Program, PathError> {
+    let flow = spec.expect.iter().find_map(|e| match e {
+        Expected::Flow {
+            proto: Proto::Tcp,
+            remote_port,
+        } => Some(*remote_port),
+        _ => None,
+    });
+    match flow {
+        Some(vip_port) => Ok(Program::for_flow(FlowFilter {
+            real_server: spec.real_server,
+            vip: spec.vip,
+            vip_port,
+            local_port,
+        })),
+        None => Err(PathError::Filter(
+            "no filter for this combination of expected frames".into(),
+        )),
+    }
+}
+
+/// The settings that would make this host's kernel answer a raw TCP
+/// check's replies: see [`Hazard`].
+fn hazards(vip: IpAddr, iface: &str) -> Vec<Hazard> {
+    if !link::is_local_address(vip) {
+        return vec![Hazard::VipNotLocal { vip }];
+    }
+    let accept_local = |conf: &str| {
+        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{conf}/accept_local"))
+            .map(|v| v.trim() == "1")
+            .unwrap_or(false)
+    };
+    if vip.is_ipv4() && (accept_local("all") || accept_local(iface)) {
+        return vec![Hazard::AcceptLocal {
+            iface: iface.to_string(),
+        }];
+    }
+    Vec::new()
+}

@@ -1,0 +1,243 @@
+//! The one AF_PACKET socket a check uses: filtered, bound once, non-blocking.
+//!
+//! Opened here rather than through pnet_datalink's channel, because that
+//! channel opens an unfiltered ETH_P_ALL socket and binds it before we could
+//! attach a filter: every frame on the interface would be copied to us (a
+//! flood would become our CPU load) and each re-bind costs an RCU grace
+//! period. Here the order is: socket with protocol 0 (receives nothing),
+//! attach the BPF filter, then bind once.
+//!
+//! socket2 creates the socket and attaches the filter. What it has no call
+//! for is done with libc in a few `unsafe` blocks, each on a descriptor we
+//! own with pointers to live, correctly sized locals, each saying why it is
+//! sound: the bind to a `sockaddr_ll`, the MTU ioctl, `recvmsg` with its
+//! control message, and integer socket options.
+
+use std::io;
+use std::mem;
+use std::os::fd::{AsRawFd, RawFd};
+
+use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+
+use super::bpf::Program;
+use super::link::MAX_IFNAME;
+
+/// Largest frame we accept: a 64 KiB IP packet (GRO-merged segments) plus
+/// the Ethernet header. Anything longer is reported as truncated.
+const RECV_BUFFER: usize = 65_535 + 14;
+/// Kernel receive buffer: room for a burst of full-size frames while we
+/// are between two reads.
+const SOCKET_RCVBUF: usize = 4 * 1024 * 1024;
+
+/// One received frame, as the kernel described it.
+#[derive(Debug)]
+pub struct Received<'a> {
+    pub frame: &'a [u8],
+    /// The frame was longer than our buffer: never parse it.
+    pub truncated: bool,
+    /// Its original length on the wire.
+    pub wire_len: usize,
+    /// The kernel says the checksum was verified, or not yet computed
+    /// (a locally generated, offloaded frame); either way do not verify.
+    pub checksum_verified: bool,
+}
+
+/// The check's one AF_PACKET socket: filtered, bound once, non-blocking.
+#[derive(Debug)]
+pub struct PacketSocket {
+    socket: Socket,
+    buf: Vec<u8>,
+}
+
+impl PacketSocket {
+    /// Open, filter, then bind to `ifindex`. Fails with EPERM without
+    /// CAP_NET_RAW.
+    pub fn open(ifindex: u32, filter: &Program) -> io::Result<PacketSocket> {
+        // Protocol 0: no frame is queued before bind().
+        let socket = Socket::new(
+            Domain::PACKET,
+            Type::RAW.nonblocking().cloexec(),
+            Some(Protocol::from(0)),
+        )?;
+        let program: Vec<SockFilter> = filter
+            .0
+            .iter()
+            .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
+            .collect();
+        socket.attach_filter(&program)?;
+        let fd = socket.as_raw_fd();
+        set_int_option(fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
+        // Our own transmitted frames would otherwise loop back to us
+        // (Linux 4.20+; older kernels: the filter rejects them anyway).
+        let _ = set_int_option(fd, libc::SOL_PACKET, libc::PACKET_IGNORE_OUTGOING, 1);
+        // Best effort: the default is enough for a small response.
+        let _ = socket.set_recv_buffer_size(SOCKET_RCVBUF);
+        let ifindex = libc::c_int::try_from(ifindex)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "interface index"))?;
+        // SAFETY: sockaddr_ll is plain old data; all-zero is a valid value.
+        let mut addr: libc::sockaddr_ll = unsafe { mem::zeroed() };
+        addr.sll_family = libc::AF_PACKET as libc::c_ushort;
+        addr.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+        addr.sll_ifindex = ifindex;
+        // SAFETY: `addr` is a live sockaddr_ll and we pass its exact size.
+        let rc = unsafe {
+            libc::bind(
+                fd,
+                (&addr as *const libc::sockaddr_ll).cast(),
+                mem::size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(PacketSocket {
+            socket,
+            buf: vec![0u8; RECV_BUFFER],
+        })
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    /// The interface MTU, asked of the kernel through our own socket (so it
+    /// is right in any network namespace, unlike /sys).
+    pub fn mtu(&self, ifname: &str) -> io::Result<u32> {
+        #[repr(C)]
+        struct IfreqMtu {
+            name: [u8; libc::IFNAMSIZ],
+            mtu: libc::c_int,
+            _pad: [u8; 20], // struct ifreq is 40 bytes
+        }
+        let mut req = IfreqMtu {
+            name: [0; libc::IFNAMSIZ],
+            mtu: 0,
+            _pad: [0; 20],
+        };
+        let bytes = ifname.as_bytes();
+        if bytes.len() > MAX_IFNAME {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "interface name",
+            ));
+        }
+        req.name[..bytes.len()].copy_from_slice(bytes);
+        // SAFETY: SIOCGIFMTU reads the NUL-terminated name and writes one
+        // c_int into our 40-byte, ifreq-shaped, live struct.
+        let rc = unsafe { libc::ioctl(self.socket.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        u32::try_from(req.mtu).map_err(|_| io::Error::other("negative MTU"))
+    }
+
+    /// Send one complete frame out of the bound interface.
+    pub fn send(&self, frame: &[u8]) -> io::Result<()> {
+        // SAFETY: the pointer and length describe `frame`, which outlives the call.
+        let n = unsafe {
+            libc::send(
+                self.socket.as_raw_fd(),
+                frame.as_ptr().cast(),
+                frame.len(),
+                libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        if n as usize != frame.len() {
+            return Err(io::Error::other("short send on packet socket"));
+        }
+        Ok(())
+    }
+
+    /// Read the next queued frame, or `None` if nothing is waiting.
+    pub fn recv(&mut self) -> io::Result<Option<Received<'_>>> {
+        let mut iov = libc::iovec {
+            iov_base: self.buf.as_mut_ptr().cast(),
+            iov_len: self.buf.len(),
+        };
+        // Room for one cmsg carrying tpacket_auxdata, u64-aligned.
+        let mut control = [0u64; 8];
+        // SAFETY: msghdr is plain old data; all-zero is a valid value.
+        let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = mem::size_of_val(&control);
+        // SAFETY: msg points at live iov/buffers of the sizes given; with
+        // MSG_TRUNC the kernel returns the frame's full length but writes
+        // at most iov_len bytes.
+        let n = unsafe {
+            libc::recvmsg(
+                self.socket.as_raw_fd(),
+                &mut msg,
+                libc::MSG_DONTWAIT | libc::MSG_TRUNC,
+            )
+        };
+        if n < 0 {
+            let err = io::Error::last_os_error();
+            return match err.kind() {
+                io::ErrorKind::WouldBlock => Ok(None),
+                io::ErrorKind::Interrupted => Ok(None),
+                _ => Err(err),
+            };
+        }
+        let wire_len = n as usize;
+        let truncated = wire_len > self.buf.len() || msg.msg_flags & libc::MSG_TRUNC != 0;
+        let status = auxdata_status(&msg);
+        let verified = libc::TP_STATUS_CSUM_VALID | libc::TP_STATUS_CSUMNOTREADY;
+        Ok(Some(Received {
+            frame: &self.buf[..wire_len.min(self.buf.len())],
+            truncated,
+            wire_len,
+            checksum_verified: status & verified != 0,
+        }))
+    }
+}
+
+/// tp_status from the PACKET_AUXDATA control message, 0 if absent.
+fn auxdata_status(msg: &libc::msghdr) -> u32 {
+    // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR walk the control buffer the kernel
+    // filled, within msg_controllen; each header is checked for level and
+    // type, and the payload read unaligned because cmsg data may not be
+    // aligned for tpacket_auxdata.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(msg);
+        while !cmsg.is_null() {
+            let header = &*cmsg;
+            if header.cmsg_level == libc::SOL_PACKET && header.cmsg_type == libc::PACKET_AUXDATA {
+                let data = libc::CMSG_DATA(cmsg).cast::<libc::tpacket_auxdata>();
+                return std::ptr::read_unaligned(data).tp_status;
+            }
+            cmsg = libc::CMSG_NXTHDR(msg, cmsg);
+        }
+    }
+    0
+}
+
+/// setsockopt(2) with an `int` value, the type of every option we set
+/// by hand (socket2 covers the rest).
+pub(crate) fn set_int_option(
+    fd: RawFd,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    // SAFETY: `value` is a live c_int and we pass exactly its size; the
+    // kernel copies it during the call.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
