@@ -230,6 +230,10 @@ pub struct Tcp {
     // Send side: `tx` holds every byte queued; offsets count from ISN + 1.
     tx: Vec<u8>,
     snd_una: Seq,
+    /// Next new sequence number, and also the highest ever sent (BSD's
+    /// SND.MAX): a retransmission resends from `snd_una` without moving it
+    /// back, and never goes past it, so an ACK up to `snd_nxt` covers
+    /// exactly what we really sent and nothing beyond it can be valid.
     snd_nxt: Seq,
     peer_window: u16,
     peer_mss: u16,
@@ -654,7 +658,7 @@ impl Tcp {
                 }
                 if retransmit_due && self.snd_una < self.snd_nxt {
                     self.back_off();
-                    let seg = self.data_segment(self.snd_una, true);
+                    let seg = self.retransmission();
                     self.retransmit_at = Some(now + self.rto);
                     return Some(seg);
                 }
@@ -683,9 +687,8 @@ impl Tcp {
         {
             return None;
         }
-        let mut seg = self.data_segment(self.snd_nxt, false);
-        seg.payload.truncate(1);
-        seg.flags = Flags(seg.flags.0 & !Flags::FIN.0);
+        let start = self.tx_offset(self.snd_nxt);
+        let seg = self.data_segment(start, start + 1, false);
         self.snd_nxt = self.snd_nxt + 1;
         self.back_off();
         self.retransmit_at = Some(now + self.rto);
@@ -713,24 +716,39 @@ impl Tcp {
         usize::try_from(seq - (self.cfg.isn + 1)).unwrap_or(0)
     }
 
-    /// A segment starting at `from`: up to one MSS of data, plus FIN when
-    /// the close was requested and the data ends in this segment.
-    fn data_segment(&mut self, from: Seq, retransmission: bool) -> Segment {
-        let start = self.tx_offset(from).min(self.tx.len());
-        let limit = usize::from(self.peer_mss.min(self.cfg.mss.max(1)));
-        let end = (start + limit).min(self.tx.len());
+    /// Most payload one segment may carry: the smaller of both MSSs.
+    fn segment_limit(&self) -> usize {
+        usize::from(self.peer_mss.min(self.cfg.mss.max(1)))
+    }
+
+    /// `tx[start..end]` at its sequence number, with FIN if `fin`.
+    fn data_segment(&mut self, start: usize, end: usize, fin: bool) -> Segment {
+        let end = end.min(self.tx.len());
+        let start = start.min(end);
         let mut seg = self.bare(Flags::ACK);
-        seg.seq = from;
+        seg.seq = self.cfg.isn + 1 + start as u32;
         seg.payload = self.tx[start..end].to_vec();
         if !seg.payload.is_empty() {
             seg.flags = seg.flags | Flags::PSH;
         }
-        let fin_fits = end == self.tx.len() && self.close_requested;
-        if fin_fits && (self.fin_sent || !retransmission) {
+        if fin {
             seg.flags = seg.flags | Flags::FIN;
         }
         self.ack_pending = false;
         seg
+    }
+
+    /// The first unacknowledged segment again: up to one MSS from
+    /// `snd_una`, but never past `snd_nxt`. Bytes never sent are new data,
+    /// for `next_new_segment` under the window rules; resent here, they
+    /// would draw an ACK beyond `snd_nxt` that we must reject.
+    fn retransmission(&mut self) -> Segment {
+        let start = self.tx_offset(self.snd_una);
+        // With our FIN sent, `snd_nxt` counts it one past the data.
+        let sent_end = self.tx_offset(self.snd_nxt).min(self.tx.len());
+        let end = sent_end.min(start + self.segment_limit());
+        let fin = self.fin_sent && end == self.tx.len();
+        self.data_segment(start, end, fin)
     }
 
     /// New data (within the peer's window) or our FIN, if due.
@@ -747,11 +765,10 @@ impl Tcp {
             self.retransmit_at = Some(now + self.rto);
         }
         if unsent > 0 && window_room > 0 {
-            let mut seg = self.data_segment(self.snd_nxt, false);
-            seg.payload.truncate(window_room);
-            if seg.payload.len() < unsent {
-                seg.flags = Flags(seg.flags.0 & !Flags::FIN.0);
-            }
+            let start = self.tx_offset(self.snd_nxt);
+            let end = start + unsent.min(window_room).min(self.segment_limit());
+            let fin = self.close_requested && end == self.tx.len();
+            let seg = self.data_segment(start, end, fin);
             self.snd_nxt = self.snd_nxt + seg.payload.len() as u32;
             if seg.flags.has(Flags::FIN) {
                 self.mark_fin_sent();

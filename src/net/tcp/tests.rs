@@ -616,3 +616,87 @@ fn zero_window_is_probed() {
     let rest = sent(&mut tcp, probe_at);
     assert_eq!(rest.iter().map(|s| s.payload.len()).sum::<usize>(), 17);
 }
+
+/// The server's window (100) cuts the 300-byte request short and that
+/// first segment is lost. The retransmission used to take a whole MSS from
+/// `snd_una`, so it carried 200 bytes never sent; Linux took them and
+/// acknowledged beyond `snd_nxt`, which we rejected together with the
+/// response: a false CRITICAL at the deadline. A retransmission resends
+/// only what was sent; the rest goes out as new data when the window opens.
+#[test]
+fn retransmission_after_a_send_cut_by_the_window_stops_at_snd_nxt() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 100;
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 300]);
+    let first = sent(&mut tcp, at(1));
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].payload.len(), 100, "the window allows 100");
+    // Lost. The timer resends exactly those 100 bytes.
+    let again = sent(&mut tcp, at(201));
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].seq, ISN + 1);
+    assert_eq!(again[0].payload.len(), 100, "never past snd_nxt");
+    // The server takes them; the rest follows as new data, window by window.
+    let mut ack = server(0, ISN + 101, Flags::ACK, b"");
+    ack.window = 100;
+    tcp.on_segment(&ack, at(202)).unwrap();
+    let second = sent(&mut tcp, at(202));
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(second[0].seq, ISN + 101);
+    assert_eq!(second[0].payload.len(), 100);
+    let mut ack = server(0, ISN + 201, Flags::ACK, b"");
+    ack.window = 100;
+    tcp.on_segment(&ack, at(203)).unwrap();
+    let third = sent(&mut tcp, at(203));
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert_eq!(third[0].seq, ISN + 201);
+    assert_eq!(third[0].payload.len(), 100);
+    // The response acknowledges all of it and is taken.
+    let resp = server(
+        0,
+        ISN + 301,
+        Flags::PSH | Flags::ACK,
+        b"HTTP/1.1 200 OK\r\n",
+    );
+    assert_eq!(tcp.on_segment(&resp, at(204)), Ok(()));
+    assert!(tcp.all_sent_acked());
+    assert_eq!(tcp.take_received(), b"HTTP/1.1 200 OK\r\n");
+}
+
+/// The same bug through the persist timer: the one-byte zero-window probe,
+/// when the window stays closed, was retransmitted as a whole MSS of the
+/// request. It stays one byte until the window opens.
+#[test]
+fn zero_window_probe_is_retransmitted_as_one_byte() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 0;
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(b"GET / HTTP/1.1\r\n\r\n");
+    sent(&mut tcp, at(1));
+    let probe_at = tcp.poll_at().expect("persist timer armed");
+    let probe = sent(&mut tcp, probe_at);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].payload, b"G");
+    // Linux answers with the window still closed, the byte not taken.
+    let mut closed = server(0, ISN + 1, Flags::ACK, b"");
+    closed.window = 0;
+    tcp.on_segment(&closed, probe_at).unwrap();
+    let again_at = tcp.poll_at().expect("probe timer armed");
+    let again = sent(&mut tcp, again_at);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].seq, ISN + 1);
+    assert_eq!(again[0].payload, b"G", "the probe, not the request");
+    // The window opens and acknowledges the probe byte: the rest is new data.
+    let mut open = server(0, ISN + 2, Flags::ACK, b"");
+    open.window = 1000;
+    tcp.on_segment(&open, again_at).unwrap();
+    let rest = sent(&mut tcp, again_at);
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0].seq, ISN + 2);
+    assert_eq!(rest[0].payload, b"ET / HTTP/1.1\r\n\r\n");
+}
