@@ -512,7 +512,8 @@ impl Tcp {
             return Err(Ignored::NoAck);
         }
         // Acceptable ACK: not beyond what we sent, not older than a window.
-        if seg.ack > self.snd_nxt || self.snd_una - seg.ack > i64::from(u16::MAX) {
+        let oldest = self.snd_una - u32::from(u16::MAX);
+        if !seg.ack.is_within(oldest, self.snd_nxt) {
             return Err(Ignored::AckOutOfRange);
         }
         let end = offset + i64::from(seg.seq_len());
@@ -531,7 +532,7 @@ impl Tcp {
 
     fn process_ack(&mut self, seg: &Segment, now: Instant) {
         self.peer_window = seg.window;
-        if seg.ack > self.snd_una {
+        if seg.ack.is_after(self.snd_una) {
             self.snd_una = seg.ack;
             self.rto = self.cfg.rto_initial;
             self.retransmit_at = if self.snd_una == self.snd_nxt {
@@ -648,7 +649,7 @@ impl Tcp {
                 })
             }
             _ => {
-                if retransmit_due && self.snd_una >= self.snd_nxt {
+                if retransmit_due && self.in_flight() == 0 {
                     // Nothing in flight: either a zero-window probe is due,
                     // or a stale timer that must not spin the caller.
                     self.retransmit_at = None;
@@ -656,7 +657,7 @@ impl Tcp {
                         return Some(probe);
                     }
                 }
-                if retransmit_due && self.snd_una < self.snd_nxt {
+                if retransmit_due && self.in_flight() > 0 {
                     self.back_off();
                     let seg = self.retransmission();
                     self.retransmit_at = Some(now + self.rto);
@@ -711,6 +712,12 @@ impl Tcp {
         }
     }
 
+    /// Sequence space sent and not yet acknowledged (`snd_una` never
+    /// passes `snd_nxt`: only ACKs up to `snd_nxt` are taken).
+    fn in_flight(&self) -> u32 {
+        self.snd_nxt.offset_from(self.snd_una)
+    }
+
     /// Offset of `seq` into `tx` (sequence ISN + 1 is offset 0).
     fn tx_offset(&self, seq: Seq) -> usize {
         usize::try_from(seq - (self.cfg.isn + 1)).unwrap_or(0)
@@ -757,7 +764,7 @@ impl Tcp {
             return None;
         }
         let unsent = self.tx.len().saturating_sub(self.tx_offset(self.snd_nxt));
-        let in_flight = usize::try_from(self.snd_nxt - self.snd_una).unwrap_or(0);
+        let in_flight = self.in_flight() as usize;
         // Zero-window probing is left to the retransmission timer.
         let window_room = usize::from(self.peer_window).saturating_sub(in_flight);
         if unsent > 0 && window_room == 0 && in_flight == 0 && self.retransmit_at.is_none() {

@@ -700,3 +700,29 @@ fn zero_window_probe_is_retransmitted_as_one_byte() {
     assert_eq!(rest[0].seq, ISN + 2);
     assert_eq!(rest[0].payload, b"ET / HTTP/1.1\r\n\r\n");
 }
+
+/// Through the old cyclic `PartialOrd`, an ACK exactly 2^31 from ours
+/// (nothing in flight) was neither beyond `snd_nxt` nor too old: it passed
+/// validation, and its window and data were taken. It is outside what we
+/// sent, whether or not data is in flight.
+#[test]
+fn ack_half_the_sequence_space_away_is_out_of_range() {
+    let mut tcp = established();
+    let far = server(0, ISN + 1 + (1 << 31), Flags::ACK, b"spoofed");
+    assert_eq!(tcp.on_segment(&far, at(2)), Err(Ignored::AckOutOfRange));
+    assert!(tcp.take_received().is_empty());
+    tcp.send(b"abc");
+    sent(&mut tcp, at(2));
+    for ack in [ISN + 1 + (1 << 31), ISN + 4 + (1 << 31)] {
+        let far = server(0, ack, Flags::ACK, b"spoofed");
+        assert_eq!(tcp.on_segment(&far, at(3)), Err(Ignored::AckOutOfRange));
+    }
+    assert!(tcp.take_received().is_empty());
+    // The edges of the acceptable range still hold.
+    let newest = server(0, ISN + 4, Flags::ACK, b"");
+    assert_eq!(tcp.on_segment(&newest, at(3)), Ok(()));
+    let oldest = server(0, ISN + 4 - u32::from(u16::MAX), Flags::ACK, b"");
+    assert_eq!(tcp.on_segment(&oldest, at(3)), Ok(()));
+    let too_old = server(0, ISN + 3 - u32::from(u16::MAX), Flags::ACK, b"");
+    assert_eq!(tcp.on_segment(&too_old, at(3)), Err(Ignored::AckOutOfRange));
+}
