@@ -235,7 +235,12 @@ pub struct Tcp {
     /// back, and never goes past it, so an ACK up to `snd_nxt` covers
     /// exactly what we really sent and nothing beyond it can be valid.
     snd_nxt: Seq,
+    /// SND.WND: the window from the newest segment, per `snd_wl1/2`.
     peer_window: u16,
+    /// SND.WL1 and SND.WL2: sequence and ACK numbers of the segment the
+    /// window came from, so an older, reordered one cannot change it.
+    snd_wl1: Seq,
+    snd_wl2: Seq,
     peer_mss: u16,
     close_requested: bool,
     fin_sent: bool,
@@ -276,6 +281,8 @@ impl Tcp {
             snd_una: isn,
             snd_nxt: isn,
             peer_window: 0,
+            snd_wl1: Seq(0),
+            snd_wl2: isn,
             peer_mss: DEFAULT_PEER_MSS,
             close_requested: false,
             fin_sent: false,
@@ -477,6 +484,8 @@ impl Tcp {
         self.rcv_nxt = seg.seq + 1;
         self.snd_una = seg.ack;
         self.peer_window = seg.window;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
         self.peer_mss = seg.mss.unwrap_or(DEFAULT_PEER_MSS).max(1);
         self.state = State::Established;
         self.established_at = Some(now);
@@ -531,7 +540,7 @@ impl Tcp {
     }
 
     fn process_ack(&mut self, seg: &Segment, now: Instant) {
-        self.peer_window = seg.window;
+        self.update_window(seg);
         if seg.ack.is_after(self.snd_una) {
             self.snd_una = seg.ack;
             self.rto = self.cfg.rto_initial;
@@ -553,6 +562,19 @@ impl Tcp {
                 State::Closing | State::LastAck => State::TimeWait,
                 other => other,
             };
+        }
+    }
+
+    /// RFC 9293 3.10.7.4: take the segment's window only if it is not
+    /// older than the one the current window came from, by sequence number
+    /// first, then by ACK; and never from an ACK below `snd_una`.
+    fn update_window(&mut self, seg: &Segment) {
+        let newer = self.snd_wl1.is_before(seg.seq)
+            || (self.snd_wl1 == seg.seq && seg.ack.is_at_or_after(self.snd_wl2));
+        if newer && seg.ack.is_at_or_after(self.snd_una) {
+            self.peer_window = seg.window;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
         }
     }
 

@@ -726,3 +726,63 @@ fn ack_half_the_sequence_space_away_is_out_of_range() {
     let too_old = server(0, ISN + 3 - u32::from(u16::MAX), Flags::ACK, b"");
     assert_eq!(tcp.on_segment(&too_old, at(3)), Err(Ignored::AckOutOfRange));
 }
+
+/// RFC 9293 3.10.7.4 (SND.WL2): the server acks our two segments one by
+/// one, first with room for 50 more bytes, then with its window closed.
+/// The network swaps the two ACKs: the older one, arriving last, must not
+/// reopen the window the server has closed since.
+#[test]
+fn stale_ack_cannot_reopen_a_closed_window() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 100;
+    sa.mss = Some(50);
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 300]);
+    assert_eq!(sent(&mut tcp, at(1)).len(), 2, "two segments of 50");
+    let mut older = server(0, ISN + 51, Flags::ACK, b"");
+    older.window = 50;
+    let mut newer = server(0, ISN + 101, Flags::ACK, b"");
+    newer.window = 0;
+    tcp.on_segment(&newer, at(2)).unwrap();
+    assert!(sent(&mut tcp, at(2)).iter().all(|s| s.payload.is_empty()));
+    // The old ACK is acceptable (its data, had it any, would count) ...
+    assert_eq!(tcp.on_segment(&older, at(2)), Ok(()));
+    // ... but its window is history.
+    let out = sent(&mut tcp, at(2));
+    assert!(
+        out.iter().all(|s| s.payload.is_empty()),
+        "sent into a closed window: {out:?}"
+    );
+    assert_eq!(tcp.peer_window, 0);
+}
+
+/// RFC 9293 3.10.7.4 (SND.WL1): two server segments with the same ACK, the
+/// second after its application read (window 0, then 200). Reordered, the
+/// older one, with the lower sequence number, must not shrink the window.
+#[test]
+fn reordered_server_segments_cannot_shrink_the_window() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 100;
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 400]);
+    assert_eq!(sent(&mut tcp, at(1))[0].payload.len(), 100);
+    let mut older = server(0, ISN + 101, Flags::ACK, b"HTTP/1.1 ");
+    older.window = 0;
+    let mut newer = server(9, ISN + 101, Flags::ACK, b"200 OK\r\n");
+    newer.window = 200;
+    tcp.on_segment(&newer, at(2)).unwrap();
+    let more = sent(&mut tcp, at(2));
+    let bytes: usize = more.iter().map(|s| s.payload.len()).sum();
+    assert_eq!(bytes, 200, "the newer window is used: {more:?}");
+    tcp.on_segment(&older, at(2)).unwrap();
+    assert_eq!(
+        tcp.take_received(),
+        b"HTTP/1.1 200 OK\r\n",
+        "its data counts"
+    );
+    assert_eq!(tcp.peer_window, 200, "its window does not");
+}
