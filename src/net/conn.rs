@@ -97,7 +97,7 @@ impl<'w, 'a> Conn<'w, 'a> {
                 }
                 Progress::Waiting(s) => waiting_for = s,
             }
-            if self.tcp.state() == tcp::State::Reset {
+            if self.tcp.state() == tcp::TcpState::Reset {
                 return Err(Failure::Reset(waiting_for));
             }
             // The deadline first: nothing but the RST leaves after it.
@@ -125,7 +125,7 @@ impl<'w, 'a> Conn<'w, 'a> {
         self.tcp.close();
         self.drive(|tcp| match tcp.state() {
             // A reset that came with the response's last data is no close.
-            tcp::State::Reset => Progress::Failed(Failure::Reset(Step::Close)),
+            tcp::TcpState::Reset => Progress::Failed(Failure::Reset(Step::Close)),
             _ if tcp.is_finished() => Progress::Done(()),
             _ => Progress::Waiting(Step::Close),
         })?;

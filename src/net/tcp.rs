@@ -104,9 +104,9 @@ impl fmt::Display for Segment {
     }
 }
 
-/// Connection states, with their RFC 793 names.
+/// Connection states; `Display` prints the RFC 9293 names (`SYN-SENT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub enum TcpState {
     /// Created, SYN not sent yet.
     Closed,
     SynSent,
@@ -129,20 +129,20 @@ pub enum State {
     Aborted,
 }
 
-impl fmt::Display for State {
+impl fmt::Display for TcpState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            State::Closed => "CLOSED",
-            State::SynSent => "SYN-SENT",
-            State::Established => "ESTABLISHED",
-            State::FinWait1 => "FIN-WAIT-1",
-            State::FinWait2 => "FIN-WAIT-2",
-            State::Closing => "CLOSING",
-            State::CloseWait => "CLOSE-WAIT",
-            State::LastAck => "LAST-ACK",
-            State::TimeWait => "TIME-WAIT",
-            State::Reset => "RESET",
-            State::Aborted => "ABORTED",
+            TcpState::Closed => "CLOSED",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::Closing => "CLOSING",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+            TcpState::Reset => "RESET",
+            TcpState::Aborted => "ABORTED",
         })
     }
 }
@@ -225,7 +225,7 @@ pub const MAX_SEND_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Tcp {
     cfg: Config,
-    state: State,
+    state: TcpState,
 
     // Send side: `tx` holds every byte queued; offsets count from ISN + 1.
     tx: Vec<u8>,
@@ -276,7 +276,7 @@ impl Tcp {
         let rto = cfg.rto_initial;
         Tcp {
             cfg,
-            state: State::Closed,
+            state: TcpState::Closed,
             tx: Vec::new(),
             snd_una: isn,
             snd_nxt: isn,
@@ -304,14 +304,14 @@ impl Tcp {
         }
     }
 
-    pub fn state(&self) -> State {
+    pub fn state(&self) -> TcpState {
         self.state
     }
 
     /// Start the active open; the SYN comes out of the next `poll_transmit`.
     pub fn connect(&mut self) {
-        if self.state == State::Closed {
-            self.state = State::SynSent;
+        if self.state == TcpState::Closed {
+            self.state = TcpState::SynSent;
         }
     }
 
@@ -351,17 +351,17 @@ impl Tcp {
         let rsts = match self.state {
             // The server may have answered a SYN we sent: a bare RST with
             // the sequence number it expects clears its SYN-RECV entry.
-            State::SynSent if self.first_syn_at.is_some() => vec![Segment {
+            TcpState::SynSent if self.first_syn_at.is_some() => vec![Segment {
                 seq: self.cfg.isn + 1,
                 flags: Flags::RST,
                 ..Segment::default()
             }],
-            State::Established
-            | State::FinWait1
-            | State::FinWait2
-            | State::Closing
-            | State::CloseWait
-            | State::LastAck => {
+            TcpState::Established
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::Closing
+            | TcpState::CloseWait
+            | TcpState::LastAck => {
                 let mut rsts = vec![rst_at(self.snd_una)];
                 if self.snd_nxt != self.snd_una {
                     rsts.push(rst_at(self.snd_nxt));
@@ -371,7 +371,7 @@ impl Tcp {
             _ => Vec::new(),
         };
         if !self.is_finished() {
-            self.state = State::Aborted;
+            self.state = TcpState::Aborted;
         }
         self.retransmit_at = None;
         self.ack_pending = false;
@@ -380,7 +380,10 @@ impl Tcp {
 
     /// True once nothing more will be sent or accepted.
     pub fn is_finished(&self) -> bool {
-        matches!(self.state, State::TimeWait | State::Reset | State::Aborted)
+        matches!(
+            self.state,
+            TcpState::TimeWait | TcpState::Reset | TcpState::Aborted
+        )
     }
 
     /// The SYN/ACK arrived: the server holds the VIP and listens.
@@ -394,6 +397,7 @@ impl Tcp {
     }
 
     /// All queued request bytes were acknowledged by the server.
+    #[cfg(test)]
     pub fn all_sent_acked(&self) -> bool {
         self.is_connected() && self.snd_una - (self.cfg.isn + 1) >= self.tx.len() as i64
     }
@@ -407,6 +411,7 @@ impl Tcp {
         self.retransmissions
     }
 
+    #[cfg(test)]
     pub fn peer_mss(&self) -> u16 {
         self.peer_mss
     }
@@ -440,10 +445,10 @@ impl Tcp {
     /// Feed one segment from the server (already matched to our 4-tuple).
     pub fn on_segment(&mut self, seg: &Segment, now: Instant) -> Result<(), Ignored> {
         match self.state {
-            State::Closed | State::TimeWait | State::Reset | State::Aborted => {
+            TcpState::Closed | TcpState::TimeWait | TcpState::Reset | TcpState::Aborted => {
                 Err(Ignored::Finished)
             }
-            State::SynSent => self.on_segment_syn_sent(seg, now),
+            TcpState::SynSent => self.on_segment_syn_sent(seg, now),
             _ => self.on_segment_synchronized(seg, now),
         }
     }
@@ -473,7 +478,7 @@ impl Tcp {
             return Err(Ignored::NotSynAck);
         }
         if seg.flags.has(Flags::RST) {
-            self.state = State::Reset;
+            self.state = TcpState::Reset;
             self.retransmit_at = None;
             return Ok(());
         }
@@ -487,7 +492,7 @@ impl Tcp {
         self.snd_wl1 = seg.seq;
         self.snd_wl2 = seg.ack;
         self.peer_mss = seg.mss.unwrap_or(DEFAULT_PEER_MSS).max(1);
-        self.state = State::Established;
+        self.state = TcpState::Established;
         self.established_at = Some(now);
         self.retransmit_at = None;
         self.rto = self.cfg.rto_initial;
@@ -512,7 +517,7 @@ impl Tcp {
             if offset < 0 || offset >= i64::from(window.max(1)) {
                 return Err(Ignored::RstOutOfWindow);
             }
-            self.state = State::Reset;
+            self.state = TcpState::Reset;
             self.retransmit_at = None;
             self.ack_pending = false;
             return Ok(());
@@ -558,8 +563,8 @@ impl Tcp {
         let fin_acked = self.fin_sent && self.snd_una == self.snd_nxt;
         if fin_acked {
             self.state = match self.state {
-                State::FinWait1 => State::FinWait2,
-                State::Closing | State::LastAck => State::TimeWait,
+                TcpState::FinWait1 => TcpState::FinWait2,
+                TcpState::Closing | TcpState::LastAck => TcpState::TimeWait,
                 other => other,
             };
         }
@@ -633,14 +638,14 @@ impl Tcp {
         self.rcv_nxt = self.rcv_nxt + 1;
         self.ack_pending = true;
         self.state = match self.state {
-            State::Established => State::CloseWait,
-            State::FinWait1 => State::Closing,
-            State::FinWait2 => State::TimeWait,
+            TcpState::Established => TcpState::CloseWait,
+            TcpState::FinWait1 => TcpState::Closing,
+            TcpState::FinWait2 => TcpState::TimeWait,
             other => other,
         };
         // Our FIN may have been acknowledged by this very segment.
-        if self.state == State::Closing && self.snd_una == self.snd_nxt {
-            self.state = State::TimeWait;
+        if self.state == TcpState::Closing && self.snd_una == self.snd_nxt {
+            self.state = TcpState::TimeWait;
         }
     }
 
@@ -648,8 +653,8 @@ impl Tcp {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
         let retransmit_due = self.retransmit_at.is_some_and(|at| now >= at);
         match self.state {
-            State::Closed | State::Reset | State::Aborted => None,
-            State::SynSent => {
+            TcpState::Closed | TcpState::Reset | TcpState::Aborted => None,
+            TcpState::SynSent => {
                 if let Some(rst) = self.stale_rst.take() {
                     return Some(rst);
                 }
@@ -706,7 +711,7 @@ impl Tcp {
         let unsent = self.tx.len().saturating_sub(self.tx_offset(self.snd_nxt));
         if self.peer_window != 0
             || unsent == 0
-            || !matches!(self.state, State::Established | State::CloseWait)
+            || !matches!(self.state, TcpState::Established | TcpState::CloseWait)
         {
             return None;
         }
@@ -782,7 +787,7 @@ impl Tcp {
 
     /// New data (within the peer's window) or our FIN, if due.
     fn next_new_segment(&mut self, now: Instant) -> Option<Segment> {
-        if !matches!(self.state, State::Established | State::CloseWait) {
+        if !matches!(self.state, TcpState::Established | TcpState::CloseWait) {
             return None;
         }
         let unsent = self.tx.len().saturating_sub(self.tx_offset(self.snd_nxt));
@@ -817,8 +822,8 @@ impl Tcp {
         self.fin_sent = true;
         self.snd_nxt = self.snd_nxt + 1;
         self.state = match self.state {
-            State::CloseWait => State::LastAck,
-            _ => State::FinWait1,
+            TcpState::CloseWait => TcpState::LastAck,
+            _ => TcpState::FinWait1,
         };
     }
 }

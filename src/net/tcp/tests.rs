@@ -78,7 +78,7 @@ fn syn_carries_mss_and_window() {
     assert_eq!(syn.seq, ISN);
     assert_eq!(syn.mss, Some(MSS));
     assert_eq!(syn.window, u16::MAX);
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn handshake_acks_server_isn_plus_one() {
     let mut tcp = client();
     sent(&mut tcp, at(0));
     tcp.on_segment(&syn_ack(), at(3)).unwrap();
-    assert_eq!(tcp.state(), State::Established);
+    assert_eq!(tcp.state(), TcpState::Established);
     assert_eq!(tcp.handshake_time(), Some(Duration::from_millis(3)));
     assert_eq!(tcp.peer_mss(), 1460);
     let segs = sent(&mut tcp, at(3));
@@ -107,7 +107,7 @@ fn rst_to_syn_means_port_closed() {
         ..Segment::default()
     };
     tcp.on_segment(&rst, at(1)).unwrap();
-    assert_eq!(tcp.state(), State::Reset);
+    assert_eq!(tcp.state(), TcpState::Reset);
     assert!(tcp.is_finished());
     assert!(sent(&mut tcp, at(1)).is_empty());
     assert_eq!(tcp.poll_at(), None);
@@ -133,14 +133,14 @@ fn rst_without_our_ack_is_ignored_and_a_foreign_syn_ack_reset_in_syn_sent() {
     let mut wrong = syn_ack();
     wrong.ack = ISN;
     assert_eq!(tcp.on_segment(&wrong, at(1)), Ok(()));
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
     let out = sent(&mut tcp, at(1));
     assert_eq!(out[0].flags, Flags::RST);
     assert_eq!(out[0].seq, ISN);
     let mut plain_syn = syn_ack();
     plain_syn.flags = Flags::SYN;
     assert_eq!(tcp.on_segment(&plain_syn, at(1)), Err(Ignored::NotSynAck));
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
 }
 
 /// Found by the fault tests: a source port reused while the server still
@@ -170,7 +170,7 @@ fn old_connection_on_the_same_port_is_reset_then_syn_repeated() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].flags, Flags::RST);
     tcp.on_segment(&syn_ack(), at(3)).unwrap();
-    assert_eq!(tcp.state(), State::Established);
+    assert_eq!(tcp.state(), TcpState::Established);
 }
 
 #[test]
@@ -202,7 +202,7 @@ fn no_syn_ack_means_nothing_but_syn_retries() {
         now = tcp.poll_at().unwrap().duration_since(t0()).as_millis() as u64;
     }
     assert_eq!(syns, 10);
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
     // Backoff is capped.
     assert!(tcp.poll_at().unwrap() - at(now) <= Duration::from_secs(2));
 }
@@ -216,7 +216,7 @@ fn abort_before_syn_ack_sends_bare_rst_at_isn_plus_one() {
     let rst = &rsts[0];
     assert_eq!(rst.flags, Flags::RST);
     assert_eq!(rst.seq, ISN + 1);
-    assert_eq!(tcp.state(), State::Aborted);
+    assert_eq!(tcp.state(), TcpState::Aborted);
     assert!(sent(&mut tcp, at(500)).is_empty());
 }
 
@@ -253,14 +253,14 @@ fn clean_close_acks_server_isn_plus_one_and_completes() {
     assert_eq!(fin[0].flags, Flags::FIN | Flags::ACK);
     assert_eq!(fin[0].seq, ISN + 1);
     assert_eq!(fin[0].ack, IRS + 1, "the C original acked IRS here");
-    assert_eq!(tcp.state(), State::FinWait1);
+    assert_eq!(tcp.state(), TcpState::FinWait1);
     // Linux acks our FIN alone, then sends its FIN when the app closes.
     tcp.on_segment(&server(0, ISN + 2, Flags::ACK, b""), at(3))
         .unwrap();
-    assert_eq!(tcp.state(), State::FinWait2);
+    assert_eq!(tcp.state(), TcpState::FinWait2);
     tcp.on_segment(&server(0, ISN + 2, Flags::FIN | Flags::ACK, b""), at(4))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
     assert!(tcp.is_finished());
     let last = sent(&mut tcp, at(4));
     assert_eq!(last.len(), 1);
@@ -276,7 +276,7 @@ fn clean_close_with_combined_fin_ack() {
     sent(&mut tcp, at(2));
     tcp.on_segment(&server(0, ISN + 2, Flags::FIN | Flags::ACK, b""), at(3))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
     assert_eq!(sent(&mut tcp, at(3))[0].ack, IRS + 2);
 }
 
@@ -288,10 +288,10 @@ fn simultaneous_close_goes_through_closing() {
     // The server's FIN crosses ours: it does not ack our FIN yet.
     tcp.on_segment(&server(0, ISN + 1, Flags::FIN | Flags::ACK, b""), at(3))
         .unwrap();
-    assert_eq!(tcp.state(), State::Closing);
+    assert_eq!(tcp.state(), TcpState::Closing);
     tcp.on_segment(&server(1, ISN + 2, Flags::ACK, b""), at(4))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
 }
 
 #[test]
@@ -321,17 +321,17 @@ fn request_response_with_piggybacked_ack_then_server_fin() {
     let fin = server(17, ISN + 19, Flags::FIN | Flags::ACK, b"");
     tcp.on_segment(&fin, at(3)).unwrap();
     assert!(tcp.peer_closed());
-    assert_eq!(tcp.state(), State::CloseWait);
+    assert_eq!(tcp.state(), TcpState::CloseWait);
     let acks = sent(&mut tcp, at(3));
     assert_eq!(acks.last().unwrap().ack, IRS + 1 + 17 + 1);
     // Our clean close from CLOSE-WAIT goes through LAST-ACK.
     tcp.close();
     let fin = sent(&mut tcp, at(4));
     assert!(fin[0].flags.has(Flags::FIN));
-    assert_eq!(tcp.state(), State::LastAck);
+    assert_eq!(tcp.state(), TcpState::LastAck);
     tcp.on_segment(&server(18, ISN + 20, Flags::ACK, b""), at(5))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
 }
 
 #[test]
@@ -477,7 +477,7 @@ fn out_of_window_and_foreign_segments_are_ignored() {
         tcp.on_segment(&other_syn, at(2)),
         Err(Ignored::UnexpectedSyn)
     );
-    assert_eq!(tcp.state(), State::Established);
+    assert_eq!(tcp.state(), TcpState::Established);
     assert!(tcp.take_received().is_empty());
 }
 
@@ -486,7 +486,7 @@ fn in_window_rst_resets() {
     let mut tcp = established();
     tcp.on_segment(&server(0, Seq(0), Flags::RST, b""), at(2))
         .unwrap();
-    assert_eq!(tcp.state(), State::Reset);
+    assert_eq!(tcp.state(), TcpState::Reset);
     assert!(tcp.abort().is_empty());
 }
 
@@ -542,6 +542,14 @@ fn out_of_order_buffer_is_bounded() {
         tcp.on_segment(&one_more, at(2)),
         Err(Ignored::ReassemblyFull)
     );
+}
+
+#[test]
+fn states_print_their_rfc_names() {
+    assert_eq!(TcpState::SynSent.to_string(), "SYN-SENT");
+    assert_eq!(TcpState::FinWait2.to_string(), "FIN-WAIT-2");
+    assert_eq!(TcpState::CloseWait.to_string(), "CLOSE-WAIT");
+    assert_eq!(TcpState::TimeWait.to_string(), "TIME-WAIT");
 }
 
 #[test]
