@@ -9,10 +9,13 @@
 //! Scope: one active open to one server, a small request, a response of up to
 //! a few MiB. So: no window scaling, no SACK, no congestion control (the
 //! request is a handful of segments); on a timeout the first unacknowledged
-//! segment is resent, and after that every partial ACK resends the next one
-//! at once (NewReno's rule), so several lost segments cost one timeout. What it does insist on is validation: a segment is accepted
-//! only if it fits our sequence space, and everything else is ignored and
-//! reported as such, so spoofed or stale segments cannot end a check.
+//! segment is resent (only bytes sent before: never past `snd_nxt`), and
+//! after that every partial ACK resends the next one at once (NewReno's
+//! rule), so several lost segments cost one timeout. The send window comes
+//! from the newest segment only (SND.WL1/SND.WL2). What it does insist on
+//! is validation: a segment is accepted only if it fits our sequence space,
+//! and everything else is ignored and reported as such, so spoofed or stale
+//! segments cannot end a check.
 
 use std::collections::BTreeMap;
 use std::fmt;
