@@ -128,7 +128,7 @@ impl<'w, 'a> Conn<'w, 'a> {
                 }
                 Drive::Waiting(s) => waiting_for = s,
             }
-            if self.tcp.state() == tcp::State::Reset {
+            if self.tcp.state() == tcp::TcpState::Reset {
                 return Err(Failure::Reset(waiting_for));
             }
             // The deadline first: nothing but the RST leaves after it.
@@ -156,7 +156,7 @@ impl<'w, 'a> Conn<'w, 'a> {
         self.tcp.close();
         self.drive_until(until, |tcp| match tcp.state() {
             // A reset that came with the response's last data is no close.
-            tcp::State::Reset => Drive::Failed(Failure::Reset(Step::Close)),
+            tcp::TcpState::Reset => Drive::Failed(Failure::Reset(Step::Close)),
             _ if tcp.is_finished() => Drive::Done(()),
             _ => Drive::Waiting(Step::Close),
         })?;

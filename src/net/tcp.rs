@@ -9,10 +9,13 @@
 //! Scope: one active open to one server, a small request, a response of up to
 //! a few MiB. So: no window scaling, no SACK, no congestion control (the
 //! request is a handful of segments); on a timeout the first unacknowledged
-//! segment is resent, and after that every partial ACK resends the next one
-//! at once (NewReno's rule), so several lost segments cost one timeout. What it does insist on is validation: a segment is accepted
-//! only if it fits our sequence space, and everything else is ignored and
-//! reported as such, so spoofed or stale segments cannot end a check.
+//! segment is resent (only bytes sent before: never past `snd_nxt`), and
+//! after that every partial ACK resends the next one at once (NewReno's
+//! rule), so several lost segments cost one timeout. The send window comes
+//! from the newest segment only (SND.WL1/SND.WL2). What it does insist on
+//! is validation: a segment is accepted only if it fits our sequence space,
+//! and everything else is ignored and reported as such, so spoofed or stale
+//! segments cannot end a check.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -104,9 +107,9 @@ impl fmt::Display for Segment {
     }
 }
 
-/// Connection states, with their RFC 793 names.
+/// Connection states; `Display` prints the RFC 9293 names (`SYN-SENT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum State {
+pub enum TcpState {
     /// Created, SYN not sent yet.
     Closed,
     SynSent,
@@ -129,20 +132,20 @@ pub enum State {
     Aborted,
 }
 
-impl fmt::Display for State {
+impl fmt::Display for TcpState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            State::Closed => "CLOSED",
-            State::SynSent => "SYN-SENT",
-            State::Established => "ESTABLISHED",
-            State::FinWait1 => "FIN-WAIT-1",
-            State::FinWait2 => "FIN-WAIT-2",
-            State::Closing => "CLOSING",
-            State::CloseWait => "CLOSE-WAIT",
-            State::LastAck => "LAST-ACK",
-            State::TimeWait => "TIME-WAIT",
-            State::Reset => "RESET",
-            State::Aborted => "ABORTED",
+            TcpState::Closed => "CLOSED",
+            TcpState::SynSent => "SYN-SENT",
+            TcpState::Established => "ESTABLISHED",
+            TcpState::FinWait1 => "FIN-WAIT-1",
+            TcpState::FinWait2 => "FIN-WAIT-2",
+            TcpState::Closing => "CLOSING",
+            TcpState::CloseWait => "CLOSE-WAIT",
+            TcpState::LastAck => "LAST-ACK",
+            TcpState::TimeWait => "TIME-WAIT",
+            TcpState::Reset => "RESET",
+            TcpState::Aborted => "ABORTED",
         })
     }
 }
@@ -225,13 +228,22 @@ pub const MAX_SEND_BYTES: usize = 64 * 1024;
 #[derive(Debug)]
 pub struct Tcp {
     cfg: Config,
-    state: State,
+    state: TcpState,
 
     // Send side: `tx` holds every byte queued; offsets count from ISN + 1.
     tx: Vec<u8>,
     snd_una: Seq,
+    /// Next new sequence number, and also the highest ever sent (BSD's
+    /// SND.MAX): a retransmission resends from `snd_una` without moving it
+    /// back, and never goes past it, so an ACK up to `snd_nxt` covers
+    /// exactly what we really sent and nothing beyond it can be valid.
     snd_nxt: Seq,
+    /// SND.WND: the window from the newest segment, per `snd_wl1/2`.
     peer_window: u16,
+    /// SND.WL1 and SND.WL2: sequence and ACK numbers of the segment the
+    /// window came from, so an older, reordered one cannot change it.
+    snd_wl1: Seq,
+    snd_wl2: Seq,
     peer_mss: u16,
     close_requested: bool,
     fin_sent: bool,
@@ -267,11 +279,13 @@ impl Tcp {
         let rto = cfg.rto_initial;
         Tcp {
             cfg,
-            state: State::Closed,
+            state: TcpState::Closed,
             tx: Vec::new(),
             snd_una: isn,
             snd_nxt: isn,
             peer_window: 0,
+            snd_wl1: Seq(0),
+            snd_wl2: isn,
             peer_mss: DEFAULT_PEER_MSS,
             close_requested: false,
             fin_sent: false,
@@ -293,14 +307,14 @@ impl Tcp {
         }
     }
 
-    pub fn state(&self) -> State {
+    pub fn state(&self) -> TcpState {
         self.state
     }
 
     /// Start the active open; the SYN comes out of the next `poll_transmit`.
     pub fn connect(&mut self) {
-        if self.state == State::Closed {
-            self.state = State::SynSent;
+        if self.state == TcpState::Closed {
+            self.state = TcpState::SynSent;
         }
     }
 
@@ -340,17 +354,17 @@ impl Tcp {
         let rsts = match self.state {
             // The server may have answered a SYN we sent: a bare RST with
             // the sequence number it expects clears its SYN-RECV entry.
-            State::SynSent if self.first_syn_at.is_some() => vec![Segment {
+            TcpState::SynSent if self.first_syn_at.is_some() => vec![Segment {
                 seq: self.cfg.isn + 1,
                 flags: Flags::RST,
                 ..Segment::default()
             }],
-            State::Established
-            | State::FinWait1
-            | State::FinWait2
-            | State::Closing
-            | State::CloseWait
-            | State::LastAck => {
+            TcpState::Established
+            | TcpState::FinWait1
+            | TcpState::FinWait2
+            | TcpState::Closing
+            | TcpState::CloseWait
+            | TcpState::LastAck => {
                 let mut rsts = vec![rst_at(self.snd_una)];
                 if self.snd_nxt != self.snd_una {
                     rsts.push(rst_at(self.snd_nxt));
@@ -360,7 +374,7 @@ impl Tcp {
             _ => Vec::new(),
         };
         if !self.is_finished() {
-            self.state = State::Aborted;
+            self.state = TcpState::Aborted;
         }
         self.retransmit_at = None;
         self.ack_pending = false;
@@ -369,7 +383,10 @@ impl Tcp {
 
     /// True once nothing more will be sent or accepted.
     pub fn is_finished(&self) -> bool {
-        matches!(self.state, State::TimeWait | State::Reset | State::Aborted)
+        matches!(
+            self.state,
+            TcpState::TimeWait | TcpState::Reset | TcpState::Aborted
+        )
     }
 
     /// The SYN/ACK arrived: the server holds the VIP and listens.
@@ -383,6 +400,7 @@ impl Tcp {
     }
 
     /// All queued request bytes were acknowledged by the server.
+    #[cfg(test)]
     pub fn all_sent_acked(&self) -> bool {
         self.is_connected() && self.snd_una - (self.cfg.isn + 1) >= self.tx.len() as i64
     }
@@ -396,6 +414,7 @@ impl Tcp {
         self.retransmissions
     }
 
+    #[cfg(test)]
     pub fn peer_mss(&self) -> u16 {
         self.peer_mss
     }
@@ -429,10 +448,10 @@ impl Tcp {
     /// Feed one segment from the server (already matched to our 4-tuple).
     pub fn on_segment(&mut self, seg: &Segment, now: Instant) -> Result<(), Ignored> {
         match self.state {
-            State::Closed | State::TimeWait | State::Reset | State::Aborted => {
+            TcpState::Closed | TcpState::TimeWait | TcpState::Reset | TcpState::Aborted => {
                 Err(Ignored::Finished)
             }
-            State::SynSent => self.on_segment_syn_sent(seg, now),
+            TcpState::SynSent => self.on_segment_syn_sent(seg, now),
             _ => self.on_segment_synchronized(seg, now),
         }
     }
@@ -462,7 +481,7 @@ impl Tcp {
             return Err(Ignored::NotSynAck);
         }
         if seg.flags.has(Flags::RST) {
-            self.state = State::Reset;
+            self.state = TcpState::Reset;
             self.retransmit_at = None;
             return Ok(());
         }
@@ -473,8 +492,10 @@ impl Tcp {
         self.rcv_nxt = seg.seq + 1;
         self.snd_una = seg.ack;
         self.peer_window = seg.window;
+        self.snd_wl1 = seg.seq;
+        self.snd_wl2 = seg.ack;
         self.peer_mss = seg.mss.unwrap_or(DEFAULT_PEER_MSS).max(1);
-        self.state = State::Established;
+        self.state = TcpState::Established;
         self.established_at = Some(now);
         self.retransmit_at = None;
         self.rto = self.cfg.rto_initial;
@@ -499,7 +520,7 @@ impl Tcp {
             if offset < 0 || offset >= i64::from(window.max(1)) {
                 return Err(Ignored::RstOutOfWindow);
             }
-            self.state = State::Reset;
+            self.state = TcpState::Reset;
             self.retransmit_at = None;
             self.ack_pending = false;
             return Ok(());
@@ -508,7 +529,8 @@ impl Tcp {
             return Err(Ignored::NoAck);
         }
         // Acceptable ACK: not beyond what we sent, not older than a window.
-        if seg.ack > self.snd_nxt || self.snd_una - seg.ack > i64::from(u16::MAX) {
+        let oldest = self.snd_una - u32::from(u16::MAX);
+        if !seg.ack.is_within(oldest, self.snd_nxt) {
             return Err(Ignored::AckOutOfRange);
         }
         let end = offset + i64::from(seg.seq_len());
@@ -526,8 +548,8 @@ impl Tcp {
     }
 
     fn process_ack(&mut self, seg: &Segment, now: Instant) {
-        self.peer_window = seg.window;
-        if seg.ack > self.snd_una {
+        self.update_window(seg);
+        if seg.ack.is_after(self.snd_una) {
             self.snd_una = seg.ack;
             self.rto = self.cfg.rto_initial;
             self.retransmit_at = if self.snd_una == self.snd_nxt {
@@ -544,10 +566,23 @@ impl Tcp {
         let fin_acked = self.fin_sent && self.snd_una == self.snd_nxt;
         if fin_acked {
             self.state = match self.state {
-                State::FinWait1 => State::FinWait2,
-                State::Closing | State::LastAck => State::TimeWait,
+                TcpState::FinWait1 => TcpState::FinWait2,
+                TcpState::Closing | TcpState::LastAck => TcpState::TimeWait,
                 other => other,
             };
+        }
+    }
+
+    /// RFC 9293 3.10.7.4: take the segment's window only if it is not
+    /// older than the one the current window came from, by sequence number
+    /// first, then by ACK; and never from an ACK below `snd_una`.
+    fn update_window(&mut self, seg: &Segment) {
+        let newer = self.snd_wl1.is_before(seg.seq)
+            || (self.snd_wl1 == seg.seq && seg.ack.is_at_or_after(self.snd_wl2));
+        if newer && seg.ack.is_at_or_after(self.snd_una) {
+            self.peer_window = seg.window;
+            self.snd_wl1 = seg.seq;
+            self.snd_wl2 = seg.ack;
         }
     }
 
@@ -606,14 +641,14 @@ impl Tcp {
         self.rcv_nxt = self.rcv_nxt + 1;
         self.ack_pending = true;
         self.state = match self.state {
-            State::Established => State::CloseWait,
-            State::FinWait1 => State::Closing,
-            State::FinWait2 => State::TimeWait,
+            TcpState::Established => TcpState::CloseWait,
+            TcpState::FinWait1 => TcpState::Closing,
+            TcpState::FinWait2 => TcpState::TimeWait,
             other => other,
         };
         // Our FIN may have been acknowledged by this very segment.
-        if self.state == State::Closing && self.snd_una == self.snd_nxt {
-            self.state = State::TimeWait;
+        if self.state == TcpState::Closing && self.snd_una == self.snd_nxt {
+            self.state = TcpState::TimeWait;
         }
     }
 
@@ -621,8 +656,8 @@ impl Tcp {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Segment> {
         let retransmit_due = self.retransmit_at.is_some_and(|at| now >= at);
         match self.state {
-            State::Closed | State::Reset | State::Aborted => None,
-            State::SynSent => {
+            TcpState::Closed | TcpState::Reset | TcpState::Aborted => None,
+            TcpState::SynSent => {
                 if let Some(rst) = self.stale_rst.take() {
                     return Some(rst);
                 }
@@ -644,7 +679,7 @@ impl Tcp {
                 })
             }
             _ => {
-                if retransmit_due && self.snd_una >= self.snd_nxt {
+                if retransmit_due && self.in_flight() == 0 {
                     // Nothing in flight: either a zero-window probe is due,
                     // or a stale timer that must not spin the caller.
                     self.retransmit_at = None;
@@ -652,9 +687,9 @@ impl Tcp {
                         return Some(probe);
                     }
                 }
-                if retransmit_due && self.snd_una < self.snd_nxt {
+                if retransmit_due && self.in_flight() > 0 {
                     self.back_off();
-                    let seg = self.data_segment(self.snd_una, true);
+                    let seg = self.retransmission();
                     self.retransmit_at = Some(now + self.rto);
                     return Some(seg);
                 }
@@ -679,13 +714,12 @@ impl Tcp {
         let unsent = self.tx.len().saturating_sub(self.tx_offset(self.snd_nxt));
         if self.peer_window != 0
             || unsent == 0
-            || !matches!(self.state, State::Established | State::CloseWait)
+            || !matches!(self.state, TcpState::Established | TcpState::CloseWait)
         {
             return None;
         }
-        let mut seg = self.data_segment(self.snd_nxt, false);
-        seg.payload.truncate(1);
-        seg.flags = Flags(seg.flags.0 & !Flags::FIN.0);
+        let start = self.tx_offset(self.snd_nxt);
+        let seg = self.data_segment(start, start + 1, false);
         self.snd_nxt = self.snd_nxt + 1;
         self.back_off();
         self.retransmit_at = Some(now + self.rto);
@@ -708,38 +742,59 @@ impl Tcp {
         }
     }
 
+    /// Sequence space sent and not yet acknowledged (`snd_una` never
+    /// passes `snd_nxt`: only ACKs up to `snd_nxt` are taken).
+    fn in_flight(&self) -> u32 {
+        self.snd_nxt.offset_from(self.snd_una)
+    }
+
     /// Offset of `seq` into `tx` (sequence ISN + 1 is offset 0).
     fn tx_offset(&self, seq: Seq) -> usize {
         usize::try_from(seq - (self.cfg.isn + 1)).unwrap_or(0)
     }
 
-    /// A segment starting at `from`: up to one MSS of data, plus FIN when
-    /// the close was requested and the data ends in this segment.
-    fn data_segment(&mut self, from: Seq, retransmission: bool) -> Segment {
-        let start = self.tx_offset(from).min(self.tx.len());
-        let limit = usize::from(self.peer_mss.min(self.cfg.mss.max(1)));
-        let end = (start + limit).min(self.tx.len());
+    /// Most payload one segment may carry: the smaller of both MSSs.
+    fn segment_limit(&self) -> usize {
+        usize::from(self.peer_mss.min(self.cfg.mss.max(1)))
+    }
+
+    /// `tx[start..end]` at its sequence number, with FIN if `fin`.
+    fn data_segment(&mut self, start: usize, end: usize, fin: bool) -> Segment {
+        let end = end.min(self.tx.len());
+        let start = start.min(end);
         let mut seg = self.bare(Flags::ACK);
-        seg.seq = from;
+        seg.seq = self.cfg.isn + 1 + start as u32;
         seg.payload = self.tx[start..end].to_vec();
         if !seg.payload.is_empty() {
             seg.flags = seg.flags | Flags::PSH;
         }
-        let fin_fits = end == self.tx.len() && self.close_requested;
-        if fin_fits && (self.fin_sent || !retransmission) {
+        if fin {
             seg.flags = seg.flags | Flags::FIN;
         }
         self.ack_pending = false;
         seg
     }
 
+    /// The first unacknowledged segment again: up to one MSS from
+    /// `snd_una`, but never past `snd_nxt`. Bytes never sent are new data,
+    /// for `next_new_segment` under the window rules; resent here, they
+    /// would draw an ACK beyond `snd_nxt` that we must reject.
+    fn retransmission(&mut self) -> Segment {
+        let start = self.tx_offset(self.snd_una);
+        // With our FIN sent, `snd_nxt` counts it one past the data.
+        let sent_end = self.tx_offset(self.snd_nxt).min(self.tx.len());
+        let end = sent_end.min(start + self.segment_limit());
+        let fin = self.fin_sent && end == self.tx.len();
+        self.data_segment(start, end, fin)
+    }
+
     /// New data (within the peer's window) or our FIN, if due.
     fn next_new_segment(&mut self, now: Instant) -> Option<Segment> {
-        if !matches!(self.state, State::Established | State::CloseWait) {
+        if !matches!(self.state, TcpState::Established | TcpState::CloseWait) {
             return None;
         }
         let unsent = self.tx.len().saturating_sub(self.tx_offset(self.snd_nxt));
-        let in_flight = usize::try_from(self.snd_nxt - self.snd_una).unwrap_or(0);
+        let in_flight = self.in_flight() as usize;
         // Zero-window probing is left to the retransmission timer.
         let window_room = usize::from(self.peer_window).saturating_sub(in_flight);
         if unsent > 0 && window_room == 0 && in_flight == 0 && self.retransmit_at.is_none() {
@@ -747,11 +802,10 @@ impl Tcp {
             self.retransmit_at = Some(now + self.rto);
         }
         if unsent > 0 && window_room > 0 {
-            let mut seg = self.data_segment(self.snd_nxt, false);
-            seg.payload.truncate(window_room);
-            if seg.payload.len() < unsent {
-                seg.flags = Flags(seg.flags.0 & !Flags::FIN.0);
-            }
+            let start = self.tx_offset(self.snd_nxt);
+            let end = start + unsent.min(window_room).min(self.segment_limit());
+            let fin = self.close_requested && end == self.tx.len();
+            let seg = self.data_segment(start, end, fin);
             self.snd_nxt = self.snd_nxt + seg.payload.len() as u32;
             if seg.flags.has(Flags::FIN) {
                 self.mark_fin_sent();
@@ -771,8 +825,8 @@ impl Tcp {
         self.fin_sent = true;
         self.snd_nxt = self.snd_nxt + 1;
         self.state = match self.state {
-            State::CloseWait => State::LastAck,
-            _ => State::FinWait1,
+            TcpState::CloseWait => TcpState::LastAck,
+            _ => TcpState::FinWait1,
         };
     }
 }

@@ -78,7 +78,7 @@ fn syn_carries_mss_and_window() {
     assert_eq!(syn.seq, ISN);
     assert_eq!(syn.mss, Some(MSS));
     assert_eq!(syn.window, u16::MAX);
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
 }
 
 #[test]
@@ -86,7 +86,7 @@ fn handshake_acks_server_isn_plus_one() {
     let mut tcp = client();
     sent(&mut tcp, at(0));
     tcp.on_segment(&syn_ack(), at(3)).unwrap();
-    assert_eq!(tcp.state(), State::Established);
+    assert_eq!(tcp.state(), TcpState::Established);
     assert_eq!(tcp.handshake_time(), Some(Duration::from_millis(3)));
     assert_eq!(tcp.peer_mss(), 1460);
     let segs = sent(&mut tcp, at(3));
@@ -107,7 +107,7 @@ fn rst_to_syn_means_port_closed() {
         ..Segment::default()
     };
     tcp.on_segment(&rst, at(1)).unwrap();
-    assert_eq!(tcp.state(), State::Reset);
+    assert_eq!(tcp.state(), TcpState::Reset);
     assert!(tcp.is_finished());
     assert!(sent(&mut tcp, at(1)).is_empty());
     assert_eq!(tcp.poll_at(), None);
@@ -133,14 +133,14 @@ fn rst_without_our_ack_is_ignored_and_a_foreign_syn_ack_reset_in_syn_sent() {
     let mut wrong = syn_ack();
     wrong.ack = ISN;
     assert_eq!(tcp.on_segment(&wrong, at(1)), Ok(()));
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
     let out = sent(&mut tcp, at(1));
     assert_eq!(out[0].flags, Flags::RST);
     assert_eq!(out[0].seq, ISN);
     let mut plain_syn = syn_ack();
     plain_syn.flags = Flags::SYN;
     assert_eq!(tcp.on_segment(&plain_syn, at(1)), Err(Ignored::NotSynAck));
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
 }
 
 /// Found by the fault tests: a source port reused while the server still
@@ -170,7 +170,7 @@ fn old_connection_on_the_same_port_is_reset_then_syn_repeated() {
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].flags, Flags::RST);
     tcp.on_segment(&syn_ack(), at(3)).unwrap();
-    assert_eq!(tcp.state(), State::Established);
+    assert_eq!(tcp.state(), TcpState::Established);
 }
 
 #[test]
@@ -202,7 +202,7 @@ fn no_syn_ack_means_nothing_but_syn_retries() {
         now = tcp.poll_at().unwrap().duration_since(t0()).as_millis() as u64;
     }
     assert_eq!(syns, 10);
-    assert_eq!(tcp.state(), State::SynSent);
+    assert_eq!(tcp.state(), TcpState::SynSent);
     // Backoff is capped.
     assert!(tcp.poll_at().unwrap() - at(now) <= Duration::from_secs(2));
 }
@@ -216,7 +216,7 @@ fn abort_before_syn_ack_sends_bare_rst_at_isn_plus_one() {
     let rst = &rsts[0];
     assert_eq!(rst.flags, Flags::RST);
     assert_eq!(rst.seq, ISN + 1);
-    assert_eq!(tcp.state(), State::Aborted);
+    assert_eq!(tcp.state(), TcpState::Aborted);
     assert!(sent(&mut tcp, at(500)).is_empty());
 }
 
@@ -253,14 +253,14 @@ fn clean_close_acks_server_isn_plus_one_and_completes() {
     assert_eq!(fin[0].flags, Flags::FIN | Flags::ACK);
     assert_eq!(fin[0].seq, ISN + 1);
     assert_eq!(fin[0].ack, IRS + 1, "the C original acked IRS here");
-    assert_eq!(tcp.state(), State::FinWait1);
+    assert_eq!(tcp.state(), TcpState::FinWait1);
     // Linux acks our FIN alone, then sends its FIN when the app closes.
     tcp.on_segment(&server(0, ISN + 2, Flags::ACK, b""), at(3))
         .unwrap();
-    assert_eq!(tcp.state(), State::FinWait2);
+    assert_eq!(tcp.state(), TcpState::FinWait2);
     tcp.on_segment(&server(0, ISN + 2, Flags::FIN | Flags::ACK, b""), at(4))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
     assert!(tcp.is_finished());
     let last = sent(&mut tcp, at(4));
     assert_eq!(last.len(), 1);
@@ -276,7 +276,7 @@ fn clean_close_with_combined_fin_ack() {
     sent(&mut tcp, at(2));
     tcp.on_segment(&server(0, ISN + 2, Flags::FIN | Flags::ACK, b""), at(3))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
     assert_eq!(sent(&mut tcp, at(3))[0].ack, IRS + 2);
 }
 
@@ -288,10 +288,10 @@ fn simultaneous_close_goes_through_closing() {
     // The server's FIN crosses ours: it does not ack our FIN yet.
     tcp.on_segment(&server(0, ISN + 1, Flags::FIN | Flags::ACK, b""), at(3))
         .unwrap();
-    assert_eq!(tcp.state(), State::Closing);
+    assert_eq!(tcp.state(), TcpState::Closing);
     tcp.on_segment(&server(1, ISN + 2, Flags::ACK, b""), at(4))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
 }
 
 #[test]
@@ -321,17 +321,17 @@ fn request_response_with_piggybacked_ack_then_server_fin() {
     let fin = server(17, ISN + 19, Flags::FIN | Flags::ACK, b"");
     tcp.on_segment(&fin, at(3)).unwrap();
     assert!(tcp.peer_closed());
-    assert_eq!(tcp.state(), State::CloseWait);
+    assert_eq!(tcp.state(), TcpState::CloseWait);
     let acks = sent(&mut tcp, at(3));
     assert_eq!(acks.last().unwrap().ack, IRS + 1 + 17 + 1);
     // Our clean close from CLOSE-WAIT goes through LAST-ACK.
     tcp.close();
     let fin = sent(&mut tcp, at(4));
     assert!(fin[0].flags.has(Flags::FIN));
-    assert_eq!(tcp.state(), State::LastAck);
+    assert_eq!(tcp.state(), TcpState::LastAck);
     tcp.on_segment(&server(18, ISN + 20, Flags::ACK, b""), at(5))
         .unwrap();
-    assert_eq!(tcp.state(), State::TimeWait);
+    assert_eq!(tcp.state(), TcpState::TimeWait);
 }
 
 #[test]
@@ -477,7 +477,7 @@ fn out_of_window_and_foreign_segments_are_ignored() {
         tcp.on_segment(&other_syn, at(2)),
         Err(Ignored::UnexpectedSyn)
     );
-    assert_eq!(tcp.state(), State::Established);
+    assert_eq!(tcp.state(), TcpState::Established);
     assert!(tcp.take_received().is_empty());
 }
 
@@ -486,7 +486,7 @@ fn in_window_rst_resets() {
     let mut tcp = established();
     tcp.on_segment(&server(0, Seq(0), Flags::RST, b""), at(2))
         .unwrap();
-    assert_eq!(tcp.state(), State::Reset);
+    assert_eq!(tcp.state(), TcpState::Reset);
     assert!(tcp.abort().is_empty());
 }
 
@@ -542,6 +542,14 @@ fn out_of_order_buffer_is_bounded() {
         tcp.on_segment(&one_more, at(2)),
         Err(Ignored::ReassemblyFull)
     );
+}
+
+#[test]
+fn states_print_their_rfc_names() {
+    assert_eq!(TcpState::SynSent.to_string(), "SYN-SENT");
+    assert_eq!(TcpState::FinWait2.to_string(), "FIN-WAIT-2");
+    assert_eq!(TcpState::CloseWait.to_string(), "CLOSE-WAIT");
+    assert_eq!(TcpState::TimeWait.to_string(), "TIME-WAIT");
 }
 
 #[test]
@@ -615,4 +623,174 @@ fn zero_window_is_probed() {
     tcp.on_segment(&win, probe_at).unwrap();
     let rest = sent(&mut tcp, probe_at);
     assert_eq!(rest.iter().map(|s| s.payload.len()).sum::<usize>(), 17);
+}
+
+/// The server's window (100) cuts the 300-byte request short and that
+/// first segment is lost. The retransmission used to take a whole MSS from
+/// `snd_una`, so it carried 200 bytes never sent; Linux took them and
+/// acknowledged beyond `snd_nxt`, which we rejected together with the
+/// response: a false CRITICAL at the deadline. A retransmission resends
+/// only what was sent; the rest goes out as new data when the window opens.
+#[test]
+fn retransmission_after_a_send_cut_by_the_window_stops_at_snd_nxt() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 100;
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 300]);
+    let first = sent(&mut tcp, at(1));
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].payload.len(), 100, "the window allows 100");
+    // Lost. The timer resends exactly those 100 bytes.
+    let again = sent(&mut tcp, at(201));
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].seq, ISN + 1);
+    assert_eq!(again[0].payload.len(), 100, "never past snd_nxt");
+    // The server takes them; the rest follows as new data, window by window.
+    let mut ack = server(0, ISN + 101, Flags::ACK, b"");
+    ack.window = 100;
+    tcp.on_segment(&ack, at(202)).unwrap();
+    let second = sent(&mut tcp, at(202));
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_eq!(second[0].seq, ISN + 101);
+    assert_eq!(second[0].payload.len(), 100);
+    let mut ack = server(0, ISN + 201, Flags::ACK, b"");
+    ack.window = 100;
+    tcp.on_segment(&ack, at(203)).unwrap();
+    let third = sent(&mut tcp, at(203));
+    assert_eq!(third.len(), 1, "{third:?}");
+    assert_eq!(third[0].seq, ISN + 201);
+    assert_eq!(third[0].payload.len(), 100);
+    // The response acknowledges all of it and is taken.
+    let resp = server(
+        0,
+        ISN + 301,
+        Flags::PSH | Flags::ACK,
+        b"HTTP/1.1 200 OK\r\n",
+    );
+    assert_eq!(tcp.on_segment(&resp, at(204)), Ok(()));
+    assert!(tcp.all_sent_acked());
+    assert_eq!(tcp.take_received(), b"HTTP/1.1 200 OK\r\n");
+}
+
+/// The same bug through the persist timer: the one-byte zero-window probe,
+/// when the window stays closed, was retransmitted as a whole MSS of the
+/// request. It stays one byte until the window opens.
+#[test]
+fn zero_window_probe_is_retransmitted_as_one_byte() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 0;
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(b"GET / HTTP/1.1\r\n\r\n");
+    sent(&mut tcp, at(1));
+    let probe_at = tcp.poll_at().expect("persist timer armed");
+    let probe = sent(&mut tcp, probe_at);
+    assert_eq!(probe.len(), 1);
+    assert_eq!(probe[0].payload, b"G");
+    // Linux answers with the window still closed, the byte not taken.
+    let mut closed = server(0, ISN + 1, Flags::ACK, b"");
+    closed.window = 0;
+    tcp.on_segment(&closed, probe_at).unwrap();
+    let again_at = tcp.poll_at().expect("probe timer armed");
+    let again = sent(&mut tcp, again_at);
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0].seq, ISN + 1);
+    assert_eq!(again[0].payload, b"G", "the probe, not the request");
+    // The window opens and acknowledges the probe byte: the rest is new data.
+    let mut open = server(0, ISN + 2, Flags::ACK, b"");
+    open.window = 1000;
+    tcp.on_segment(&open, again_at).unwrap();
+    let rest = sent(&mut tcp, again_at);
+    assert_eq!(rest.len(), 1, "{rest:?}");
+    assert_eq!(rest[0].seq, ISN + 2);
+    assert_eq!(rest[0].payload, b"ET / HTTP/1.1\r\n\r\n");
+}
+
+/// Through the old cyclic `PartialOrd`, an ACK exactly 2^31 from ours
+/// (nothing in flight) was neither beyond `snd_nxt` nor too old: it passed
+/// validation, and its window and data were taken. It is outside what we
+/// sent, whether or not data is in flight.
+#[test]
+fn ack_half_the_sequence_space_away_is_out_of_range() {
+    let mut tcp = established();
+    let far = server(0, ISN + 1 + (1 << 31), Flags::ACK, b"spoofed");
+    assert_eq!(tcp.on_segment(&far, at(2)), Err(Ignored::AckOutOfRange));
+    assert!(tcp.take_received().is_empty());
+    tcp.send(b"abc");
+    sent(&mut tcp, at(2));
+    for ack in [ISN + 1 + (1 << 31), ISN + 4 + (1 << 31)] {
+        let far = server(0, ack, Flags::ACK, b"spoofed");
+        assert_eq!(tcp.on_segment(&far, at(3)), Err(Ignored::AckOutOfRange));
+    }
+    assert!(tcp.take_received().is_empty());
+    // The edges of the acceptable range still hold.
+    let newest = server(0, ISN + 4, Flags::ACK, b"");
+    assert_eq!(tcp.on_segment(&newest, at(3)), Ok(()));
+    let oldest = server(0, ISN + 4 - u32::from(u16::MAX), Flags::ACK, b"");
+    assert_eq!(tcp.on_segment(&oldest, at(3)), Ok(()));
+    let too_old = server(0, ISN + 3 - u32::from(u16::MAX), Flags::ACK, b"");
+    assert_eq!(tcp.on_segment(&too_old, at(3)), Err(Ignored::AckOutOfRange));
+}
+
+/// RFC 9293 3.10.7.4 (SND.WL2): the server acks our two segments one by
+/// one, first with room for 50 more bytes, then with its window closed.
+/// The network swaps the two ACKs: the older one, arriving last, must not
+/// reopen the window the server has closed since.
+#[test]
+fn stale_ack_cannot_reopen_a_closed_window() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 100;
+    sa.mss = Some(50);
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 300]);
+    assert_eq!(sent(&mut tcp, at(1)).len(), 2, "two segments of 50");
+    let mut older = server(0, ISN + 51, Flags::ACK, b"");
+    older.window = 50;
+    let mut newer = server(0, ISN + 101, Flags::ACK, b"");
+    newer.window = 0;
+    tcp.on_segment(&newer, at(2)).unwrap();
+    assert!(sent(&mut tcp, at(2)).iter().all(|s| s.payload.is_empty()));
+    // The old ACK is acceptable (its data, had it any, would count) ...
+    assert_eq!(tcp.on_segment(&older, at(2)), Ok(()));
+    // ... but its window is history.
+    let out = sent(&mut tcp, at(2));
+    assert!(
+        out.iter().all(|s| s.payload.is_empty()),
+        "sent into a closed window: {out:?}"
+    );
+    assert_eq!(tcp.peer_window, 0);
+}
+
+/// RFC 9293 3.10.7.4 (SND.WL1): two server segments with the same ACK, the
+/// second after its application read (window 0, then 200). Reordered, the
+/// older one, with the lower sequence number, must not shrink the window.
+#[test]
+fn reordered_server_segments_cannot_shrink_the_window() {
+    let mut tcp = client();
+    sent(&mut tcp, at(0));
+    let mut sa = syn_ack();
+    sa.window = 100;
+    tcp.on_segment(&sa, at(1)).unwrap();
+    tcp.send(&[b'x'; 400]);
+    assert_eq!(sent(&mut tcp, at(1))[0].payload.len(), 100);
+    let mut older = server(0, ISN + 101, Flags::ACK, b"HTTP/1.1 ");
+    older.window = 0;
+    let mut newer = server(9, ISN + 101, Flags::ACK, b"200 OK\r\n");
+    newer.window = 200;
+    tcp.on_segment(&newer, at(2)).unwrap();
+    let more = sent(&mut tcp, at(2));
+    let bytes: usize = more.iter().map(|s| s.payload.len()).sum();
+    assert_eq!(bytes, 200, "the newer window is used: {more:?}");
+    tcp.on_segment(&older, at(2)).unwrap();
+    assert_eq!(
+        tcp.take_received(),
+        b"HTTP/1.1 200 OK\r\n",
+        "its data counts"
+    );
+    assert_eq!(tcp.peer_window, 200, "its window does not");
 }
