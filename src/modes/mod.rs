@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use pnet_datalink::MacAddr;
 
 use crate::cli::{Common, Interface as IfaceChoice, Mode};
-use crate::net::bpf::{FlowFilter, Program};
+use crate::net::bpf::{Expect, Program, Proto};
 use crate::net::conn::Conn;
 use crate::net::frame::{self, Flow, Link};
 use crate::net::link::{route_interface, Interface, PacketSocket};
@@ -279,12 +279,19 @@ pub fn open_raw_path<'a>(
             ))
         }
     };
-    let filter = Program::for_flow(FlowFilter {
-        real_server: t.real_server,
-        vip: t.vip,
-        vip_port: t.port,
-        local_port: reserved.port,
-    });
+    let filter = match Program::build(&[
+        Expect::Transport {
+            proto: Proto::Tcp,
+            remote: SocketAddr::new(t.vip, t.port),
+            local_port: reserved.port,
+        },
+        Expect::NeighborReply {
+            target: t.real_server,
+        },
+    ]) {
+        Ok(p) => p,
+        Err(e) => return Err(fail(d.unknown(e.to_string()), trace)),
+    };
     let sock = match PacketSocket::open(iface.index, &filter) {
         Ok(s) => s,
         Err(e) => return Err(fail(d.unknown(socket_error(&e)), trace)),
