@@ -1,5 +1,6 @@
 //! Any bytes off the wire: the frame parser returns Ok or a FrameError,
-//! never panics, and what it accepts re-encodes to a frame it accepts again.
+//! never panics, and what it accepts re-encodes to a frame it accepts again
+//! (TCP, UDP, echo), equal to what it parsed.
 #![no_main]
 
 use check_raw::net::frame::{self, Parsed};
@@ -10,11 +11,38 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     let verified = flags & 1 == 1;
-    if let Ok(Parsed::Tcp(f)) = frame::parse(bytes, verified) {
-        let again = frame::tcp_frame(f.link, f.flow, 0, &f.segment);
-        match frame::parse(&again, false) {
-            Ok(Parsed::Tcp(g)) => assert_eq!(g.segment, f.segment),
-            other => panic!("re-encoded frame did not parse: {other:?}"),
+    let Ok(parsed) = frame::parse(bytes, verified) else {
+        return;
+    };
+    // The trace line of anything parsed must not panic either.
+    let _ = parsed.to_string();
+    match parsed {
+        Parsed::Tcp(f) => {
+            let again = frame::tcp_frame(f.link, f.flow, 0, &f.segment);
+            match frame::parse(&again, false) {
+                Ok(Parsed::Tcp(g)) => assert_eq!(g.segment, f.segment),
+                other => panic!("re-encoded TCP frame did not parse: {other:?}"),
+            }
         }
+        Parsed::Udp(f) => {
+            let again = frame::udp_frame(f.link, f.flow, 0, &f.payload);
+            match frame::parse(&again, false) {
+                Ok(Parsed::Udp(g)) => assert_eq!(g, f),
+                other => panic!("re-encoded UDP frame did not parse: {other:?}"),
+            }
+        }
+        Parsed::Echo(e) => {
+            let build = if e.is_reply {
+                frame::echo_reply
+            } else {
+                frame::echo_request
+            };
+            let again = build(e.link, e.src_ip, e.dst_ip, 0, e.ident, e.seq, &e.payload);
+            match frame::parse(&again, false) {
+                Ok(Parsed::Echo(g)) => assert_eq!(g, e),
+                other => panic!("re-encoded echo did not parse: {other:?}"),
+            }
+        }
+        _ => {}
     }
 });

@@ -46,6 +46,58 @@ def neighbor_advert():
     ip = struct.pack("!IHBB", 6 << 28, len(icmp), 58, 255) + RS6 + LB6
     return LB_MAC + RS_MAC + b"\x86\xdd" + ip + icmp
 
+def ip4(proto, src, dst, body):
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(body), 1, 0x4000, 64, proto, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    return ip + body
+
+def ip6(nh, src, dst, body, hop=64):
+    return struct.pack("!IHBB", 6 << 28, len(body), nh, hop) + src + dst + body
+
+def pseudo6(src, dst, nh, n):
+    return src + dst + struct.pack("!I3xB", n, nh)
+
+def udp(src, dst, sport, dport, payload, v6):
+    hdr = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0)
+    pseudo = pseudo6(src, dst, 17, 8 + len(payload)) if v6 else src + dst + struct.pack("!BBH", 0, 17, 8 + len(payload))
+    c = csum(pseudo + hdr + payload) or 0xffff
+    return hdr[:6] + struct.pack("!H", c) + payload
+
+def udp_v4(payload=b"answer"):
+    return LB_MAC + RS_MAC + b"\x08\x00" + ip4(17, VIP4, LB4, udp(VIP4, LB4, 53, 40000, payload, False))
+
+def udp_v6(payload=b"answer"):
+    return LB_MAC + RS_MAC + b"\x86\xdd" + ip6(17, VIP6, LB6, udp(VIP6, LB6, 53, 40000, payload, True))
+
+def icmp4(t, code, rest, body):
+    msg = struct.pack("!BBH", t, code, 0) + rest + body
+    return msg[:2] + struct.pack("!H", csum(msg)) + msg[4:]
+
+def icmp6(src, dst, t, code, rest, body):
+    msg = struct.pack("!BBH", t, code, 0) + rest + body
+    c = csum(pseudo6(src, dst, 58, len(msg)) + msg)
+    return msg[:2] + struct.pack("!H", c) + msg[4:]
+
+def echo_v4(t=0):
+    return LB_MAC + RS_MAC + b"\x08\x00" + ip4(1, RS4, LB4, icmp4(t, 0, struct.pack("!HH", 0xbeef, 1), b"check_raw ping"))
+
+def echo_v6(t=129):
+    return LB_MAC + RS_MAC + b"\x86\xdd" + ip6(58, RS6, LB6, icmp6(RS6, LB6, t, 0, struct.pack("!HH", 0xbeef, 1), b"check_raw ping"))
+
+ROUTER4 = ipaddress.ip_address("198.51.100.254").packed
+ROUTER6 = ipaddress.ip_address("2001:db8::fe").packed
+
+def error_v4(t, code, rest, quoted_proto=17):
+    if quoted_proto == 17:
+        quoted = ip4(17, LB4, VIP4, udp(LB4, VIP4, 40000, 53, b"query", False))
+    else:
+        quoted = ip4(6, LB4, VIP4, tcp(LB4, VIP4, lambda n: LB4 + VIP4 + struct.pack("!BBH", 0, 6, n), 0x02, mss=1460))
+    return LB_MAC + RS_MAC + b"\x08\x00" + ip4(1, ROUTER4, LB4, icmp4(t, code, rest, quoted[:28]))
+
+def error_v6(t, code, rest):
+    quoted = ip6(17, LB6, VIP6, udp(LB6, VIP6, 40000, 53, b"query", True))
+    return LB_MAC + RS_MAC + b"\x86\xdd" + ip6(58, ROUTER6, LB6, icmp6(ROUTER6, LB6, t, code, rest, quoted))
+
 def write(target, name, data):
     with open(os.path.join("seeds", target, name), "wb") as f:
         f.write(data)
@@ -58,6 +110,17 @@ write("frame_parse", "syn_ack_v6", b"\0" + v6(SYN_ACK, mss=1440))
 write("frame_parse", "fin_v6", b"\1" + v6(FIN_ACK))
 write("frame_parse", "arp_reply", b"\0" + arp_reply())
 write("frame_parse", "neighbor_advert", b"\0" + neighbor_advert())
+write("frame_parse", "udp_v4", b"\0" + udp_v4())
+write("frame_parse", "udp_v6", b"\0" + udp_v6())
+write("frame_parse", "udp_v4_empty", b"\1" + udp_v4(b""))
+write("frame_parse", "echo_reply_v4", b"\0" + echo_v4())
+write("frame_parse", "echo_request_v4", b"\0" + echo_v4(8))
+write("frame_parse", "echo_reply_v6", b"\0" + echo_v6())
+write("frame_parse", "port_unreachable_v4", b"\0" + error_v4(3, 3, b"\0" * 4))
+write("frame_parse", "frag_needed_v4", b"\0" + error_v4(3, 4, struct.pack("!HH", 0, 1400), 6))
+write("frame_parse", "time_exceeded_v4", b"\0" + error_v4(11, 0, b"\0" * 4, 6))
+write("frame_parse", "port_unreachable_v6", b"\0" + error_v6(1, 4, b"\0" * 4))
+write("frame_parse", "packet_too_big_v6", b"\0" + error_v6(2, 0, struct.pack("!I", 1280)))
 
 # tcp_machine: 8-byte records (op, flags, seq offset, ack offset, window, len)
 def rec(op, flags=0, seq=0, ack=0, win=65535, n=0):

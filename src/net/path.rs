@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
-use super::bpf::{FlowFilter, Program};
+pub use super::bpf::Proto;
+use super::bpf::{Expect, Program};
 use super::conn::Conn;
 use super::frame::{self, Flow, Link};
 use super::link::{self, Interface, InterfaceError};
@@ -29,13 +30,6 @@ use super::{neigh, Failure, Step, Wire};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::Peer;
 use crate::wait::Waiter;
-
-/// Transport protocols a check can run over the raw path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Proto {
-    Tcp,
-    Udp,
-}
 
 /// Frames a check expects back, beyond the real server's ARP/NDP reply
 /// (always expected: the path needs its MAC).
@@ -317,26 +311,31 @@ fn source_address(spec: &PathSpec, iface: &Interface) -> Result<IpAddr, PathErro
     }
 }
 
-/// The BPF program for what `spec` expects, with our `local_port`.
+/// The BPF program for what `spec` expects, with our `local_port`: the
+/// real server's ARP/NDP reply always, then each expected kind of frame.
 fn filter_for(spec: &PathSpec, local_port: u16) -> Result<Program, PathError> {
-    let flow = spec.expect.iter().find_map(|e| match e {
-        Expected::Flow {
-            proto: Proto::Tcp,
-            remote_port,
-        } => Some(*remote_port),
-        _ => None,
-    });
-    match flow {
-        Some(vip_port) => Ok(Program::for_flow(FlowFilter {
-            real_server: spec.real_server,
-            vip: spec.vip,
-            vip_port,
+    let remote = |port| SocketAddr::new(spec.vip, port);
+    let mut expected = vec![Expect::NeighborReply {
+        target: spec.real_server,
+    }];
+    expected.extend(spec.expect.iter().map(|e| match *e {
+        Expected::Flow { proto, remote_port } => Expect::Transport {
+            proto,
+            remote: remote(remote_port),
             local_port,
-        })),
-        None => Err(PathError::Filter(
-            "no filter for this combination of expected frames".into(),
-        )),
-    }
+        },
+        Expected::IcmpErrors { proto, remote_port } => Expect::IcmpErrorFor {
+            proto,
+            remote: remote(remote_port),
+            local_port,
+        },
+        Expected::EchoReply { ident } => Expect::EchoReply {
+            from: spec.vip,
+            ident,
+        },
+        Expected::NeighborReply { target } => Expect::NeighborReply { target },
+    }));
+    Program::build(&expected).map_err(|e| PathError::Filter(e.to_string()))
 }
 
 /// The settings that would make this host's kernel answer a raw TCP

@@ -22,7 +22,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr, SocketAddrV6};
 
 use socket2::{Domain, Socket, Type};
 
-use super::path::Proto;
+use super::bpf::Proto;
 
 #[derive(Debug)]
 pub struct ReservedPort {

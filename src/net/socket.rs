@@ -17,7 +17,7 @@ use std::io;
 use std::mem;
 use std::os::fd::{AsRawFd, RawFd};
 
-use socket2::{Domain, Protocol, SockFilter, Socket, Type};
+use socket2::{Domain, Protocol, Socket, Type};
 
 use super::bpf::Program;
 use super::link::MAX_IFNAME;
@@ -59,12 +59,7 @@ impl PacketSocket {
             Type::RAW.nonblocking().cloexec(),
             Some(Protocol::from(0)),
         )?;
-        let program: Vec<SockFilter> = filter
-            .0
-            .iter()
-            .map(|i| SockFilter::new(i.code, i.jt, i.jf, i.k))
-            .collect();
-        socket.attach_filter(&program)?;
+        filter.attach(&socket)?;
         let fd = socket.as_raw_fd();
         set_int_option(fd, libc::SOL_PACKET, libc::PACKET_AUXDATA, 1)?;
         // Our own transmitted frames would otherwise loop back to us

@@ -278,5 +278,7 @@ fn peers_and_close_notes_read_well() {
     };
     assert_eq!(kernel.via(), "via 198.51.100.11:80 (BACKUP role)");
     assert_eq!(Closed::Reset.note(), "");
-    assert!(Closed::NoFinInTime.note().contains("no FIN from the server in time"));
+    assert!(Closed::NoFinInTime
+        .note()
+        .contains("no FIN from the server in time"));
 }
