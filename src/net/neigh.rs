@@ -4,23 +4,15 @@
 //! We ask on the wire every time rather than trusting the kernel's
 //! neighbour cache: a stale entry would send the check to a host that has
 //! gone, and the whole point is to follow the path real traffic takes now.
-//! Requests repeat with backoff within the check's deadline, so one lost
-//! frame does not fail a healthy server.
+//! Requests repeat with backoff within the check's deadline (`Wire::ask`),
+//! so one lost frame does not fail a healthy server.
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
 use super::frame::{self, Parsed};
-use super::{Failure, Step, Wire};
-
-/// First retry; doubled each time up to `MAX_RETRY`.
-const FIRST_RETRY: Duration = Duration::from_millis(200);
-const MAX_RETRY: Duration = Duration::from_secs(1);
-/// Requests sent at most: one a second at worst, enough for the longest
-/// `-t`; the deadline ends it sooner.
-const MAX_REQUESTS: u32 = 700;
+use super::{Backoff, Failure, Step, Wire};
 
 /// Resolve `target` to a MAC address, asking from `source` (same family).
 pub fn resolve(wire: &mut Wire, source: IpAddr, target: IpAddr) -> Result<MacAddr, Failure> {
@@ -35,26 +27,11 @@ pub fn resolve(wire: &mut Wire, source: IpAddr, target: IpAddr) -> Result<MacAdd
             )))
         }
     };
-    let mut retry = FIRST_RETRY;
-    for _ in 0..MAX_REQUESTS {
-        wire.send(&request)?;
-        wire.trace
-            .frame(|| format!("> {what} request who-has {target} tell {source}"));
-        let resend_at = Instant::now() + retry;
-        // Within one request's wait, keep reading until it is time to resend.
-        while Instant::now() < resend_at.min(wire.deadline) {
-            if let Some(mac) =
-                wire.receive(resend_at, |trace, parsed| answer(trace, parsed, target))?
-            {
-                return Ok(mac);
-            }
-        }
-        if Instant::now() >= wire.deadline {
-            break;
-        }
-        retry = (retry * 2).min(MAX_RETRY);
-    }
-    Err(Failure::Timeout(Step::Arp))
+    let what = || format!("{what} request who-has {target} tell {source}");
+    wire.ask(&request, what, Backoff::REQUESTS, |trace, parsed| {
+        answer(trace, parsed, target)
+    })?
+    .ok_or(Failure::Timeout(Step::Arp))
 }
 
 /// The MAC from a reply about `target`, if this frame is one.
