@@ -83,6 +83,7 @@ packages=$(printf '%s\n' "$rows" | cut -d'|' -f1 | tr '\n' ' ')
 packages=${packages% }
 
 if [ "$mode" = list ]; then
+    # shellcheck disable=SC2086 # one package a line
     printf '%s\n' $packages
     exit 0
 fi

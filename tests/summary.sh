@@ -90,7 +90,8 @@ summary=$(awk '
         printf "%d passed, %d failed, %d skipped\n", passed, failed, skipped
     }' "$log")
 
-failed=$(echo "$summary" | sed 's/.* passed, \([0-9]*\) failed.*/\1/')
+failed=${summary#* passed, }
+failed=${failed%% failed*}
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then
     echo "$1 exited with status $status before any test failed (a build error?); see above or $log"
 fi
