@@ -2,11 +2,16 @@
 #
 #   make          release binary and its three names in target/release/
 #   make demo     throwaway LVS-DR testbed in network namespaces (root)
-#   make test     every test: unit, integration (root; skipped otherwise)
+#   make test     every test: unit, integration (root; skipped otherwise),
+#                 ending with a line "N passed, N failed, N skipped"
 #   make lint     rustfmt and clippy, as CI runs them
 #   make bench    timing and memory goals, measured in the testbed (root)
 #   make install  PREFIX=/usr/local DESTDIR=
-#   make deb      the Debian package, in target/deb/ (needs debhelper)
+#   make deb      the Debian package, in target/deb/
+#
+# demo, test, bench, lint and deb first install the Debian packages they
+# need that are missing (as root; otherwise they say which): tests/deps.sh
+# holds the lists. make and make install only check the build's.
 
 CARGO   ?= cargo
 PREFIX  ?= /usr/local
@@ -22,6 +27,7 @@ SCRIPTS   := packaging/keepalived/check_raw-role-notify \
              packaging/ldirectord/check_raw_tcp-ldirectord \
              packaging/ldirectord/check_raw_http-ldirectord
 MANPAGES  := man/check_raw.8 man/check_raw_tcp.8 man/check_raw_http_get.8 man/check_raw_http.8
+DEPS      := tests/deps.sh
 # A rustup toolchain is not a Debian package: skip the Build-Depends check then.
 DEB_NODEPS := $(if $(filter /usr/bin/%,$(shell command -v rustc)),,-d)
 
@@ -30,21 +36,36 @@ DEB_NODEPS := $(if $(filter /usr/bin/%,$(shell command -v rustc)),,-d)
 all: build
 
 # cargo decides what to rebuild; the names are symlinks next to the binary.
-build:
+define cargo-build
 	$(CARGO) build --release --locked
 	@for name in $(NAMES); do ln -sfn check_raw $(RELEASE)/$$name; done
+endef
 
-demo: build
+build:
+	@$(DEPS) --check build
+	$(cargo-build)
+
+# The packages first (deps.sh installs the build's too), then the build.
+demo:
+	@$(DEPS) demo
+	$(cargo-build)
 	$(CARGO) test --release --locked --test demo
 
-test: build
-	$(CARGO) test --release --locked
+# Every test binary runs even when one fails; tests/summary.sh keeps
+# cargo's status and ends with "N passed, N failed, N skipped".
+test:
+	@$(DEPS) test
+	$(cargo-build)
+	@tests/summary.sh $(CARGO) test --release --locked --no-fail-fast
 
 # Timing goals (deadline +-10 ms idle and under a flood, RSS): root only.
-bench: build
+bench:
+	@$(DEPS) bench
+	$(cargo-build)
 	$(CARGO) bench --locked --bench timing
 
 lint:
+	@$(DEPS) lint
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
 	@out=$$(LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l man/check_raw.8 2>&1 >/dev/null); \
@@ -68,6 +89,7 @@ install: build
 # Built from a copy of the tree so that dpkg-buildpackage's ../ outputs
 # land in target/deb/ (and its clean does not remove our target/).
 deb:
+	@$(DEPS) deb
 	rm -rf target/deb && mkdir -p target/deb/check-raw
 	tar --exclude=./target --exclude=./fuzz/target --exclude=./.git --exclude=./debian \
 		-cf - . | tar -C target/deb/check-raw -xf -
