@@ -20,6 +20,7 @@
 //! `0` (or `-r auto` in `lbb`) and connect through the kernel to the real
 //! server's own address. Tests skip, with a message, when not run as root.
 
+#[macro_use]
 mod harness;
 
 use std::io::{self, Read, Write};
@@ -171,9 +172,7 @@ impl NginxBed {
 
 #[test]
 fn nginx_health_md5_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     // The oracle agrees with md5sum.
     assert_eq!(md5_hex(HEALTH_BODY), HEALTH_MD5);
     let bed = NginxBed::new();
@@ -197,9 +196,7 @@ fn nginx_health_md5_is_ok() {
 
 #[test]
 fn nginx_big_body_md5_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let md5 = md5_hex(&big_body());
     let r = http_get(&bed.tb, "lb", &[], RS1, PORT, "/big", &md5);
@@ -210,9 +207,7 @@ fn nginx_big_body_md5_is_ok() {
 
 #[test]
 fn nginx_big_body_status_200_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http(&bed.tb, "lb", &["-S", "200"], RS1, PORT, "/big");
     assert_verdict(&r, 0, OK, &["HTTP/1.1 200 OK", "65536 bytes", RS1]);
@@ -222,9 +217,7 @@ fn nginx_big_body_status_200_is_ok() {
 
 #[test]
 fn nginx_head_has_no_body() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     // nginx answers HEAD with the Content-Length of the GET and no body:
     // the check must not wait for 65536 bytes that never come.
@@ -249,9 +242,7 @@ fn nginx_head_has_no_body() {
 
 #[test]
 fn nginx_response_headers_present_and_missing() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let tb = &bed.tb;
     for present in [
@@ -282,9 +273,7 @@ fn nginx_response_headers_present_and_missing() {
 
 #[test]
 fn nginx_wrong_md5_is_critical_naming_both() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(&bed.tb, "lb", &[], RS1, PORT, "/health", WRONG_MD5);
     assert_verdict(&r, 2, GET_CRITICAL, &[WRONG_MD5, HEALTH_MD5]);
@@ -301,9 +290,7 @@ fn nginx_wrong_md5_is_critical_naming_both() {
 
 #[test]
 fn nginx_status_codes() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let tb = &bed.tb;
     let r = http(tb, "lb", &["-S", "200"], RS1, PORT, "/no-such-page");
@@ -322,9 +309,7 @@ fn nginx_status_codes() {
 
 #[test]
 fn nginx_body_string_and_regex() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let tb = &bed.tb;
     let cases: [(&[&str], i32, &str, &str); 7] = [
@@ -348,9 +333,7 @@ fn nginx_body_string_and_regex() {
 
 #[test]
 fn nginx_clean_close_leaves_nothing_open() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(&bed.tb, "lb", &["-c"], RS1, PORT, "/health", HEALTH_MD5);
     assert_verdict(&r, 0, GET_OK, &["3 bytes", RS1]);
@@ -362,9 +345,7 @@ fn nginx_clean_close_leaves_nothing_open() {
 
 #[test]
 fn nginx_chunked_body_is_decoded() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let md5 = md5_hex(CHUNKED_BODY);
     let r = http_get(&bed.tb, "lb", &[], RS1, PORT, "/chunked", &md5);
@@ -386,9 +367,7 @@ fn nginx_chunked_body_is_decoded() {
 
 #[test]
 fn nginx_on_rs2_without_vip_times_out() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(
         &bed.tb,
@@ -420,9 +399,7 @@ fn nginx_on_rs2_without_vip_times_out() {
 
 #[test]
 fn rs3_closed_port_fails_at_once_on_rst() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(
         &bed.tb,
@@ -494,9 +471,7 @@ fn assert_backup_verdicts(bed: &NginxBed, from: &str, role_opts: &[&str]) {
 
 #[test]
 fn backup_role_file_on_master_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let roles = Roles::new();
     assert_backup_verdicts(&bed, "lb", &roles.backup());
@@ -504,9 +479,7 @@ fn backup_role_file_on_master_lb() {
 
 #[test]
 fn backup_role_file_on_backup_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let roles = Roles::new();
     assert_backup_verdicts(&bed, "lbb", &roles.backup());
@@ -514,18 +487,14 @@ fn backup_role_file_on_backup_lb() {
 
 #[test]
 fn backup_role_auto_on_lb_without_vip() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     assert_backup_verdicts(&bed, "lbb", &["-r", "auto"]);
 }
 
 #[test]
 fn role_auto_on_lb_holding_the_vip_is_master() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(
         &bed.tb,
@@ -620,9 +589,7 @@ const LF_ONLY: &[u8] = b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok";
 
 #[test]
 fn lf_only_reply_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8081;
     tb.serve(
@@ -642,9 +609,7 @@ fn lf_only_reply_is_ok() {
 
 #[test]
 fn chunked_reply_in_segments_is_decoded() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8082;
     tb.serve(
@@ -668,9 +633,7 @@ fn chunked_reply_in_segments_is_decoded() {
 
 #[test]
 fn reply_one_byte_per_segment_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let (plain, chunked) = (8083, 8084);
     let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nX-Pad: one byte per segment\r\n\r\nhello, world!";
@@ -695,9 +658,7 @@ fn reply_one_byte_per_segment_is_ok() {
 
 #[test]
 fn close_delimited_http10_reply_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8085;
     // `Respond` closes its write side after the reply: the FIN ends the body.
@@ -719,9 +680,7 @@ fn close_delimited_http10_reply_is_ok() {
 
 #[test]
 fn server_that_never_answers_times_out_on_response_start() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8086;
     tb.serve("rs1", port, Behaviour::Silent);
@@ -744,9 +703,7 @@ fn server_that_never_answers_times_out_on_response_start() {
 
 #[test]
 fn server_that_stalls_in_the_body_times_out_on_response_end() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8087;
     let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
@@ -774,9 +731,7 @@ fn server_that_stalls_in_the_body_times_out_on_response_end() {
 
 #[test]
 fn not_found_reply_is_critical() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8088;
     let reply = b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found".to_vec();
@@ -795,9 +750,7 @@ fn not_found_reply_is_critical() {
 
 #[test]
 fn reply_over_max_bytes_is_critical() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let (sized, chunked) = (8089, 8090);
     let body = vec![b'x'; 2000];
@@ -838,9 +791,7 @@ fn banner_server(banner: &'static [u8]) -> Behaviour {
 
 #[test]
 fn garbage_reply_is_invalid() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     // A real OpenSSH banner, and a short one: the answer is not HTTP as soon
     // as its first bytes are not `HTTP/`, whatever its length.
@@ -872,9 +823,7 @@ fn garbage_reply_is_invalid() {
 
 #[test]
 fn interim_100_continue_is_skipped() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8092;
     let parts = vec![
@@ -891,9 +840,7 @@ fn interim_100_continue_is_skipped() {
 
 #[test]
 fn request_carries_method_path_host_and_headers() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8093;
     let seen: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
@@ -954,9 +901,7 @@ fn request_carries_method_path_host_and_headers() {
 /// argument could not send frames on the host.
 #[test]
 fn bad_arguments_are_unknown_and_send_nothing() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let server = tb.server("rs1", PORT);
     let long_path = format!("/{}", "a".repeat(2999));
@@ -1090,9 +1035,7 @@ fn bad_arguments_are_unknown_and_send_nothing() {
 /// A problem found at run time, not in the arguments, is a status line.
 #[test]
 fn missing_role_file_is_unknown() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let dir = TempDir::new();
     let missing = dir.path().join("no-such-role-file");

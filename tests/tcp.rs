@@ -9,6 +9,7 @@
 //! tests run in parallel and a failure in one cannot disturb another. Tests
 //! that need namespaces skip, with a message, when not run as root.
 
+#[macro_use]
 mod harness;
 
 use std::path::Path;
@@ -45,9 +46,7 @@ fn vip_port() -> String {
 
 #[test]
 fn rs1_with_vip_and_listener_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &[], RS1);
     assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
@@ -58,9 +57,7 @@ fn rs1_with_vip_and_listener_is_ok() {
 
 #[test]
 fn clean_close_ends_with_fin_handshake() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let server = tb.server("rs1", PORT);
     let r = check(&tb, "lb", &["-c"], RS1);
@@ -78,9 +75,7 @@ fn clean_close_ends_with_fin_handshake() {
 
 #[test]
 fn rs2_without_vip_times_out() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-t", "500"], RS2);
     assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
@@ -97,9 +92,7 @@ fn rs2_without_vip_times_out() {
 
 #[test]
 fn rs3_closed_port_fails_at_once_on_rst() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-t", "3000"], RS3);
     assert_verdict(&r, 2, CRITICAL, &["RST"]);
@@ -112,9 +105,7 @@ fn rs3_closed_port_fails_at_once_on_rst() {
 
 #[test]
 fn nobody_at_real_server_address_fails_on_arp() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-t", "300"], NOBODY);
     assert_verdict(&r, 2, CRITICAL, &["ARP"]);
@@ -128,9 +119,7 @@ fn nobody_at_real_server_address_fails_on_arp() {
 
 #[test]
 fn role_file_1_means_master() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let dir = TempDir::new();
     let role = dir.write("role", b"1\n");
@@ -153,9 +142,7 @@ fn assert_backup_verdicts(tb: &Testbed, host: &str, role: &Path) {
 
 #[test]
 fn role_file_0_means_backup_on_master_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let dir = TempDir::new();
     assert_backup_verdicts(&tb, "lb", &dir.write("role", b"0"));
@@ -163,9 +150,7 @@ fn role_file_0_means_backup_on_master_lb() {
 
 #[test]
 fn role_file_0_means_backup_on_backup_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let dir = TempDir::new();
     assert_backup_verdicts(&tb, "lbb", &dir.write("role", b"0"));
@@ -173,9 +158,7 @@ fn role_file_0_means_backup_on_backup_lb() {
 
 #[test]
 fn missing_role_file_is_unknown() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let dir = TempDir::new();
     let missing = dir.path().join("no-such-role-file");
@@ -185,9 +168,7 @@ fn missing_role_file_is_unknown() {
 
 #[test]
 fn role_auto_on_lb_holding_the_vip_is_master() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-r", "auto", "-t", "500"], RS2);
     assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
@@ -195,9 +176,7 @@ fn role_auto_on_lb_holding_the_vip_is_master() {
 
 #[test]
 fn role_auto_on_lb_without_the_vip_is_backup() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lbb", &["-r", "auto", "-t", "500"], RS2);
     assert_verdict(&r, 0, OK, &[RS2]);
@@ -212,9 +191,7 @@ fn role_auto_on_lb_without_the_vip_is_backup() {
 /// one must not send frames on the host.
 #[test]
 fn bad_arguments_are_unknown() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let long_iface = "abcdefghijklmnop"; // 16 bytes; IFNAMSIZ allows 15
     let cases: [(&str, Vec<&str>, &[&str]); 11] = [
         ("port 0", vec![IFACE, RS1, VIP, "0"], &["port"]),
@@ -284,9 +261,7 @@ fn bad_arguments_are_unknown() {
 
 #[test]
 fn unknown_program_name_lists_valid_names() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let port = PORT.to_string();
     let r = tb.run(
@@ -304,9 +279,7 @@ fn unknown_program_name_lists_valid_names() {
 
 #[test]
 fn subcommand_form_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let port = PORT.to_string();
     let r = tb.run("lb", Path::new(CHECK_RAW), &["tcp", IFACE, RS1, VIP, &port]);
@@ -315,9 +288,7 @@ fn subcommand_form_is_ok() {
 
 #[test]
 fn verbose_prints_status_line_then_detail() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-vvv"], RS1);
     assert_eq!(r.code, Some(0), "{r}");
@@ -356,9 +327,7 @@ fn path_str(p: &Path) -> &str {
 /// death by signal, which ldirectord would read as success.
 #[test]
 fn a_panic_is_reported_unknown_not_a_crash() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let bin = check_raw_bin("check_raw_tcp");
     let port = PORT.to_string();
@@ -393,9 +362,7 @@ fn a_panic_is_reported_unknown_not_a_crash() {
 /// to fix it, exit 3, or 1 under keepalived.
 #[test]
 fn without_cap_net_raw_says_how_to_fix_it() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, SETPRIV);
     let tb = Testbed::new();
     let port = PORT.to_string();
     // A copy the unprivileged user can reach wherever the tree is cloned
