@@ -400,3 +400,105 @@ fn without_cap_net_raw_says_how_to_fix_it() {
         assert_eq!(r.stdout.lines().count(), 1, "{r}");
     }
 }
+
+// ---- regressions -------------------------------------------------------------
+
+/// BACKUP with `-c` and a fixed `--source-port`, three runs in a row: our
+/// side closes first, so each run leaves its connection in TIME_WAIT on
+/// that port, and the next run's bind must still succeed (it once failed
+/// with EADDRINUSE: OK, UNKNOWN, UNKNOWN).
+#[test]
+fn backup_clean_close_with_a_fixed_source_port_runs_again_at_once() {
+    require!(Need::Testbed);
+    let tb = Testbed::new();
+    let dir = TempDir::new();
+    let role = dir.write("role", b"0\n");
+    let opts = ["-r", path_str(&role), "--source-port", "41235", "-c"];
+    let mut failures = Vec::new();
+    for run in 1..=3 {
+        let r = check(&tb, "lb", &opts, RS1);
+        if let Err(e) = verdict(&r, 0, OK, &[RS1, "BACKUP role"]) {
+            failures.push(format!("run {run} of 3: {e}"));
+        }
+    }
+    assert_all_ok(&failures);
+    assert_nothing_left_open(&tb, "rs1", PORT, &"three BACKUP -c runs");
+}
+
+/// With `-c`, a server that accepts and never sends its FIN must not hold
+/// the check until `-t`: the check gives up on the close early, stays OK
+/// (the server did answer) and says that the close was not finished in
+/// time. MASTER (raw frames) and BACKUP (kernel connection) alike.
+#[test]
+fn clean_close_gives_up_early_on_a_server_that_never_sends_its_fin() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    tb.serve("rs1", PORT, Behaviour::Silent);
+    let dir = TempDir::new();
+    let backup = dir.write("role", b"0\n");
+    let mut failures = Vec::new();
+    for (role, file) in [("MASTER", None), ("BACKUP", Some(&backup))] {
+        let mut opts = vec!["-c", "-t", "4000"];
+        if let Some(file) = file {
+            opts.extend(["-r", path_str(file)]);
+        }
+        let r = check(&tb, "lb", &opts, RS1);
+        if let Err(e) = verdict(&r, 0, OK, &[RS1, "no FIN from the server in time"]) {
+            failures.push(format!("[{role}] {e}"));
+        } else if r.elapsed >= Duration::from_millis(2500) {
+            failures.push(format!(
+                "[{role}] the close should give up well before -t 4000 (2500 ms at most)\n{r}"
+            ));
+        }
+        assert_nothing_left_open(&tb, "rs1", PORT, &r);
+    }
+    assert_all_ok(&failures);
+}
+
+/// `--source` with an address that is not on SOURCE_IFACE (the kernel
+/// would accept it: `ip_nonlocal_bind=1`) is a configuration error: UNKNOWN
+/// naming the address, and not one TCP frame leaves the load balancer (the
+/// relay between `lb` and the switch counts them).
+#[test]
+fn source_address_not_on_the_interface_is_unknown_and_sends_nothing() {
+    require!(Need::Testbed);
+    const FOREIGN: &str = "198.51.100.77";
+    let tb = Testbed::with_relay(FaultPlan::none());
+    tb.sysctl("lb", "net.ipv4.ip_nonlocal_bind", "1");
+    let server = tb.server("rs1", PORT);
+    let r = check(&tb, "lb", &["--source", FOREIGN, "-t", "1000"], RS1);
+    let ctx = format!("{:?}\n{}", tb.relay().stats(), tb.relay().log());
+    assert_verdict_with(&r, 3, UNKNOWN, &[FOREIGN, "not configured"], &ctx);
+    assert_eq!(
+        tb.relay().stats().to_rs.tcp,
+        0,
+        "no TCP frame may leave lb\n{r}\n{ctx}"
+    );
+    assert_eq!(server.accepted(), 0, "rs1 saw a connection\n{r}");
+}
+
+/// The text `-v` must show when a MASTER check runs on a host that does
+/// not hold the VIP (see the test below).
+fn kernel_rst_warning() -> String {
+    format!("VIP {VIP} is not a local address: the kernel answers the SYN/ACK with RST")
+}
+
+/// A raw check run as MASTER (role file `1`) on a load balancer that does
+/// not hold the VIP: the real server's SYN/ACK is addressed to a local
+/// address from a non-local one, so this host's kernel answers it with RST
+/// behind the check's back. `-v` must say so in a detail line.
+#[test]
+fn master_without_the_vip_warns_that_the_kernel_resets() {
+    require!(Need::Testbed);
+    let tb = Testbed::new();
+    tb.remove_vip("lb");
+    let dir = TempDir::new();
+    let role = dir.write("role", b"1\n");
+    let r = check(&tb, "lb", &["-v", "-r", path_str(&role)], RS1);
+    assert!(r.status_line().starts_with("RAW_TCP "), "{r}");
+    let warning = kernel_rst_warning();
+    assert!(
+        r.stdout.lines().skip(1).any(|l| l.contains(&warning)),
+        "a detail line should contain {warning:?}\n{r}"
+    );
+}
