@@ -504,11 +504,7 @@ fn signalled_check(
 ) -> (RunResult, Duration) {
     // Held until the check ends: the symlink's directory goes with it.
     let bin = check_raw_bin("check_raw_tcp");
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args(["netns", "exec", tb.ns("lb")])
-        .arg(&*bin)
-        .args(args(opts, rs));
-    let child = spawn(cmd);
+    let child = tb.spawn("lb", &bin, &args(opts, rs));
     thread::sleep(ms(300));
     // `ip netns exec` execs the program itself, so the pid is the check's.
     let exe = std::fs::read_link(format!("/proc/{}/exe", child.pid()));
@@ -605,6 +601,25 @@ fn sigint_while_connected_resets_and_exits_critical() {
     require!(Need::Testbed);
     let _load = light();
     signal_while_connected(libc::SIGINT, "SIGINT");
+}
+
+// ---- the interface goes down ---------------------------------------------------
+
+/// `lb`'s interface goes down while the check waits for a SYN/ACK that
+/// never comes (rs2 lacks the VIP): the path to the real server is gone,
+/// which is CRITICAL naming the interface, not UNKNOWN (a local error).
+#[test]
+fn interface_going_down_mid_check_is_critical() {
+    require!(Need::Testbed);
+    let _load = light();
+    let tb = Testbed::new();
+    let bin = check_raw_bin("check_raw_tcp");
+    let check = tb.spawn("lb", &bin, &args(&["-t", "3000"], RS2));
+    thread::sleep(ms(300));
+    let down = tb.run_in("lb", &["ip", "link", "set", IFACE, "down"]);
+    let r = check.wait(HARD_LIMIT);
+    assert_eq!(down.code, Some(0), "{down}");
+    assert_verdict(&r, 2, CRITICAL, &[IFACE, "down"]);
 }
 
 // ---- frames larger than the MTU ----------------------------------------------

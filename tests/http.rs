@@ -1064,3 +1064,88 @@ fn help_shows_usage() {
         );
     }
 }
+
+// ---- regressions -------------------------------------------------------------
+
+/// How the BACKUP role ended each connection, as the server saw it.
+fn backup_ends(
+    tb: &Testbed,
+    server: &ServerHandle,
+    opts: &[&str],
+    port: u16,
+) -> (RunResult, Vec<ConnEnd>) {
+    let before = server.ends().len();
+    let r = http(tb, "lb", opts, RS1, port, "/");
+    let ends = server.wait_ends(before + 1, SETTLE);
+    (r, ends[before.min(ends.len())..].to_vec())
+}
+
+/// In the BACKUP role a failed check ends the server's connection with
+/// RST, as the raw path does, never with a FIN handshake the server has to
+/// finish: against a server that answers garbage and one that never
+/// answers (`-t 500`).
+#[test]
+fn backup_role_failures_end_the_connection_with_rst() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    let (garbage, mute) = (8095, 8096);
+    let garbage_server = tb.serve(
+        "rs1",
+        garbage,
+        Behaviour::Respond(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec()),
+    );
+    // Reads the request, never answers, and reports how the client closed.
+    let mute_server = tb.serve("rs1", mute, Behaviour::ReadUntilEofThenClose);
+    let roles = Roles::new();
+    let mut failures = Vec::new();
+    for (what, server, port, code, needle) in [
+        (
+            "garbage reply",
+            &garbage_server,
+            garbage,
+            2,
+            "invalid response",
+        ),
+        (
+            "no reply",
+            &mute_server,
+            mute,
+            2,
+            "timeout waiting for the response start",
+        ),
+    ] {
+        let mut opts = roles.backup().to_vec();
+        opts.extend(["-t", "500", "-S", "200"]);
+        let (r, ends) = backup_ends(&tb, server, &opts, port);
+        if let Err(e) = verdict(&r, code, CRITICAL, &[needle, "BACKUP role"]) {
+            failures.push(format!("[{what}] {e}"));
+        }
+        if ends != [ConnEnd::Reset] {
+            failures.push(format!(
+                "[{what}] the server should see one RST, saw {ends:?} ({server:?})\n{r}"
+            ));
+        }
+    }
+    assert_all_ok(&failures);
+}
+
+/// Guard for the test above: a BACKUP check that passes, without `-c`,
+/// ends with RST too.
+#[test]
+fn backup_role_success_without_clean_close_ends_with_rst() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    let port = 8097;
+    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+    let server = tb.serve("rs1", port, Behaviour::Respond(reply));
+    let roles = Roles::new();
+    let mut opts = roles.backup().to_vec();
+    opts.extend(["-S", "200"]);
+    let (r, ends) = backup_ends(&tb, &server, &opts, port);
+    assert_verdict(&r, 0, OK, &[&via("BACKUP", RS1, port)]);
+    assert_eq!(
+        ends,
+        [ConnEnd::Reset],
+        "the server should see one RST ({server:?})\n{r}"
+    );
+}
