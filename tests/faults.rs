@@ -25,9 +25,6 @@ use harness::*;
 const OK: &str = "RAW_TCP OK - ";
 const CRITICAL: &str = "RAW_TCP CRITICAL - ";
 
-/// How long a server may take to notice our RST or FIN.
-const SETTLE: Duration = Duration::from_secs(1);
-
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
 }

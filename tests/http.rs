@@ -25,7 +25,7 @@ mod harness;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -47,8 +47,6 @@ const HOST: &str = "www.example.test";
 /// An MD5 no body here has.
 const WRONG_MD5: &str = "0123456789abcdef0123456789abcdef";
 
-/// How long a server may take to notice our RST or FIN.
-const SETTLE: Duration = Duration::from_secs(1);
 /// Bound on every wait inside a custom server.
 const SERVER_LIMIT: Duration = Duration::from_secs(5);
 
@@ -97,44 +95,6 @@ fn assert_perfdata(r: &RunResult, size: usize) {
     assert!(ok, "perfdata `time=...s;;;0.000000 {size}` expected\n{r}");
 }
 
-fn assert_elapsed(r: &RunResult, at_least_ms: u64, below_ms: u64) {
-    assert!(
-        r.elapsed >= Duration::from_millis(at_least_ms),
-        "gave up before {at_least_ms} ms\n{r}"
-    );
-    assert!(
-        r.elapsed < Duration::from_millis(below_ms),
-        "took {below_ms} ms or more\n{r}"
-    );
-}
-
-/// The options selecting each path: MASTER (the default: raw frames to the
-/// VIP) and BACKUP (role file `0`: kernel connection to the real server).
-struct Roles {
-    _dir: TempDir,
-    backup_file: PathBuf,
-}
-
-impl Roles {
-    fn new() -> Roles {
-        let dir = TempDir::new();
-        let backup_file = dir.write("role", b"0\n");
-        Roles {
-            _dir: dir,
-            backup_file,
-        }
-    }
-
-    fn backup(&self) -> [&str; 2] {
-        ["-r", path_str(&self.backup_file)]
-    }
-
-    /// `(role name, options)` for MASTER then BACKUP.
-    fn both(&self) -> [(&'static str, Vec<&str>); 2] {
-        [("MASTER", vec![]), ("BACKUP", self.backup().to_vec())]
-    }
-}
-
 /// What names the path taken in an OK line: the real server alone for
 /// MASTER, `RS:PORT (BACKUP role)` for BACKUP.
 fn via(role: &str, real_server: &str, port: u16) -> String {
@@ -143,10 +103,6 @@ fn via(role: &str, real_server: &str, port: u16) -> String {
     } else {
         format!("via {real_server} ")
     }
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
 }
 
 // ---- nginx -----------------------------------------------------------------

@@ -121,9 +121,8 @@ fn nobody_fails_on_ndp() {
 fn backup_role_uses_the_kernel_over_ipv6() {
     require!(Need::Testbed);
     let tb = http_testbed();
-    let role = TempDir::new();
-    let backup = role.write("role", b"0\n");
-    let backup = backup.to_str().expect("utf-8 temp path");
+    let role = RoleFile::backup();
+    let backup = role.path();
     for host in ["lb", "lbb"] {
         // rs2 passes by design: the kernel connects to its own address.
         expect_all(&tb, host, RS1_6, &["-r", backup], 0, "(BACKUP role");

@@ -26,7 +26,9 @@ pub mod netns;
 pub mod nginx;
 pub mod process;
 pub mod relay;
+pub mod roles;
 pub mod servers;
+pub mod stop;
 pub mod testbed;
 pub mod verdict;
 
@@ -42,13 +44,15 @@ pub use relay::{
     lb_rx_packets, Dir, DirStats, Event, FaultPlan, Faults, Flood, Kind, Relay, RelayBed, Stats,
     TcpInfo, FLOOD_IP,
 };
+pub use roles::{path_str, RoleFile, Roles};
 pub use servers::{read_request, Behaviour, ConnEnd, ServerHandle};
 pub use testbed::{
     Testbed, HOSTS, IFACE, LB6, LBB6, LBB_IP, LB_IP, NOBODY, NOBODY6, PORT, RS1, RS1_6, RS2, RS2_6,
     RS3, RS3_6, SWITCH, VIP, VIP6,
 };
 pub use verdict::{
-    assert_all_ok, assert_nothing_left_open, assert_verdict, assert_verdict_with, verdict, SETTLE,
+    assert_all_ok, assert_elapsed, assert_nothing_left_open, assert_verdict, assert_verdict_with,
+    verdict, SETTLE,
 };
 
 /// Something a test needs from the machine, for [`skip_unless`].

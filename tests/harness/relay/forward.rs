@@ -15,37 +15,17 @@ use std::time::{Duration, Instant};
 
 use super::plan::{Dir, Event, FaultPlan, Shared, Stats};
 use crate::harness::netns;
+use crate::harness::stop::Stop;
 
 /// The relay stops by itself after this, even if nobody stops it.
 const RELAY_LIFETIME: Duration = Duration::from_secs(600);
 /// Frames held back at once per direction; more are dropped (and counted).
 const MAX_QUEUED: usize = 10_000;
 
-/// A one-shot stop signal that every `poll` of the relay also waits on.
-struct StopFd(OwnedFd);
-
-impl StopFd {
-    fn new() -> io::Result<StopFd> {
-        // SAFETY: plain syscall; the fd is owned right away.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is fresh and owned by nobody else.
-        Ok(StopFd(unsafe { OwnedFd::from_raw_fd(fd) }))
-    }
-
-    fn trigger(&self) {
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to our eventfd.
-        unsafe { libc::write(self.0.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-    }
-}
-
 /// The running relay: a thread in the relay namespace.
 pub struct Relay {
     shared: Arc<Mutex<Shared>>,
-    stop: Arc<StopFd>,
+    stop: Arc<Stop>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -54,7 +34,7 @@ impl Relay {
     /// both sockets are bound.
     pub(super) fn start(ns: &str, plan: FaultPlan) -> io::Result<Relay> {
         let shared = Arc::new(Mutex::new(Shared::new(plan)));
-        let stop = Arc::new(StopFd::new()?);
+        let stop = Arc::new(Stop::new()?);
         let (tx, rx) = mpsc::channel();
         let (ns, shared2, stop2) = (ns.to_owned(), Arc::clone(&shared), Arc::clone(&stop));
         let thread = thread::Builder::new().name("relay".into()).spawn(move || {
@@ -68,7 +48,7 @@ impl Relay {
                 }
             };
             let _ = tx.send(Ok(()));
-            if let Err(e) = forward(&ports, &stop2.0, &shared2) {
+            if let Err(e) = forward(&ports, &stop2, &shared2) {
                 lock(&shared2).failure = Some(e.to_string());
             }
         })?;
@@ -196,7 +176,7 @@ type Held = Reverse<(Instant, u64, Vec<u8>)>;
 /// The relay loop: one thread, both directions. It never sleeps except in
 /// `ppoll`, whose timeout is the next held frame's release time, so a delay
 /// in one direction never stalls the other.
-fn forward(ports: &[OwnedFd; 2], stop: &OwnedFd, shared: &Mutex<Shared>) -> io::Result<()> {
+fn forward(ports: &[OwnedFd; 2], stop: &Stop, shared: &Mutex<Shared>) -> io::Result<()> {
     const DIRS: [Dir; 2] = [Dir::ToRs, Dir::ToLb];
     let end = Instant::now() + RELAY_LIFETIME;
     let mut held: [BinaryHeap<Held>; 2] = [BinaryHeap::new(), BinaryHeap::new()];
