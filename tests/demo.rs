@@ -5,6 +5,7 @@
 //! A test target with `harness = false` (its own `main`), so it reuses the
 //! integration-test harness and cargo builds the binary under test for it.
 
+#[macro_use]
 mod harness;
 
 use std::time::Duration;
@@ -26,9 +27,7 @@ struct Case {
 }
 
 fn main() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     print_topology();
     // nginx is the listener on rs1:80 and rs2:80, for the TCP and the HTTP
     // checks alike.

@@ -13,6 +13,7 @@
 //! CPU (flood, 50 checks at once) run alone so their load cannot bend the
 //! timing assertions of the others. Tests skip, with a message, unless root.
 
+#[macro_use]
 mod harness;
 
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -23,9 +24,6 @@ use harness::*;
 
 const OK: &str = "RAW_TCP OK - ";
 const CRITICAL: &str = "RAW_TCP CRITICAL - ";
-
-/// How long a server may take to notice our RST or FIN.
-const SETTLE: Duration = Duration::from_secs(1);
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -83,9 +81,7 @@ fn relay_context(tb: &RelayBed) -> String {
 
 #[test]
 fn lost_syn_is_retransmitted() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([1])));
     let r = check(&tb, &["-vvv", "-t", "1000"], RS1);
@@ -98,9 +94,7 @@ fn lost_syn_is_retransmitted() {
 
 #[test]
 fn lost_syn_ack_is_recovered() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::none().toward_lb(Faults::new().drop_nth_tcp([1])));
     let r = check(&tb, &["-vvv", "-t", "1000"], RS1);
@@ -126,9 +120,7 @@ fn syn_acks_to_lb(relay: &Relay) -> usize {
 /// still close cleanly.
 #[test]
 fn lost_ack_server_repeats_syn_ack() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb =
         Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([2, 3, 4])));
@@ -153,9 +145,7 @@ fn lost_ack_server_repeats_syn_ack() {
 /// the kernel happened to hand out the same port again.
 #[test]
 fn stale_connection_on_a_reused_port_is_reset() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     // Toward rs, a clean close sends SYN, FIN/ACK, then the last ACK (3rd).
     let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([3])));
@@ -183,9 +173,7 @@ fn stale_connection_on_a_reused_port_is_reset() {
 /// the server keeps only a SYN-RECV entry, never an established connection.
 #[test]
 fn lost_rst_leaves_nothing_established() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_tcp([2])));
     let r = check(&tb, &["-vvv", "-t", "1000"], RS1);
@@ -197,9 +185,7 @@ fn lost_rst_leaves_nothing_established() {
 
 #[test]
 fn lost_arp_request_is_retransmitted() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::none().toward_rs(Faults::new().drop_nth_arp([1])));
     let r = check(&tb, &["-t", "1000"], RS1);
@@ -211,9 +197,7 @@ fn lost_arp_request_is_retransmitted() {
 
 #[test]
 fn lost_arp_reply_is_recovered() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::none().toward_lb(Faults::new().drop_nth_arp([1])));
     let r = check(&tb, &["-t", "1000"], RS1);
@@ -238,9 +222,7 @@ fn assert_one_arp_dropped(relay: &Relay, dir: Dir, op: u16, ctx: &str) {
 /// pattern, so a failure here replays.
 #[test]
 fn ten_percent_random_loss_both_ways_passes() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::none());
     let mut failures = Vec::new();
@@ -276,9 +258,7 @@ fn ten_percent_random_loss_both_ways_passes() {
 
 #[test]
 fn delay_below_deadline_passes() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::both(Faults::new().delay(ms(100))));
     let r = check(&tb, &["-t", "1000"], RS1);
@@ -294,9 +274,7 @@ fn delay_below_deadline_passes() {
 /// the SYN/ACK step. The bound here is loose; bench/ measures the tight one.
 #[test]
 fn delay_beyond_deadline_fails_on_syn_ack_at_deadline() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::both(Faults::new().delay_tcp(ms(600))));
     let r = check(&tb, &["-t", "1000"], RS1);
@@ -309,9 +287,7 @@ fn delay_beyond_deadline_fails_on_syn_ack_at_deadline() {
 /// The same with every frame delayed: now ARP is the step that times out.
 #[test]
 fn delay_beyond_deadline_fails_on_arp_at_deadline() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::both(Faults::new().delay(ms(600))));
     let r = check(&tb, &["-t", "1000"], RS1);
@@ -332,9 +308,7 @@ fn assert_at_deadline(r: &RunResult, deadline: Duration, ctx: &str) {
 
 #[test]
 fn rs2_through_relay_lacks_the_vip() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::with_relay(FaultPlan::none());
     let r = check(&tb, &["-t", "500"], RS2);
@@ -353,9 +327,7 @@ fn rs2_through_relay_lacks_the_vip() {
 /// drops unrelated frames before they reach it.
 #[test]
 fn udp_flood_changes_neither_verdict_nor_deadline() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, IPERF3);
     let _load = heavy();
     let tb = Testbed::new();
     let flood = Flood::start(&tb, 30);
@@ -423,9 +395,7 @@ fn concurrent_checks(tb: &Testbed, real_server: &str) -> Vec<RunResult> {
 /// each uses its own source port and ISN, so no two flows mix.
 #[test]
 fn fifty_concurrent_checks_are_independent() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = heavy();
     // TCP held back 150 ms each way: every check stays open 300 ms or more,
     // about as long as it takes to start them all, so they really overlap.
@@ -531,11 +501,7 @@ fn signalled_check(
 ) -> (RunResult, Duration) {
     // Held until the check ends: the symlink's directory goes with it.
     let bin = check_raw_bin("check_raw_tcp");
-    let mut cmd = std::process::Command::new("ip");
-    cmd.args(["netns", "exec", tb.ns("lb")])
-        .arg(&*bin)
-        .args(args(opts, rs));
-    let child = spawn(cmd);
+    let child = tb.spawn("lb", &bin, &args(opts, rs));
     thread::sleep(ms(300));
     // `ip netns exec` execs the program itself, so the pid is the check's.
     let exe = std::fs::read_link(format!("/proc/{}/exe", child.pid()));
@@ -608,38 +574,49 @@ fn signal_while_connected(sig: libc::c_int, name: &str) {
 
 #[test]
 fn sigterm_before_connect_exits_critical_at_once() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     signal_before_connect(libc::SIGTERM, "SIGTERM");
 }
 
 #[test]
 fn sigint_before_connect_exits_critical_at_once() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     signal_before_connect(libc::SIGINT, "SIGINT");
 }
 
 #[test]
 fn sigterm_while_connected_resets_and_exits_critical() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     signal_while_connected(libc::SIGTERM, "SIGTERM");
 }
 
 #[test]
 fn sigint_while_connected_resets_and_exits_critical() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     signal_while_connected(libc::SIGINT, "SIGINT");
+}
+
+// ---- the interface goes down ---------------------------------------------------
+
+/// `lb`'s interface goes down while the check waits for a SYN/ACK that
+/// never comes (rs2 lacks the VIP): the path to the real server is gone,
+/// which is CRITICAL naming the interface, not UNKNOWN (a local error).
+#[test]
+fn interface_going_down_mid_check_is_critical() {
+    require!(Need::Testbed);
+    let _load = light();
+    let tb = Testbed::new();
+    let bin = check_raw_bin("check_raw_tcp");
+    let check = tb.spawn("lb", &bin, &args(&["-t", "3000"], RS2));
+    thread::sleep(ms(300));
+    let down = tb.run_in("lb", &["ip", "link", "set", IFACE, "down"]);
+    let r = check.wait(HARD_LIMIT);
+    assert_eq!(down.code, Some(0), "{down}");
+    assert_verdict(&r, 2, CRITICAL, &[IFACE, "down"]);
 }
 
 // ---- frames larger than the MTU ----------------------------------------------
@@ -650,9 +627,7 @@ fn sigint_while_connected_resets_and_exits_critical() {
 /// 200 KB response must still be reassembled byte for byte.
 #[test]
 fn frames_larger_than_the_mtu_are_handled() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let _load = light();
     let tb = Testbed::without_servers();
     let body: Vec<u8> = (0..200_000u32).map(|i| (i * 7 + i / 251) as u8).collect();

@@ -20,11 +20,12 @@
 //! `0` (or `-r auto` in `lbb`) and connect through the kernel to the real
 //! server's own address. Tests skip, with a message, when not run as root.
 
+#[macro_use]
 mod harness;
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
@@ -46,8 +47,6 @@ const HOST: &str = "www.example.test";
 /// An MD5 no body here has.
 const WRONG_MD5: &str = "0123456789abcdef0123456789abcdef";
 
-/// How long a server may take to notice our RST or FIN.
-const SETTLE: Duration = Duration::from_secs(1);
 /// Bound on every wait inside a custom server.
 const SERVER_LIMIT: Duration = Duration::from_secs(5);
 
@@ -96,44 +95,6 @@ fn assert_perfdata(r: &RunResult, size: usize) {
     assert!(ok, "perfdata `time=...s;;;0.000000 {size}` expected\n{r}");
 }
 
-fn assert_elapsed(r: &RunResult, at_least_ms: u64, below_ms: u64) {
-    assert!(
-        r.elapsed >= Duration::from_millis(at_least_ms),
-        "gave up before {at_least_ms} ms\n{r}"
-    );
-    assert!(
-        r.elapsed < Duration::from_millis(below_ms),
-        "took {below_ms} ms or more\n{r}"
-    );
-}
-
-/// The options selecting each path: MASTER (the default: raw frames to the
-/// VIP) and BACKUP (role file `0`: kernel connection to the real server).
-struct Roles {
-    _dir: TempDir,
-    backup_file: PathBuf,
-}
-
-impl Roles {
-    fn new() -> Roles {
-        let dir = TempDir::new();
-        let backup_file = dir.write("role", b"0\n");
-        Roles {
-            _dir: dir,
-            backup_file,
-        }
-    }
-
-    fn backup(&self) -> [&str; 2] {
-        ["-r", path_str(&self.backup_file)]
-    }
-
-    /// `(role name, options)` for MASTER then BACKUP.
-    fn both(&self) -> [(&'static str, Vec<&str>); 2] {
-        [("MASTER", vec![]), ("BACKUP", self.backup().to_vec())]
-    }
-}
-
 /// What names the path taken in an OK line: the real server alone for
 /// MASTER, `RS:PORT (BACKUP role)` for BACKUP.
 fn via(role: &str, real_server: &str, port: u16) -> String {
@@ -142,10 +103,6 @@ fn via(role: &str, real_server: &str, port: u16) -> String {
     } else {
         format!("via {real_server} ")
     }
-}
-
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
 }
 
 // ---- nginx -----------------------------------------------------------------
@@ -171,9 +128,7 @@ impl NginxBed {
 
 #[test]
 fn nginx_health_md5_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     // The oracle agrees with md5sum.
     assert_eq!(md5_hex(HEALTH_BODY), HEALTH_MD5);
     let bed = NginxBed::new();
@@ -197,9 +152,7 @@ fn nginx_health_md5_is_ok() {
 
 #[test]
 fn nginx_big_body_md5_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let md5 = md5_hex(&big_body());
     let r = http_get(&bed.tb, "lb", &[], RS1, PORT, "/big", &md5);
@@ -210,9 +163,7 @@ fn nginx_big_body_md5_is_ok() {
 
 #[test]
 fn nginx_big_body_status_200_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http(&bed.tb, "lb", &["-S", "200"], RS1, PORT, "/big");
     assert_verdict(&r, 0, OK, &["HTTP/1.1 200 OK", "65536 bytes", RS1]);
@@ -222,9 +173,7 @@ fn nginx_big_body_status_200_is_ok() {
 
 #[test]
 fn nginx_head_has_no_body() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     // nginx answers HEAD with the Content-Length of the GET and no body:
     // the check must not wait for 65536 bytes that never come.
@@ -249,9 +198,7 @@ fn nginx_head_has_no_body() {
 
 #[test]
 fn nginx_response_headers_present_and_missing() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let tb = &bed.tb;
     for present in [
@@ -282,9 +229,7 @@ fn nginx_response_headers_present_and_missing() {
 
 #[test]
 fn nginx_wrong_md5_is_critical_naming_both() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(&bed.tb, "lb", &[], RS1, PORT, "/health", WRONG_MD5);
     assert_verdict(&r, 2, GET_CRITICAL, &[WRONG_MD5, HEALTH_MD5]);
@@ -301,9 +246,7 @@ fn nginx_wrong_md5_is_critical_naming_both() {
 
 #[test]
 fn nginx_status_codes() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let tb = &bed.tb;
     let r = http(tb, "lb", &["-S", "200"], RS1, PORT, "/no-such-page");
@@ -322,9 +265,7 @@ fn nginx_status_codes() {
 
 #[test]
 fn nginx_body_string_and_regex() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let tb = &bed.tb;
     let cases: [(&[&str], i32, &str, &str); 7] = [
@@ -348,9 +289,7 @@ fn nginx_body_string_and_regex() {
 
 #[test]
 fn nginx_clean_close_leaves_nothing_open() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(&bed.tb, "lb", &["-c"], RS1, PORT, "/health", HEALTH_MD5);
     assert_verdict(&r, 0, GET_OK, &["3 bytes", RS1]);
@@ -362,9 +301,7 @@ fn nginx_clean_close_leaves_nothing_open() {
 
 #[test]
 fn nginx_chunked_body_is_decoded() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let md5 = md5_hex(CHUNKED_BODY);
     let r = http_get(&bed.tb, "lb", &[], RS1, PORT, "/chunked", &md5);
@@ -386,9 +323,7 @@ fn nginx_chunked_body_is_decoded() {
 
 #[test]
 fn nginx_on_rs2_without_vip_times_out() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(
         &bed.tb,
@@ -420,9 +355,7 @@ fn nginx_on_rs2_without_vip_times_out() {
 
 #[test]
 fn rs3_closed_port_fails_at_once_on_rst() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(
         &bed.tb,
@@ -494,9 +427,7 @@ fn assert_backup_verdicts(bed: &NginxBed, from: &str, role_opts: &[&str]) {
 
 #[test]
 fn backup_role_file_on_master_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let roles = Roles::new();
     assert_backup_verdicts(&bed, "lb", &roles.backup());
@@ -504,9 +435,7 @@ fn backup_role_file_on_master_lb() {
 
 #[test]
 fn backup_role_file_on_backup_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let roles = Roles::new();
     assert_backup_verdicts(&bed, "lbb", &roles.backup());
@@ -514,18 +443,14 @@ fn backup_role_file_on_backup_lb() {
 
 #[test]
 fn backup_role_auto_on_lb_without_vip() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     assert_backup_verdicts(&bed, "lbb", &["-r", "auto"]);
 }
 
 #[test]
 fn role_auto_on_lb_holding_the_vip_is_master() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, NGINX);
     let bed = NginxBed::new();
     let r = http_get(
         &bed.tb,
@@ -620,9 +545,7 @@ const LF_ONLY: &[u8] = b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok";
 
 #[test]
 fn lf_only_reply_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8081;
     tb.serve(
@@ -642,9 +565,7 @@ fn lf_only_reply_is_ok() {
 
 #[test]
 fn chunked_reply_in_segments_is_decoded() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8082;
     tb.serve(
@@ -668,9 +589,7 @@ fn chunked_reply_in_segments_is_decoded() {
 
 #[test]
 fn reply_one_byte_per_segment_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let (plain, chunked) = (8083, 8084);
     let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nX-Pad: one byte per segment\r\n\r\nhello, world!";
@@ -695,9 +614,7 @@ fn reply_one_byte_per_segment_is_ok() {
 
 #[test]
 fn close_delimited_http10_reply_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8085;
     // `Respond` closes its write side after the reply: the FIN ends the body.
@@ -719,9 +636,7 @@ fn close_delimited_http10_reply_is_ok() {
 
 #[test]
 fn server_that_never_answers_times_out_on_response_start() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8086;
     tb.serve("rs1", port, Behaviour::Silent);
@@ -744,9 +659,7 @@ fn server_that_never_answers_times_out_on_response_start() {
 
 #[test]
 fn server_that_stalls_in_the_body_times_out_on_response_end() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8087;
     let head = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".to_vec();
@@ -774,9 +687,7 @@ fn server_that_stalls_in_the_body_times_out_on_response_end() {
 
 #[test]
 fn not_found_reply_is_critical() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8088;
     let reply = b"HTTP/1.1 404 Not Found\r\nContent-Length: 9\r\n\r\nnot found".to_vec();
@@ -795,9 +706,7 @@ fn not_found_reply_is_critical() {
 
 #[test]
 fn reply_over_max_bytes_is_critical() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let (sized, chunked) = (8089, 8090);
     let body = vec![b'x'; 2000];
@@ -838,9 +747,7 @@ fn banner_server(banner: &'static [u8]) -> Behaviour {
 
 #[test]
 fn garbage_reply_is_invalid() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     // A real OpenSSH banner, and a short one: the answer is not HTTP as soon
     // as its first bytes are not `HTTP/`, whatever its length.
@@ -872,9 +779,7 @@ fn garbage_reply_is_invalid() {
 
 #[test]
 fn interim_100_continue_is_skipped() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8092;
     let parts = vec![
@@ -891,9 +796,7 @@ fn interim_100_continue_is_skipped() {
 
 #[test]
 fn request_carries_method_path_host_and_headers() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = 8093;
     let seen: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
@@ -954,9 +857,7 @@ fn request_carries_method_path_host_and_headers() {
 /// argument could not send frames on the host.
 #[test]
 fn bad_arguments_are_unknown_and_send_nothing() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let server = tb.server("rs1", PORT);
     let long_path = format!("/{}", "a".repeat(2999));
@@ -1090,9 +991,7 @@ fn bad_arguments_are_unknown_and_send_nothing() {
 /// A problem found at run time, not in the arguments, is a status line.
 #[test]
 fn missing_role_file_is_unknown() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let dir = TempDir::new();
     let missing = dir.path().join("no-such-role-file");
@@ -1120,4 +1019,89 @@ fn help_shows_usage() {
             "usage expected on stdout\n{r}"
         );
     }
+}
+
+// ---- regressions -------------------------------------------------------------
+
+/// How the BACKUP role ended each connection, as the server saw it.
+fn backup_ends(
+    tb: &Testbed,
+    server: &ServerHandle,
+    opts: &[&str],
+    port: u16,
+) -> (RunResult, Vec<ConnEnd>) {
+    let before = server.ends().len();
+    let r = http(tb, "lb", opts, RS1, port, "/");
+    let ends = server.wait_ends(before + 1, SETTLE);
+    (r, ends[before.min(ends.len())..].to_vec())
+}
+
+/// In the BACKUP role a failed check ends the server's connection with
+/// RST, as the raw path does, never with a FIN handshake the server has to
+/// finish: against a server that answers garbage and one that never
+/// answers (`-t 500`).
+#[test]
+fn backup_role_failures_end_the_connection_with_rst() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    let (garbage, mute) = (8095, 8096);
+    let garbage_server = tb.serve(
+        "rs1",
+        garbage,
+        Behaviour::Respond(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n".to_vec()),
+    );
+    // Reads the request, never answers, and reports how the client closed.
+    let mute_server = tb.serve("rs1", mute, Behaviour::ReadUntilEofThenClose);
+    let roles = Roles::new();
+    let mut failures = Vec::new();
+    for (what, server, port, code, needle) in [
+        (
+            "garbage reply",
+            &garbage_server,
+            garbage,
+            2,
+            "invalid response",
+        ),
+        (
+            "no reply",
+            &mute_server,
+            mute,
+            2,
+            "timeout waiting for the response start",
+        ),
+    ] {
+        let mut opts = roles.backup().to_vec();
+        opts.extend(["-t", "500", "-S", "200"]);
+        let (r, ends) = backup_ends(&tb, server, &opts, port);
+        if let Err(e) = verdict(&r, code, CRITICAL, &[needle, "BACKUP role"]) {
+            failures.push(format!("[{what}] {e}"));
+        }
+        if ends != [ConnEnd::Reset] {
+            failures.push(format!(
+                "[{what}] the server should see one RST, saw {ends:?} ({server:?})\n{r}"
+            ));
+        }
+    }
+    assert_all_ok(&failures);
+}
+
+/// Guard for the test above: a BACKUP check that passes, without `-c`,
+/// ends with RST too.
+#[test]
+fn backup_role_success_without_clean_close_ends_with_rst() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    let port = 8097;
+    let reply = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".to_vec();
+    let server = tb.serve("rs1", port, Behaviour::Respond(reply));
+    let roles = Roles::new();
+    let mut opts = roles.backup().to_vec();
+    opts.extend(["-S", "200"]);
+    let (r, ends) = backup_ends(&tb, &server, &opts, port);
+    assert_verdict(&r, 0, OK, &[&via("BACKUP", RS1, port)]);
+    assert_eq!(
+        ends,
+        [ConnEnd::Reset],
+        "the server should see one RST ({server:?})\n{r}"
+    );
 }

@@ -4,6 +4,7 @@
 //! (kernel connection): rs1 passes, rs2 (no VIP) and rs3 (nothing
 //! listening) fail as they should.
 
+#[macro_use]
 mod harness;
 
 use harness::*;
@@ -68,9 +69,7 @@ fn expect_all(tb: &Testbed, host: &str, real_server: &str, opts: &[&str], code: 
 
 #[test]
 fn master_rs1_passes_every_check_over_ipv6() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = http_testbed();
     expect_all(&tb, "lb", RS1_6, &[], 0, &format!("via {RS1_6} ("));
     let port = PORT.to_string();
@@ -92,27 +91,21 @@ fn master_rs1_passes_every_check_over_ipv6() {
 
 #[test]
 fn master_rs2_without_the_vip_fails_every_check() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = http_testbed();
     expect_all(&tb, "lb", RS2_6, &["-t", "300"], 2, "lack the VIP");
 }
 
 #[test]
 fn master_rs3_with_nothing_listening_fails_at_once() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = http_testbed();
     expect_all(&tb, "lb", RS3_6, &[], 2, "refused the connection (RST)");
 }
 
 #[test]
 fn nobody_fails_on_ndp() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = PORT.to_string();
     let r = tb.run(
@@ -126,13 +119,10 @@ fn nobody_fails_on_ndp() {
 
 #[test]
 fn backup_role_uses_the_kernel_over_ipv6() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = http_testbed();
-    let role = TempDir::new();
-    let backup = role.write("role", b"0\n");
-    let backup = backup.to_str().expect("utf-8 temp path");
+    let role = RoleFile::backup();
+    let backup = role.path();
     for host in ["lb", "lbb"] {
         // rs2 passes by design: the kernel connects to its own address.
         expect_all(&tb, host, RS1_6, &["-r", backup], 0, "(BACKUP role");
@@ -145,9 +135,7 @@ fn backup_role_uses_the_kernel_over_ipv6() {
 
 #[test]
 fn verbose_trace_shows_ndp_and_ipv6_frames() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let port = PORT.to_string();
     let r = tb.run(
@@ -170,9 +158,7 @@ fn verbose_trace_shows_ndp_and_ipv6_frames() {
 
 #[test]
 fn mixed_families_are_a_usage_error() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::without_servers();
     let port = PORT.to_string();
     let r = tb.run(

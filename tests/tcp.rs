@@ -9,6 +9,7 @@
 //! tests run in parallel and a failure in one cannot disturb another. Tests
 //! that need namespaces skip, with a message, when not run as root.
 
+#[macro_use]
 mod harness;
 
 use std::path::Path;
@@ -45,9 +46,7 @@ fn vip_port() -> String {
 
 #[test]
 fn rs1_with_vip_and_listener_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &[], RS1);
     assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
@@ -58,9 +57,7 @@ fn rs1_with_vip_and_listener_is_ok() {
 
 #[test]
 fn clean_close_ends_with_fin_handshake() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let server = tb.server("rs1", PORT);
     let r = check(&tb, "lb", &["-c"], RS1);
@@ -78,28 +75,17 @@ fn clean_close_ends_with_fin_handshake() {
 
 #[test]
 fn rs2_without_vip_times_out() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-t", "500"], RS2);
     assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
     // -t bounds the whole check: it waits the timeout, and not much longer.
-    assert!(
-        r.elapsed >= Duration::from_millis(500),
-        "gave up before -t 500\n{r}"
-    );
-    assert!(
-        r.elapsed < Duration::from_millis(2500),
-        "far past -t 500\n{r}"
-    );
+    assert_elapsed(&r, 500, 2500);
 }
 
 #[test]
 fn rs3_closed_port_fails_at_once_on_rst() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-t", "3000"], RS3);
     assert_verdict(&r, 2, CRITICAL, &["RST"]);
@@ -112,9 +98,7 @@ fn rs3_closed_port_fails_at_once_on_rst() {
 
 #[test]
 fn nobody_at_real_server_address_fails_on_arp() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-t", "300"], NOBODY);
     assert_verdict(&r, 2, CRITICAL, &["ARP"]);
@@ -128,20 +112,17 @@ fn nobody_at_real_server_address_fails_on_arp() {
 
 #[test]
 fn role_file_1_means_master() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
-    let dir = TempDir::new();
-    let role = dir.write("role", b"1\n");
-    let r = check(&tb, "lb", &["-r", path_str(&role), "-t", "500"], RS2);
+    let role = RoleFile::master();
+    let r = check(&tb, "lb", &[&role.opts()[..], &["-t", "500"]].concat(), RS2);
     assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
 }
 
 /// BACKUP uses the kernel path to the real server's own IP, so by design a
 /// server without the VIP passes; a closed port still fails.
-fn assert_backup_verdicts(tb: &Testbed, host: &str, role: &Path) {
-    let role = path_str(role);
+fn assert_backup_verdicts(tb: &Testbed, host: &str, role: &RoleFile) {
+    let role = role.path();
     let r = check(tb, host, &["-r", role], RS1);
     assert_verdict(&r, 0, OK, &[RS1]);
     assert_nothing_left_open(tb, "rs1", PORT, &r);
@@ -153,29 +134,21 @@ fn assert_backup_verdicts(tb: &Testbed, host: &str, role: &Path) {
 
 #[test]
 fn role_file_0_means_backup_on_master_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
-    let dir = TempDir::new();
-    assert_backup_verdicts(&tb, "lb", &dir.write("role", b"0"));
+    assert_backup_verdicts(&tb, "lb", &RoleFile::backup());
 }
 
 #[test]
 fn role_file_0_means_backup_on_backup_lb() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
-    let dir = TempDir::new();
-    assert_backup_verdicts(&tb, "lbb", &dir.write("role", b"0"));
+    assert_backup_verdicts(&tb, "lbb", &RoleFile::backup());
 }
 
 #[test]
 fn missing_role_file_is_unknown() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let dir = TempDir::new();
     let missing = dir.path().join("no-such-role-file");
@@ -185,9 +158,7 @@ fn missing_role_file_is_unknown() {
 
 #[test]
 fn role_auto_on_lb_holding_the_vip_is_master() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-r", "auto", "-t", "500"], RS2);
     assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
@@ -195,9 +166,7 @@ fn role_auto_on_lb_holding_the_vip_is_master() {
 
 #[test]
 fn role_auto_on_lb_without_the_vip_is_backup() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lbb", &["-r", "auto", "-t", "500"], RS2);
     assert_verdict(&r, 0, OK, &[RS2]);
@@ -212,9 +181,7 @@ fn role_auto_on_lb_without_the_vip_is_backup() {
 /// one must not send frames on the host.
 #[test]
 fn bad_arguments_are_unknown() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let long_iface = "abcdefghijklmnop"; // 16 bytes; IFNAMSIZ allows 15
     let cases: [(&str, Vec<&str>, &[&str]); 11] = [
         ("port 0", vec![IFACE, RS1, VIP, "0"], &["port"]),
@@ -284,9 +251,7 @@ fn bad_arguments_are_unknown() {
 
 #[test]
 fn unknown_program_name_lists_valid_names() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let port = PORT.to_string();
     let r = tb.run(
@@ -304,9 +269,7 @@ fn unknown_program_name_lists_valid_names() {
 
 #[test]
 fn subcommand_form_is_ok() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let port = PORT.to_string();
     let r = tb.run("lb", Path::new(CHECK_RAW), &["tcp", IFACE, RS1, VIP, &port]);
@@ -315,9 +278,7 @@ fn subcommand_form_is_ok() {
 
 #[test]
 fn verbose_prints_status_line_then_detail() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let r = check(&tb, "lb", &["-vvv"], RS1);
     assert_eq!(r.code, Some(0), "{r}");
@@ -347,18 +308,12 @@ fn version_names_the_program() {
     );
 }
 
-fn path_str(p: &Path) -> &str {
-    p.to_str().expect("temp paths are UTF-8")
-}
-
 /// A panic (provoked through the self-test variable) ends as UNKNOWN with
 /// the panic's message, exit 3, or 1 under a daemon's protocol: never a
 /// death by signal, which ldirectord would read as success.
 #[test]
 fn a_panic_is_reported_unknown_not_a_crash() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed);
     let tb = Testbed::new();
     let bin = check_raw_bin("check_raw_tcp");
     let port = PORT.to_string();
@@ -393,9 +348,7 @@ fn a_panic_is_reported_unknown_not_a_crash() {
 /// to fix it, exit 3, or 1 under keepalived.
 #[test]
 fn without_cap_net_raw_says_how_to_fix_it() {
-    if needs_root() {
-        return;
-    }
+    require!(Need::Testbed, SETPRIV);
     let tb = Testbed::new();
     let port = PORT.to_string();
     // A copy the unprivileged user can reach wherever the tree is cloned
@@ -432,4 +385,100 @@ fn without_cap_net_raw_says_how_to_fix_it() {
         assert!(line.contains("run as root"), "{r}");
         assert_eq!(r.stdout.lines().count(), 1, "{r}");
     }
+}
+
+// ---- regressions -------------------------------------------------------------
+
+/// BACKUP with `-c` and a fixed `--source-port`, three runs in a row: our
+/// side closes first, so each run leaves its connection in TIME_WAIT on
+/// that port, and the next run's bind must still succeed (it once failed
+/// with EADDRINUSE: OK, UNKNOWN, UNKNOWN).
+#[test]
+fn backup_clean_close_with_a_fixed_source_port_runs_again_at_once() {
+    require!(Need::Testbed);
+    let tb = Testbed::new();
+    let role = RoleFile::backup();
+    let opts = ["-r", role.path(), "--source-port", "41235", "-c"];
+    let mut failures = Vec::new();
+    for run in 1..=3 {
+        let r = check(&tb, "lb", &opts, RS1);
+        if let Err(e) = verdict(&r, 0, OK, &[RS1, "BACKUP role"]) {
+            failures.push(format!("run {run} of 3: {e}"));
+        }
+    }
+    assert_all_ok(&failures);
+    assert_nothing_left_open(&tb, "rs1", PORT, &"three BACKUP -c runs");
+}
+
+/// With `-c`, a server that accepts and never sends its FIN must not hold
+/// the check until `-t`: the check gives up on the close early, stays OK
+/// (the server did answer) and says that the close was not finished in
+/// time. MASTER (raw frames) and BACKUP (kernel connection) alike.
+#[test]
+fn clean_close_gives_up_early_on_a_server_that_never_sends_its_fin() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    tb.serve("rs1", PORT, Behaviour::Silent);
+    let roles = Roles::new();
+    let mut failures = Vec::new();
+    for (role, role_opts) in roles.both() {
+        let opts = [&["-c", "-t", "4000"][..], &role_opts].concat();
+        let r = check(&tb, "lb", &opts, RS1);
+        if let Err(e) = verdict(&r, 0, OK, &[RS1, "no FIN from the server in time"]) {
+            failures.push(format!("[{role}] {e}"));
+        } else if r.elapsed >= Duration::from_millis(2500) {
+            failures.push(format!(
+                "[{role}] the close should give up well before -t 4000 (2500 ms at most)\n{r}"
+            ));
+        }
+        assert_nothing_left_open(&tb, "rs1", PORT, &r);
+    }
+    assert_all_ok(&failures);
+}
+
+/// `--source` with an address that is not on SOURCE_IFACE (the kernel
+/// would accept it: `ip_nonlocal_bind=1`) is a configuration error: UNKNOWN
+/// naming the address, and not one TCP frame leaves the load balancer (the
+/// relay between `lb` and the switch counts them).
+#[test]
+fn source_address_not_on_the_interface_is_unknown_and_sends_nothing() {
+    require!(Need::Testbed);
+    const FOREIGN: &str = "198.51.100.77";
+    let tb = Testbed::with_relay(FaultPlan::none());
+    tb.sysctl("lb", "net.ipv4.ip_nonlocal_bind", "1");
+    let server = tb.server("rs1", PORT);
+    let r = check(&tb, "lb", &["--source", FOREIGN, "-t", "1000"], RS1);
+    let ctx = format!("{:?}\n{}", tb.relay().stats(), tb.relay().log());
+    assert_verdict_with(&r, 3, UNKNOWN, &[FOREIGN, "not configured"], &ctx);
+    assert_eq!(
+        tb.relay().stats().to_rs.tcp,
+        0,
+        "no TCP frame may leave lb\n{r}\n{ctx}"
+    );
+    assert_eq!(server.accepted(), 0, "rs1 saw a connection\n{r}");
+}
+
+/// The text `-v` must show when a MASTER check runs on a host that does
+/// not hold the VIP (see the test below).
+fn kernel_rst_warning() -> String {
+    format!("VIP {VIP} is not a local address: the kernel answers the SYN/ACK with RST")
+}
+
+/// A raw check run as MASTER (role file `1`) on a load balancer that does
+/// not hold the VIP: the real server's SYN/ACK is addressed to a local
+/// address from a non-local one, so this host's kernel answers it with RST
+/// behind the check's back. `-v` must say so in a detail line.
+#[test]
+fn master_without_the_vip_warns_that_the_kernel_resets() {
+    require!(Need::Testbed);
+    let tb = Testbed::new();
+    tb.remove_vip("lb");
+    let role = RoleFile::master();
+    let r = check(&tb, "lb", &["-v", "-r", role.path()], RS1);
+    assert!(r.status_line().starts_with("RAW_TCP "), "{r}");
+    let warning = kernel_rst_warning();
+    assert!(
+        r.stdout.lines().skip(1).any(|l| l.contains(&warning)),
+        "a detail line should contain {warning:?}\n{r}"
+    );
 }

@@ -9,13 +9,14 @@
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::netns;
+use super::stop::Stop;
 
 /// `ReadUntilEofThenClose` gives up on a peer that never closes after this.
 pub const READ_LIMIT: Duration = Duration::from_secs(5);
@@ -164,41 +165,6 @@ impl fmt::Debug for ServerHandle {
     }
 }
 
-/// Stops a server and all its connection threads: a flag plus an eventfd
-/// that every `poll` of that server also waits on.
-struct Stop {
-    fd: OwnedFd,
-    set: AtomicBool,
-}
-
-impl Stop {
-    fn new() -> io::Result<Arc<Stop>> {
-        // SAFETY: plain syscall; the fd is owned right away.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a fresh, valid descriptor that nobody else owns.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        Ok(Arc::new(Stop {
-            fd,
-            set: AtomicBool::new(false),
-        }))
-    }
-
-    fn trigger(&self) {
-        self.set.store(true, Ordering::SeqCst);
-        // Never read back: the eventfd stays readable, waking every poller.
-        let one = 1u64.to_ne_bytes();
-        // SAFETY: writes 8 bytes from a live buffer to our eventfd.
-        unsafe { libc::write(self.fd.as_raw_fd(), one.as_ptr().cast(), one.len()) };
-    }
-
-    fn is_set(&self) -> bool {
-        self.set.load(Ordering::SeqCst)
-    }
-}
-
 enum Wake {
     Ready(i16),
     Stopped,
@@ -224,7 +190,7 @@ fn wait(fd: RawFd, events: i16, stop: &Stop, deadline: Instant) -> Wake {
                 revents: 0,
             },
             libc::pollfd {
-                fd: stop.fd.as_raw_fd(),
+                fd: stop.as_raw_fd(),
                 events: libc::POLLIN,
                 revents: 0,
             },
@@ -278,7 +244,7 @@ impl Server {
     /// Binds `[::]:port` (IPv4 and IPv6) inside namespace `ns` and starts accepting.
     /// Returns once the socket is listening, so a test can connect at once.
     pub fn start(ns: &str, host: &str, port: u16, behaviour: Behaviour) -> io::Result<Server> {
-        let stop = Stop::new()?;
+        let stop = Arc::new(Stop::new()?);
         let (tx, rx) = mpsc::channel();
         let ns_owned = ns.to_owned();
         let stop2 = Arc::clone(&stop);

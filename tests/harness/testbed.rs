@@ -30,6 +30,7 @@
 //! - Veth pairs are created directly in their namespaces: nothing ever
 //!   appears in the root namespace.
 
+use std::ffi::OsStr;
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::Path;
@@ -39,7 +40,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::netns;
-use super::process::{self, RunResult};
+use super::process::{self, RunResult, Spawned};
 use super::servers::{Behaviour, Server, ServerHandle};
 
 /// The virtual IP, held on `lo` by `lb`, `rs1` and `rs3`.
@@ -309,6 +310,39 @@ impl Testbed {
             .arg(program)
             .args(args);
         process::run(cmd)
+    }
+
+    /// `run` without waiting: the program keeps running in `host` until the
+    /// returned `Spawned` is waited for (or dropped, which kills it). For
+    /// tests that act on the testbed while a check is under way.
+    pub fn spawn<S: AsRef<OsStr>>(&self, host: &str, program: &Path, args: &[S]) -> Spawned {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", self.ns(host)])
+            .arg(program)
+            .args(args);
+        process::spawn(cmd)
+    }
+
+    /// Sets a sysctl (`net.ipv4.ip_nonlocal_bind`) in `host`'s namespace
+    /// only, without the `sysctl` program: /proc/sys/net follows the
+    /// namespace of the thread that opens it.
+    pub fn sysctl(&self, host: &str, key: &str, value: &str) {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let value = value.to_owned();
+        self.in_ns(host, move || std::fs::write(&path, value))
+            .unwrap_or_else(|e| panic!("sysctl {key} in {host}: {e}"));
+    }
+
+    /// Removes the VIPs (IPv4 and IPv6) from `host`'s `lo`: a MASTER
+    /// load balancer that does not hold the VIP.
+    pub fn remove_vip(&self, host: &str) {
+        netns::ip_batch(
+            Some(self.ns(host)),
+            &[
+                format!("addr del {VIP}/32 dev lo"),
+                format!("addr del {VIP6}/128 dev lo"),
+            ],
+        );
     }
 
     /// `run` for a plain command line: `tb.run_in("rs1", &["ss", "-tn"])`.

@@ -49,6 +49,18 @@ pub fn assert_verdict(r: &RunResult, code: i32, prefix: &str, needles: &[&str]) 
     assert_verdict_with(r, code, prefix, needles, &"");
 }
 
+/// The run took at least `at_least_ms` and less than `below_ms`.
+pub fn assert_elapsed(r: &RunResult, at_least_ms: u64, below_ms: u64) {
+    assert!(
+        r.elapsed >= Duration::from_millis(at_least_ms),
+        "gave up before {at_least_ms} ms\n{r}"
+    );
+    assert!(
+        r.elapsed < Duration::from_millis(below_ms),
+        "took {below_ms} ms or more\n{r}"
+    );
+}
+
 /// Panics with every failure collected, if any.
 pub fn assert_all_ok(failures: &[String]) {
     assert!(

@@ -1,0 +1,531 @@
+//! check_raw under keepalived (MISC_CHECK, plain and `misc_dynamic`), run
+//! in the foreground inside the testbed's MASTER load balancer `lb` (see
+//! `harness::daemon`).
+//!
+//! rs1 (VIP, listener) must come out up and rs2 (listener, no VIP) down, as
+//! keepalived itself judges it: its log ("Misc check ... succeeded" /
+//! "failed ... (exited with status 1)") and the IPVS table it programs. The
+//! kernel may have no IPVS, so keepalived runs with
+//! `tests/daemons/ipvs_stub.c` preloaded: it answers keepalived's IPVS
+//! sockopts and records every change.
+//!
+//! One test runs the packaged keepalived.conf.example itself (paths and
+//! intervals substituted): VRRP makes `lb` MASTER, the packaged
+//! check_raw-role-notify writes the role file, and the checks run as an
+//! unprivileged user with the file capability `make install` sets.
+//!
+//! Tests skip, with a `skipping ...` line, when not root or when
+//! keepalived, gcc or setcap is missing (under CI=true they fail).
+
+#[macro_use]
+mod harness;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+use std::time::Duration;
+
+use harness::*;
+
+// ---- keepalived ------------------------------------------------------------
+
+const KEEPALIVED: &str = "/usr/sbin/keepalived";
+/// keepalived itself, and what builds the IPVS stub.
+const SETCAP: Need = Need::Program("setcap", "libcap2-bin");
+const KEEPALIVED_NEEDS: [Need; 4] = [
+    Need::Testbed,
+    Need::Program(KEEPALIVED, "keepalived"),
+    Need::Program("gcc", "gcc"),
+    Need::Program("/usr/include/stdio.h", "libc6-dev"),
+];
+
+/// Builds `tests/daemons/ipvs_stub.c` into `dir`.
+fn build_ipvs_stub(dir: &Path) -> PathBuf {
+    let src = Path::new(REPO).join("tests/daemons/ipvs_stub.c");
+    let so = dir.join("ipvs_stub.so");
+    let out = Command::new("gcc")
+        .args(["-O2", "-Wall", "-shared", "-fPIC", "-o"])
+        .arg(&so)
+        .arg(&src)
+        .arg("-ldl")
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run gcc ({e}): run .ci/run, or apt-get install -y gcc libc6-dev")
+        });
+    assert!(
+        out.status.success(),
+        "gcc {} failed:\n{}",
+        src.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    so
+}
+
+/// One `real_server` block with a MISC_CHECK running `command`.
+fn keepalived_real(rs: &str, port: u16, command: &str, extra: &str) -> String {
+    format!(
+        "    real_server {rs} {port} {{
+        weight 1
+        MISC_CHECK {{
+            misc_path \"{command}\"
+            misc_timeout 3
+{extra}        }}
+    }}
+"
+    )
+}
+
+/// One LVS-DR `virtual_server` on the VIP, checked every second.
+fn keepalived_virtual(port: u16, reals: &[String]) -> String {
+    format!(
+        "virtual_server {VIP} {port} {{
+    delay_loop 1
+    lb_algo wlc
+    lb_kind DR
+    protocol TCP
+{}}}
+",
+        reals.concat()
+    )
+}
+
+/// Which keepalived processes run: the checkers alone, or VRRP too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Checkers {
+    Only,
+    AndVrrp,
+}
+
+/// A running keepalived with the IPVS stub preloaded.
+struct Keepalived {
+    daemon: Daemon,
+    ipvs_log: PathBuf,
+}
+
+impl Keepalived {
+    /// Checkers only (`--check`), `virtual_servers` after a `global_defs`
+    /// with script security on.
+    fn start(tb: &Testbed, dir: &TempDir, virtual_servers: &str) -> Keepalived {
+        // enable_script_security: the checks must pass keepalived's path
+        // checks, as with the packaged keepalived.conf.example.
+        let conf = format!(
+            "global_defs {{
+    router_id crt
+    enable_script_security
+    script_user root
+}}
+
+{virtual_servers}"
+        );
+        Keepalived::start_conf(tb, dir, &conf, Checkers::Only)
+    }
+
+    /// keepalived in `lb` with `conf` as its whole configuration, every
+    /// file in `dir`.
+    fn start_conf(tb: &Testbed, dir: &TempDir, conf: &str, what: Checkers) -> Keepalived {
+        let stub = build_ipvs_stub(dir.path());
+        let conf = dir.write("keepalived.conf", conf.as_bytes());
+        let p = |n: &str| dir.path().join(n).display().to_string();
+        let ipvs_log = dir.path().join("ipvs.log");
+        let (pid, cpid, vpid) = (p("keepalived.pid"), p("checkers.pid"), p("vrrp.pid"));
+        let stub_s = stub.display().to_string();
+        let ipvs_log_s = ipvs_log.display().to_string();
+        let conf_s = conf.display().to_string();
+        let mut argv = vec![KEEPALIVED, "--dont-fork", "--log-console", "--log-detail"];
+        if what == Checkers::Only {
+            argv.push("--check");
+        }
+        argv.extend([
+            "-f",
+            &conf_s,
+            "--pid",
+            &pid,
+            "--checkers_pid",
+            &cpid,
+            "--vrrp_pid",
+            &vpid,
+        ]);
+        let daemon = Daemon::start(
+            tb,
+            "lb",
+            "keepalived",
+            &argv,
+            &[("LD_PRELOAD", &stub_s), ("IPVS_STUB_LOG", &ipvs_log_s)],
+            dir.path(),
+            dir.path().join("keepalived.log"),
+        );
+        Keepalived { daemon, ipvs_log }
+    }
+
+    fn ipvs_log(&self) -> String {
+        read(&self.ipvs_log)
+    }
+
+    fn diag(&self) -> String {
+        format!(
+            "--- keepalived log ---\n{}\n--- IPVS calls (stub) ---\n{}",
+            tail(&self.daemon.log(), 60),
+            self.ipvs_log()
+        )
+    }
+}
+
+/// The IPVS table the stub's log describes: (VIP:PORT, RIP:PORT) -> weight,
+/// replaying ADDDEST/EDITDEST/DELDEST in order.
+fn ipvs_table(log: &str) -> BTreeMap<(String, String), i64> {
+    let mut table = BTreeMap::new();
+    for line in log.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let (Some(op), Some(vs), Some(rs)) = (
+            words.first(),
+            words.get(1),
+            words.get(2).and_then(|w| w.strip_prefix("rs=")),
+        ) else {
+            continue;
+        };
+        let weight = words
+            .iter()
+            .find_map(|w| w.strip_prefix("weight="))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or(-1);
+        let key = (vs.to_string(), rs.to_string());
+        match *op {
+            "ADDDEST" | "EDITDEST" => {
+                table.insert(key, weight);
+            }
+            "DELDEST" => {
+                table.remove(&key);
+            }
+            _ => {}
+        }
+    }
+    table
+}
+
+fn key(vip_port: u16, rs: &str, port: u16) -> (String, String) {
+    (format!("{VIP}:{vip_port}"), format!("{rs}:{port}"))
+}
+
+/// keepalived's log line for a MISC_CHECK's first verdict on `rs:port`.
+fn misc_verdict(rs: &str, port: u16, script: &Path, verdict: &str) -> String {
+    format!(
+        "Misc check for [[{rs}]:tcp:{port} VS [{VIP}]:tcp:{port}] by [{}] {verdict}",
+        script.display()
+    )
+}
+
+/// Plain MISC_CHECK, `--protocol keepalived`: rs1 is added to IPVS, rs2
+/// never is. `alpha` starts every real server down, so only a passing
+/// check adds one; TCP on port 80 and HTTP (`-S 200 -s ok`) on 8080.
+#[test]
+fn keepalived_misc_check_adds_only_the_real_server_with_the_vip() {
+    if skip_unless(&KEEPALIVED_NEEDS) {
+        return;
+    }
+    let tb = daemon_testbed();
+    let checks = install_checks();
+    let dir = TempDir::new();
+    let tcp = checks.path().join("check_raw_tcp");
+    let http = checks.path().join("check_raw_http");
+    let tcp_cmd = |rs: &str| {
+        format!(
+            "{} --protocol keepalived eth0 {rs} {VIP} {PORT}",
+            tcp.display()
+        )
+    };
+    let http_cmd = |rs: &str| {
+        format!(
+            "{} --protocol keepalived -S 200 -s ok eth0 {rs} {VIP} {HTTP_PORT} {VHOST} /health",
+            http.display()
+        )
+    };
+    let alpha = "            alpha\n";
+    let vs = [
+        keepalived_virtual(
+            PORT,
+            &[
+                keepalived_real(RS1, PORT, &tcp_cmd(RS1), alpha),
+                keepalived_real(RS2, PORT, &tcp_cmd(RS2), alpha),
+            ],
+        ),
+        keepalived_virtual(
+            HTTP_PORT,
+            &[
+                keepalived_real(RS1, HTTP_PORT, &http_cmd(RS1), alpha),
+                keepalived_real(RS2, HTTP_PORT, &http_cmd(RS2), alpha),
+            ],
+        ),
+    ]
+    .concat();
+    let mut k = Keepalived::start(&tb, &dir, &vs);
+
+    let expected = [
+        misc_verdict(RS1, PORT, &tcp, "succeeded."),
+        misc_verdict(
+            RS2,
+            PORT,
+            &tcp,
+            "failed with retry disabled (exited with status 1).",
+        ),
+        misc_verdict(RS1, HTTP_PORT, &http, "succeeded."),
+        misc_verdict(
+            RS2,
+            HTTP_PORT,
+            &http,
+            "failed with retry disabled (exited with status 1).",
+        ),
+    ];
+    wait_for(
+        VERDICT_LIMIT,
+        "keepalived's verdicts on rs1 and rs2 (and rs1 added to IPVS)",
+        || {
+            k.daemon.assert_running();
+            let log = k.daemon.log();
+            let table = ipvs_table(&k.ipvs_log());
+            let done = expected.iter().all(|e| log.contains(e.as_str()))
+                && table.contains_key(&key(PORT, RS1, PORT))
+                && table.contains_key(&key(HTTP_PORT, RS1, HTTP_PORT));
+            done.then_some(())
+        },
+        || k.diag(),
+    );
+    // One more round of checks, then the table as keepalived left it
+    // (before stopping: keepalived removes everything when it stops).
+    thread::sleep(Duration::from_millis(1500));
+    let diag = k.diag();
+    let calls = k.ipvs_log();
+    let table = ipvs_table(&calls);
+    k.daemon.stop();
+
+    assert_eq!(
+        table.get(&key(PORT, RS1, PORT)),
+        Some(&1),
+        "rs1:80 up, weight 1\n{diag}"
+    );
+    assert_eq!(
+        table.get(&key(HTTP_PORT, RS1, HTTP_PORT)),
+        Some(&1),
+        "rs1:8080 up, weight 1\n{diag}"
+    );
+    assert!(
+        !calls.contains(&format!("rs={RS2}:")),
+        "rs2 (no VIP) must never be added to IPVS\n{diag}"
+    );
+    assert!(
+        calls.contains(&format!("ADD {VIP}:{PORT} sched=wlc")),
+        "the virtual server itself must be created\n{diag}"
+    );
+    for e in &expected {
+        assert!(
+            diag.contains(e.as_str()),
+            "keepalived should log {e:?}\n{diag}"
+        );
+    }
+}
+
+/// `misc_dynamic` with `--protocol keepalived-dynamic --weight 7`: rs1's
+/// weight goes from its configured 1 to 7 (exit 9), rs2 is removed (exit
+/// 1). Without `alpha` both start up, so both changes are visible.
+#[test]
+fn keepalived_misc_dynamic_sets_the_weight_and_removes_the_real_server_without_vip() {
+    if skip_unless(&KEEPALIVED_NEEDS) {
+        return;
+    }
+    let tb = daemon_testbed();
+    let checks = install_checks();
+    let dir = TempDir::new();
+    let tcp = checks.path().join("check_raw_tcp");
+    let cmd = |rs: &str| {
+        format!(
+            "{} --protocol keepalived-dynamic --weight 7 eth0 {rs} {VIP} {PORT}",
+            tcp.display()
+        )
+    };
+    let dynamic = "            misc_dynamic\n";
+    let vs = keepalived_virtual(
+        PORT,
+        &[
+            keepalived_real(RS1, PORT, &cmd(RS1), dynamic),
+            keepalived_real(RS2, PORT, &cmd(RS2), dynamic),
+        ],
+    );
+    let mut k = Keepalived::start(&tb, &dir, &vs);
+
+    let rs1_done = misc_verdict(RS1, PORT, &tcp, "succeeded.");
+    let rs2_done = misc_verdict(
+        RS2,
+        PORT,
+        &tcp,
+        "failed with retry disabled (exited with status 1).",
+    );
+    wait_for(
+        VERDICT_LIMIT,
+        "rs1 at weight 7 and rs2 removed from IPVS",
+        || {
+            k.daemon.assert_running();
+            let log = k.daemon.log();
+            let table = ipvs_table(&k.ipvs_log());
+            let done = log.contains(&rs1_done)
+                && log.contains(&rs2_done)
+                && table.get(&key(PORT, RS1, PORT)) == Some(&7)
+                && !table.contains_key(&key(PORT, RS2, PORT));
+            done.then_some(())
+        },
+        || k.diag(),
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let diag = k.diag();
+    let calls = k.ipvs_log();
+    let table = ipvs_table(&calls);
+    k.daemon.stop();
+
+    assert_eq!(
+        table.get(&key(PORT, RS1, PORT)),
+        Some(&7),
+        "rs1 weight 7\n{diag}"
+    );
+    assert!(
+        !table.contains_key(&key(PORT, RS2, PORT)),
+        "rs2 removed\n{diag}"
+    );
+    assert!(
+        calls.contains(&format!(
+            "EDITDEST {VIP}:{PORT} rs={RS1}:{PORT} weight=7 fwd=DR"
+        )),
+        "the weight change is an IPVS edit of rs1\n{diag}"
+    );
+    assert!(
+        calls.contains(&format!("DELDEST {VIP}:{PORT} rs={RS2}:{PORT}")),
+        "rs2 is deleted from IPVS\n{diag}"
+    );
+}
+
+/// The packaged keepalived.conf.example as it is, but for paths (checks
+/// and role file in temp dirs), the check user (`nobody`: the example's
+/// `keepalived_script` is created by the Debian package, not by CI) and
+/// `delay_loop 1` instead of 5. keepalived runs VRRP too: it becomes MASTER
+/// on its own, its notify_master runs the packaged check_raw-role-notify,
+/// which writes `1` to the role file, and the checks (`-r ROLE_FILE`, run as
+/// `nobody` with the file capability `make install` sets) then send raw
+/// frames. Expected, from the real servers the example names: rs1 (VIP,
+/// HTTP 200 `ok`) up on 80 and 443 at weight 100; rs3 (VIP, answering
+/// `Content-Type: text/plain`, the single-quoted argument) up on 80; rs2
+/// (no VIP) down on 80 (misc_dynamic) and 443.
+#[test]
+fn keepalived_runs_the_packaged_example_with_vrrp_and_the_role_file() {
+    if skip_unless(&[&KEEPALIVED_NEEDS[..], &[SETCAP]].concat()) {
+        return;
+    }
+    let tb = Testbed::without_servers();
+    for (host, port) in [
+        ("rs1", PORT),
+        ("rs2", PORT),
+        ("rs3", PORT),
+        ("rs1", 443),
+        ("rs2", 443),
+    ] {
+        tb.serve(host, port, Behaviour::Respond(HTTP_REPLY.to_vec()));
+    }
+    let checks = install_checks();
+    let setcap = Command::new("setcap")
+        .arg("cap_net_raw+ep")
+        .arg(checks.path().join("check_raw"))
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run setcap ({e}): run .ci/run, or apt-get install -y libcap2-bin")
+        });
+    assert!(
+        setcap.status.success(),
+        "setcap cap_net_raw+ep failed: {}",
+        String::from_utf8_lossy(&setcap.stderr)
+    );
+    let notify = read(&packaging("keepalived/check_raw-role-notify"));
+    write_executable(&checks.path().join("check_raw-role-notify"), &notify);
+
+    let dir = TempDir::new();
+    let role = dir.path().join("run/role");
+    let mut conf = read(&packaging("keepalived/keepalived.conf.example"));
+    for (from, to) in [
+        ("/run/check_raw/role", role.display().to_string()),
+        (
+            "/usr/lib/check_raw/",
+            format!("{}/", checks.path().display()),
+        ),
+        (
+            "script_user keepalived_script",
+            "script_user nobody".to_owned(),
+        ),
+        ("delay_loop 5", "delay_loop 1".to_owned()),
+    ] {
+        assert!(
+            conf.contains(from),
+            "packaging/keepalived/keepalived.conf.example no longer contains {from:?}: update this test"
+        );
+        conf = conf.replace(from, &to);
+    }
+    // Strip the comment lines: the config is the test's input, the comments
+    // only make failure output longer.
+    let conf: String = conf
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('!'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+
+    let mut k = Keepalived::start_conf(&tb, &dir, &conf, Checkers::AndVrrp);
+    let diag = || {
+        format!(
+            "{}\n--- role file ---\n{:?}\n--- keepalived.conf ---\n{conf}",
+            k.diag(),
+            read(&role)
+        )
+    };
+    let up = [
+        (key(PORT, RS1, PORT), 100),
+        (key(PORT, RS3, PORT), 100),
+        (key(443, RS1, 443), 100),
+    ];
+    let down = [key(PORT, RS2, PORT), key(443, RS2, 443)];
+    wait_for(
+        Duration::from_secs(30),
+        "MASTER, role file 1, rs1 and rs3 up at weight 100, rs2 down",
+        || {
+            k.daemon.assert_running();
+            let table = ipvs_table(&k.ipvs_log());
+            let done = read(&role) == "1\n"
+                && up.iter().all(|(key, w)| table.get(key) == Some(w))
+                && down.iter().all(|key| !table.contains_key(key));
+            done.then_some(())
+        },
+        diag,
+    );
+    // rs2 is removed by its first raw check after MASTER; give rs1 and rs3
+    // two more rounds of raw checks to prove they pass them.
+    thread::sleep(Duration::from_millis(2500));
+    let msg = diag();
+    let calls = k.ipvs_log();
+    let table = ipvs_table(&calls);
+    let log = k.daemon.log();
+    k.daemon.stop();
+
+    for (key, w) in &up {
+        assert_eq!(table.get(key), Some(w), "{key:?} up at weight {w}\n{msg}");
+        let del = format!("DELDEST {} rs={} ", key.0, key.1);
+        assert!(
+            !calls.contains(&del),
+            "{key:?} must never be removed\n{msg}"
+        );
+    }
+    for key in &down {
+        assert!(!table.contains_key(key), "{key:?} down\n{msg}");
+    }
+    assert!(log.contains("Entering MASTER STATE"), "VRRP MASTER\n{msg}");
+    for bad in [
+        "Unsafe permissions",
+        "disabling",
+        "SECURITY VIOLATION",
+        "not executable",
+    ] {
+        assert!(!log.contains(bad), "keepalived complains: {bad:?}\n{msg}");
+    }
+}
