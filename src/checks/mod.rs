@@ -282,9 +282,9 @@ impl<'c> Check<'c> {
                 if ipv6 { "IPv6" } else { "IPv4" }
             )),
             PathError::SourceNotLocal { source, iface } => self.unknown(format!(
-                "--source {source} is not an address of {} (frames with a source we do not hold are never sent)",
+                "--source {source} is not configured on {}: nothing sent (a source we do not hold would be spoofed)",
                 if source.is_ipv4() {
-                    format!("interface '{iface}'")
+                    format!("interface {iface}")
                 } else {
                     "this host".to_string()
                 }

@@ -112,11 +112,11 @@ impl fmt::Display for Hazard {
         match self {
             Hazard::VipNotLocal { vip } => write!(
                 f,
-                "the VIP {vip} is not local, so this host's kernel answers the real server's replies with RST (a BACKUP balancer needs -r FILE or -r auto)"
+                "VIP {vip} is not a local address: the kernel answers the SYN/ACK with RST (a BACKUP balancer needs -r FILE or -r auto)"
             ),
             Hazard::AcceptLocal { iface } => write!(
                 f,
-                "net.ipv4.conf.{iface}.accept_local=1: this host's kernel accepts the real server's replies from the VIP and may answer them with RST"
+                "net.ipv4.conf.{iface}.accept_local=1: the kernel accepts the real server's replies from the VIP and may answer the SYN/ACK with RST"
             ),
         }
     }
