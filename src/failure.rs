@@ -3,6 +3,9 @@
 //! step it was waiting for. `checks` words each one once for both paths.
 
 use std::fmt;
+use std::net::IpAddr;
+
+use crate::net::frame::IcmpErrorKind;
 
 use crate::wait::{Interrupted, WaitError};
 
@@ -17,6 +20,8 @@ pub enum Step {
     ResponseStart,
     /// Response begun, not complete.
     ResponseEnd,
+    /// A datagram sent, no matching reply yet.
+    Reply,
 }
 
 impl fmt::Display for Step {
@@ -27,6 +32,7 @@ impl fmt::Display for Step {
             Step::Close => "FIN/ACK of the clean close",
             Step::ResponseStart => "response start",
             Step::ResponseEnd => "response end",
+            Step::Reply => "reply",
         })
     }
 }
@@ -47,6 +53,12 @@ pub enum Failure {
     Invalid(String),
     /// The kernel's connect failed (BACKUP path): refused, unreachable...
     Connect(std::io::Error),
+    /// An ICMP or ICMPv6 error from `from` about our datagram (e.g. port
+    /// unreachable: the server holds the VIP but nothing listens).
+    Icmp {
+        kind: IcmpErrorKind,
+        from: IpAddr,
+    },
     /// The source interface went down (or away) during the check: the
     /// path to the real server is broken, which is the check's business.
     LinkDown(std::io::Error),

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Common, Config, IfaceArg, Mode};
 use crate::failure::{Failure, Step};
+use crate::net::frame::IcmpErrorKind;
 use crate::net::link::Interface;
 use crate::net::path::{Expected, Hazard, PathError, PathSpec, Proto, RawPath};
 use crate::net::port;
@@ -25,7 +26,8 @@ use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Role};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::kernel::{KernelStream, KernelTarget};
-use crate::transport::{Peer, Transport};
+use crate::transport::kernel_udp::KernelDatagram;
+use crate::transport::{Datagram, Peer, Transport};
 use crate::wait::Waiter;
 
 /// Run the check `config` asks for.
@@ -113,11 +115,7 @@ impl<'c> Check<'c> {
                 probe(&mut conn).unwrap_or_else(|f| self.failure(f, &peer, &hazards))
             }
             Role::Backup => {
-                let target = KernelTarget {
-                    addr: self.real_server_addr(),
-                    source: t.source,
-                    source_port: t.source_port,
-                };
+                let target = self.kernel_target();
                 trace.line(DETAIL, || {
                     format!("BACKUP role: kernel connection to {}", target.addr)
                 });
@@ -131,6 +129,60 @@ impl<'c> Check<'c> {
                 let peer = stream.peer().clone();
                 probe(&mut stream).unwrap_or_else(|f| self.failure(f, &peer, &[]))
             }
+        }
+    }
+
+    /// Run `probe` over the datagram exchange this run's role decides: UDP
+    /// to VIP:PORT through the real server's MAC, with the ICMP errors
+    /// about it (MASTER), or the kernel's UDP to REAL_SERVER:PORT (BACKUP).
+    pub fn over_datagrams(
+        &self,
+        trace: &mut Trace,
+        probe: impl FnOnce(&mut dyn Datagram) -> Result<Outcome, Failure>,
+    ) -> Outcome {
+        let role = match self.role(trace) {
+            Ok(role) => role,
+            Err(outcome) => return outcome,
+        };
+        let t = &self.common.target;
+        match role {
+            Role::Master => {
+                let spec = self.path_spec(vec![
+                    Expected::Flow {
+                        proto: Proto::Udp,
+                        remote_port: t.port,
+                    },
+                    Expected::IcmpErrors {
+                        proto: Proto::Udp,
+                        remote_port: t.port,
+                    },
+                ]);
+                let mut path = match RawPath::open(&spec, self.waiter, self.deadline, trace) {
+                    Ok(path) => path,
+                    Err(e) => return self.path_error(e),
+                };
+                let mut udp = path.udp(t.port);
+                let peer = udp.peer().clone();
+                probe(&mut udp).unwrap_or_else(|f| self.failure(f, &peer, &[]))
+            }
+            Role::Backup => {
+                let target = self.kernel_target();
+                trace.line(DETAIL, || {
+                    format!("BACKUP role: kernel UDP to {}", target.addr)
+                });
+                let mut udp = KernelDatagram::new(target, self.waiter, self.deadline, trace);
+                let peer = udp.peer().clone();
+                probe(&mut udp).unwrap_or_else(|f| self.failure(f, &peer, &[]))
+            }
+        }
+    }
+
+    fn kernel_target(&self) -> KernelTarget {
+        let t = &self.common.target;
+        KernelTarget {
+            addr: self.real_server_addr(),
+            source: t.source,
+            source_port: t.source_port,
         }
     }
 
@@ -217,11 +269,20 @@ impl<'c> Check<'c> {
                 "{vip_port} refused the connection (RST) {}: port closed",
                 peer.via()
             )),
+            (Peer::Raw { vip_port, .. }, Failure::Timeout(Step::Reply)) => self.critical(format!(
+                "no reply from {vip_port} {} within {} ms: the real server may lack the VIP",
+                peer.via(),
+                self.timeout_ms()
+            )),
             (Peer::Raw { iface, .. }, Failure::LinkDown(err)) => self.critical(format!(
                 "interface {iface} went down during the check ({err}): no path to the real server"
             )),
             (Peer::Kernel { addr }, Failure::Timeout(Step::SynAck)) => self.critical(format!(
                 "no answer from {addr} within {} ms (BACKUP role, kernel connect)",
+                self.timeout_ms()
+            )),
+            (Peer::Kernel { addr }, Failure::Timeout(Step::Reply)) => self.critical(format!(
+                "no reply from {addr} within {} ms (BACKUP role)",
                 self.timeout_ms()
             )),
             (Peer::Kernel { addr }, Failure::Connect(err)) => {
@@ -267,6 +328,15 @@ impl<'c> Check<'c> {
             Failure::LinkDown(err) => self.critical(format!(
                 "the path to {peer} went down during the check: {err}"
             )),
+            Failure::Icmp {
+                kind: IcmpErrorKind::PortUnreachable,
+                from,
+            } => self.critical(format!(
+                "ICMP port unreachable from {from} for {peer}: port closed"
+            )),
+            Failure::Icmp { kind, from } => {
+                self.critical(format!("ICMP {kind} from {from} for {peer}"))
+            }
             Failure::Local(text) => self.unknown(text),
         }
     }

@@ -13,6 +13,7 @@
 
 pub mod bpf;
 pub mod conn;
+pub mod datagram;
 pub mod frame;
 pub mod link;
 pub mod neigh;

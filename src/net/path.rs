@@ -21,6 +21,7 @@ use pnet_datalink::MacAddr;
 pub use super::bpf::Proto;
 use super::bpf::{Expect, Program};
 use super::conn::Conn;
+use super::datagram::Datagrams;
 use super::frame::{self, Flow, Link};
 use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
@@ -257,6 +258,31 @@ impl<'a> RawPath<'a> {
             Conn::new(&mut self.wire, link, flow, TcpParams::new(isn, mss), ip_id)
                 .described(peer, timeout),
         )
+    }
+
+    /// UDP from our reserved port to VIP:`remote_port`, for request and
+    /// reply datagrams.
+    pub fn udp(&mut self, remote_port: u16) -> Datagrams<'_, 'a> {
+        let flow = Flow {
+            src_ip: self.src_ip,
+            dst_ip: self.vip,
+            src_port: self.local_port,
+            dst_port: remote_port,
+        };
+        let link = self.link();
+        let peer = self.peer(remote_port);
+        let ip_id = self.next_ip_id(1024);
+        Datagrams::new(&mut self.wire, link, flow, ip_id, peer)
+    }
+
+    /// Who a flow to VIP:`remote_port` talks to, for the words of failures.
+    fn peer(&self, remote_port: u16) -> Peer {
+        Peer::Raw {
+            vip_port: SocketAddr::new(self.vip, remote_port),
+            real_server: self.real_server,
+            mac: self.rs_mac,
+            iface: self.iface.name.clone(),
+        }
     }
 
     /// The IP ID to start a flow at; `count` IDs are set aside for it, so

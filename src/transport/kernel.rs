@@ -38,7 +38,7 @@ pub struct KernelTarget {
 
 impl KernelTarget {
     /// The local address to bind, if the command line fixed one.
-    fn bind(&self) -> Option<SocketAddr> {
+    pub(super) fn bind(&self) -> Option<SocketAddr> {
         if self.source.is_none() && self.source_port.is_none() {
             return None;
         }

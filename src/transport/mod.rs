@@ -8,8 +8,10 @@
 //! deadline and the same ending (RST, or with `-c` a clean close bounded by
 //! [`close_deadline`]). [`Io`] lends either to a library that wants
 //! `Read + Write`, such as openssl, without it ever blocking past `-t`.
+//! [`Datagram`] is the same for a UDP request and its reply.
 
 pub mod kernel;
+pub mod kernel_udp;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -91,6 +93,24 @@ pub trait Transport {
     fn retransmissions(&self) -> u32 {
         0
     }
+}
+
+/// A request/reply datagram exchange with the real server, whichever role
+/// carries it: UDP through the VIP (`net::datagram::Datagrams`) or the
+/// kernel's UDP to the real server's own address
+/// (`kernel_udp::KernelDatagram`).
+pub trait Datagram {
+    /// Send `request`, again with backoff until the deadline, until a
+    /// reply that `accept` takes (Err: why it is ignored) arrives; Ok:
+    /// the reply and the time from the first send. An ICMP error about
+    /// our datagram ends it at once (`Failure::Icmp`).
+    fn exchange(
+        &mut self,
+        request: &[u8],
+        accept: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<(Vec<u8>, Duration), Failure>;
+    fn peer(&self) -> &Peer;
+    fn trace(&mut self) -> &mut Trace;
 }
 
 /// The close of a connection that has already answered gets half of `-t`

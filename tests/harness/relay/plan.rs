@@ -25,6 +25,8 @@ pub enum Kind {
     Arp,
     /// IPv4 TCP.
     Tcp,
+    /// IPv4 UDP.
+    Udp,
     /// Anything else (IPv6 neighbour discovery from the hosts' kernels...).
     Other,
 }
@@ -68,6 +70,11 @@ impl Faults {
     /// Drop the Nth TCP frames of this direction (ARP is not counted).
     pub fn drop_nth_tcp(self, nth: impl IntoIterator<Item = usize>) -> Faults {
         self.drop_counted(Select::Only(Kind::Tcp), nth)
+    }
+
+    /// Drop the Nth UDP frames of this direction.
+    pub fn drop_nth_udp(self, nth: impl IntoIterator<Item = usize>) -> Faults {
+        self.drop_counted(Select::Only(Kind::Udp), nth)
     }
 
     /// Drop the Nth ARP frames of this direction.
@@ -152,6 +159,7 @@ pub struct DirStats {
     pub frames: usize,
     pub arp: usize,
     pub tcp: usize,
+    pub udp: usize,
     pub forwarded: usize,
     pub dropped: usize,
     pub dropped_arp: usize,
@@ -283,6 +291,7 @@ fn classify(frame: &[u8]) -> (Kind, Option<TcpInfo>, Option<u16>) {
             };
             (Kind::Tcp, Some(info), None)
         }
+        0x0800 if frame.len() >= 34 && frame[23] == 17 => (Kind::Udp, None, None),
         _ => (Kind::Other, None, None),
     }
 }
@@ -360,6 +369,10 @@ impl Shared {
                 st.stats.tcp += 1;
                 st.stats.tcp
             }
+            Kind::Udp => {
+                st.stats.udp += 1;
+                st.stats.udp
+            }
             Kind::Other => st.stats.frames,
         };
         let numbered = |sel: Select| match sel {
@@ -373,7 +386,7 @@ impl Shared {
         if let Some((percent, _)) = faults.loss {
             // Drawn for every ARP/TCP frame, dropped or not, so the pattern
             // depends only on the frame's number.
-            if kind != Kind::Other && st.next_percent() < percent {
+            if matches!(kind, Kind::Arp | Kind::Tcp) && st.next_percent() < percent {
                 dropped = true;
             }
         }
@@ -382,7 +395,7 @@ impl Shared {
             match kind {
                 Kind::Arp => st.stats.dropped_arp += 1,
                 Kind::Tcp => st.stats.dropped_tcp += 1,
-                Kind::Other => {}
+                Kind::Udp | Kind::Other => {}
             }
         } else {
             st.stats.forwarded += 1;

@@ -1,0 +1,254 @@
+//! A datagram exchange over the raw path, beside `conn` for TCP: one UDP
+//! request to VIP:PORT through the real server's MAC, sent again with
+//! backoff inside the deadline (UDP loss is normal), answered by the first
+//! datagram from VIP:PORT to our port that the caller accepts, or ended at
+//! once by an ICMP error that quotes our datagram (port unreachable: the
+//! server holds the VIP, nothing listens).
+//!
+//! Nothing of an answer is trusted before it is matched: the frame parser
+//! has checked its lengths and checksums, `classify` its addresses and
+//! ports, and the caller's `accept` its content (a DNS ID, say).
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::frame::{self, Flow, IcmpErrorKind, Link, Parsed};
+use super::{Backoff, Failure, Step, Wire};
+use crate::trace::{Trace, FRAMES};
+use crate::transport::{Datagram, Peer};
+
+/// IP protocol number of UDP, as ICMP errors quote it.
+const IPPROTO_UDP: u8 = 17;
+
+/// What a received frame is to an exchange on `flow` (ours, outgoing).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Classified {
+    /// A datagram of our flow, from VIP:PORT to us: its payload.
+    Reply(Vec<u8>),
+    /// An ICMP error about a datagram of our flow.
+    Icmp { kind: IcmpErrorKind, from: IpAddr },
+    /// Not for this exchange; why, for `-vvv`.
+    Other(&'static str),
+}
+
+/// Match `parsed` against our outgoing `flow` and our MAC.
+pub fn classify(parsed: Parsed, flow: Flow, our_mac: pnet_datalink::MacAddr) -> Classified {
+    match parsed {
+        Parsed::Udp(f) if f.link.dst != our_mac => Classified::Other("not to our MAC"),
+        Parsed::Udp(f) if f.flow == flow.reversed() => Classified::Reply(f.payload),
+        Parsed::Udp(_) => Classified::Other("not our flow"),
+        Parsed::IcmpError(e) if e.quoted.protocol == IPPROTO_UDP && e.quoted.flow == flow => {
+            Classified::Icmp {
+                kind: e.kind,
+                from: e.from,
+            }
+        }
+        Parsed::IcmpError(_) => Classified::Other("an ICMP error about another datagram"),
+        _ => Classified::Other("not a datagram"),
+    }
+}
+
+/// UDP from our reserved port to VIP:PORT over the raw path.
+pub struct Datagrams<'w, 'a> {
+    wire: &'w mut Wire<'a>,
+    link: Link,
+    flow: Flow,
+    ip_id: u16,
+    peer: Peer,
+}
+
+impl<'w, 'a> Datagrams<'w, 'a> {
+    pub fn new(wire: &'w mut Wire<'a>, link: Link, flow: Flow, ip_id: u16, peer: Peer) -> Self {
+        Datagrams {
+            wire,
+            link,
+            flow,
+            ip_id,
+            peer,
+        }
+    }
+}
+
+impl Datagram for Datagrams<'_, '_> {
+    fn exchange(
+        &mut self,
+        request: &[u8],
+        accept: &mut dyn FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<(Vec<u8>, Duration), Failure> {
+        let bytes = frame::udp_frame(self.link, self.flow, self.ip_id, request);
+        self.ip_id = self.ip_id.wrapping_add(1);
+        let (flow, our_mac, len) = (self.flow, self.link.src, request.len());
+        let what = move || {
+            format!(
+                "UDP {}:{} > {}:{}, {len} bytes",
+                flow.src_ip, flow.src_port, flow.dst_ip, flow.dst_port
+            )
+        };
+        let started = Instant::now();
+        let answer = self
+            .wire
+            .ask(&bytes, what, Backoff::REQUESTS, |trace, parsed| {
+                // Formatted only when -vvv will show it.
+                let shown = trace
+                    .enabled(FRAMES)
+                    .then(|| parsed.to_string())
+                    .unwrap_or_default();
+                match classify(parsed, flow, our_mac) {
+                    Classified::Reply(payload) => match accept(&payload) {
+                        Ok(()) => {
+                            trace.frame(|| format!("< {shown}"));
+                            Some(Ok(payload))
+                        }
+                        Err(why) => {
+                            trace.frame(|| format!("< {shown} (ignored: {why})"));
+                            None
+                        }
+                    },
+                    Classified::Icmp { kind, from } => {
+                        trace.frame(|| format!("< {shown}"));
+                        Some(Err(Failure::Icmp { kind, from }))
+                    }
+                    Classified::Other(why) => {
+                        trace.frame(|| format!("< {shown} (ignored: {why})"));
+                        None
+                    }
+                }
+            })?;
+        match answer {
+            Some(Ok(payload)) => Ok((payload, started.elapsed())),
+            Some(Err(failure)) => Err(failure),
+            None => Err(Failure::Timeout(Step::Reply)),
+        }
+    }
+
+    fn peer(&self) -> &Peer {
+        &self.peer
+    }
+
+    fn trace(&mut self) -> &mut Trace {
+        self.wire.trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pnet_datalink::MacAddr;
+
+    const US: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
+    const RS: MacAddr = MacAddr(2, 0, 0, 0, 0, 0x11);
+
+    fn ours() -> Flow {
+        Flow {
+            src_ip: "198.51.100.1".parse().unwrap(),
+            dst_ip: "203.0.113.10".parse().unwrap(),
+            src_port: 40000,
+            dst_port: 53,
+        }
+    }
+
+    fn parse(frame: &[u8]) -> Parsed {
+        frame::parse(frame, false).unwrap()
+    }
+
+    fn reply_frame(flow: Flow, dst_mac: MacAddr) -> Vec<u8> {
+        let link = Link {
+            src: RS,
+            dst: dst_mac,
+        };
+        frame::udp_frame(link, flow, 7, b"answer")
+    }
+
+    #[test]
+    fn a_reply_of_our_flow_is_taken() {
+        let got = classify(parse(&reply_frame(ours().reversed(), US)), ours(), US);
+        assert_eq!(got, Classified::Reply(b"answer".to_vec()));
+    }
+
+    #[test]
+    fn replies_from_elsewhere_are_not() {
+        let mut wrong_port = ours().reversed();
+        wrong_port.src_port = 54;
+        let mut wrong_addr = ours().reversed();
+        wrong_addr.src_ip = "198.51.100.11".parse().unwrap();
+        let mut to_other_port = ours().reversed();
+        to_other_port.dst_port = 40001;
+        for flow in [wrong_port, wrong_addr, to_other_port, ours()] {
+            let got = classify(parse(&reply_frame(flow, US)), ours(), US);
+            assert!(matches!(got, Classified::Other(_)), "{flow:?}: {got:?}");
+        }
+        let other_mac = MacAddr(2, 0, 0, 0, 0, 9);
+        let got = classify(
+            parse(&reply_frame(ours().reversed(), other_mac)),
+            ours(),
+            US,
+        );
+        assert_eq!(got, Classified::Other("not to our MAC"));
+    }
+
+    /// The IP packet we sent, as an ICMP error quotes it.
+    fn sent_packet(flow: Flow) -> Vec<u8> {
+        let link = Link { src: US, dst: RS };
+        frame::udp_frame(link, flow, 1, b"query")[frame::ETHERNET_HEADER..].to_vec()
+    }
+
+    #[test]
+    fn an_icmp_error_quoting_our_datagram_ends_the_exchange() {
+        let link = Link { src: RS, dst: US };
+        let vip: IpAddr = "203.0.113.10".parse().unwrap();
+        let error = frame::icmp_error_frame(
+            link,
+            vip,
+            ours().src_ip,
+            IcmpErrorKind::PortUnreachable,
+            &sent_packet(ours()),
+        );
+        assert_eq!(
+            classify(parse(&error), ours(), US),
+            Classified::Icmp {
+                kind: IcmpErrorKind::PortUnreachable,
+                from: vip
+            }
+        );
+        // About another datagram of ours (another port): not this exchange's.
+        let mut other = ours();
+        other.src_port = 40001;
+        let error = frame::icmp_error_frame(
+            link,
+            vip,
+            ours().src_ip,
+            IcmpErrorKind::PortUnreachable,
+            &sent_packet(other),
+        );
+        assert!(matches!(
+            classify(parse(&error), ours(), US),
+            Classified::Other(_)
+        ));
+    }
+
+    #[test]
+    fn ipv6_replies_and_errors_match_too() {
+        let flow = Flow {
+            src_ip: "2001:db8::1".parse().unwrap(),
+            dst_ip: "2001:db8:1::10".parse().unwrap(),
+            src_port: 40000,
+            dst_port: 53,
+        };
+        let got = classify(parse(&reply_frame(flow.reversed(), US)), flow, US);
+        assert_eq!(got, Classified::Reply(b"answer".to_vec()));
+        let error = frame::icmp_error_frame(
+            Link { src: RS, dst: US },
+            flow.dst_ip,
+            flow.src_ip,
+            IcmpErrorKind::PortUnreachable,
+            &sent_packet(flow),
+        );
+        assert!(matches!(
+            classify(parse(&error), flow, US),
+            Classified::Icmp {
+                kind: IcmpErrorKind::PortUnreachable,
+                ..
+            }
+        ));
+    }
+}
