@@ -89,10 +89,11 @@ impl Datagram for Datagrams<'_, '_> {
             .wire
             .ask(&bytes, what, Backoff::REQUESTS, |trace, parsed| {
                 // Formatted only when -vvv will show it.
-                let shown = trace
-                    .enabled(FRAMES)
-                    .then(|| parsed.to_string())
-                    .unwrap_or_default();
+                let shown = if trace.enabled(FRAMES) {
+                    parsed.to_string()
+                } else {
+                    String::new()
+                };
                 match classify(parsed, flow, our_mac) {
                     Classified::Reply(payload) => match accept(&payload) {
                         Ok(()) => {
