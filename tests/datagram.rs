@@ -1,5 +1,5 @@
 //! The datagram exchange of the engine, end to end: the library's own
-//! `RawPath::open` and `Datagrams` run on a thread inside the testbed's
+//! `RawPath::open` and `UdpFlow` run on a thread inside the testbed's
 //! `lb` namespace and send UDP to the VIP through each real server's MAC.
 //! rs1 answers from the VIP (a UDP echo bound to it), rs2 lacks the VIP
 //! (no answer: a timeout at the deadline), rs3 holds it with nothing

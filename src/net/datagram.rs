@@ -49,7 +49,7 @@ pub fn classify(parsed: Parsed, flow: Flow, our_mac: pnet_datalink::MacAddr) -> 
 }
 
 /// UDP from our reserved port to VIP:PORT over the raw path.
-pub struct Datagrams<'w, 'a> {
+pub struct UdpFlow<'w, 'a> {
     wire: &'w mut Wire<'a>,
     link: Link,
     flow: Flow,
@@ -57,9 +57,9 @@ pub struct Datagrams<'w, 'a> {
     peer: Peer,
 }
 
-impl<'w, 'a> Datagrams<'w, 'a> {
+impl<'w, 'a> UdpFlow<'w, 'a> {
     pub fn new(wire: &'w mut Wire<'a>, link: Link, flow: Flow, ip_id: u16, peer: Peer) -> Self {
-        Datagrams {
+        UdpFlow {
             wire,
             link,
             flow,
@@ -69,7 +69,7 @@ impl<'w, 'a> Datagrams<'w, 'a> {
     }
 }
 
-impl Datagram for Datagrams<'_, '_> {
+impl Datagram for UdpFlow<'_, '_> {
     fn exchange(
         &mut self,
         request: &[u8],

@@ -21,7 +21,7 @@ use pnet_datalink::MacAddr;
 pub use super::bpf::Proto;
 use super::bpf::{Expect, Program};
 use super::conn::Conn;
-use super::datagram::Datagrams;
+use super::datagram::UdpFlow;
 use super::frame::{self, Flow, Link};
 use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
@@ -262,7 +262,7 @@ impl<'a> RawPath<'a> {
 
     /// UDP from our reserved port to VIP:`remote_port`, for request and
     /// reply datagrams.
-    pub fn udp(&mut self, remote_port: u16) -> Datagrams<'_, 'a> {
+    pub fn udp(&mut self, remote_port: u16) -> UdpFlow<'_, 'a> {
         let flow = Flow {
             src_ip: self.src_ip,
             dst_ip: self.vip,
@@ -272,7 +272,7 @@ impl<'a> RawPath<'a> {
         let link = self.link();
         let peer = self.peer(remote_port);
         let ip_id = self.next_ip_id(1024);
-        Datagrams::new(&mut self.wire, link, flow, ip_id, peer)
+        UdpFlow::new(&mut self.wire, link, flow, ip_id, peer)
     }
 
     /// Who a flow to VIP:`remote_port` talks to, for the words of failures.

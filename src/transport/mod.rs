@@ -96,7 +96,7 @@ pub trait Transport {
 }
 
 /// A request/reply datagram exchange with the real server, whichever role
-/// carries it: UDP through the VIP (`net::datagram::Datagrams`) or the
+/// carries it: UDP through the VIP (`net::datagram::UdpFlow`) or the
 /// kernel's UDP to the real server's own address
 /// (`kernel_udp::KernelDatagram`).
 pub trait Datagram {
