@@ -23,7 +23,7 @@ use crate::wait::{Ready, Waiter};
 
 /// Requests sent at most (the deadline ends it sooner).
 const MAX_REQUESTS: u32 = 700;
-/// UdpFlow read at most per wait, so a stream of wrong answers cannot
+/// Datagrams read at most per wait, so a stream of wrong answers cannot
 /// hold us past a resend or the deadline.
 const READS_PER_WAKE: usize = 64;
 /// Largest datagram read: anything bigger is cut, and then refused by the
