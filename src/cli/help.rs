@@ -59,7 +59,8 @@ Common options:
       --source ADDR
                  source IP of the frames (default: the interface's primary
                  IPv4 address; for IPv6 the address the kernel would use
-                 towards REAL_SERVER out of SOURCE_IFACE)
+                 towards REAL_SERVER out of SOURCE_IFACE); it must be
+                 configured on SOURCE_IFACE (IPv6: on this host)
       --source-port PORT
                  fixed TCP source port (default: a free ephemeral port,
                  reserved for the check's life)
@@ -108,7 +109,8 @@ port is closed, fails.
 
 Options:
   -c, --clean-close
-                 end with a FIN handshake instead of RST
+                 end with a FIN handshake instead of RST (bounded to half
+                 of -t; a server that sends no FIN is then reset)
 "
         }
         Mode::HttpGet => {
