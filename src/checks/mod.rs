@@ -98,13 +98,13 @@ impl<'c> Check<'c> {
         let t = &self.common.target;
         match role {
             Role::Master => {
-                let spec = self.path_spec(vec![Expected::Flow {
+                let expect = vec![Expected::Flow {
                     proto: Proto::Tcp,
                     remote_port: t.port,
-                }]);
-                let mut path = match RawPath::open(&spec, self.waiter, self.deadline, trace) {
+                }];
+                let mut path = match self.open_path(expect, trace) {
                     Ok(path) => path,
-                    Err(e) => return self.path_error(e),
+                    Err(outcome) => return outcome,
                 };
                 let hazards = path.hazards.clone();
                 let mut conn = match path.tcp(t.port, self.common.timeout) {
@@ -147,7 +147,7 @@ impl<'c> Check<'c> {
         let t = &self.common.target;
         match role {
             Role::Master => {
-                let spec = self.path_spec(vec![
+                let expect = vec![
                     Expected::Flow {
                         proto: Proto::Udp,
                         remote_port: t.port,
@@ -156,10 +156,10 @@ impl<'c> Check<'c> {
                         proto: Proto::Udp,
                         remote_port: t.port,
                     },
-                ]);
-                let mut path = match RawPath::open(&spec, self.waiter, self.deadline, trace) {
+                ];
+                let mut path = match self.open_path(expect, trace) {
                     Ok(path) => path,
-                    Err(e) => return self.path_error(e),
+                    Err(outcome) => return outcome,
                 };
                 let mut udp = path.udp(t.port);
                 let peer = udp.peer().clone();
@@ -184,6 +184,17 @@ impl<'c> Check<'c> {
             source: t.source,
             source_port: t.source_port,
         }
+    }
+
+    /// The raw path to this check's target, its filter passing `expect`;
+    /// a failure already worded.
+    pub fn open_path<'t>(
+        &'t self,
+        expect: Vec<Expected>,
+        trace: &'t mut Trace,
+    ) -> Result<RawPath<'t>, Outcome> {
+        let spec = self.path_spec(expect);
+        RawPath::open(&spec, self.waiter, self.deadline, trace).map_err(|e| self.path_error(e))
     }
 
     /// The raw path this check's target asks for, expecting `expect`.

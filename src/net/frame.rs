@@ -494,13 +494,8 @@ pub fn echo_request(
     seq: u16,
     payload: &[u8],
 ) -> Vec<u8> {
-    let icmp_type = if src_ip.is_ipv6() {
-        ICMPV6_ECHO_REQUEST
-    } else {
-        ICMP_ECHO_REQUEST
-    };
-    let rest = echo_rest(ident, seq);
-    icmp_frame(link, src_ip, dst_ip, ip_id, icmp_type, 0, rest, payload)
+    let echo = (ident, seq, payload);
+    echo_frame(link, src_ip, dst_ip, ip_id, false, echo)
 }
 
 /// An echo reply (ICMP type 0, ICMPv6 129), as a peer answers
@@ -514,10 +509,24 @@ pub fn echo_reply(
     seq: u16,
     payload: &[u8],
 ) -> Vec<u8> {
-    let icmp_type = if src_ip.is_ipv6() {
-        ICMPV6_ECHO_REPLY
-    } else {
-        ICMP_ECHO_REPLY
+    let echo = (ident, seq, payload);
+    echo_frame(link, src_ip, dst_ip, ip_id, true, echo)
+}
+
+/// An echo request or reply of the addresses' family.
+fn echo_frame(
+    link: Link,
+    src_ip: IpAddr,
+    dst_ip: IpAddr,
+    ip_id: u16,
+    is_reply: bool,
+    (ident, seq, payload): (u16, u16, &[u8]),
+) -> Vec<u8> {
+    let icmp_type = match (src_ip.is_ipv6(), is_reply) {
+        (true, false) => ICMPV6_ECHO_REQUEST,
+        (true, true) => ICMPV6_ECHO_REPLY,
+        (false, false) => ICMP_ECHO_REQUEST,
+        (false, true) => ICMP_ECHO_REPLY,
     };
     let rest = echo_rest(ident, seq);
     icmp_frame(link, src_ip, dst_ip, ip_id, icmp_type, 0, rest, payload)

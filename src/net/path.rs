@@ -237,23 +237,13 @@ impl<'a> RawPath<'a> {
     pub fn tcp(&mut self, remote_port: u16, timeout: Duration) -> Result<Conn<'_, 'a>, PathError> {
         let mss = frame::mss_for_mtu(self.mtu, self.src_ip.is_ipv6());
         let isn = Seq(random_u32().map_err(PathError::Random)?);
-        let flow = Flow {
-            src_ip: self.src_ip,
-            dst_ip: self.vip,
-            src_port: self.local_port,
-            dst_port: remote_port,
-        };
+        let flow = self.flow_to(remote_port);
         let link = self.link();
         self.wire
             .trace
             .line(DETAIL, || format!("TCP to {} with MSS {mss}", flow.dst_ip));
         let ip_id = self.next_ip_id(1024);
-        let peer = Peer::Raw {
-            vip_port: SocketAddr::new(self.vip, remote_port),
-            real_server: self.real_server,
-            mac: self.rs_mac,
-            iface: self.iface.name.clone(),
-        };
+        let peer = self.peer(remote_port);
         Ok(
             Conn::new(&mut self.wire, link, flow, TcpParams::new(isn, mss), ip_id)
                 .described(peer, timeout),
@@ -263,16 +253,21 @@ impl<'a> RawPath<'a> {
     /// UDP from our reserved port to VIP:`remote_port`, for request and
     /// reply datagrams.
     pub fn udp(&mut self, remote_port: u16) -> UdpFlow<'_, 'a> {
-        let flow = Flow {
-            src_ip: self.src_ip,
-            dst_ip: self.vip,
-            src_port: self.local_port,
-            dst_port: remote_port,
-        };
+        let flow = self.flow_to(remote_port);
         let link = self.link();
         let peer = self.peer(remote_port);
         let ip_id = self.next_ip_id(1024);
         UdpFlow::new(&mut self.wire, link, flow, ip_id, peer)
+    }
+
+    /// Our reserved port to VIP:`remote_port`.
+    fn flow_to(&self, remote_port: u16) -> Flow {
+        Flow {
+            src_ip: self.src_ip,
+            dst_ip: self.vip,
+            src_port: self.local_port,
+            dst_port: remote_port,
+        }
     }
 
     /// Who a flow to VIP:`remote_port` talks to, for the words of failures.
