@@ -207,10 +207,13 @@ fn kernel_udp_in_the_backup_role() {
     let err = kernel_exchange(&tb, RS3, Duration::from_secs(2)).unwrap_err();
     assert!(err.starts_with("Icmp { kind: PortUnreachable"), "{err}");
     let err = kernel_exchange(&tb, NOBODY, Duration::from_millis(500)).unwrap_err();
-    // No such host: the kernel's own ARP fails (host unreachable) or
-    // nothing comes back before the deadline.
+    // No such host: the kernel's own ARP fails (host unreachable, the
+    // kernel's word, not the real server's) or nothing comes back before
+    // the deadline.
     assert!(
-        err.starts_with("Timeout(Reply)") || err.starts_with("Icmp { kind: HostUnreachable"),
+        err.starts_with("Timeout(Reply)")
+            || err.contains("EHOSTUNREACH")
+            || err.contains("No route to host"),
         "{err}"
     );
 }

@@ -37,8 +37,9 @@ pub fn run(mode: Mode, cfg: &HttpConfig, waiter: &Waiter) -> Outcome {
     let check = Check::new(mode, &cfg.common, waiter);
     let mut trace = Trace::new(cfg.common.verbosity);
     let request = cfg.request.to_bytes();
-    trace_request(&mut trace, &request);
     let outcome = check.over_stream(&mut trace, |stream| {
+        // After the role and path lines, before the exchange's frames.
+        trace_request(stream.trace(), &request);
         let exchange = exchange(cfg, stream, &request)?;
         trace_response(stream.trace(), &exchange.response);
         Ok(verdict(&check, cfg, exchange))

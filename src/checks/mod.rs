@@ -270,6 +270,14 @@ impl<'c> Check<'c> {
     /// A failure of the exchange with `peer`, in words. `hazards` are the
     /// host settings that may explain it (raw path only).
     pub fn failure(&self, failure: Failure, peer: &Peer, hazards: &[Hazard]) -> Outcome {
+        // The failures this host's kernel could have caused by answering
+        // the real server's replies with RST.
+        let explained = matches!(
+            failure,
+            Failure::Refused
+                | Failure::Reset(_)
+                | Failure::Timeout(Step::SynAck | Step::ResponseStart)
+        );
         let mut outcome = match (peer, failure) {
             (Peer::Raw { vip_port, .. }, Failure::Timeout(Step::SynAck)) => self.critical(format!(
                 "no SYN/ACK from {vip_port} {} within {} ms: the real server may lack the VIP",
@@ -301,7 +309,7 @@ impl<'c> Check<'c> {
             }
             (_, other) => self.common_failure(other, &self.peer_name(peer)),
         };
-        if outcome.state != State::Unknown {
+        if explained {
             if let Some(hazard) = hazards.first() {
                 outcome.summary = format!("{} (note: {hazard})", outcome.summary);
             }

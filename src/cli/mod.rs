@@ -261,10 +261,13 @@ fn split_argv(argv: Vec<OsString>) -> (Result<Mode, String>, Vec<OsString>) {
 struct Collector {
     p: pico_args::Arguments,
     problem: Option<String>,
+    /// Values that were given but could not be read.
+    failures: usize,
 }
 
 impl Collector {
     fn note(&mut self, problem: String) {
+        self.failures += 1;
         self.problem.get_or_insert(problem);
     }
 
@@ -363,6 +366,8 @@ struct Given {
     positional: Vec<String>,
     /// The first thing wrong seen while collecting, reported in stage two.
     problem: Option<String>,
+    /// `--protocol` or `--weight` was given without a readable value.
+    protocol_unreadable: bool,
 }
 
 impl Given {
@@ -384,17 +389,21 @@ impl Given {
         let mut c = Collector {
             p: pico_args::Arguments::from_vec(options),
             problem: None,
+            failures: 0,
         };
         let help = c.flag(["-h", "--help"]);
         let version = c.flag(["-V", "--version"]);
+        // The protocol's options first, counting what could not be read.
+        let (protocol, weight) = (c.value("--protocol"), c.value("--weight"));
+        let protocol_unreadable = c.failures > 0;
         // Values before flags: combined flags (-cv) are only safe that way.
         let common = CommonOptions {
             role: c.value(["-r", "--role-file"]),
             timeout: c.value(["-t", "--timeout"]),
             source: c.value("--source"),
             source_port: c.value("--source-port"),
-            protocol: c.value("--protocol"),
-            weight: c.value("--weight"),
+            protocol,
+            weight,
             warning: c.value("--warning"),
             critical: c.value("--critical"),
         };
@@ -447,6 +456,7 @@ impl Given {
             verbosity,
             positional,
             problem,
+            protocol_unreadable,
         }
     }
 
@@ -461,18 +471,32 @@ impl Given {
 
     /// [`Given::exit_protocol`], or why the options name none.
     fn checked_protocol(&self) -> Result<Protocol, String> {
+        if self.protocol_unreadable {
+            return Err("--protocol or --weight has no readable value".into());
+        }
         let weight = self
             .common
             .weight
             .as_deref()
             .map(parse_weight)
             .transpose()?;
+        // With a problem (an unknown option may have left its value among
+        // the positionals), ldirectord's four are looked for at the end, as
+        // ldirectord and its wrappers pass them.
+        let tail = &self.positional[self.positional.len().saturating_sub(4)..];
+        let digits = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
+        let shape = match self.problem {
+            // Both ports must be numbers there, or the classic HTTP form's
+            // tail (VIP PORT HOST PATH) would pass for it.
+            Some(_) if tail.len() == 4 && digits(&tail[3]) => tail,
+            _ => &self.positional[..],
+        };
         match self.common.protocol.as_deref() {
             Some(p) => Protocol::parse(p, weight),
             None if weight.is_some() => {
                 Err("--weight only applies to --protocol keepalived-dynamic".into())
             }
-            None if is_ldirectord_form(&self.positional) => Ok(Protocol::Ldirectord),
+            None if is_ldirectord_form(shape) => Ok(Protocol::Ldirectord),
             None => Ok(Protocol::Nagios),
         }
     }

@@ -550,6 +550,11 @@ fn exit_protocol_is_one_decision() {
         format!("check_raw tcp --protocol ldirectord -t {GOOD}"),
         "check_raw bogus --protocol ldirectord".into(),
         "check_raw_x --protocol=keepalived".into(),
+        format!("check_raw_tcp {GOOD} --protocol"),
+        format!("check_raw_tcp {GOOD} --weight"),
+        "check_raw_tcp --bogus x 203.0.113.10 80 198.51.100.11 80".into(),
+        "check_raw_tcp -m 100 203.0.113.10 80 198.51.100.11 80".into(),
+        "check_raw_http --bogus eth0 198.51.100.11 203.0.113.10 80 h /".into(),
     ];
     for line in &lines {
         let args = argv(line);
@@ -574,4 +579,24 @@ fn exit_protocol_is_one_decision() {
         ldirectord(&format!("check_raw_tcp --protocol bogus {GOOD}")),
         Protocol::Keepalived
     );
+    // A protocol option whose value is missing: keepalived's "down", never
+    // a Nagios 3 that misc_dynamic reads as "up".
+    for line in [
+        format!("check_raw_tcp {GOOD} --protocol"),
+        format!("check_raw_tcp {GOOD} --weight"),
+        format!("check_raw_tcp --protocol -- {GOOD}"),
+    ] {
+        assert_eq!(ldirectord(&line), Protocol::Keepalived, "{line}");
+    }
+    // An unknown option's value among the positionals, or an option of
+    // another check: still ldirectord's form.
+    for line in [
+        "check_raw_tcp --bogus x 203.0.113.10 80 198.51.100.11 80",
+        "check_raw_tcp -m 100 203.0.113.10 80 198.51.100.11 80",
+    ] {
+        assert_eq!(ldirectord(line), Protocol::Ldirectord, "{line}");
+    }
+    // The classic HTTP form's tail is no ldirectord form.
+    let line = "check_raw_http --bogus eth0 198.51.100.11 203.0.113.10 80 www.example.test /";
+    assert_eq!(ldirectord(line), Protocol::Nagios, "{line}");
 }

@@ -43,20 +43,16 @@ pub struct Conn<'w, 'a> {
 }
 
 impl<'w, 'a> Conn<'w, 'a> {
-    /// A connection from `flow.src` to `flow.dst` through `link`.
+    /// A connection from `flow.src` to `flow.dst` through `link`, to
+    /// `peer` (for the words of failures); `timeout` (`-t`) bounds its
+    /// clean close.
     pub fn new(
         wire: &'w mut Wire<'a>,
-        link: Link,
-        flow: Flow,
+        (link, flow): (Link, Flow),
         cfg: tcp::Config,
         ip_id: u16,
+        (peer, timeout): (Peer, Duration),
     ) -> Self {
-        let peer = Peer::Raw {
-            vip_port: std::net::SocketAddr::new(flow.dst_ip, flow.dst_port),
-            real_server: flow.dst_ip,
-            mac: link.dst,
-            iface: String::new(),
-        };
         Conn {
             wire,
             link,
@@ -64,18 +60,10 @@ impl<'w, 'a> Conn<'w, 'a> {
             tcp: Tcp::new(cfg),
             ip_id,
             peer,
-            timeout: Duration::ZERO,
+            timeout,
             unread: Vec::new(),
             unread_at: 0,
         }
-    }
-
-    /// Name the peer (the real server behind the VIP, and the interface)
-    /// and give `-t`, which bounds a clean close.
-    pub fn described(mut self, peer: Peer, timeout: Duration) -> Self {
-        self.peer = peer;
-        self.timeout = timeout;
-        self
     }
 
     pub fn tcp(&self) -> &Tcp {
@@ -154,11 +142,16 @@ impl<'w, 'a> Conn<'w, 'a> {
     /// On timeout the connection is reset instead and the error returned.
     fn close_clean(&mut self, until: Instant) -> Result<(), Failure> {
         self.tcp.close();
-        self.drive_until(until, |tcp| match tcp.state() {
-            // A reset that came with the response's last data is no close.
-            tcp::TcpState::Reset => Drive::Failed(Failure::Reset(Step::Close)),
-            _ if tcp.is_finished() => Drive::Done(()),
-            _ => Drive::Waiting(Step::Close),
+        self.drive_until(until, |tcp| {
+            // Whatever the server still sends is read and dropped, so our
+            // window stays open for its FIN.
+            drop(tcp.take_received());
+            match tcp.state() {
+                // A reset that came with the response's last data is no close.
+                tcp::TcpState::Reset => Drive::Failed(Failure::Reset(Step::Close)),
+                _ if tcp.is_finished() => Drive::Done(()),
+                _ => Drive::Waiting(Step::Close),
+            }
         })?;
         // The last ACK, answering the server's FIN.
         self.flush()
@@ -230,6 +223,11 @@ impl Transport for Conn<'_, '_> {
     /// Queue all of `data` and send what the server's window allows now;
     /// the rest, and retransmissions, go out while we read.
     fn write_all(&mut self, data: &[u8]) -> Result<(), Failure> {
+        // The SYN/ACK and an RST may come in one batch: a reset, not a
+        // request too large.
+        if self.tcp.state() == tcp::TcpState::Reset {
+            return Err(Failure::Reset(Step::ResponseStart));
+        }
         if self.tcp.send(data) < data.len() {
             self.abort();
             return Err(Failure::Local(format!(
@@ -242,6 +240,9 @@ impl Transport for Conn<'_, '_> {
     }
 
     fn read(&mut self, buf: &mut [u8], step: Step) -> Result<usize, Failure> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
         if self.unread_at == self.unread.len() {
             let received = self.drive(|tcp| {
                 let data = tcp.take_received();

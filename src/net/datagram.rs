@@ -12,7 +12,9 @@
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use super::frame::{self, Flow, IcmpErrorKind, Link, Parsed};
+use pnet_datalink::MacAddr;
+
+use super::frame::{self, Flow, IcmpErrorKind, Link, Parsed, ETHERNET_HEADER, QUOTED_TRANSPORT};
 use super::{Backoff, Failure, Step, Wire};
 use crate::trace::{Trace, FRAMES};
 use crate::transport::{Datagram, Peer};
@@ -31,13 +33,50 @@ pub enum Classified {
     Other(&'static str),
 }
 
-/// Match `parsed` against our outgoing `flow` and our MAC.
-pub fn classify(parsed: Parsed, flow: Flow, our_mac: pnet_datalink::MacAddr) -> Classified {
+/// What we sent, to match answers against: our outgoing flow, our MAC,
+/// and the UDP header of the datagram as it left (an ICMP error quotes it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub flow: Flow,
+    pub our_mac: MacAddr,
+    pub udp_head: [u8; QUOTED_TRANSPORT],
+}
+
+impl Sent {
+    /// The match data of `frame`, a UDP frame built by `frame::udp_frame`
+    /// for `flow` (no IP options, no extension headers).
+    fn of(frame: &[u8], flow: Flow, our_mac: MacAddr) -> Sent {
+        let ip_header = if flow.src_ip.is_ipv6() { 40 } else { 20 };
+        let at = ETHERNET_HEADER + ip_header;
+        let mut udp_head = [0u8; QUOTED_TRANSPORT];
+        if let Some(head) = frame.get(at..at + QUOTED_TRANSPORT) {
+            udp_head.copy_from_slice(head);
+        }
+        Sent {
+            flow,
+            our_mac,
+            udp_head,
+        }
+    }
+}
+
+/// Match `parsed` against what we sent. An ICMP error counts only when it
+/// is addressed to us and quotes our datagram's UDP header exactly (its
+/// checksum covers the request), so a host that never saw the request
+/// cannot end the exchange by guessing our port.
+pub fn classify(parsed: Parsed, sent: &Sent) -> Classified {
     match parsed {
-        Parsed::Udp(f) if f.link.dst != our_mac => Classified::Other("not to our MAC"),
-        Parsed::Udp(f) if f.flow == flow.reversed() => Classified::Reply(f.payload),
+        Parsed::Udp(f) if f.link.dst != sent.our_mac => Classified::Other("not to our MAC"),
+        Parsed::Udp(f) if f.flow == sent.flow.reversed() => Classified::Reply(f.payload),
         Parsed::Udp(_) => Classified::Other("not our flow"),
-        Parsed::IcmpError(e) if e.quoted.protocol == IPPROTO_UDP && e.quoted.flow == flow => {
+        Parsed::IcmpError(e) if e.link.dst != sent.our_mac || e.to != sent.flow.src_ip => {
+            Classified::Other("an ICMP error not for us")
+        }
+        Parsed::IcmpError(e)
+            if e.quoted.protocol == IPPROTO_UDP
+                && e.quoted.flow == sent.flow
+                && e.quoted.head == sent.udp_head =>
+        {
             Classified::Icmp {
                 kind: e.kind,
                 from: e.from,
@@ -77,7 +116,8 @@ impl Datagram for UdpFlow<'_, '_> {
     ) -> Result<(Vec<u8>, Duration), Failure> {
         let bytes = frame::udp_frame(self.link, self.flow, self.ip_id, request);
         self.ip_id = self.ip_id.wrapping_add(1);
-        let (flow, our_mac, len) = (self.flow, self.link.src, request.len());
+        let sent = Sent::of(&bytes, self.flow, self.link.src);
+        let (flow, len) = (self.flow, request.len());
         let what = move || {
             format!(
                 "UDP {}:{} > {}:{}, {len} bytes",
@@ -94,7 +134,7 @@ impl Datagram for UdpFlow<'_, '_> {
                 } else {
                     String::new()
                 };
-                match classify(parsed, flow, our_mac) {
+                match classify(parsed, &sent) {
                     Classified::Reply(payload) => match accept(&payload) {
                         Ok(()) => {
                             trace.frame(|| format!("< {shown}"));
@@ -134,7 +174,6 @@ impl Datagram for UdpFlow<'_, '_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use pnet_datalink::MacAddr;
 
     const US: MacAddr = MacAddr(2, 0, 0, 0, 0, 1);
     const RS: MacAddr = MacAddr(2, 0, 0, 0, 0, 0x11);
@@ -152,6 +191,12 @@ mod tests {
         frame::parse(frame, false).unwrap()
     }
 
+    /// What we sent for `flow`: the request "query".
+    fn sent(flow: Flow) -> Sent {
+        let link = Link { src: US, dst: RS };
+        Sent::of(&frame::udp_frame(link, flow, 1, b"query"), flow, US)
+    }
+
     fn reply_frame(flow: Flow, dst_mac: MacAddr) -> Vec<u8> {
         let link = Link {
             src: RS,
@@ -162,7 +207,7 @@ mod tests {
 
     #[test]
     fn a_reply_of_our_flow_is_taken() {
-        let got = classify(parse(&reply_frame(ours().reversed(), US)), ours(), US);
+        let got = classify(parse(&reply_frame(ours().reversed(), US)), &sent(ours()));
         assert_eq!(got, Classified::Reply(b"answer".to_vec()));
     }
 
@@ -175,14 +220,13 @@ mod tests {
         let mut to_other_port = ours().reversed();
         to_other_port.dst_port = 40001;
         for flow in [wrong_port, wrong_addr, to_other_port, ours()] {
-            let got = classify(parse(&reply_frame(flow, US)), ours(), US);
+            let got = classify(parse(&reply_frame(flow, US)), &sent(ours()));
             assert!(matches!(got, Classified::Other(_)), "{flow:?}: {got:?}");
         }
         let other_mac = MacAddr(2, 0, 0, 0, 0, 9);
         let got = classify(
             parse(&reply_frame(ours().reversed(), other_mac)),
-            ours(),
-            US,
+            &sent(ours()),
         );
         assert_eq!(got, Classified::Other("not to our MAC"));
     }
@@ -205,7 +249,7 @@ mod tests {
             &sent_packet(ours()),
         );
         assert_eq!(
-            classify(parse(&error), ours(), US),
+            classify(parse(&error), &sent(ours())),
             Classified::Icmp {
                 kind: IcmpErrorKind::PortUnreachable,
                 from: vip
@@ -222,9 +266,37 @@ mod tests {
             &sent_packet(other),
         );
         assert!(matches!(
-            classify(parse(&error), ours(), US),
+            classify(parse(&error), &sent(ours())),
             Classified::Other(_)
         ));
+        // A forged error: our flow, but not the datagram we sent (another
+        // payload, so another checksum), or not addressed to us.
+        let forged = {
+            let link = Link { src: US, dst: RS };
+            frame::udp_frame(link, ours(), 1, b"guess")[frame::ETHERNET_HEADER..].to_vec()
+        };
+        let error = frame::icmp_error_frame(
+            link,
+            vip,
+            ours().src_ip,
+            IcmpErrorKind::PortUnreachable,
+            &forged,
+        );
+        assert!(matches!(
+            classify(parse(&error), &sent(ours())),
+            Classified::Other(_)
+        ));
+        let to_someone_else = frame::icmp_error_frame(
+            link,
+            vip,
+            "198.51.100.2".parse().unwrap(),
+            IcmpErrorKind::PortUnreachable,
+            &sent_packet(ours()),
+        );
+        assert_eq!(
+            classify(parse(&to_someone_else), &sent(ours())),
+            Classified::Other("an ICMP error not for us")
+        );
     }
 
     #[test]
@@ -235,7 +307,7 @@ mod tests {
             src_port: 40000,
             dst_port: 53,
         };
-        let got = classify(parse(&reply_frame(flow.reversed(), US)), flow, US);
+        let got = classify(parse(&reply_frame(flow.reversed(), US)), &sent(flow));
         assert_eq!(got, Classified::Reply(b"answer".to_vec()));
         let error = frame::icmp_error_frame(
             Link { src: RS, dst: US },
@@ -245,7 +317,7 @@ mod tests {
             &sent_packet(flow),
         );
         assert!(matches!(
-            classify(parse(&error), flow, US),
+            classify(parse(&error), &sent(flow)),
             Classified::Icmp {
                 kind: IcmpErrorKind::PortUnreachable,
                 ..

@@ -33,7 +33,7 @@ const UDP_HEADER: usize = 8;
 const ICMP_HEADER: usize = 8;
 /// Of a quoted datagram, ICMP guarantees its IP header and 8 bytes more
 /// (RFC 792): enough for the ports of TCP and UDP, and all we read.
-const QUOTED_TRANSPORT: usize = 8;
+pub const QUOTED_TRANSPORT: usize = 8;
 const ARP_PACKET: usize = 28;
 /// Shortest Ethernet frame without FCS; shorter frames are padded.
 const MIN_FRAME: usize = 60;
@@ -151,6 +151,10 @@ pub struct Quoted {
     pub protocol: u8,
     /// Addresses of the quoted header; its ports when TCP or UDP, else 0.
     pub flow: Flow,
+    /// The first 8 bytes of the quoted transport header as they are (UDP:
+    /// ports, length, checksum): to tell the datagram we sent from a
+    /// guess by someone who never saw it.
+    pub head: [u8; QUOTED_TRANSPORT],
 }
 
 /// An ICMP or ICMPv6 error about a datagram, from the router or host
@@ -159,6 +163,8 @@ pub struct Quoted {
 pub struct IcmpError {
     pub link: Link,
     pub from: IpAddr,
+    /// The outer destination: who the error is for.
+    pub to: IpAddr,
     pub kind: IcmpErrorKind,
     pub quoted: Quoted,
 }
@@ -964,6 +970,7 @@ fn parse_icmp(link: Link, src: Ipv4Addr, dst: Ipv4Addr, data: &[u8]) -> Result<P
             Ok(Parsed::IcmpError(IcmpError {
                 link,
                 from: src.into(),
+                to: dst.into(),
                 kind: error_kind_v4(data[0], data[1], rest),
                 quoted: parse_quoted_v4(quoted)?,
             }))
@@ -1038,6 +1045,15 @@ fn quoted_flow(src_ip: IpAddr, dst_ip: IpAddr, protocol: u8, transport: &[u8]) -
     }
 }
 
+/// The first bytes of a quoted transport header; the callers have checked
+/// that there are `QUOTED_TRANSPORT` of them.
+fn quoted_head(transport: &[u8]) -> [u8; QUOTED_TRANSPORT] {
+    let mut head = [0u8; QUOTED_TRANSPORT];
+    let n = transport.len().min(QUOTED_TRANSPORT);
+    head[..n].copy_from_slice(&transport[..n]);
+    head
+}
+
 /// The IPv4 header (and 8 bytes more) an ICMP error quotes. Its total
 /// length and checksum are not checked: the quote may be cut short, and
 /// routers on the way may have changed the header after we sent it.
@@ -1067,6 +1083,7 @@ fn parse_quoted_v4(data: &[u8]) -> Result<Quoted, FrameError> {
     Ok(Quoted {
         protocol,
         flow: quoted_flow(src, dst, protocol, &data[header_len..]),
+        head: quoted_head(&data[header_len..]),
     })
 }
 
@@ -1091,6 +1108,7 @@ fn parse_quoted_v6(data: &[u8]) -> Result<Quoted, FrameError> {
     Ok(Quoted {
         protocol,
         flow: quoted_flow(src, dst, protocol, &data[IPV6_HEADER..]),
+        head: quoted_head(&data[IPV6_HEADER..]),
     })
 }
 
@@ -1123,6 +1141,7 @@ fn parse_icmpv6(
             Ok(Parsed::IcmpError(IcmpError {
                 link,
                 from: src.into(),
+                to: dst.into(),
                 kind: error_kind_v6(data[0], data[1], rest),
                 quoted: parse_quoted_v6(quoted)?,
             }))

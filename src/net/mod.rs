@@ -37,6 +37,9 @@ use socket::PacketSocket;
 /// of matching frames cannot hold us past the deadline.
 const FRAMES_PER_WAKE: usize = 256;
 
+/// Wake-ups handled at most while one request waits for its answer.
+const WAKEUPS_PER_REQUEST: usize = 100_000;
+
 /// Requests sent at most by one [`Wire::ask`]: one a second at worst,
 /// enough for the longest `-t`; the deadline ends it sooner.
 const MAX_REQUESTS: u32 = 700;
@@ -129,8 +132,13 @@ impl Wire<'_> {
             self.send(request)?;
             self.trace.frame(|| format!("> {}", what()));
             let resend_at = Instant::now() + backoff.next_wait();
-            // Within one request's wait, keep reading until it is time to resend.
-            while Instant::now() < resend_at.min(self.deadline) {
+            // Within one request's wait, keep reading until it is time to
+            // resend; each round is a wake-up (a batch or the wait's end),
+            // and the count bounds a socket that keeps waking us for nothing.
+            for _ in 0..WAKEUPS_PER_REQUEST {
+                if Instant::now() >= resend_at.min(self.deadline) {
+                    break;
+                }
                 if let Some(answer) = self.receive(resend_at, &mut handle)? {
                     return Ok(Some(answer));
                 }

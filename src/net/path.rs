@@ -244,10 +244,13 @@ impl<'a> RawPath<'a> {
             .line(DETAIL, || format!("TCP to {} with MSS {mss}", flow.dst_ip));
         let ip_id = self.next_ip_id(1024);
         let peer = self.peer(remote_port);
-        Ok(
-            Conn::new(&mut self.wire, link, flow, TcpParams::new(isn, mss), ip_id)
-                .described(peer, timeout),
-        )
+        Ok(Conn::new(
+            &mut self.wire,
+            (link, flow),
+            TcpParams::new(isn, mss),
+            ip_id,
+            (peer, timeout),
+        ))
     }
 
     /// UDP from our reserved port to VIP:`remote_port`, for request and

@@ -499,6 +499,9 @@ impl Tcp {
         self.established_at = Some(now);
         self.retransmit_at = None;
         self.rto = self.cfg.rto_initial;
+        // A retransmitted SYN set it; the request starts a fresh window, so
+        // its first partial ACK is no sign of loss.
+        self.recovering = false;
         self.ack_pending = true;
         Ok(())
     }

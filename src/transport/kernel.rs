@@ -102,8 +102,15 @@ impl<'a> KernelStream<'a> {
     fn close_clean(&mut self, until: Instant) -> Result<bool, Failure> {
         let waiter = self.waiter;
         let stream = self.stream()?;
-        if stream.shutdown(Shutdown::Write).is_err() {
-            return Ok(false);
+        if let Err(e) = stream.shutdown(Shutdown::Write) {
+            // Already reset by the server (ENOTCONN after its RST): say so,
+            // as the raw path does; anything else ends by our RST.
+            return match e.raw_os_error() {
+                Some(libc::ENOTCONN | libc::ECONNRESET | libc::EPIPE) => {
+                    Err(Failure::Reset(Step::Close))
+                }
+                _ => Ok(false),
+            };
         }
         let mut sink = [0u8; 4096];
         for _ in 0..CLOSE_DRAIN_READS {
@@ -147,25 +154,24 @@ impl Transport for KernelStream<'_> {
             })?;
         }
         let start = Instant::now();
-        match socket.connect(&addr.into()) {
-            Ok(()) => {}
-            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {
-                self.stream = Some(socket.into());
-                let fd = self.stream()?.as_raw_fd();
-                if self.waiter.wait(fd, libc::POLLOUT, self.deadline)? == Ready::Timeout {
-                    self.reset();
-                    return Err(Failure::Timeout(Step::SynAck));
-                }
-                let socket = self.stream()?;
-                if let Some(err) = socket.take_error().map_err(local)? {
-                    self.stream = None;
-                    return Err(Failure::Connect(err));
-                }
-                return Ok(start.elapsed());
-            }
+        let in_progress = match socket.connect(&addr.into()) {
+            Ok(()) => false,
+            Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => true,
             Err(e) => return Err(Failure::Connect(e)),
+        };
+        // Held before the wait, so that a signal or the deadline resets it.
+        let stream = self.stream.insert(socket.into());
+        if in_progress {
+            let fd = stream.as_raw_fd();
+            if self.waiter.wait(fd, libc::POLLOUT, self.deadline)? == Ready::Timeout {
+                self.reset();
+                return Err(Failure::Timeout(Step::SynAck));
+            }
+            if let Some(err) = self.stream()?.take_error().map_err(local)? {
+                self.stream = None;
+                return Err(Failure::Connect(err));
+            }
         }
-        self.stream = Some(socket.into());
         Ok(start.elapsed())
     }
 

@@ -18,11 +18,13 @@ use super::{Datagram, Peer};
 use crate::failure::{Failure, Step};
 use crate::net::frame::IcmpErrorKind;
 use crate::net::Backoff;
-use crate::trace::{Trace, FRAMES};
+use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};
 
 /// Requests sent at most (the deadline ends it sooner).
 const MAX_REQUESTS: u32 = 700;
+/// Wake-ups handled at most while one request waits for its answer.
+const WAKEUPS_PER_REQUEST: usize = 100_000;
 /// Datagrams read at most per wait, so a stream of wrong answers cannot
 /// hold us past a resend or the deadline.
 const READS_PER_WAKE: usize = 64;
@@ -93,7 +95,12 @@ impl Datagram for KernelDatagram<'_> {
             self.trace
                 .frame(|| format!("> UDP to {addr}, {} bytes", request.len()));
             let resend_at = (Instant::now() + backoff.next_wait()).min(self.deadline);
-            while Instant::now() < resend_at {
+            // Each round is a wake-up; the count bounds a socket that keeps
+            // waking us with nothing to read.
+            for _ in 0..WAKEUPS_PER_REQUEST {
+                if Instant::now() >= resend_at {
+                    break;
+                }
                 if self
                     .waiter
                     .wait(socket.as_raw_fd(), libc::POLLIN, resend_at)?
@@ -114,9 +121,9 @@ impl Datagram for KernelDatagram<'_> {
                             self.trace.frame(|| format!("< UDP from {addr}, {n} bytes"));
                             return Ok((reply.to_vec(), started.elapsed()));
                         }
-                        Err(why) => self.trace.line(FRAMES, || {
-                            format!("< UDP from {addr}, {n} bytes (ignored: {why})")
-                        }),
+                        Err(why) => self
+                            .trace
+                            .frame(|| format!("< UDP from {addr}, {n} bytes (ignored: {why})")),
                     }
                 }
             }
@@ -136,16 +143,18 @@ impl Datagram for KernelDatagram<'_> {
     }
 }
 
-/// A connected UDP socket reports the ICMP errors about our datagrams as
-/// errors of its calls.
+/// A connected UDP socket reports the real server's port unreachable for
+/// our datagram as ECONNREFUSED on its next call. Other errors (host or
+/// network unreachable is mostly our own kernel's neighbour lookup failing)
+/// are the kernel's word, not the real server's.
 fn send_failure(e: io::Error, rs: IpAddr) -> Failure {
-    let kind = match e.raw_os_error() {
-        Some(libc::ECONNREFUSED) => IcmpErrorKind::PortUnreachable,
-        Some(libc::EHOSTUNREACH) => IcmpErrorKind::HostUnreachable,
-        Some(libc::ENETUNREACH) => IcmpErrorKind::NetUnreachable,
-        _ => return Failure::Connect(e),
-    };
-    Failure::Icmp { kind, from: rs }
+    match e.raw_os_error() {
+        Some(libc::ECONNREFUSED) => Failure::Icmp {
+            kind: IcmpErrorKind::PortUnreachable,
+            from: rs,
+        },
+        _ => Failure::Connect(e),
+    }
 }
 
 #[cfg(test)]

@@ -723,18 +723,25 @@ fn icmp_errors_round_trip_every_kind_and_protocol() {
             for (protocol, flow, packet) in our_packets(v6) {
                 let frame = icmp_error_frame(rs_link(), from, to, kind, &packet);
                 let e = parsed_error(&frame);
+                let hl = if v6 { IPV6_HEADER } else { IPV4_HEADER };
+                let mut head = [0u8; QUOTED_TRANSPORT];
+                head.copy_from_slice(&packet[hl..hl + QUOTED_TRANSPORT]);
                 assert_eq!(
                     e,
                     IcmpError {
                         link: rs_link(),
                         from,
+                        to,
                         kind,
-                        quoted: Quoted { protocol, flow },
+                        quoted: Quoted {
+                            protocol,
+                            flow,
+                            head
+                        },
                     },
                     "{kind:?} v6 {v6}"
                 );
                 // Cut to the quoted header plus 8 bytes: still enough.
-                let hl = if v6 { IPV6_HEADER } else { IPV4_HEADER };
                 let short = icmp_error_frame(rs_link(), from, to, kind, &packet[..hl + 8]);
                 assert_eq!(parsed_error(&short), e);
                 // One byte less is not.
