@@ -58,7 +58,8 @@ test:
 	$(cargo-build)
 	@tests/summary.sh $(CARGO) test --release --locked --no-fail-fast
 
-# Timing goals (deadline +-10 ms idle and under a flood, RSS): root only.
+# Wall time, CPU and peak RSS against check_tcp, check_http and curl in
+# one hyperfine run, flooded and idle, and the -t accuracy: root only.
 bench:
 	@$(DEPS) bench
 	$(cargo-build)

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use check_raw::cli::{self, Command, Mode};
 use check_raw::outcome::{Outcome, Protocol, State};
 use check_raw::wait::Waiter;
-use check_raw::{checks, resolve};
+use check_raw::{checks, detach, resolve};
 
 fn main() {
     // First: until the handlers are in, SIGTERM would kill us outright.
@@ -51,7 +51,9 @@ fn main() {
             protocol_hint,
         )
     });
-    std::process::exit(printed.emit());
+    // After the status line is out: a raw check's packet socket is
+    // closed in a detached child (see `detach`), not on our clock.
+    detach::exit(printed.emit());
 }
 
 /// What `main` prints, and how it exits.
@@ -99,6 +101,9 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
         }
         Ok(Command::Check(config)) => {
             let protocol = config.protocol();
+            if !config.common().sync_close && !detach::sync_close_from_env() {
+                detach::enable();
+            }
             Printed::Outcome(checks::run(&config, waiter), protocol)
         }
         Err(e) if waiter.pending().is_some() => {

@@ -29,8 +29,12 @@ libssl-dev   | build            | OpenSSL headers for the openssl crate
 pkg-config   | build            | the openssl crate finds OpenSSL with it
 iproute2     | demo test bench  | ip netns, veth, bridge, ss: every testbed
 ethtool      | demo test bench  | veth offloads off: every testbed
-nginx-light  | demo test        | the web server of the demo and http.rs
+nginx-light  | demo test bench  | the web server of the demo and http.rs
 iperf3       | test bench       | the UDP flood of faults.rs and make bench
+hyperfine    | bench            | make bench: wall time, ours against the yardsticks
+monitoring-plugins-basic | bench | make bench: check_tcp and check_http, the yardsticks
+curl         | bench            | make bench: the yardstick of the large bodies
+time         | bench            | make bench: peak RSS and CPU time (/usr/bin/time)
 keepalived   | test             | daemons.rs: MISC_CHECK, misc_dynamic
 ldirectord   | test             | daemons.rs: external checks
 nagios4-core | test             | daemons.rs: Nagios 4 runs the plugins

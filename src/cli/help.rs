@@ -70,6 +70,11 @@ Common options:
       --protocol nagios|keepalived|keepalived-dynamic|ldirectord
                  exit codes for the daemon that runs the check (below)
       --weight N keepalived-dynamic: OK exits N + 2 (weight N), 0-253
+      --sync-close
+                 close the packet socket before exiting and wait the
+                 kernel's RCU grace period (8-16 ms) in this process;
+                 default: a detached child closes it after the verdict
+                 (also CHECK_RAW_SYNC_CLOSE=1)
   -v, --verbose  more detail after the status line; -vvv: one line per
                  frame sent and received
   -h, --help     this help

@@ -126,6 +126,10 @@ pub struct Common {
     pub verbosity: u8,
     pub protocol: Protocol,
     pub thresholds: Thresholds,
+    /// `--sync-close`: close the packet socket in the process (and wait
+    /// its RCU grace period) instead of in a detached child after the
+    /// verdict (see `detach`).
+    pub sync_close: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -154,9 +158,14 @@ pub enum Config {
 
 impl Config {
     pub fn protocol(&self) -> Protocol {
+        self.common().protocol
+    }
+
+    /// The options every check has.
+    pub fn common(&self) -> &Common {
         match self {
-            Config::Tcp(c) => c.common.protocol,
-            Config::Http(_, c) => c.common.protocol,
+            Config::Tcp(c) => &c.common,
+            Config::Http(_, c) => &c.common,
         }
     }
 }
@@ -360,6 +369,7 @@ struct Given {
     ldirectord: LdirectordOptions,
     http: Option<http::HttpOptions>,
     clean_close: bool,
+    sync_close: bool,
     ipv4: bool,
     ipv6: bool,
     verbosity: u8,
@@ -414,6 +424,7 @@ impl Given {
             None => Some(http::HttpOptions::take(&mut c, Mode::Http)),
         };
         let clean_close = c.flag(["-c", "--clean-close"]);
+        let sync_close = c.flag("--sync-close");
         let ipv4 = c.flag(["-4", "--ipv4"]);
         let ipv6 = c.flag(["-6", "--ipv6"]);
         let mut verbosity: u8 = 0;
@@ -451,6 +462,7 @@ impl Given {
             ldirectord,
             http,
             clean_close,
+            sync_close,
             ipv4,
             ipv6,
             verbosity,
@@ -560,6 +572,7 @@ fn check(
         verbosity: given.verbosity,
         protocol,
         thresholds,
+        sync_close: given.sync_close,
     };
     let config = match (given.http, fields) {
         (Some(options), Some(fields)) => {

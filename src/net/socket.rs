@@ -14,8 +14,8 @@
 //! control message, and integer socket options.
 
 use std::io;
-use std::mem;
-use std::os::fd::{AsRawFd, RawFd};
+use std::mem::{self, ManuallyDrop};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -43,10 +43,21 @@ pub struct Received<'a> {
 }
 
 /// The check's one AF_PACKET socket: filtered, bound once, non-blocking.
+/// Its drop hands it to [`crate::detach::close`]: the close waits one RCU
+/// grace period, which `main` has paid after the verdict.
 #[derive(Debug)]
 pub struct PacketSocket {
-    socket: Socket,
+    socket: ManuallyDrop<Socket>,
     buf: Vec<u8>,
+}
+
+impl Drop for PacketSocket {
+    fn drop(&mut self) {
+        // SAFETY: `socket` is taken once, here, and never used after: the
+        // struct is being dropped.
+        let socket = unsafe { ManuallyDrop::take(&mut self.socket) };
+        crate::detach::close(OwnedFd::from(socket));
+    }
 }
 
 impl PacketSocket {
@@ -86,7 +97,7 @@ impl PacketSocket {
             return Err(io::Error::last_os_error());
         }
         Ok(PacketSocket {
-            socket,
+            socket: ManuallyDrop::new(socket),
             buf: vec![0u8; RECV_BUFFER],
         })
     }
