@@ -12,6 +12,7 @@
 
 pub mod checks;
 pub mod cli;
+pub mod dns;
 pub mod failure;
 pub mod http;
 pub mod net;
