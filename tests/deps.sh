@@ -31,6 +31,8 @@ iproute2     | demo test bench  | ip netns, veth, bridge, ss: every testbed
 ethtool      | demo test bench  | veth offloads off: every testbed
 nginx-light  | demo test        | the web server of the demo and http.rs
 iperf3       | test bench       | the UDP flood of faults.rs and make bench
+nsd          | test             | dns.rs: the real servers' DNS server
+monitoring-plugins-standard | bench | check_dig, make bench's DNS yardstick
 keepalived   | test             | daemons.rs: MISC_CHECK, misc_dynamic
 ldirectord   | test             | daemons.rs: external checks
 nagios4-core | test             | daemons.rs: Nagios 4 runs the plugins

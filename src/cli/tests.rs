@@ -233,7 +233,11 @@ fn program_names() {
     assert_eq!(e.mode, None);
     assert!(e.message.contains("check_raw_tcp"), "{}", e.message);
     let e = parse(argv("check_raw")).unwrap_err();
-    assert!(e.message.contains("tcp, http_get, http or dns"), "{}", e.message);
+    assert!(
+        e.message.contains("tcp, http_get, http or dns"),
+        "{}",
+        e.message
+    );
     assert_eq!(Mode::from_name("check_raw_dns"), Some(Mode::Dns));
     let e = parse(argv("check_raw bogus")).unwrap_err();
     assert!(e.message.contains("'bogus'"), "{}", e.message);
