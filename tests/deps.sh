@@ -31,8 +31,9 @@ iproute2     | demo test bench  | ip netns, veth, bridge, ss: every testbed
 ethtool      | demo test bench  | veth offloads off: every testbed
 nginx-light  | demo test        | the web server of the demo and http.rs
 iperf3       | test bench       | the UDP flood of faults.rs and make bench
-nsd          | test             | dns.rs: the real servers' DNS server
-monitoring-plugins-standard | bench | check_dig, make bench's DNS yardstick
+nsd          | test             | dns.rs: the DNS server of the real servers
+monitoring-plugins-standard | bench | check_dig, the yardstick of the DNS bench
+bind9-dnsutils | bench          | dig, which check_dig runs
 keepalived   | test             | daemons.rs: MISC_CHECK, misc_dynamic
 ldirectord   | test             | daemons.rs: external checks
 nagios4-core | test             | daemons.rs: Nagios 4 runs the plugins
