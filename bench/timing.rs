@@ -98,6 +98,11 @@ fn main() {
     if needs_root() {
         return;
     }
+    // CHECK_RAW_BENCH=dns: only the DNS comparison (a minute less).
+    if std::env::var("CHECK_RAW_BENCH").is_ok_and(|v| v == "dns") {
+        dns_vs_check_dig();
+        return;
+    }
     for tool in ["hyperfine", CHECK_TCP, CHECK_HTTP, CURL, TIME] {
         if !program_on_path(tool) {
             println!("bench: {tool} is missing: run `tests/deps.sh bench` (make bench does)");
@@ -275,6 +280,7 @@ fn main() {
         get(&idle, "check_http_big").cpu,
         rss_of("check_http_big"),
     );
+    dns_vs_check_dig();
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -392,4 +398,95 @@ fn program_on_path(prog: &str) -> bool {
     }
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path).any(|d| d.join(prog).is_file())
+}
+
+/// check_dig, monitoring-plugins' DNS check (it runs dig), the yardstick.
+const CHECK_DIG: &str = "/usr/lib/nagios/plugins/check_dig";
+
+/// check_raw_dns through the VIP next to check_dig to the real server's
+/// own address, in one hyperfine run in `lb` (wall time), then each one's
+/// peak RSS (its own and its children's, from wait4). Goal: no slower, no
+/// larger. Skipped without NSD, check_dig or hyperfine.
+fn dns_vs_check_dig() {
+    if skip_unless(&[
+        NSD,
+        Need::Program(CHECK_DIG, "monitoring-plugins-standard"),
+        Need::Program("hyperfine", "hyperfine"),
+    ]) {
+        return;
+    }
+    let tb = Testbed::without_servers();
+    let _nsd = tb.nsd("rs1", &[RS1, VIP]);
+    let dns = check_raw_bin("check_raw_dns");
+    let name = format!("www.{}", harness::dns::ZONE);
+    let ours = format!("{} {IFACE} {RS1} {VIP} 53 {name}", dns.display());
+    let theirs = format!("{CHECK_DIG} -H {RS1} -l {name} -T A");
+    let json = TempDir::new();
+    let out = json.path().join("dns.json");
+    let out_s = out.display().to_string();
+    let r = tb.run_in(
+        "lb",
+        &[
+            "hyperfine",
+            "-N",
+            "--warmup",
+            "5",
+            "--runs",
+            "50",
+            "--export-json",
+            &out_s,
+            &ours,
+            &theirs,
+        ],
+    );
+    println!("check_raw_dns (via the VIP) vs check_dig (to the real server):");
+    println!("{}", r.stdout);
+    let _ = std::fs::read_to_string(&out);
+    // The TCP check to the same port, and a bare start, for scale.
+    let tcp = check_raw_bin("check_raw_tcp");
+    let tcp_cmd = format!("{} {IFACE} {RS1} {VIP} 53", tcp.display());
+    let version = format!("{} --version", dns.display());
+    for (what, cmd) in [
+        ("check_raw_dns", &ours),
+        ("check_dig", &theirs),
+        ("check_raw_tcp (same port, for scale)", &tcp_cmd),
+        ("check_raw_dns --version (a bare start)", &version),
+    ] {
+        let argv: Vec<String> = cmd.split_whitespace().map(String::from).collect();
+        let ns = tb.ns("lb").to_string();
+        let rss = netns_peak_rss(&ns, &argv);
+        println!("{what}: peak RSS {rss}");
+    }
+}
+
+/// Run `argv` in `ns` (a thread that entered it spawns the process) and
+/// return its peak RSS, its waited-for children included, from wait4.
+fn netns_peak_rss(ns: &str, argv: &[String]) -> String {
+    let ns = ns.to_string();
+    let argv = argv.to_vec();
+    let got = std::thread::spawn(move || -> std::io::Result<String> {
+        harness::netns::enter(&ns)?;
+        let child = std::process::Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
+        let pid = child.id() as libc::pid_t;
+        let mut status = 0;
+        // SAFETY: wait4 on our own child, into a zeroed rusage we own.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(format!(
+            "{} KiB (exit {})",
+            usage.ru_maxrss,
+            libc::WEXITSTATUS(status)
+        ))
+    })
+    .join();
+    match got {
+        Ok(Ok(text)) => text,
+        Ok(Err(e)) => format!("not measured: {e}"),
+        Err(_) => "not measured: the thread panicked".into(),
+    }
 }

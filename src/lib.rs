@@ -13,6 +13,7 @@
 pub mod checks;
 pub mod cli;
 pub mod detach;
+pub mod dns;
 pub mod failure;
 pub mod http;
 pub mod net;

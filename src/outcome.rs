@@ -116,6 +116,8 @@ pub enum Perf {
     },
     /// A byte count with min 0 (`size=` in check_http).
     Bytes { label: &'static str, value: u64 },
+    /// A plain count with min 0 (`answers=` of the DNS check).
+    Count { label: &'static str, value: u64 },
 }
 
 impl Perf {
@@ -155,6 +157,7 @@ impl fmt::Display for Perf {
                 Ok(())
             }
             Perf::Bytes { label, value } => write!(f, "{label}={value}B;;;0"),
+            Perf::Count { label, value } => write!(f, "{label}={value};;;0"),
         }
     }
 }

@@ -35,6 +35,9 @@ hyperfine    | bench            | make bench: wall time, ours against the yardst
 monitoring-plugins-basic | bench | make bench: check_tcp and check_http, the yardsticks
 curl         | bench            | make bench: the yardstick of the large bodies
 time         | bench            | make bench: peak RSS and CPU time (/usr/bin/time)
+nsd          | test             | dns.rs: the DNS server of the real servers
+monitoring-plugins-standard | bench | check_dig, the yardstick of the DNS bench
+bind9-dnsutils | bench          | dig, which check_dig runs
 keepalived   | test             | daemons.rs: MISC_CHECK, misc_dynamic
 ldirectord   | test             | daemons.rs: external checks
 nagios4-core | test             | daemons.rs: Nagios 4 runs the plugins

@@ -81,6 +81,29 @@ fn icinga_services() -> Vec<(
         ),
         (
             "rs1",
+            "raw_dns",
+            "raw_dns",
+            format!(
+                "vars.raw_iface = \"eth0\"\n  vars.raw_vip = \"{VIP}\"\n  vars.raw_name = \"www.{}\"\n  vars.raw_dns_expect = [ \"{}\" ]",
+                harness::dns::ZONE,
+                harness::dns::WWW_A[0]
+            ),
+            0,
+            "RAW_DNS OK - ",
+        ),
+        (
+            "rs2",
+            "raw_dns",
+            "raw_dns",
+            format!(
+                "vars.raw_iface = \"eth0\"\n  vars.raw_vip = \"{VIP}\"\n  vars.raw_name = \"www.{}\"",
+                harness::dns::ZONE
+            ),
+            2,
+            "RAW_DNS CRITICAL - ",
+        ),
+        (
+            "rs1",
             "raw_http_get",
             "raw_http_get",
             // raw_host and raw_path left to the CheckCommand's defaults:
@@ -244,8 +267,10 @@ fn icinga2_accepts_the_packaged_check_commands() {
 /// check has finished.
 #[test]
 fn icinga2_runs_the_packaged_check_commands() {
-    require!(Need::Testbed, Need::Program(ICINGA2, "icinga2-bin"));
+    require!(Need::Testbed, Need::Program(ICINGA2, "icinga2-bin"), NSD);
     let tb = daemon_testbed();
+    // The DNS services' servers: rs1 on the VIP, rs2 on its own address.
+    let _nsd = [tb.nsd("rs1", &[RS1, VIP]), tb.nsd("rs2", &[RS2])];
     let checks = install_checks();
     let dir = TempDir::new();
     let mut args = vec![

@@ -324,6 +324,62 @@ fn keepalived_misc_check_adds_only_the_real_server_with_the_vip() {
     }
 }
 
+/// check_raw_dns as a MISC_CHECK of a UDP virtual service on port 53: NSD
+/// runs on rs1 (VIP) and rs2 (own address only); with `alpha` only rs1,
+/// whose answer through the VIP carries the expected address, is added.
+#[test]
+fn keepalived_misc_check_runs_the_dns_check() {
+    if skip_unless(&[&KEEPALIVED_NEEDS[..], &[NSD]].concat()) {
+        return;
+    }
+    let tb = Testbed::without_servers();
+    let _nsd = [tb.nsd("rs1", &[RS1, VIP]), tb.nsd("rs2", &[RS2])];
+    let checks = install_checks();
+    let dir = TempDir::new();
+    let dns = checks.path().join("check_raw_dns");
+    let cmd = |rs: &str| {
+        format!(
+            "{} --protocol keepalived -a {} eth0 {rs} {VIP} 53 www.{}",
+            dns.display(),
+            harness::dns::WWW_A[0],
+            harness::dns::ZONE
+        )
+    };
+    let alpha = "            alpha\n";
+    let vs = keepalived_virtual(
+        53,
+        &[
+            keepalived_real(RS1, 53, &cmd(RS1), alpha),
+            keepalived_real(RS2, 53, &cmd(RS2), alpha),
+        ],
+    )
+    .replace("protocol TCP", "protocol UDP");
+    let mut k = Keepalived::start(&tb, &dir, &vs);
+    wait_for(
+        VERDICT_LIMIT,
+        "rs1:53 added to IPVS and rs2's DNS check failed",
+        || {
+            k.daemon.assert_running();
+            let log = k.daemon.log();
+            let table = ipvs_table(&k.ipvs_log());
+            let done =
+                table.contains_key(&key(53, RS1, 53)) && log.contains("(exited with status 1)");
+            done.then_some(())
+        },
+        || k.diag(),
+    );
+    thread::sleep(Duration::from_millis(1500));
+    let diag = k.diag();
+    let calls = k.ipvs_log();
+    let table = ipvs_table(&calls);
+    k.daemon.stop();
+    assert_eq!(table.get(&key(53, RS1, 53)), Some(&1), "rs1:53 up\n{diag}");
+    assert!(
+        !calls.contains(&format!("rs={RS2}:")),
+        "rs2 (no VIP) must never be added to IPVS\n{diag}"
+    );
+}
+
 /// `misc_dynamic` with `--protocol keepalived-dynamic --weight 7`: rs1's
 /// weight goes from its configured 1 to 7 (exit 9), rs2 is removed (exit
 /// 1). Without `alpha` both start up, so both changes are visible.

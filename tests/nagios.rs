@@ -199,8 +199,8 @@ fn nagios_accepts_the_packaged_command_definitions() {
     assert_eq!(r.code, Some(0), "nagios4 -v failed\n{r}");
     assert!(r.stdout.contains("Total Errors:   0"), "{r}");
     assert!(r.stdout.contains("Total Warnings: 0"), "{r}");
-    // The packaged three, and the test's notify-nobody.
-    assert!(r.stdout.contains("Checked 4 commands."), "{r}");
+    // The packaged four (check_raw_dns too), and the test's notify-nobody.
+    assert!(r.stdout.contains("Checked 5 commands."), "{r}");
 }
 
 /// Nagios 4 runs the packaged commands (checks every second): rs1 OK, rs2

@@ -10,6 +10,7 @@
 //! that is not a byte stream, opens `net::path::RawPath` itself with the
 //! frames it expects) and turns the probe's result into an `Outcome`.
 
+pub mod dns;
 pub mod http;
 pub mod tcp;
 
@@ -35,6 +36,7 @@ pub fn run(config: &Config, waiter: &Waiter) -> Outcome {
     match config {
         Config::Tcp(cfg) => tcp::run(cfg, waiter),
         Config::Http(mode, cfg) => http::run(*mode, cfg, waiter),
+        Config::Dns(cfg) => dns::run(cfg, waiter),
     }
 }
 
@@ -292,6 +294,22 @@ impl<'c> Check<'c> {
                 "no reply from {vip_port} {} within {} ms: the real server may lack the VIP",
                 peer.via(),
                 self.timeout_ms()
+            )),
+            // The real server itself cannot route the VIP: it does not hold
+            // it (Linux says so for IPv6; for IPv4 it drops silently).
+            (
+                Peer::Raw {
+                    vip_port,
+                    real_server,
+                    ..
+                },
+                Failure::Icmp {
+                    kind: kind @ (IcmpErrorKind::NetUnreachable | IcmpErrorKind::HostUnreachable),
+                    from,
+                },
+            ) if from == *real_server => self.critical(format!(
+                "ICMP {kind} from {from} for {vip_port} {}: the real server may lack the VIP",
+                peer.via()
             )),
             (Peer::Raw { iface, .. }, Failure::LinkDown(err)) => self.critical(format!(
                 "interface {iface} went down during the check ({err}): no path to the real server"

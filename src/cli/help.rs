@@ -17,6 +17,10 @@ pub fn usage(mode: Mode) -> String {
             "SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH",
             " [--url PATH]",
         ),
+        Mode::Dns => (
+            "SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT NAME",
+            " --query NAME",
+        ),
     };
     let p = mode.program();
     format!(
@@ -40,7 +44,7 @@ Positional arguments:
                  is found by ARP or NDP (BACKUP role: the address
                  connected to)
   VIRTUAL_IP     the VIP, destination IP of every frame
-  PORT           TCP port, 1-65535
+  PORT           TCP port (check_raw_dns: UDP and TCP port), 1-65535
 
 Common options:
   -r, --role-file FILE|auto
@@ -62,7 +66,7 @@ Common options:
                  towards REAL_SERVER out of SOURCE_IFACE); it must be
                  configured on SOURCE_IFACE (IPv6: on this host)
       --source-port PORT
-                 fixed TCP source port (default: a free ephemeral port,
+                 fixed source port (default: a free ephemeral port,
                  reserved for the check's life)
       --warning RANGE, --critical RANGE
                  response-time thresholds in seconds, Nagios range syntax
@@ -96,10 +100,51 @@ through (--interface IFACE overrides), the port RPORT (VPORT if RPORT is
 0), the protocol ldirectord unless --protocol says otherwise. A fwmark
 service passes its mark as VIP: give the address with --vip ADDR. The
 HTTP checks take --url PATH (default /) and --host HOST (default the VIP),
-the GET check --md5 MD5 (without it any 2xx passes). ldirectord cannot
+the GET check --md5 MD5 (without it any 2xx passes), the DNS check
+-l/--query NAME (required). ldirectord cannot
 pass options: point checkcommand at a wrapper script such as
   #!/bin/sh
   exec /usr/lib/check_raw/check_raw_http -S 200 --url /health \"$@\"
+";
+
+const DNS_HELP: &str = "\
+Checks an LVS-DR real server's DNS answer for the VIP: a query for NAME
+in a hand-built UDP datagram to the real server's MAC with the VIP as
+destination IP, resent with backoff within -t. OK = an answer from
+VIP:PORT to our port with our query ID and question, its rcode accepted
+and every expectation met. A truncated answer (TC) is asked again over
+TCP (our own TCP client, same path, same deadline). ICMP port
+unreachable from the VIP (it holds the VIP, nothing listens) is CRITICAL
+at once; no answer at all is CRITICAL at the deadline (the real server
+may lack the VIP). BACKUP role: the kernel's UDP (or TCP) to
+REAL_SERVER:PORT.
+
+  NAME           the domain name asked for (labels of at most 63 bytes,
+                 at most 255 bytes in all); class IN
+
+Query options:
+  -T, --type A|AAAA|NS|SOA|MX|TXT|CNAME|PTR|SRV|CAA
+                 record type asked for (default A)
+      --recurse  set RD (off by default: most DR pools are authoritative)
+      --dnssec   set EDNS0's DO bit (EDNS0 with a 1232-byte UDP size is
+                 always sent)
+      --tcp      ask over TCP from the start
+Expectations (the first failure is reported, expected vs got):
+      --rcode LIST
+                 accepted rcodes, names or numbers: NOERROR,NXDOMAIN
+                 (default NOERROR)
+  -a, --expect VALUE
+                 an answer record of the type asked must carry VALUE
+                 (repeatable): A/AAAA an address; NS, CNAME, PTR a name;
+                 MX the exchange's name; SRV the target's name; TXT the
+                 record's strings joined; CAA the value; SOA the serial
+                 if VALUE is a number, else the MNAME
+      --expect-count N
+                 exactly N records in the answer section
+      --authoritative
+                 the answer must have AA set
+Perfdata: time (query to answer) and answers (records in the answer
+section). -v prints the answer section in zone-file form.
 ";
 
 pub fn help(mode: Mode) -> String {
@@ -165,6 +210,7 @@ Other options:
   -m, --max-bytes N          largest response accepted (default 16777216)
 "
         }
+        Mode::Dns => DNS_HELP,
     };
     format!(
         "{}\n{}\n\n{about}\n{COMMON_HELP}",

@@ -8,6 +8,7 @@
 //! `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, and ldirectord's
 //! `VIP VPORT RIP RPORT` (recognised by its second argument being a port).
 
+mod dns;
 mod help;
 mod http;
 mod values;
@@ -29,16 +30,17 @@ pub use values::{
     MAX_TIMEOUT_MS,
 };
 
-/// The three checks of the multicall binary.
+/// The checks of the multicall binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Tcp,
     HttpGet,
     Http,
+    Dns,
 }
 
 pub const VALID_NAMES: &str =
-    "check_raw_tcp, check_raw_http_get, check_raw_http (or check_raw tcp|http_get|http)";
+    "check_raw_tcp, check_raw_http_get, check_raw_http, check_raw_dns (or check_raw tcp|http_get|http|dns)";
 
 impl Mode {
     /// The mode of a program name (`check_raw_tcp`) or subcommand (`tcp`).
@@ -47,6 +49,7 @@ impl Mode {
             "tcp" => Some(Mode::Tcp),
             "http_get" => Some(Mode::HttpGet),
             "http" => Some(Mode::Http),
+            "dns" => Some(Mode::Dns),
             _ => None,
         }
     }
@@ -56,6 +59,7 @@ impl Mode {
             Mode::Tcp => "check_raw_tcp",
             Mode::HttpGet => "check_raw_http_get",
             Mode::Http => "check_raw_http",
+            Mode::Dns => "check_raw_dns",
         }
     }
 
@@ -65,6 +69,7 @@ impl Mode {
             Mode::Tcp => "RAW_TCP",
             Mode::HttpGet => "RAW_HTTP_GET",
             Mode::Http => "RAW_HTTP",
+            Mode::Dns => "RAW_DNS",
         }
     }
 
@@ -80,10 +85,12 @@ impl Mode {
             "PATH",
             "MD5",
         ];
+        const DNS: [&str; 5] = ["SOURCE_IFACE", "REAL_SERVER", "VIRTUAL_IP", "PORT", "NAME"];
         match self {
             Mode::Tcp => &TCP,
             Mode::HttpGet => &GET,
             Mode::Http => &GET[..6],
+            Mode::Dns => &DNS,
         }
     }
 }
@@ -149,11 +156,22 @@ pub struct HttpConfig {
     pub max_bytes: usize,
 }
 
+/// check_raw_dns: one query, its expectations.
+#[derive(Debug, Clone)]
+pub struct DnsConfig {
+    pub common: Common,
+    pub query: crate::dns::Query,
+    pub expect: crate::dns::Expectations,
+    /// `--tcp`: ask over TCP from the start (else UDP, TCP after TC).
+    pub tcp: bool,
+}
+
 /// A fully checked configuration.
 #[derive(Debug, Clone)]
 pub enum Config {
     Tcp(Box<TcpConfig>),
     Http(Mode, Box<HttpConfig>),
+    Dns(Box<DnsConfig>),
 }
 
 impl Config {
@@ -166,6 +184,7 @@ impl Config {
         match self {
             Config::Tcp(c) => &c.common,
             Config::Http(_, c) => &c.common,
+            Config::Dns(c) => &c.common,
         }
     }
 }
@@ -253,7 +272,7 @@ fn split_argv(argv: Vec<OsString>) -> (Result<Mode, String>, Vec<OsString>) {
         }
         None => (
             Err(format!(
-                "check_raw needs a check name first: tcp, http_get or http ({})",
+                "check_raw needs a check name first: tcp, http_get, http or dns ({})",
                 match sub {
                     Some(s) => format!("got '{}'", text::arg(&s)),
                     None => "got nothing".into(),
@@ -323,6 +342,8 @@ struct LdirectordOptions {
     url: Option<String>,
     host: Option<String>,
     md5: Option<String>,
+    /// check_raw_dns: the NAME to ask for.
+    query: Option<String>,
 }
 
 impl LdirectordOptions {
@@ -333,6 +354,7 @@ impl LdirectordOptions {
             url: c.value("--url"),
             host: c.value("--host"),
             md5: c.value("--md5"),
+            query: c.value(["-l", "--query"]),
         }
     }
 
@@ -343,6 +365,7 @@ impl LdirectordOptions {
             (self.url.is_some(), "--url"),
             (self.host.is_some(), "--host"),
             (self.md5.is_some(), "--md5"),
+            (self.query.is_some(), "--query"),
         ]
         .into_iter()
         .find_map(|(given, name)| given.then_some(name))
@@ -368,6 +391,7 @@ struct Given {
     common: CommonOptions,
     ldirectord: LdirectordOptions,
     http: Option<http::HttpOptions>,
+    dns: Option<dns::DnsOptions>,
     clean_close: bool,
     sync_close: bool,
     ipv4: bool,
@@ -419,10 +443,11 @@ impl Given {
         };
         let ldirectord = LdirectordOptions::take(&mut c);
         let http = match mode {
-            Some(Mode::Tcp) => None,
+            Some(Mode::Tcp | Mode::Dns) => None,
             Some(m @ (Mode::HttpGet | Mode::Http)) => Some(http::HttpOptions::take(&mut c, m)),
             None => Some(http::HttpOptions::take(&mut c, Mode::Http)),
         };
+        let dns = matches!(mode, Some(Mode::Dns) | None).then(|| dns::DnsOptions::take(&mut c));
         let clean_close = c.flag(["-c", "--clean-close"]);
         let sync_close = c.flag("--sync-close");
         let ipv4 = c.flag(["-4", "--ipv4"]);
@@ -461,6 +486,7 @@ impl Given {
             common,
             ldirectord,
             http,
+            dns,
             clean_close,
             sync_close,
             ipv4,
@@ -574,10 +600,16 @@ fn check(
         thresholds,
         sync_close: given.sync_close,
     };
-    let config = match (given.http, fields) {
-        (Some(options), Some(fields)) => {
+    let config = match (given.http, fields, given.dns) {
+        (Some(options), Some(Fields::Http(fields)), _) => {
             let http = options.into_config(mode, common, given.clean_close, fields)?;
             Config::Http(mode, Box::new(http))
+        }
+        (_, Some(Fields::Dns(name)), Some(options)) => {
+            if given.clean_close {
+                return Err("-c is for the TCP and HTTP checks".into());
+            }
+            Config::Dns(Box::new(options.into_config(common, &name)?))
         }
         _ => Config::Tcp(Box::new(TcpConfig {
             common,
@@ -655,7 +687,7 @@ fn classic_target(
     positional: &[String],
     family: Option<Family>,
     resolve: Resolver,
-) -> Result<(Target, Option<http::HttpFields>), String> {
+) -> Result<(Target, Option<Fields>), String> {
     let (real_server, vip) = addresses(
         ("REAL_SERVER", &positional[1]),
         ("VIRTUAL_IP", &positional[2]),
@@ -670,12 +702,23 @@ fn classic_target(
         source: None,
         source_port: None,
     };
-    let fields = (mode != Mode::Tcp).then(|| http::HttpFields {
-        host: positional[4].clone(),
-        path: positional[5].clone(),
-        md5: positional.get(6).cloned(),
-    });
+    let fields = match mode {
+        Mode::Tcp => None,
+        Mode::Dns => Some(Fields::Dns(positional[4].clone())),
+        Mode::HttpGet | Mode::Http => Some(Fields::Http(http::HttpFields {
+            host: positional[4].clone(),
+            path: positional[5].clone(),
+            md5: positional.get(6).cloned(),
+        })),
+    };
     Ok((target, fields))
+}
+
+/// What a mode takes beyond the target, from either positional form.
+enum Fields {
+    Http(http::HttpFields),
+    /// check_raw_dns: NAME.
+    Dns(String),
 }
 
 /// `[v6]` as ldirectord writes IPv6 addresses.
@@ -692,7 +735,7 @@ fn ldirectord_target(
     options: &LdirectordOptions,
     family: Option<Family>,
     resolve: Resolver,
-) -> Result<(Target, Option<http::HttpFields>), String> {
+) -> Result<(Target, Option<Fields>), String> {
     let vip_arg = unbracket(&positional[0]);
     let fwmark = vip_arg.bytes().all(|b| b.is_ascii_digit());
     let vip_arg = match (&options.vip, fwmark) {
@@ -730,7 +773,10 @@ fn ldirectord_target(
         source: None,
         source_port: None,
     };
-    if mode == Mode::Tcp {
+    if mode != Mode::Dns && options.query.is_some() {
+        return Err("--query is only for check_raw_dns".into());
+    }
+    if matches!(mode, Mode::Tcp | Mode::Dns) {
         if let Some(option) = [
             (options.url.is_some(), "--url"),
             (options.host.is_some(), "--host"),
@@ -740,6 +786,13 @@ fn ldirectord_target(
         .find_map(|(given, name)| given.then_some(name))
         {
             return Err(format!("{option} is only for the HTTP checks"));
+        }
+        if mode == Mode::Dns {
+            let name = options
+                .query
+                .clone()
+                .ok_or("the ldirectord form of check_raw_dns needs --query NAME")?;
+            return Ok((target, Some(Fields::Dns(name))));
         }
         return Ok((target, None));
     }
@@ -756,7 +809,7 @@ fn ldirectord_target(
         path: options.url.clone().unwrap_or_else(|| "/".into()),
         md5: options.md5.clone(),
     };
-    Ok((target, Some(fields)))
+    Ok((target, Some(Fields::Http(fields))))
 }
 
 /// `--source`: a literal of the target's family.

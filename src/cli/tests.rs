@@ -233,7 +233,12 @@ fn program_names() {
     assert_eq!(e.mode, None);
     assert!(e.message.contains("check_raw_tcp"), "{}", e.message);
     let e = parse(argv("check_raw")).unwrap_err();
-    assert!(e.message.contains("tcp, http_get or http"), "{}", e.message);
+    assert!(
+        e.message.contains("tcp, http_get, http or dns"),
+        "{}",
+        e.message
+    );
+    assert_eq!(Mode::from_name("check_raw_dns"), Some(Mode::Dns));
     let e = parse(argv("check_raw bogus")).unwrap_err();
     assert!(e.message.contains("'bogus'"), "{}", e.message);
     assert_eq!(Mode::from_name("check_raw_http_get"), Some(Mode::HttpGet));
@@ -599,4 +604,63 @@ fn exit_protocol_is_one_decision() {
     // The classic HTTP form's tail is no ldirectord form.
     let line = "check_raw_http --bogus eth0 198.51.100.11 203.0.113.10 80 www.example.test /";
     assert_eq!(ldirectord(line), Protocol::Nagios, "{line}");
+}
+
+fn dns(line: &str) -> DnsConfig {
+    match parse_with(argv(line), &|n, _| fake_resolver(n)) {
+        Ok(Command::Check(Config::Dns(cfg))) => *cfg,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+#[test]
+fn dns_check_options_and_both_forms() {
+    use crate::dns::RecordType;
+    let cfg = dns("check_raw_dns eth0 198.51.100.11 203.0.113.10 53 www.example.test");
+    assert_eq!(cfg.query.rtype, RecordType::A);
+    assert!(!cfg.query.recurse && !cfg.query.dnssec && !cfg.tcp);
+    assert_eq!(cfg.expect.rcodes, vec![0]);
+    assert_eq!(cfg.common.target.port, 53);
+    let cfg = dns(
+        "check_raw dns -T mx --recurse --dnssec --tcp --rcode NOERROR,NXDOMAIN -a mx.test \
+         --expect-count 1 --authoritative eth0 198.51.100.11 203.0.113.10 53 example.test.",
+    );
+    assert_eq!(cfg.query.rtype, RecordType::Mx);
+    assert!(cfg.query.recurse && cfg.query.dnssec && cfg.tcp);
+    assert_eq!(cfg.expect.rcodes, vec![0, 3]);
+    assert_eq!(cfg.expect.count, Some(1));
+    assert!(cfg.expect.authoritative);
+    assert_eq!(cfg.expect.values.len(), 1);
+    // ldirectord: VIP VPORT RIP RPORT with --query.
+    let cfg = dns("check_raw_dns --query www.example.test 203.0.113.10 53 198.51.100.11 53");
+    assert_eq!(cfg.common.protocol, Protocol::Ldirectord);
+    assert_eq!(cfg.common.target.iface, IfaceArg::ByRoute);
+    assert_eq!(cfg.query.name.to_string(), "www.example.test.");
+}
+
+#[test]
+fn dns_check_bad_input_is_a_usage_error() {
+    let base = "eth0 198.51.100.11 203.0.113.10 53";
+    for (line, needle) in [
+        (base.to_string(), "missing NAME"),
+        (format!("-T AXFR {base} x.test"), "invalid --type 'AXFR'"),
+        (format!("--rcode BOGUS {base} x.test"), "invalid --rcode"),
+        (format!("-a 2001:db8::1 {base} x.test"), "invalid --expect"),
+        (format!("--expect-count -1 {base} x.test"), "--expect-count"),
+        (
+            format!("--query x.test {base} x.test"),
+            "only for the ldirectord form",
+        ),
+        (format!("-c {base} x.test"), "-c is for"),
+        (format!("{base} {}.test", "a".repeat(64)), "invalid NAME"),
+        (
+            "203.0.113.10 53 198.51.100.11 53".to_string(),
+            "needs --query NAME",
+        ),
+    ] {
+        let message = usage_error(&format!("check_raw_dns {line}"));
+        assert!(message.contains(needle), "{line}: {message}");
+    }
+    let message = usage_error("check_raw_tcp --query x.test 203.0.113.10 80 198.51.100.11 80");
+    assert!(message.contains("only for check_raw_dns"), "{message}");
 }

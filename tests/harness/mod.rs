@@ -21,6 +21,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod daemon;
+pub mod dns;
 pub mod files;
 pub mod netns;
 pub mod nginx;
@@ -37,6 +38,7 @@ use std::path::Path;
 use std::process::Command;
 
 pub use daemon::*;
+pub use dns::{Nsd, NSD};
 pub use files::{check_raw_bin, BinLink, TempDir, CHECK_RAW};
 pub use nginx::*;
 pub use process::{spawn, RunResult, Spawned, HARD_LIMIT};

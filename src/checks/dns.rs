@@ -1,0 +1,242 @@
+//! check_raw_dns: does the real server answer a DNS query sent to the VIP?
+//!
+//! One query over the role's datagram exchange (UDP to VIP:PORT through
+//! the real server's MAC, or the kernel's UDP to REAL_SERVER:PORT as
+//! BACKUP), resent with backoff inside `-t`. The exchange's `accept` takes
+//! only a reply with our ID and question, so a spoofed or stray datagram is
+//! ignored and the wait goes on. A truncated answer (TC) is asked again
+//! over the role's byte stream, with the two-byte length of RFC 7766, within
+//! the same deadline; `--tcp` starts there. The answer is then held to the
+//! expectations.
+
+use std::time::{Duration, Instant};
+
+use crate::cli::{DnsConfig, Mode};
+use crate::dns::{answer, Answer, Query};
+use crate::failure::{Failure, Step};
+use crate::outcome::{Outcome, Perf, State};
+use crate::trace::{Trace, DETAIL};
+use crate::transport::{Peer, Transport};
+use crate::wait::Waiter;
+
+use super::{ms, Check};
+
+/// Bytes asked of the stream per read.
+const READ_CHUNK: usize = 16 * 1024;
+
+/// How the answer came.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Carried {
+    Udp,
+    /// `--tcp`.
+    Tcp,
+    /// UDP said TC; asked again over TCP.
+    TcpAfterTc,
+}
+
+/// What an exchange produced, whichever role and transport carried it.
+struct Exchange {
+    answer: Answer,
+    /// From the first query sent to the answer (both queries after TC).
+    elapsed: Duration,
+    peer: Peer,
+    carried: Carried,
+}
+
+pub fn run(cfg: &DnsConfig, waiter: &Waiter) -> Outcome {
+    let check = Check::new(Mode::Dns, &cfg.common, waiter);
+    let mut trace = Trace::new(cfg.common.verbosity);
+    let outcome = match query_id() {
+        Ok(id) => ask(&check, cfg, id, &mut trace),
+        Err(e) => check.outcome(State::Unknown, e),
+    };
+    outcome.with_details(trace.into_lines())
+}
+
+/// The query ID, from the OS CSPRNG: with the random source port, what a
+/// spoofer must guess.
+fn query_id() -> Result<u16, String> {
+    getrandom::u32()
+        .map(|r| r as u16)
+        .map_err(|e| format!("no randomness from the OS: {e}"))
+}
+
+fn ask(check: &Check, cfg: &DnsConfig, id: u16, trace: &mut Trace) -> Outcome {
+    let q = &cfg.query;
+    trace.line(DETAIL, || {
+        format!(
+            "query: {} ID {id:#06x}, EDNS0 UDP size {}{}{}",
+            answer::describe(q),
+            crate::dns::EDNS_UDP_SIZE,
+            if q.recurse { ", RD" } else { "" },
+            if q.dnssec { ", DO" } else { "" },
+        )
+    });
+    if cfg.tcp {
+        return check.over_stream(trace, |stream| {
+            let x = over_tcp(stream, q, id, Carried::Tcp, Duration::ZERO)?;
+            Ok(verdict(check, cfg, x, stream.trace()))
+        });
+    }
+    let question = q.question();
+    let mut truncated: Option<Duration> = None;
+    let outcome = check.over_datagrams(trace, |udp| {
+        let mut accept = |reply: &[u8]| answer::matches(reply, id, &question);
+        let (reply, elapsed) = udp.exchange(&q.to_bytes(id), &mut accept)?;
+        if answer::truncated(&reply) {
+            udp.trace().line(DETAIL, || {
+                format!(
+                    "answer truncated (TC, {} bytes) after {}: asking again over TCP",
+                    reply.len(),
+                    ms(elapsed)
+                )
+            });
+            truncated = Some(elapsed);
+            // Replaced by the TCP exchange's outcome below.
+            return Ok(check.outcome(State::Unknown, "truncated"));
+        }
+        let answer = parse(&reply)?;
+        let x = Exchange {
+            answer,
+            elapsed,
+            peer: udp.peer().clone(),
+            carried: Carried::Udp,
+        };
+        Ok(verdict(check, cfg, x, udp.trace()))
+    });
+    let Some(udp_time) = truncated else {
+        return outcome;
+    };
+    // A fresh ID: the TCP answer must not be taken for the UDP one's.
+    let id = match query_id() {
+        Ok(id) => id,
+        Err(e) => return check.outcome(State::Unknown, e),
+    };
+    check.over_stream(trace, |stream| {
+        let x = over_tcp(stream, q, id, Carried::TcpAfterTc, udp_time)?;
+        Ok(verdict(check, cfg, x, stream.trace()))
+    })
+}
+
+fn parse(reply: &[u8]) -> Result<Answer, Failure> {
+    Answer::parse(reply).map_err(|e| Failure::Invalid(format!("malformed DNS answer: {e}")))
+}
+
+/// Connect, send the length-prefixed query, read one length-prefixed
+/// answer, reset. `before` is the time already spent (the UDP exchange
+/// that came back truncated).
+fn over_tcp(
+    stream: &mut dyn Transport,
+    q: &Query,
+    id: u16,
+    carried: Carried,
+    before: Duration,
+) -> Result<Exchange, Failure> {
+    let started = Instant::now();
+    stream.connect()?;
+    stream.write_all(&q.to_tcp_bytes(id))?;
+    let mut message: Vec<u8> = Vec::new();
+    let mut buf = vec![0u8; READ_CHUNK];
+    let mut want: Option<usize> = None;
+    // Each read yields at least one byte or the server's close, and a
+    // message is at most 2 + 65535 bytes: bounded in count; the deadline
+    // bounds the time.
+    for _ in 0..=(2 + usize::from(u16::MAX)) {
+        let step = if message.is_empty() {
+            Step::ResponseStart
+        } else {
+            Step::ResponseEnd
+        };
+        let n = stream.read(&mut buf, step)?;
+        if n == 0 {
+            return Err(Failure::Invalid(format!(
+                "the server closed the TCP connection after {} bytes of the answer",
+                message.len()
+            )));
+        }
+        message.extend_from_slice(&buf[..n]);
+        if want.is_none() && message.len() >= 2 {
+            want = Some(2 + usize::from(u16::from_be_bytes([message[0], message[1]])));
+        }
+        if want.is_some_and(|w| message.len() >= w) {
+            break;
+        }
+    }
+    let Some(len) = want.filter(|w| message.len() >= *w) else {
+        return Err(Failure::Invalid("the TCP answer never ended".into()));
+    };
+    let elapsed = before + started.elapsed();
+    stream.finish(false)?;
+    let reply = &message[2..len];
+    answer::matches(reply, id, &q.question())
+        .map_err(|e| Failure::Invalid(format!("the TCP answer is not ours: {e}")))?;
+    let answer = parse(reply)?;
+    Ok(Exchange {
+        answer,
+        elapsed,
+        peer: stream.peer().clone(),
+        carried,
+    })
+}
+
+/// Hold the answer to the expectations and word the result.
+fn verdict(check: &Check, cfg: &DnsConfig, x: Exchange, trace: &mut Trace) -> Outcome {
+    let a = &x.answer;
+    trace.line(DETAIL, || {
+        let mut flags = Vec::new();
+        if a.authoritative {
+            flags.push("aa");
+        }
+        if a.truncated {
+            flags.push("tc");
+        }
+        format!(
+            ";; {}, flags: {}; ANSWER: {}, AUTHORITY: {}, ADDITIONAL: {}",
+            a.rcode_name(),
+            flags.join(" "),
+            a.records.len(),
+            a.authority,
+            a.additional
+        )
+    });
+    if !a.records.is_empty() {
+        trace.line(DETAIL, || ";; ANSWER SECTION:".to_string());
+        for line in a.zone_lines() {
+            trace.line(DETAIL, || line);
+        }
+    }
+    let (who, via) = match &x.peer {
+        Peer::Raw { vip_port, .. } => (vip_port.to_string(), x.peer.via()),
+        Peer::Kernel { addr } => (addr.to_string(), "(BACKUP role)".to_string()),
+    };
+    let how = match x.carried {
+        Carried::Udp => "",
+        Carried::Tcp => ", over TCP",
+        Carried::TcpAfterTc => ", over TCP after a truncated UDP answer",
+    };
+    let what = answer::describe(&cfg.query);
+    let n = a.records.len();
+    let (state, summary) = match cfg.expect.verify(a) {
+        Ok(()) => (
+            State::Ok,
+            format!(
+                "{who} answers {what}: {}, {n} record{} in {} {via}{how}",
+                a.rcode_name(),
+                if n == 1 { "" } else { "s" },
+                ms(x.elapsed)
+            ),
+        ),
+        Err(mismatch) => (
+            State::Critical,
+            format!("{who} {what}: {mismatch} ({via}{how})"),
+        ),
+    };
+    let outcome = check
+        .outcome(state, summary)
+        .with_perf(check.time_perf(x.elapsed))
+        .with_perf(Perf::Count {
+            label: "answers",
+            value: n as u64,
+        });
+    check.apply_thresholds(outcome, x.elapsed)
+}
