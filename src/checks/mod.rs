@@ -12,6 +12,7 @@
 
 pub mod http;
 pub mod tcp;
+pub mod vip;
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
@@ -35,6 +36,7 @@ pub fn run(config: &Config, waiter: &Waiter) -> Outcome {
     match config {
         Config::Tcp(cfg) => tcp::run(cfg, waiter),
         Config::Http(mode, cfg) => http::run(*mode, cfg, waiter),
+        Config::Vip(cfg) => vip::run(cfg, waiter),
     }
 }
 

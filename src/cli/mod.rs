@@ -7,17 +7,20 @@
 //! the argument. Two positional forms: the C original's
 //! `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, and ldirectord's
 //! `VIP VPORT RIP RPORT` (recognised by its second argument being a port).
+//! check_raw_vip takes the first three of the C form and no ldirectord
+//! form: it checks the real server's hold on the VIP, not a service.
 
 mod help;
 mod http;
 mod values;
+mod vip;
 
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::http::{Expectations, Request};
-use crate::outcome::Protocol;
+use crate::outcome::{Protocol, State};
 use crate::role::RoleSource;
 use crate::threshold::Range;
 
@@ -29,16 +32,18 @@ pub use values::{
     MAX_TIMEOUT_MS,
 };
 
-/// The three checks of the multicall binary.
+/// The checks of the multicall binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Tcp,
     HttpGet,
     Http,
+    /// Is the real server configured for LVS-DR: VIP held, ARP quiet.
+    Vip,
 }
 
 pub const VALID_NAMES: &str =
-    "check_raw_tcp, check_raw_http_get, check_raw_http (or check_raw tcp|http_get|http)";
+    "check_raw_tcp, check_raw_http_get, check_raw_http, check_raw_vip (or check_raw tcp|http_get|http|vip)";
 
 impl Mode {
     /// The mode of a program name (`check_raw_tcp`) or subcommand (`tcp`).
@@ -47,6 +52,7 @@ impl Mode {
             "tcp" => Some(Mode::Tcp),
             "http_get" => Some(Mode::HttpGet),
             "http" => Some(Mode::Http),
+            "vip" => Some(Mode::Vip),
             _ => None,
         }
     }
@@ -56,6 +62,7 @@ impl Mode {
             Mode::Tcp => "check_raw_tcp",
             Mode::HttpGet => "check_raw_http_get",
             Mode::Http => "check_raw_http",
+            Mode::Vip => "check_raw_vip",
         }
     }
 
@@ -65,6 +72,7 @@ impl Mode {
             Mode::Tcp => "RAW_TCP",
             Mode::HttpGet => "RAW_HTTP_GET",
             Mode::Http => "RAW_HTTP",
+            Mode::Vip => "RAW_VIP",
         }
     }
 
@@ -84,6 +92,7 @@ impl Mode {
             Mode::Tcp => &TCP,
             Mode::HttpGet => &GET,
             Mode::Http => &GET[..6],
+            Mode::Vip => &TCP[..3],
         }
     }
 }
@@ -102,6 +111,7 @@ pub struct Target {
     pub iface: IfaceArg,
     pub real_server: IpAddr,
     pub vip: IpAddr,
+    /// check_raw_vip: `--port`, or 0 when it pings instead.
     pub port: u16,
     /// `--source`: overrides the interface's address as the source IP.
     pub source: Option<IpAddr>,
@@ -145,11 +155,25 @@ pub struct HttpConfig {
     pub max_bytes: usize,
 }
 
+/// check_raw_vip: which probes, and how bad an ARP leak is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VipConfig {
+    pub common: Common,
+    /// `--port`: prove the VIP with a SYN to VIP:PORT instead of an echo.
+    pub port: Option<u16>,
+    /// The state of a real server answering ARP/NDP for the VIP
+    /// (`--arp-leak`, WARNING by default).
+    pub arp_leak: State,
+    /// `--segment`: also ask the whole link who claims the VIP.
+    pub segment: bool,
+}
+
 /// A fully checked configuration.
 #[derive(Debug, Clone)]
 pub enum Config {
     Tcp(Box<TcpConfig>),
     Http(Mode, Box<HttpConfig>),
+    Vip(Box<VipConfig>),
 }
 
 impl Config {
@@ -157,6 +181,7 @@ impl Config {
         match self {
             Config::Tcp(c) => c.common.protocol,
             Config::Http(_, c) => c.common.protocol,
+            Config::Vip(c) => c.common.protocol,
         }
     }
 }
@@ -244,7 +269,7 @@ fn split_argv(argv: Vec<OsString>) -> (Result<Mode, String>, Vec<OsString>) {
         }
         None => (
             Err(format!(
-                "check_raw needs a check name first: tcp, http_get or http ({})",
+                "check_raw needs a check name first: tcp, http_get, http or vip ({})",
                 match sub {
                     Some(s) => format!("got '{}'", text::arg(&s)),
                     None => "got nothing".into(),
@@ -356,6 +381,7 @@ struct Given {
     common: CommonOptions,
     ldirectord: LdirectordOptions,
     http: Option<http::HttpOptions>,
+    vip: Option<vip::VipOptions>,
     clean_close: bool,
     ipv4: bool,
     ipv6: bool,
@@ -400,10 +426,11 @@ impl Given {
         };
         let ldirectord = LdirectordOptions::take(&mut c);
         let http = match mode {
-            Some(Mode::Tcp) => None,
+            Some(Mode::Tcp | Mode::Vip) => None,
             Some(m @ (Mode::HttpGet | Mode::Http)) => Some(http::HttpOptions::take(&mut c, m)),
             None => Some(http::HttpOptions::take(&mut c, Mode::Http)),
         };
+        let vip = matches!(mode, Some(Mode::Vip) | None).then(|| vip::VipOptions::take(&mut c));
         let clean_close = c.flag(["-c", "--clean-close"]);
         let ipv4 = c.flag(["-4", "--ipv4"]);
         let ipv6 = c.flag(["-6", "--ipv6"]);
@@ -441,6 +468,7 @@ impl Given {
             common,
             ldirectord,
             http,
+            vip,
             clean_close,
             ipv4,
             ipv6,
@@ -509,6 +537,9 @@ fn check(
     let bounded = |name: &str| lookup(name, timeout);
     let resolve: Resolver = &bounded;
     let (mut target, fields) = if is_ldirectord_form(positional) {
+        if mode == Mode::Vip {
+            return Err("check_raw_vip has no ldirectord form (VIP VPORT RIP RPORT): it checks how the real server holds the VIP, not a service; give SOURCE_IFACE REAL_SERVER VIRTUAL_IP".into());
+        }
         ldirectord_target(mode, positional, &given.ldirectord, family, resolve)?
     } else {
         if let Some(option) = given.ldirectord.given() {
@@ -537,8 +568,11 @@ fn check(
         protocol,
         thresholds,
     };
-    let config = match (given.http, fields) {
-        (Some(options), Some(fields)) => {
+    let config = match (given.vip, given.http, fields) {
+        (Some(options), ..) if mode == Mode::Vip => {
+            Config::Vip(Box::new(options.into_config(common, given.clean_close)?))
+        }
+        (_, Some(options), Some(fields)) => {
             let http = options.into_config(mode, common, given.clean_close, fields)?;
             Config::Http(mode, Box::new(http))
         }
@@ -629,11 +663,15 @@ fn classic_target(
         iface: IfaceArg::Named(parse_iface(&positional[0])?),
         real_server,
         vip,
-        port: parse_port(&positional[3])?,
+        // check_raw_vip's port is an option (`--port`), set with it.
+        port: match mode {
+            Mode::Vip => 0,
+            _ => parse_port(&positional[3])?,
+        },
         source: None,
         source_port: None,
     };
-    let fields = (mode != Mode::Tcp).then(|| http::HttpFields {
+    let fields = matches!(mode, Mode::HttpGet | Mode::Http).then(|| http::HttpFields {
         host: positional[4].clone(),
         path: positional[5].clone(),
         md5: positional.get(6).cloned(),
