@@ -306,7 +306,7 @@ fn holds_vip(path: &mut RawPath, cfg: &VipConfig, echo: &EchoId) -> Result<Optio
     );
     let what = || {
         format!(
-            "echo request {src} > {vip} ident {:#06x} seq {}",
+            "echo request {src} > {vip} id {} seq {}",
             echo.ident, echo.seq
         )
     };
