@@ -69,7 +69,12 @@ pub fn install_checks() -> TempDir {
     let bin = dir.path().join("check_raw");
     fs::copy(CHECK_RAW, &bin).unwrap_or_else(|e| panic!("copy {CHECK_RAW}: {e}"));
     fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).expect("chmod check_raw");
-    for name in ["check_raw_tcp", "check_raw_http_get", "check_raw_http"] {
+    for name in [
+        "check_raw_tcp",
+        "check_raw_http_get",
+        "check_raw_http",
+        "check_raw_vip",
+    ] {
         symlink("check_raw", dir.path().join(name)).expect("symlink a check name");
     }
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod dir");
