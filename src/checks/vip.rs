@@ -148,7 +148,7 @@ fn probe(check: &Check, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
         None => Finding {
             state: State::Critical,
             text: format!(
-                "no answer from {vip} to {asked} via {rs_desc} within {} ms: the real server may lack the VIP{}",
+                "no answer to {asked} via {rs_desc} within {} ms: the real server may lack the VIP{}",
                 start.elapsed().as_millis(),
                 if cfg.port.is_none() { " (or drops ICMP echo: try --port)" } else { "" }
             ),
