@@ -17,7 +17,7 @@ CARGO   ?= cargo
 PREFIX  ?= /usr/local
 DESTDIR ?=
 RELEASE := target/release
-NAMES   := check_raw_tcp check_raw_http_get check_raw_http check_raw_dns
+NAMES   := check_raw_tcp check_raw_http_get check_raw_http check_raw_dns check_raw_vip
 LIBDIR  := $(DESTDIR)$(PREFIX)/lib/check_raw
 MANDIR    ?= $(PREFIX)/share/man
 NAGIOSDIR ?= $(PREFIX)/lib/nagios/plugins
@@ -27,7 +27,8 @@ SCRIPTS   := packaging/keepalived/check_raw-role-notify \
              packaging/ldirectord/check_raw_tcp-ldirectord \
              packaging/ldirectord/check_raw_http-ldirectord
 MANPAGES  := man/check_raw.8 man/check_raw_tcp.8 man/check_raw_http_get.8 man/check_raw_http.8 \
-             man/check_raw_dns.8
+             man/check_raw_dns.8 \
+             man/check_raw_vip.8
 DEPS      := tests/deps.sh
 # A rustup toolchain is not a Debian package: skip the Build-Depends check then.
 DEB_NODEPS := $(if $(filter /usr/bin/%,$(shell command -v rustc)),,-d)
@@ -70,8 +71,10 @@ lint:
 	@$(DEPS) lint
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
-	@out=$$(LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l man/check_raw.8 2>&1 >/dev/null); \
-		if [ -n "$$out" ]; then echo "man/check_raw.8: $$out"; exit 1; fi
+	@for page in man/check_raw.8 man/check_raw_vip.8; do \
+		out=$$(LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l $$page 2>&1 >/dev/null); \
+		if [ -n "$$out" ]; then echo "$$page: $$out"; exit 1; fi; \
+	done
 
 # The names are symlinks in the SAME directory as the binary: keepalived
 # resolves symlinks and may exec the target under the link's name.

@@ -38,6 +38,8 @@ fn icinga_services() -> Vec<(
     let http = format!(
         "{base}\n  vars.raw_host = \"{VHOST}\"\n  vars.raw_path = \"/health\"\n  vars.raw_status_code = \"200\"\n  vars.raw_string = \"ok\""
     );
+    let vip =
+        format!("vars.raw_iface = \"eth0\"\n  vars.raw_vip = \"{VIP}\"\n  vars.raw_timeout = 500");
     vec![
         (
             "rs1",
@@ -112,6 +114,9 @@ fn icinga_services() -> Vec<(
             0,
             "RAW_HTTP_GET OK - ",
         ),
+        // The VIP check has no port; an OK check takes its whole timeout.
+        ("rs1", "raw_vip", "raw_vip", vip.clone(), 0, "RAW_VIP OK - "),
+        ("rs2", "raw_vip", "raw_vip", vip, 2, "RAW_VIP CRITICAL - "),
     ]
 }
 
@@ -238,7 +243,7 @@ fn icinga2_accepts_the_packaged_check_commands() {
         !r.stdout.contains("warning/") && !r.stdout.contains("critical/"),
         "icinga2 warns about the configuration\n{r}"
     );
-    // The three CheckCommands exist, with PluginDir resolved.
+    // The four CheckCommands exist, with PluginDir resolved.
     let mut list = vec![
         "object",
         "list",
@@ -250,7 +255,7 @@ fn icinga2_accepts_the_packaged_check_commands() {
     list.extend(args[2..].iter().filter(|a| a.starts_with("-D")));
     let r = run_local(Path::new(ICINGA2), &list);
     assert_eq!(r.code, Some(0), "icinga2 object list failed\n{r}");
-    for name in ["raw_tcp", "raw_http_get", "raw_http"] {
+    for name in ["raw_tcp", "raw_http_get", "raw_http", "raw_vip"] {
         let object = format!("Object '{name}' of type 'CheckCommand'");
         let command = format!("command = [ \"{}/check_{name}\" ]", checks.path().display());
         assert!(r.stdout.contains(&object), "{object} missing\n{r}");

@@ -30,6 +30,7 @@ type ServiceCase = (&'static str, &'static str, String, u8, &'static str);
 fn nagios_services() -> Vec<ServiceCase> {
     let tcp = format!("check_raw_tcp!eth0!{VIP}!{PORT}");
     let http = format!("check_raw_http!eth0!{VIP}!{PORT}!{VHOST}!/health!-S 200 -s ok");
+    let vip = format!("check_raw_vip!eth0!{VIP}!-t 500");
     vec![
         ("rs1", "raw_tcp", tcp.clone(), 0, "RAW_TCP OK - "),
         ("rs2", "raw_tcp", tcp.clone(), 2, "RAW_TCP CRITICAL - "),
@@ -50,6 +51,9 @@ fn nagios_services() -> Vec<ServiceCase> {
             0,
             "RAW_HTTP_GET OK - ",
         ),
+        // No port: the VIP itself, with a short -t (an OK check takes it all).
+        ("rs1", "raw_vip", vip.clone(), 0, "RAW_VIP OK - "),
+        ("rs2", "raw_vip", vip, 2, "RAW_VIP CRITICAL - "),
     ]
 }
 
@@ -199,12 +203,21 @@ fn nagios_accepts_the_packaged_command_definitions() {
     assert_eq!(r.code, Some(0), "nagios4 -v failed\n{r}");
     assert!(r.stdout.contains("Total Errors:   0"), "{r}");
     assert!(r.stdout.contains("Total Warnings: 0"), "{r}");
-    // The packaged four (check_raw_dns too), and the test's notify-nobody.
-    assert!(r.stdout.contains("Checked 5 commands."), "{r}");
+    // Every packaged definition, and the test's notify-nobody.
+    let packaged = std::fs::read_to_string(packaging("nagios/check_raw.cfg"))
+        .expect("read the packaged Nagios definitions")
+        .matches("define command")
+        .count();
+    assert!(
+        packaged >= 5,
+        "the packaged file defines {packaged} commands"
+    );
+    let checked = format!("Checked {} commands.", packaged + 1);
+    assert!(r.stdout.contains(&checked), "expected '{checked}'\n{r}");
 }
 
 /// Nagios 4 runs the packaged commands (checks every second): rs1 OK, rs2
-/// CRITICAL, a `--warning 0` WARNING, and the HTTP checks.
+/// CRITICAL, a `--warning 0` WARNING, the HTTP checks and the VIP check.
 #[test]
 fn nagios_runs_the_packaged_commands() {
     require!(Need::Testbed, Need::Program(NAGIOS, "nagios4-core"));

@@ -8,11 +8,12 @@ use std::net::IpAddr;
 use check_raw::cli;
 use libfuzzer_sys::fuzz_target;
 
-const NAMES: [&str; 5] = [
+const NAMES: [&str; 6] = [
     "check_raw",
     "check_raw_tcp",
     "check_raw_http_get",
     "check_raw_http",
+    "check_raw_vip",
     "check_raw_x",
 ];
 

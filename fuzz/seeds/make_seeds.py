@@ -149,7 +149,9 @@ args = {
     "tcp_v6": ["-6", "--source", "2001:db8::1", "eth0", "2001:db8::11", "2001:db8:1::10", "443"],
     "http": ["-S", "200-299,301", "-R", "Content-Length: 3", "-H", "X-A: b", "--regex", "^ok", "--invert-regex",
              "eth0", "198.51.100.11", "203.0.113.10", "80", "www", "/health"],
+    "vip": ["--segment", "--port", "80", "--arp-leak", "critical", "-r", "auto",
+            "eth0", "198.51.100.11", "203.0.113.10"],
 }
 for name, argv in args.items():
-    which = {"http": 3}.get(name, 1)
+    which = {"http": 3, "vip": 4}.get(name, 1)
     write("cli_args", name, bytes([which]) + b"\0".join(a.encode() for a in argv))

@@ -13,6 +13,7 @@
 pub mod dns;
 pub mod http;
 pub mod tcp;
+pub mod vip;
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
@@ -37,6 +38,7 @@ pub fn run(config: &Config, waiter: &Waiter) -> Outcome {
         Config::Tcp(cfg) => tcp::run(cfg, waiter),
         Config::Http(mode, cfg) => http::run(*mode, cfg, waiter),
         Config::Dns(cfg) => dns::run(cfg, waiter),
+        Config::Vip(cfg) => vip::run(cfg, waiter),
     }
 }
 

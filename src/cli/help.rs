@@ -7,7 +7,10 @@ use super::Mode;
 
 /// The short usage shown after a usage error.
 pub fn usage(mode: Mode) -> String {
+    let p = mode.program();
     let (classic, ldirectord) = match mode {
+        // No ldirectord form: it checks the VIP, not a service.
+        Mode::Vip => return format!("Usage: {p} [options] SOURCE_IFACE REAL_SERVER VIRTUAL_IP"),
         Mode::Tcp => ("SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT", ""),
         Mode::HttpGet => (
             "SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH MD5",
@@ -22,7 +25,6 @@ pub fn usage(mode: Mode) -> String {
             " --query NAME",
         ),
     };
-    let p = mode.program();
     format!(
         "Usage: {p} [options] {classic}\n       {p} [options]{ldirectord} VIP VPORT RIP RPORT   (ldirectord)"
     )
@@ -36,7 +38,7 @@ pub fn version(mode: Mode) -> String {
     )
 }
 
-const COMMON_HELP: &str = "\
+const POSITIONAL_HELP: &str = "\
 Positional arguments:
   SOURCE_IFACE   interface to send from (its MAC and address are the
                  source of every frame), e.g. eth0
@@ -45,7 +47,17 @@ Positional arguments:
                  connected to)
   VIRTUAL_IP     the VIP, destination IP of every frame
   PORT           TCP port (check_raw_dns: UDP and TCP port), 1-65535
+";
 
+const VIP_POSITIONAL_HELP: &str = "\
+Positional arguments:
+  SOURCE_IFACE   interface to send from, on the real servers' segment
+  REAL_SERVER    the real server's own IPv4/IPv6 address or name; its MAC
+                 is found by ARP or NDP
+  VIRTUAL_IP     the VIP the real server must hold and keep quiet about
+";
+
+const COMMON_HELP: &str = "\
 Common options:
   -r, --role-file FILE|auto
                  FILE: first byte '1' = MASTER (raw frames), anything else
@@ -93,7 +105,9 @@ Exit codes (--protocol):
                       anything else: 1
 Raw frames need CAP_NET_RAW: run as root or `setcap cap_net_raw+ep` the
 check_raw binary.
+";
 
+const LDIRECTORD_HELP: &str = "\
 ldirectord form: VIP VPORT RIP RPORT (what ldirectord's external check
 passes; IPv6 in brackets). The interface is the one the kernel routes RIP
 through (--interface IFACE overrides), the port RPORT (VPORT if RPORT is
@@ -181,6 +195,39 @@ Options:
                  largest response accepted (default 16777216)
 "
         }
+        Mode::Vip => {
+            "\
+Checks that an LVS-DR real server is configured for direct routing, with
+three probes in hand-built frames, within one -t, the worst reported:
+ 1. it holds the VIP: an ICMP (IPv6: ICMPv6) echo request to the VIP, sent
+    to the real server's MAC, must be answered from the VIP (with --port,
+    a SYN to VIP:PORT, answered by SYN/ACK or RST; the SYN/ACK is reset).
+    No answer: CRITICAL.
+ 2. it does not answer ARP for the VIP: a unicast ARP request (IPv6: a
+    unicast Neighbor Solicitation) for the VIP to its MAC must go
+    unanswered. An answer: WARNING (--arp-leak critical: CRITICAL), with
+    what to set (arp_ignore=1, arp_announce=2; IPv6: VIP on lo).
+ 3. --segment: who claims the VIP on this link: a broadcast ARP request
+    (IPv6: multicast Neighbor Solicitation); every answering MAC is named.
+    MASTER: any answer is CRITICAL. BACKUP: exactly one answer (the
+    MASTER's) is OK, none WARNING, two or more CRITICAL (split brain).
+Silence is the answer probes 2 and 3 wait for, so they listen until their
+share of -t ends: an OK check takes the whole -t. Probes 1 and 2 are
+harmless on a BACKUP balancer and need no role; probe 3 takes the role
+from -r FILE, else by the -r auto rule (MASTER when the VIP is local).
+The echo (or SYN) time is the perfdata and what --warning/--critical
+judge. -c and the ldirectord form do not apply.
+
+Options:
+  -p, --port PORT
+                 prove the VIP with a TCP SYN to VIP:PORT instead of an
+                 echo request (for real servers that drop ICMP)
+      --arp-leak warning|critical
+                 the state when the real server answers ARP/NDP for the
+                 VIP (default warning)
+      --segment  also ask the whole link who claims the VIP (probe 3)
+"
+        }
         Mode::Http => {
             "\
 Checks an LVS-DR real server's HTTP answer for the VIP: a full HTTP/1.1
@@ -212,10 +259,19 @@ Other options:
         }
         Mode::Dns => DNS_HELP,
     };
+    let (positional, ldirectord) = match mode {
+        Mode::Vip => (VIP_POSITIONAL_HELP, ""),
+        _ => (POSITIONAL_HELP, LDIRECTORD_HELP),
+    };
     format!(
-        "{}\n{}\n\n{about}\n{COMMON_HELP}",
+        "{}\n{}\n\n{about}\n{positional}\n{COMMON_HELP}{}",
         version(mode),
-        usage(mode)
+        usage(mode),
+        if ldirectord.is_empty() {
+            String::new()
+        } else {
+            format!("\n{ldirectord}")
+        }
     )
 }
 

@@ -7,18 +7,21 @@
 //! the argument. Two positional forms: the C original's
 //! `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, and ldirectord's
 //! `VIP VPORT RIP RPORT` (recognised by its second argument being a port).
+//! check_raw_vip takes the first three of the C form and no ldirectord
+//! form: it checks the real server's hold on the VIP, not a service.
 
 mod dns;
 mod help;
 mod http;
 mod values;
+mod vip;
 
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::http::{Expectations, Request};
-use crate::outcome::Protocol;
+use crate::outcome::{Protocol, State};
 use crate::role::RoleSource;
 use crate::threshold::Range;
 
@@ -37,10 +40,11 @@ pub enum Mode {
     HttpGet,
     Http,
     Dns,
+    /// Is the real server configured for LVS-DR: VIP held, ARP quiet.
+    Vip,
 }
 
-pub const VALID_NAMES: &str =
-    "check_raw_tcp, check_raw_http_get, check_raw_http, check_raw_dns (or check_raw tcp|http_get|http|dns)";
+pub const VALID_NAMES: &str = "check_raw_tcp, check_raw_http_get, check_raw_http, check_raw_dns, check_raw_vip (or check_raw tcp|http_get|http|dns|vip)";
 
 impl Mode {
     /// The mode of a program name (`check_raw_tcp`) or subcommand (`tcp`).
@@ -50,6 +54,7 @@ impl Mode {
             "http_get" => Some(Mode::HttpGet),
             "http" => Some(Mode::Http),
             "dns" => Some(Mode::Dns),
+            "vip" => Some(Mode::Vip),
             _ => None,
         }
     }
@@ -60,6 +65,7 @@ impl Mode {
             Mode::HttpGet => "check_raw_http_get",
             Mode::Http => "check_raw_http",
             Mode::Dns => "check_raw_dns",
+            Mode::Vip => "check_raw_vip",
         }
     }
 
@@ -70,6 +76,7 @@ impl Mode {
             Mode::HttpGet => "RAW_HTTP_GET",
             Mode::Http => "RAW_HTTP",
             Mode::Dns => "RAW_DNS",
+            Mode::Vip => "RAW_VIP",
         }
     }
 
@@ -91,6 +98,7 @@ impl Mode {
             Mode::HttpGet => &GET,
             Mode::Http => &GET[..6],
             Mode::Dns => &DNS,
+            Mode::Vip => &TCP[..3],
         }
     }
 }
@@ -109,6 +117,7 @@ pub struct Target {
     pub iface: IfaceArg,
     pub real_server: IpAddr,
     pub vip: IpAddr,
+    /// check_raw_vip: `--port`, or 0 when it pings instead.
     pub port: u16,
     /// `--source`: overrides the interface's address as the source IP.
     pub source: Option<IpAddr>,
@@ -166,12 +175,26 @@ pub struct DnsConfig {
     pub tcp: bool,
 }
 
+/// check_raw_vip: which probes, and how bad an ARP leak is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VipConfig {
+    pub common: Common,
+    /// `--port`: prove the VIP with a SYN to VIP:PORT instead of an echo.
+    pub port: Option<u16>,
+    /// The state of a real server answering ARP/NDP for the VIP
+    /// (`--arp-leak`, WARNING by default).
+    pub arp_leak: State,
+    /// `--segment`: also ask the whole link who claims the VIP.
+    pub segment: bool,
+}
+
 /// A fully checked configuration.
 #[derive(Debug, Clone)]
 pub enum Config {
     Tcp(Box<TcpConfig>),
     Http(Mode, Box<HttpConfig>),
     Dns(Box<DnsConfig>),
+    Vip(Box<VipConfig>),
 }
 
 impl Config {
@@ -185,6 +208,7 @@ impl Config {
             Config::Tcp(c) => &c.common,
             Config::Http(_, c) => &c.common,
             Config::Dns(c) => &c.common,
+            Config::Vip(c) => &c.common,
         }
     }
 }
@@ -272,7 +296,7 @@ fn split_argv(argv: Vec<OsString>) -> (Result<Mode, String>, Vec<OsString>) {
         }
         None => (
             Err(format!(
-                "check_raw needs a check name first: tcp, http_get, http or dns ({})",
+                "check_raw needs a check name first: tcp, http_get, http, dns or vip ({})",
                 match sub {
                     Some(s) => format!("got '{}'", text::arg(&s)),
                     None => "got nothing".into(),
@@ -392,6 +416,7 @@ struct Given {
     ldirectord: LdirectordOptions,
     http: Option<http::HttpOptions>,
     dns: Option<dns::DnsOptions>,
+    vip: Option<vip::VipOptions>,
     clean_close: bool,
     sync_close: bool,
     ipv4: bool,
@@ -443,11 +468,12 @@ impl Given {
         };
         let ldirectord = LdirectordOptions::take(&mut c);
         let http = match mode {
-            Some(Mode::Tcp | Mode::Dns) => None,
+            Some(Mode::Tcp | Mode::Dns | Mode::Vip) => None,
             Some(m @ (Mode::HttpGet | Mode::Http)) => Some(http::HttpOptions::take(&mut c, m)),
             None => Some(http::HttpOptions::take(&mut c, Mode::Http)),
         };
         let dns = matches!(mode, Some(Mode::Dns) | None).then(|| dns::DnsOptions::take(&mut c));
+        let vip = matches!(mode, Some(Mode::Vip) | None).then(|| vip::VipOptions::take(&mut c));
         let clean_close = c.flag(["-c", "--clean-close"]);
         let sync_close = c.flag("--sync-close");
         let ipv4 = c.flag(["-4", "--ipv4"]);
@@ -487,6 +513,7 @@ impl Given {
             ldirectord,
             http,
             dns,
+            vip,
             clean_close,
             sync_close,
             ipv4,
@@ -571,6 +598,9 @@ fn check(
     let bounded = |name: &str| lookup(name, timeout);
     let resolve: Resolver = &bounded;
     let (mut target, fields) = if is_ldirectord_form(positional) {
+        if mode == Mode::Vip {
+            return Err("check_raw_vip has no ldirectord form (VIP VPORT RIP RPORT): it checks how the real server holds the VIP, not a service; give SOURCE_IFACE REAL_SERVER VIRTUAL_IP".into());
+        }
         ldirectord_target(mode, positional, &given.ldirectord, family, resolve)?
     } else {
         if let Some(option) = given.ldirectord.given() {
@@ -601,6 +631,10 @@ fn check(
         sync_close: given.sync_close,
     };
     let config = match (given.http, fields, given.dns) {
+        _ if mode == Mode::Vip => match given.vip {
+            Some(options) => Config::Vip(Box::new(options.into_config(common, given.clean_close)?)),
+            None => return Err("check_raw_vip's options were not collected".into()),
+        },
         (Some(options), Some(Fields::Http(fields)), _) => {
             let http = options.into_config(mode, common, given.clean_close, fields)?;
             Config::Http(mode, Box::new(http))
@@ -698,12 +732,16 @@ fn classic_target(
         iface: IfaceArg::Named(parse_iface(&positional[0])?),
         real_server,
         vip,
-        port: parse_port(&positional[3])?,
+        // check_raw_vip's port is an option (`--port`), set with it.
+        port: match mode {
+            Mode::Vip => 0,
+            _ => parse_port(&positional[3])?,
+        },
         source: None,
         source_port: None,
     };
     let fields = match mode {
-        Mode::Tcp => None,
+        Mode::Tcp | Mode::Vip => None,
         Mode::Dns => Some(Fields::Dns(positional[4].clone())),
         Mode::HttpGet | Mode::Http => Some(Fields::Http(http::HttpFields {
             host: positional[4].clone(),

@@ -234,15 +234,18 @@ fn program_names() {
     assert!(e.message.contains("check_raw_tcp"), "{}", e.message);
     let e = parse(argv("check_raw")).unwrap_err();
     assert!(
-        e.message.contains("tcp, http_get, http or dns"),
+        e.message.contains("tcp, http_get, http, dns or vip"),
         "{}",
         e.message
     );
     assert_eq!(Mode::from_name("check_raw_dns"), Some(Mode::Dns));
+    assert_eq!(Mode::from_name("check_raw_vip"), Some(Mode::Vip));
     let e = parse(argv("check_raw bogus")).unwrap_err();
     assert!(e.message.contains("'bogus'"), "{}", e.message);
     assert_eq!(Mode::from_name("check_raw_http_get"), Some(Mode::HttpGet));
     assert_eq!(Mode::from_name("http"), Some(Mode::Http));
+    assert_eq!(Mode::from_name("check_raw_vip"), Some(Mode::Vip));
+    assert_eq!(Mode::from_name("vip"), Some(Mode::Vip));
 }
 
 #[test]
@@ -663,4 +666,108 @@ fn dns_check_bad_input_is_a_usage_error() {
     }
     let message = usage_error("check_raw_tcp --query x.test 203.0.113.10 80 198.51.100.11 80");
     assert!(message.contains("only for check_raw_dns"), "{message}");
+}
+
+// ---- check_raw_vip ------------------------------------------------------
+
+fn vip(line: &str) -> VipConfig {
+    match parse_with(argv(line), &|n, _| fake_resolver(n)) {
+        Ok(Command::Check(Config::Vip(cfg))) => *cfg,
+        other => panic!("{line}: {other:?}"),
+    }
+}
+
+const VIP3: &str = "eth0 198.51.100.11 203.0.113.10";
+
+#[test]
+fn vip_check_defaults_and_options() {
+    let cfg = vip(&format!("check_raw_vip {VIP3}"));
+    assert_eq!(cfg.port, None);
+    assert_eq!(cfg.arp_leak, State::Warning);
+    assert!(!cfg.segment);
+    assert_eq!(cfg.common.target.port, 0);
+    assert_eq!(cfg.common.protocol, Protocol::Nagios);
+    let cfg = vip(&format!(
+        "check_raw vip --port 80 --arp-leak critical --segment -r auto {VIP3}"
+    ));
+    assert_eq!(cfg.port, Some(80));
+    assert_eq!(cfg.common.target.port, 80);
+    assert_eq!(cfg.arp_leak, State::Critical);
+    assert!(cfg.segment);
+    assert_eq!(cfg.common.role, RoleSource::Auto);
+    let cfg = vip("check_raw_vip -p 443 -6 eth0 2001:db8::11 2001:db8:1::10");
+    assert_eq!(cfg.port, Some(443));
+    assert!(cfg.common.target.vip.is_ipv6());
+}
+
+#[test]
+fn vip_check_refuses_what_does_not_apply() {
+    for (line, needle) in [
+        (format!("check_raw_vip {VIP3} 80"), "too many arguments"),
+        (
+            "check_raw_vip eth0 198.51.100.11".to_string(),
+            "missing VIRTUAL_IP",
+        ),
+        (format!("check_raw_vip --port 0 {VIP3}"), "--port"),
+        (format!("check_raw_vip --port x {VIP3}"), "--port"),
+        (
+            format!("check_raw_vip --arp-leak loud {VIP3}"),
+            "--arp-leak",
+        ),
+        (format!("check_raw_vip -c {VIP3}"), "-c is for"),
+        (
+            format!("check_raw_vip --source-port 4000 {VIP3}"),
+            "--source-port needs --port",
+        ),
+        (format!("check_raw_vip -S 200 {VIP3}"), "unknown option"),
+        (format!("check_raw_tcp --segment {GOOD}"), "unknown option"),
+        (format!("check_raw_tcp --port 80 {GOOD}"), "unknown option"),
+        (
+            "check_raw_vip eth0 198.51.100.11 2001:db8::10".to_string(),
+            "different address families",
+        ),
+    ] {
+        let msg = usage_error(&line);
+        assert!(msg.contains(needle), "{line}: {msg}");
+        assert!(!msg.contains('\n'), "{line}: {msg}");
+    }
+}
+
+#[test]
+fn vip_check_has_no_ldirectord_form() {
+    // ldirectord's four arguments are recognised (so the exit code is
+    // ldirectord's), and refused with a reason.
+    let e = full_usage_error("check_raw_vip 203.0.113.10 80 198.51.100.11 80");
+    assert!(e.message.contains("no ldirectord form"), "{}", e.message);
+    assert_eq!(e.protocol, Protocol::Ldirectord);
+    assert_eq!(e.mode, Some(Mode::Vip));
+    let e = full_usage_error(&format!("check_raw_vip --vip 203.0.113.10 {VIP3}"));
+    assert!(
+        e.message.contains("only for the ldirectord form"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn vip_help_describes_the_probes() {
+    let text = help(Mode::Vip);
+    for needle in [
+        "check_raw_vip",
+        "--segment",
+        "--arp-leak",
+        "--port",
+        "arp_ignore",
+        "SOURCE_IFACE REAL_SERVER VIRTUAL_IP",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from --help");
+    }
+    assert!(
+        !text.contains("VIP VPORT RIP RPORT"),
+        "no ldirectord form in check_raw_vip --help"
+    );
+    assert_eq!(
+        usage(Mode::Vip),
+        "Usage: check_raw_vip [options] SOURCE_IFACE REAL_SERVER VIRTUAL_IP"
+    );
 }

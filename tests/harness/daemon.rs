@@ -74,6 +74,7 @@ pub fn install_checks() -> TempDir {
         "check_raw_http_get",
         "check_raw_http",
         "check_raw_dns",
+        "check_raw_vip",
     ] {
         symlink("check_raw", dir.path().join(name)).expect("symlink a check name");
     }

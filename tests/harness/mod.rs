@@ -32,6 +32,7 @@ pub mod servers;
 pub mod stop;
 pub mod testbed;
 pub mod verdict;
+pub mod vip;
 
 use std::io::Write;
 use std::path::Path;
