@@ -337,6 +337,7 @@ impl<'c> Check<'c> {
             Failure::Icmp { kind, from } => {
                 self.critical(format!("ICMP {kind} from {from} for {peer}"))
             }
+            Failure::Tls(text) => self.critical(format!("TLS with {peer} failed: {text}")),
             Failure::Local(text) => self.unknown(text),
         }
     }

@@ -7,11 +7,13 @@
 //! failures (`Failure`, naming the `Step` that was under way), the same
 //! deadline and the same ending (RST, or with `-c` a clean close bounded by
 //! [`close_deadline`]). [`Io`] lends either to a library that wants
-//! `Read + Write`, such as openssl, without it ever blocking past `-t`.
+//! `Read + Write`, such as openssl, without it ever blocking past `-t`;
+//! [`tls::TlsStream`] is TLS over either, itself a `Transport`.
 //! [`Datagram`] is the same for a UDP request and its reply.
 
 pub mod kernel;
 pub mod kernel_udp;
+pub mod tls;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -145,6 +147,10 @@ impl<'t> Io<'t> {
     }
 
     pub fn transport(&mut self) -> &mut dyn Transport {
+        self.transport
+    }
+
+    pub fn get_ref(&self) -> &dyn Transport {
         self.transport
     }
 
