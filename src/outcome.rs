@@ -116,6 +116,14 @@ pub enum Perf {
     },
     /// A byte count with min 0 (`size=` in check_http).
     Bytes { label: &'static str, value: u64 },
+    /// Whole days (a certificate's days left); `warn`/`crit` alert at or
+    /// below that many, written `@~:N` (inside minus infinity to N).
+    Days {
+        label: &'static str,
+        value: i64,
+        warn: Option<u32>,
+        crit: Option<u32>,
+    },
 }
 
 impl Perf {
@@ -155,6 +163,15 @@ impl fmt::Display for Perf {
                 Ok(())
             }
             Perf::Bytes { label, value } => write!(f, "{label}={value}B;;;0"),
+            Perf::Days {
+                label,
+                value,
+                warn,
+                crit,
+            } => {
+                let at_most = |n: &Option<u32>| n.map(|n| format!("@~:{n}")).unwrap_or_default();
+                write!(f, "{label}={value};{};{}", at_most(warn), at_most(crit))
+            }
         }
     }
 }

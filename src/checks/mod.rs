@@ -12,6 +12,7 @@
 
 pub mod http;
 pub mod tcp;
+pub mod tls;
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};

@@ -10,6 +10,7 @@
 
 mod help;
 mod http;
+mod tls;
 mod values;
 
 use std::ffi::OsString;
@@ -20,6 +21,7 @@ use crate::http::{Expectations, Request};
 use crate::outcome::Protocol;
 use crate::role::RoleSource;
 use crate::threshold::Range;
+use crate::transport::tls::TlsConfig;
 
 use crate::text;
 pub use help::{help, program_name, usage, version};
@@ -132,6 +134,8 @@ pub struct Common {
 pub struct TcpConfig {
     pub common: Common,
     pub clean_close: bool,
+    /// `--ssl`: a TLS handshake after the TCP one.
+    pub tls: Option<TlsConfig>,
 }
 
 /// check_raw_http_get and check_raw_http: one request, its expectations.
@@ -143,6 +147,8 @@ pub struct HttpConfig {
     pub expect: Expectations,
     /// Largest response accepted (head and body as framed on the wire).
     pub max_bytes: usize,
+    /// `--ssl`: the request and response inside TLS.
+    pub tls: Option<TlsConfig>,
 }
 
 /// A fully checked configuration.
@@ -356,6 +362,7 @@ struct Given {
     common: CommonOptions,
     ldirectord: LdirectordOptions,
     http: Option<http::HttpOptions>,
+    tls: tls::TlsOptions,
     clean_close: bool,
     ipv4: bool,
     ipv6: bool,
@@ -377,10 +384,13 @@ impl Given {
             )
         });
         // Everything after `--` is positional, whatever it looks like.
-        let (options, after_dashes) = match args.iter().position(|a| a == "--") {
+        let (mut options, after_dashes) = match args.iter().position(|a| a == "--") {
             Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
             None => (args, Vec::new()),
         };
+        // Before pico-args, which cannot take an optional value.
+        let (ssl, ssl_problem) = tls::take_ssl(&mut options);
+        problem = problem.or(ssl_problem);
         let mut c = Collector {
             p: pico_args::Arguments::from_vec(options),
             problem: None,
@@ -399,6 +409,7 @@ impl Given {
             critical: c.value("--critical"),
         };
         let ldirectord = LdirectordOptions::take(&mut c);
+        let tls = tls::TlsOptions::take(&mut c, ssl);
         let http = match mode {
             Some(Mode::Tcp) => None,
             Some(m @ (Mode::HttpGet | Mode::Http)) => Some(http::HttpOptions::take(&mut c, m)),
@@ -441,6 +452,7 @@ impl Given {
             common,
             ldirectord,
             http,
+            tls,
             clean_close,
             ipv4,
             ipv6,
@@ -537,14 +549,20 @@ fn check(
         protocol,
         thresholds,
     };
+    let vip = common.target.vip;
     let config = match (given.http, fields) {
         (Some(options), Some(fields)) => {
-            let http = options.into_config(mode, common, given.clean_close, fields)?;
+            let host = fields.host.clone();
+            let mut http = options.into_config(mode, common, given.clean_close, fields)?;
+            http.tls = given.tls.into_config(Some(&host), vip, http.max_bytes)?;
             Config::Http(mode, Box::new(http))
         }
         _ => Config::Tcp(Box::new(TcpConfig {
             common,
             clean_close: given.clean_close,
+            tls: given
+                .tls
+                .into_config(None, vip, crate::http::DEFAULT_MAX_BYTES)?,
         })),
     };
     Ok(Command::Check(config))
