@@ -95,6 +95,10 @@ pub trait Transport {
     fn retransmissions(&self) -> u32 {
         0
     }
+    /// From now on every wait ends by the close budget
+    /// ([`close_deadline`]): a clean close on top of this transport (TLS's
+    /// close_notify exchange) gets no more time than the transport's own.
+    fn bound_close(&mut self) {}
 }
 
 /// A request/reply datagram exchange with the real server, whichever role

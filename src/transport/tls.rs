@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::ssl::{
-    ErrorCode, Ssl, SslContext, SslMethod, SslOptions, SslStream, SslVerifyMode, SslVersion,
+    ErrorCode, ShutdownState, Ssl, SslContext, SslMethod, SslOptions, SslStream, SslVerifyMode,
+    SslVersion,
 };
 use openssl::x509::{X509NameRef, X509Ref, X509VerifyResult, X509};
 
@@ -179,6 +180,26 @@ impl Read for Wire<'_> {
     }
 }
 
+impl Wire<'_> {
+    /// True when what the transport gave and openssl has not read yet is
+    /// whole TLS records (so reading them cannot wait on the network).
+    fn whole_records_pending(&self) -> bool {
+        let mut rest = &self.pending[self.at..];
+        if rest.is_empty() {
+            return false;
+        }
+        // Each round removes one record header at least.
+        while rest.len() >= 5 {
+            let len = usize::from(u16::from_be_bytes([rest[3], rest[4]]));
+            if rest.len() < 5 + len {
+                return false;
+            }
+            rest = &rest[5 + len..];
+        }
+        rest.is_empty()
+    }
+}
+
 impl Write for Wire<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.io.write(data)
@@ -204,6 +225,8 @@ pub struct TlsStream<'t> {
     config: &'t TlsConfig,
     peer: Peer,
     session: Option<Session>,
+    /// Application data came from the server (it will close first).
+    answered: bool,
     /// Only used once the transport is `Lost`.
     spare: Trace,
 }
@@ -215,6 +238,7 @@ impl<'t> TlsStream<'t> {
             link: Link::Idle(inner),
             config,
             session: None,
+            answered: false,
             spare: Trace::new(0),
         }
     }
@@ -398,24 +422,56 @@ impl Transport for TlsStream<'_> {
         let stream = self.stream()?;
         stream.get_mut().io.step = step;
         match stream.ssl_read(buf) {
-            Ok(n) => Ok(n),
+            Ok(n) => {
+                self.answered = true;
+                Ok(n)
+            }
             // close_notify, or (IGNORE_UNEXPECTED_EOF) a bare FIN.
             Err(e) if e.code() == ErrorCode::ZERO_RETURN => Ok(0),
             Err(e) => Err(self.after_handshake(e, step)),
         }
     }
 
-    /// RST at once; with `clean`, close_notify first, then the inner FIN
-    /// handshake (whose drain swallows the server's close_notify).
+    /// RST at once by default. With `clean`: a server that has answered
+    /// (HTTP, `Connection: close`) closes first, with its close_notify and
+    /// its FIN, so wait for that (within the close budget) and send ours
+    /// only if it did not come, since a record sent to a socket the server
+    /// has closed draws an RST. A server that has said nothing (the TCP
+    /// check) waits for us: close_notify first. Then the inner FIN
+    /// handshake.
     fn finish(&mut self, clean: bool) -> Result<Closed, Failure> {
+        let answered = self.answered;
         match &mut self.link {
             Link::Idle(inner) => inner.finish(clean),
             Link::Tls(stream) => {
                 if clean {
                     stream.get_mut().io.step = Step::Close;
-                    // Best effort: the answer is in; a failed send shows in
-                    // the inner close that follows.
-                    let _ = stream.shutdown();
+                    stream.get_mut().io.transport().bound_close();
+                    let mut sink = [0u8; 4096];
+                    // Each read takes a record or ends: bounded by the
+                    // close budget, and in count here.
+                    for _ in 0..1024 {
+                        if !answered && !stream.get_ref().whole_records_pending() {
+                            break;
+                        }
+                        if stream.ssl_read(&mut sink).is_err() {
+                            break;
+                        }
+                        if stream.get_shutdown().contains(ShutdownState::RECEIVED)
+                            || stream.get_ref().eof
+                        {
+                            break;
+                        }
+                    }
+                    if !stream.get_shutdown().contains(ShutdownState::RECEIVED)
+                        && !stream.get_ref().eof
+                    {
+                        // Best effort: the answer is in; a failed send
+                        // shows in the inner close that follows.
+                        let _ = stream.shutdown();
+                    }
+                    // A timeout waiting for the server's close is the
+                    // inner close's to report, as NoFinInTime.
                     let _ = stream.get_mut().io.take_failure();
                 }
                 stream.get_mut().io.transport().finish(clean)
