@@ -29,7 +29,7 @@ libssl-dev   | build            | OpenSSL headers for the openssl crate
 pkg-config   | build            | the openssl crate finds OpenSSL with it
 iproute2     | demo test bench  | ip netns, veth, bridge, ss: every testbed
 ethtool      | demo test bench  | veth offloads off: every testbed
-nginx-light  | demo test        | the web server of the demo and http.rs
+nginx-light  | demo test        | the web server of the demo, http.rs and tls.rs (TLS too)
 iperf3       | test bench       | the UDP flood of faults.rs and make bench
 keepalived   | test             | daemons.rs: MISC_CHECK, misc_dynamic
 ldirectord   | test             | daemons.rs: external checks
