@@ -105,7 +105,7 @@ fn tls_rows() {
     if skip_unless(&[
         NGINX,
         Need::Program(HYPERFINE, "hyperfine"),
-        Need::Program(CHECK_HTTP, "monitoring-plugins-standard"),
+        Need::Program(CHECK_HTTP, "monitoring-plugins-basic"),
         Need::Program("/usr/bin/curl", "curl"),
         Need::Program(GNU_TIME, "time"),
     ]) {

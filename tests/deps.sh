@@ -29,8 +29,12 @@ libssl-dev   | build            | OpenSSL headers for the openssl crate
 pkg-config   | build            | the openssl crate finds OpenSSL with it
 iproute2     | demo test bench  | ip netns, veth, bridge, ss: every testbed
 ethtool      | demo test bench  | veth offloads off: every testbed
-nginx-light  | demo test        | the web server of the demo, http.rs and tls.rs (TLS too)
+nginx-light  | demo test bench  | the web server of the demo, http.rs and tls.rs (TLS too)
 iperf3       | test bench       | the UDP flood of faults.rs and make bench
+hyperfine    | bench            | the TLS rows of make bench time the checks in one run
+monitoring-plugins-basic | bench | check_http --ssl, a yardstick of the TLS rows
+curl         | bench            | curl -k, the other yardstick of the TLS rows
+time         | bench            | GNU time: peak RSS of the TLS rows
 keepalived   | test             | daemons.rs: MISC_CHECK, misc_dynamic
 ldirectord   | test             | daemons.rs: external checks
 nagios4-core | test             | daemons.rs: Nagios 4 runs the plugins
