@@ -142,13 +142,14 @@ impl TlsOptions {
         if self.no_sni && self.sni.is_some() {
             return Err("--sni and --no-sni exclude each other".into());
         }
-        let (server_name, default_name) = match &self.sni {
-            Some(name) => (check_sni(name)?, false),
-            None => (default_server_name(host, vip), true),
+        let server_name = match &self.sni {
+            Some(name) => check_sni(name)?,
+            None => default_server_name(host, vip),
         };
-        // RFC 6066: SNI carries host names, never an address literal.
+        // RFC 6066: SNI carries host names, never an address literal; an
+        // address is still what --verify checks the certificate against.
         let is_address = server_name.parse::<IpAddr>().is_ok();
-        let sni = !(self.no_sni || (default_name && is_address));
+        let sni = !(self.no_sni || is_address);
         let verify = match (&self.ca_file, self.verify) {
             (Some(path), _) => Some(read_ca_file(path)?),
             (None, true) => Some(Trust::System),

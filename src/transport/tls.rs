@@ -596,7 +596,7 @@ fn name_text(name: &X509NameRef) -> String {
 fn trace_session(trace: &mut Trace, s: &Session) {
     trace.line(DETAIL, || {
         format!(
-            "* TLS: {}, cipher {}, handshake {:.2} ms after TCP connect {:.2} ms",
+            "* TLS: {}, cipher {}, handshake {:.2} ms (TCP connect {:.2} ms before it)",
             s.version,
             s.cipher,
             s.handshake.as_secs_f64() * 1e3,
