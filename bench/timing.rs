@@ -103,6 +103,11 @@ fn main() {
         dns_vs_check_dig();
         return;
     }
+    // CHECK_RAW_BENCH=tls: only the TLS rows (see `tls_rows`).
+    if std::env::var("CHECK_RAW_BENCH").is_ok_and(|v| v == "tls") {
+        tls_rows();
+        return;
+    }
     for tool in ["hyperfine", CHECK_TCP, CHECK_HTTP, CURL, TIME] {
         if !program_on_path(tool) {
             println!("bench: {tool} is missing: run `tests/deps.sh bench` (make bench does)");
@@ -281,6 +286,7 @@ fn main() {
         rss_of("check_http_big"),
     );
     dns_vs_check_dig();
+    tls_rows();
 }
 
 fn strs(v: &[String]) -> Vec<&str> {
@@ -489,4 +495,117 @@ fn netns_peak_rss(ns: &str, argv: &[String]) -> String {
         Ok(Err(e)) => format!("not measured: {e}"),
         Err(_) => "not measured: the thread panicked".into(),
     }
+}
+
+/// HTTPS `/health` (nginx, TLS 1.3, unverified) from `lb`: check_raw
+/// through the VIP (MASTER) and over the kernel (BACKUP) in one hyperfine
+/// run with the yardsticks `check_http --ssl` and `curl -k`, both to the
+/// real server's own address. Then each one's peak RSS (GNU time's %M,
+/// largest of 5 runs). Target: no slower than either, no more memory than
+/// check_http --ssl.
+fn tls_rows() {
+    const HYPERFINE: &str = "/usr/bin/hyperfine";
+    const CHECK_HTTP: &str = "/usr/lib/nagios/plugins/check_http";
+    const GNU_TIME: &str = "/usr/bin/time";
+    if skip_unless(&[
+        NGINX,
+        Need::Program(HYPERFINE, "hyperfine"),
+        Need::Program(CHECK_HTTP, "monitoring-plugins-basic"),
+        Need::Program("/usr/bin/curl", "curl"),
+        Need::Program(GNU_TIME, "time"),
+    ]) {
+        return;
+    }
+    let pki = Pki::new();
+    let tb = Testbed::without_servers();
+    let _nginx = tb.nginx_tls("rs1", &pki);
+    let http = check_raw_bin("check_raw_http");
+    let role = RoleFile::backup();
+    let port = TlsPort::Good.port().to_string();
+    let raw = |extra: &str| {
+        format!(
+            "{} --ssl -S 200 {extra}{IFACE} {RS1} {VIP} {port} {TLS_HOST} /health",
+            http.display()
+        )
+    };
+    let backup = format!("-r {} ", role.path());
+    let commands = [
+        ("check_raw_http --ssl (MASTER, VIP)", raw("")),
+        ("check_raw_http --ssl (BACKUP, kernel)", raw(&backup)),
+        (
+            "check_raw_http, plain HTTP (MASTER, VIP)",
+            format!(
+                "{} -S 200 {IFACE} {RS1} {VIP} {PORT} {TLS_HOST} /health",
+                http.display()
+            ),
+        ),
+        (
+            "check_http --ssl",
+            format!("{CHECK_HTTP} --ssl -I {RS1} -H {TLS_HOST} -p {port} -u /health -e 200"),
+        ),
+        (
+            "curl -k",
+            format!(
+                "/usr/bin/curl -k -s -o /dev/null --resolve {TLS_HOST}:{port}:{RS1} https://{TLS_HOST}:{port}/health"
+            ),
+        ),
+    ];
+    for (name, cmd) in &commands {
+        let words: Vec<&str> = cmd.split_whitespace().collect();
+        let r = tb.run_in("lb", &words);
+        assert_eq!(r.code, Some(0), "{name} must pass before it is timed\n{r}");
+    }
+    let json = pki.dir().join("hyperfine.json");
+    let json_s = json.display().to_string();
+    let mut argv = vec![
+        HYPERFINE,
+        "-N",
+        "--warmup",
+        "5",
+        "--runs",
+        "100",
+        "--export-json",
+        &json_s,
+    ];
+    for (name, cmd) in &commands {
+        argv.extend(["-n", name, cmd.as_str()]);
+    }
+    let r = tb.run_in("lb", &argv);
+    assert_eq!(
+        r.code,
+        Some(0),
+        "hyperfine failed
+{r}"
+    );
+    println!("TLS: HTTPS /health from lb, hyperfine -N, 100 runs each (inside ip netns exec)");
+    print!("{}", r.stdout);
+    let results = std::fs::read_to_string(&json).unwrap_or_default();
+    for (name, cmd) in &commands {
+        let mut words = vec![GNU_TIME, "-f", "%M"];
+        words.extend(cmd.split_whitespace());
+        let peak = (0..5)
+            .filter_map(|_| {
+                let r = tb.run_in("lb", &words);
+                r.stderr.lines().last()?.trim().parse::<u64>().ok()
+            })
+            .max()
+            .unwrap_or(0);
+        let mean = hyperfine_mean_ms(&results, name)
+            .map(|m| format!("{m:.2} ms"))
+            .unwrap_or_else(|| "?".into());
+        println!("TLS row: {name:40} mean {mean:>10}, peak RSS {peak} KiB");
+    }
+}
+
+/// The mean, in ms, hyperfine's JSON gives the command named `name`.
+fn hyperfine_mean_ms(json: &str, name: &str) -> Option<f64> {
+    let at = json.find(&format!("\"command\": \"{name}\""))?;
+    let rest = &json[at..];
+    let mean = rest.find("\"mean\":")? + "\"mean\":".len();
+    let n: String = rest[mean..]
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == 'e' || *c == '-')
+        .collect();
+    n.parse::<f64>().ok().map(|s| s * 1e3)
 }

@@ -22,6 +22,8 @@ pub enum Step {
     ResponseEnd,
     /// A datagram sent, no matching reply yet.
     Reply,
+    /// TCP is up, the TLS handshake is not done (`--ssl`).
+    TlsHandshake,
 }
 
 impl fmt::Display for Step {
@@ -33,6 +35,7 @@ impl fmt::Display for Step {
             Step::ResponseStart => "response start",
             Step::ResponseEnd => "response end",
             Step::Reply => "reply",
+            Step::TlsHandshake => "TLS handshake",
         })
     }
 }
@@ -59,6 +62,9 @@ pub enum Failure {
         kind: IcmpErrorKind,
         from: IpAddr,
     },
+    /// The TLS handshake failed, or the certificate is not the one
+    /// asked for; the text says why in one line.
+    Tls(String),
     /// The source interface went down (or away) during the check: the
     /// path to the real server is broken, which is the check's business.
     LinkDown(std::io::Error),

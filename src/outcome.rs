@@ -118,6 +118,14 @@ pub enum Perf {
     Bytes { label: &'static str, value: u64 },
     /// A plain count with min 0 (`answers=` of the DNS check).
     Count { label: &'static str, value: u64 },
+    /// Whole days (a certificate's days left); `warn`/`crit` alert at or
+    /// below that many, written `@~:N` (inside minus infinity to N).
+    Days {
+        label: &'static str,
+        value: i64,
+        warn: Option<u32>,
+        crit: Option<u32>,
+    },
 }
 
 impl Perf {
@@ -158,6 +166,15 @@ impl fmt::Display for Perf {
             }
             Perf::Bytes { label, value } => write!(f, "{label}={value}B;;;0"),
             Perf::Count { label, value } => write!(f, "{label}={value};;;0"),
+            Perf::Days {
+                label,
+                value,
+                warn,
+                crit,
+            } => {
+                let at_most = |n: &Option<u32>| n.map(|n| format!("@~:{n}")).unwrap_or_default();
+                write!(f, "{label}={value};{};{}", at_most(warn), at_most(crit))
+            }
         }
     }
 }

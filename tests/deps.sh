@@ -29,11 +29,11 @@ libssl-dev   | build            | OpenSSL headers for the openssl crate
 pkg-config   | build            | the openssl crate finds OpenSSL with it
 iproute2     | demo test bench  | ip netns, veth, bridge, ss: every testbed
 ethtool      | demo test bench  | veth offloads off: every testbed
-nginx-light  | demo test bench  | the web server of the demo and http.rs
+nginx-light  | demo test bench  | the web server of the demo, http.rs and tls.rs (TLS too)
 iperf3       | test bench       | the UDP flood of faults.rs and make bench
-hyperfine    | bench            | make bench: wall time, ours against the yardsticks
-monitoring-plugins-basic | bench | make bench: check_tcp and check_http, the yardsticks
-curl         | bench            | make bench: the yardstick of the large bodies
+hyperfine    | bench            | make bench: wall time, ours against the yardsticks (TLS rows too)
+monitoring-plugins-basic | bench | make bench: check_tcp, check_http and check_http --ssl, the yardsticks
+curl         | bench            | make bench: the yardstick of the large bodies and (curl -k) of TLS
 time         | bench            | make bench: peak RSS and CPU time (/usr/bin/time)
 nsd          | test             | dns.rs: the DNS server of the real servers
 monitoring-plugins-standard | bench | check_dig, the yardstick of the DNS bench

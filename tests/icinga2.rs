@@ -25,7 +25,9 @@ const ICINGA2: &str = "/usr/sbin/icinga2";
 
 /// (host, service name, check command, vars, expected state, output prefix):
 /// the same services as Nagios runs, written with the CheckCommands' vars.
-fn icinga_services() -> Vec<(
+fn icinga_services(
+    ca: &Path,
+) -> Vec<(
     &'static str,
     &'static str,
     &'static str,
@@ -40,7 +42,29 @@ fn icinga_services() -> Vec<(
     );
     let vip =
         format!("vars.raw_iface = \"eth0\"\n  vars.raw_vip = \"{VIP}\"\n  vars.raw_timeout = 500");
+    // HTTPS through the VIP: nginx's TLS port, the test CA, a day count.
+    let tls = format!(
+        "vars.raw_iface = \"eth0\"\n  vars.raw_vip = \"{VIP}\"\n  vars.raw_port = {}\n  vars.raw_host = \"{TLS_HOST}\"\n  vars.raw_path = \"/health\"\n  vars.raw_status_code = \"200\"\n  vars.raw_ssl = true\n  vars.raw_ca_file = \"{}\"\n  vars.raw_certificate_days = \"30,7\"",
+        TlsPort::Good.port(),
+        ca.display()
+    );
     vec![
+        (
+            "rs1",
+            "raw_https",
+            "raw_http",
+            tls.clone(),
+            0,
+            "RAW_HTTP OK - HTTP/1.1 200 OK over TLSv1.3",
+        ),
+        (
+            "rs2",
+            "raw_https",
+            "raw_http",
+            tls,
+            2,
+            "RAW_HTTP CRITICAL - ",
+        ),
         (
             "rs1",
             "raw_tcp",
@@ -123,7 +147,7 @@ fn icinga_services() -> Vec<(
 /// An Icinga 2 instance in `dir`: the packaged CheckCommands included as
 /// they are, PluginDir the installed checks, a checker, hosts rs1/rs2.
 /// Returns the arguments after `icinga2 daemon`.
-fn icinga_config(dir: &Path, checks: &Path) -> Vec<String> {
+fn icinga_config(dir: &Path, checks: &Path, ca: &Path) -> Vec<String> {
     mkdirs(dir, &["data", "log", "cache", "spool", "run"]);
     let mut conf = format!(
         "const PluginDir = \"{plugins}\"
@@ -145,7 +169,7 @@ object CheckerComponent \"checker\" {{ }}
 "
         ));
     }
-    for (host, name, command, vars, _, _) in icinga_services() {
+    for (host, name, command, vars, _, _) in icinga_services(ca) {
         conf.push_str(&format!(
             "object Service \"{name}\" {{
   host_name = \"{host}\"
@@ -235,7 +259,11 @@ fn icinga2_accepts_the_packaged_check_commands() {
     let checks = install_checks();
     let dir = TempDir::new();
     let mut args = vec!["daemon".to_owned(), "-C".to_owned()];
-    args.extend(icinga_config(dir.path(), checks.path()));
+    args.extend(icinga_config(
+        dir.path(),
+        checks.path(),
+        Path::new("/nonexistent/ca.pem"),
+    ));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let r = run_local(Path::new(ICINGA2), &args);
     assert_eq!(r.code, Some(0), "icinga2 daemon -C failed\n{r}");
@@ -272,10 +300,21 @@ fn icinga2_accepts_the_packaged_check_commands() {
 /// check has finished.
 #[test]
 fn icinga2_runs_the_packaged_check_commands() {
-    require!(Need::Testbed, Need::Program(ICINGA2, "icinga2-bin"), NSD);
+    require!(
+        Need::Testbed,
+        Need::Program(ICINGA2, "icinga2-bin"),
+        NSD,
+        NGINX
+    );
     let tb = daemon_testbed();
     // The DNS services' servers: rs1 on the VIP, rs2 on its own address.
     let _nsd = [tb.nsd("rs1", &[RS1, VIP]), tb.nsd("rs2", &[RS2])];
+    // TLS beside the harness's plain listeners (which hold 80 and 8080).
+    let pki = Pki::new();
+    let _nginx: Vec<Nginx> = ["rs1", "rs2"]
+        .iter()
+        .map(|rs| tb.nginx_with(rs, 8090, &pki.server_blocks()))
+        .collect();
     let checks = install_checks();
     let dir = TempDir::new();
     let mut args = vec![
@@ -284,7 +323,7 @@ fn icinga2_runs_the_packaged_check_commands() {
         "-x".into(),
         "notice".into(),
     ];
-    args.extend(icinga_config(dir.path(), checks.path()));
+    args.extend(icinga_config(dir.path(), checks.path(), &pki.ca));
     let argv: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut d = Daemon::start(
         &tb,
@@ -295,12 +334,14 @@ fn icinga2_runs_the_packaged_check_commands() {
         dir.path(),
         dir.path().join("icinga2.out"),
     );
-    let cases = icinga_services();
+    let cases = icinga_services(&pki.ca);
     // "PID n ('<plugins>/check_raw_tcp' ... '198.51.100.11' ...) terminated
     // with exit code N": one per service, told apart by program and address.
     // "PID n ('<plugins>/check_raw_tcp' ... '198.51.100.11' ...) terminated
     // with exit code N", told apart by program, address and --warning.
-    let finished = |log: &str, command: &str, host: &str, warning: bool| {
+    let finished = |log: &str, command: &str, host: &str, name: &str| {
+        let warning = name.ends_with("_warning");
+        let tls = name.ends_with("_https");
         let program = format!("'{}/check_{command}'", checks.path().display());
         let addr = format!("'{}'", if host == "rs1" { RS1 } else { RS2 });
         log.lines()
@@ -309,6 +350,7 @@ fn icinga2_runs_the_packaged_check_commands() {
                     && l.contains(&program)
                     && l.contains(&addr)
                     && l.contains("'--warning'") == warning
+                    && l.contains("'--ssl'") == tls
             })
             .count()
     };
@@ -322,9 +364,7 @@ fn icinga2_runs_the_packaged_check_commands() {
             let log = d.log();
             cases
                 .iter()
-                .all(|(host, name, command, ..)| {
-                    finished(&log, command, host, name.ends_with("_warning")) >= 2
-                })
+                .all(|(host, name, command, ..)| finished(&log, command, host, name) >= 2)
                 .then_some(())
         },
         || format!("--- icinga2 output ---\n{}", tail(&d.log(), 60)),

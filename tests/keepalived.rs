@@ -585,3 +585,72 @@ fn keepalived_runs_the_packaged_example_with_vrrp_and_the_role_file() {
         assert!(!log.contains(bad), "keepalived complains: {bad:?}\n{msg}");
     }
 }
+
+/// HTTPS through the VIP under keepalived: MISC_CHECK runs `check_raw_http
+/// --ssl` (certificate verified against the test CA) on 443; rs1 is added
+/// to IPVS, rs2 (nginx with TLS, no VIP) never is.
+#[test]
+fn keepalived_misc_check_over_tls_adds_only_the_real_server_with_the_vip() {
+    if skip_unless(&KEEPALIVED_NEEDS) || skip_unless(&[NGINX]) {
+        return;
+    }
+    let pki = Pki::new();
+    let tb = Testbed::without_servers();
+    let _rs1 = tb.nginx_tls("rs1", &pki);
+    let _rs2 = tb.nginx_tls("rs2", &pki);
+    let checks = install_checks();
+    let dir = TempDir::new();
+    let http = checks.path().join("check_raw_http");
+    let port = TlsPort::Good.port();
+    let cmd = |rs: &str| {
+        format!(
+            "{} --protocol keepalived --ssl --ca-file {} -S 200 -s ok eth0 {rs} {VIP} {port} {TLS_HOST} /health",
+            http.display(),
+            pki.ca.display()
+        )
+    };
+    let alpha = "            alpha\n";
+    let vs = keepalived_virtual(
+        port,
+        &[
+            keepalived_real(RS1, port, &cmd(RS1), alpha),
+            keepalived_real(RS2, port, &cmd(RS2), alpha),
+        ],
+    );
+    let mut k = Keepalived::start(&tb, &dir, &vs);
+    let expected = [
+        misc_verdict(RS1, port, &http, "succeeded."),
+        misc_verdict(
+            RS2,
+            port,
+            &http,
+            "failed with retry disabled (exited with status 1).",
+        ),
+    ];
+    wait_for(
+        VERDICT_LIMIT,
+        "keepalived's TLS verdicts on rs1 and rs2 (and rs1 added to IPVS)",
+        || {
+            k.daemon.assert_running();
+            let log = k.daemon.log();
+            let table = ipvs_table(&k.ipvs_log());
+            let done = expected.iter().all(|e| log.contains(e.as_str()))
+                && table.contains_key(&key(port, RS1, port));
+            done.then_some(())
+        },
+        || k.diag(),
+    );
+    let diag = k.diag();
+    let calls = k.ipvs_log();
+    k.daemon.stop();
+    assert_eq!(
+        ipvs_table(&calls).get(&key(port, RS1, port)),
+        Some(&1),
+        "rs1:443 up\n{diag}"
+    );
+    assert!(
+        !calls.contains(&format!("rs={RS2}:")),
+        "rs2 (no VIP) must never be added to IPVS\n{diag}"
+    );
+    assert_nothing_left_open(&tb, "rs1", port, &diag);
+}

@@ -13,6 +13,7 @@ use crate::failure::{Failure, Step};
 use crate::http::{Method, Phase, Progress, Response, ResponseParser};
 use crate::outcome::{Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
+use crate::transport::tls::TlsStream;
 use crate::transport::{Closed, Transport};
 use crate::wait::Waiter;
 
@@ -31,6 +32,8 @@ struct Exchange {
     /// "via 198.51.100.11 (02:..)" or "via 198.51.100.11:80 (BACKUP role)".
     via: String,
     closed: Closed,
+    /// " over TLSv1.3" with `--ssl`, else empty.
+    over: String,
 }
 
 pub fn run(mode: Mode, cfg: &HttpConfig, waiter: &Waiter) -> Outcome {
@@ -40,9 +43,21 @@ pub fn run(mode: Mode, cfg: &HttpConfig, waiter: &Waiter) -> Outcome {
     let outcome = check.over_stream(&mut trace, |stream| {
         // After the role and path lines, before the exchange's frames.
         trace_request(stream.trace(), &request);
-        let exchange = exchange(cfg, stream, &request)?;
+        let Some(tls) = &cfg.tls else {
+            let exchange = exchange(cfg, stream, &request)?;
+            trace_response(stream.trace(), &exchange.response);
+            return Ok(verdict(&check, cfg, exchange));
+        };
+        let mut stream = TlsStream::new(stream, tls);
+        let mut exchange = exchange(cfg, &mut stream, &request)?;
         trace_response(stream.trace(), &exchange.response);
-        Ok(verdict(&check, cfg, exchange))
+        let session = stream
+            .session()
+            .cloned()
+            .ok_or_else(|| Failure::Local("TLS connected without a session".into()))?;
+        exchange.over = format!(" over {}", session.version);
+        let outcome = verdict(&check, cfg, exchange);
+        Ok(super::tls::with_certificate(outcome, tls, &session))
     });
     outcome.with_details(trace.into_lines())
 }
@@ -71,6 +86,7 @@ fn exchange(
                 elapsed,
                 via: stream.peer().via(),
                 closed,
+                over: String::new(),
             });
         }
     }
@@ -106,8 +122,9 @@ fn feed(
 fn verdict(check: &Check, cfg: &HttpConfig, x: Exchange) -> Outcome {
     let r = &x.response;
     let mut summary = format!(
-        "{}, {} bytes in {} {}{}",
+        "{}{}, {} bytes in {} {}{}",
         r.status_line(),
+        x.over,
         r.body.len(),
         ms(x.elapsed),
         x.via,
@@ -117,8 +134,9 @@ fn verdict(check: &Check, cfg: &HttpConfig, x: Exchange) -> Outcome {
         Ok(()) => State::Ok,
         Err(mismatch) => {
             summary = format!(
-                "{}: {mismatch} ({} bytes, {})",
+                "{}{}: {mismatch} ({} bytes, {})",
                 r.status_line(),
+                x.over,
                 r.body.len(),
                 x.via
             );

@@ -13,6 +13,7 @@
 pub mod dns;
 pub mod http;
 pub mod tcp;
+pub mod tls;
 pub mod vip;
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
@@ -376,6 +377,7 @@ impl<'c> Check<'c> {
             Failure::Icmp { kind, from } => {
                 self.critical(format!("ICMP {kind} from {from} for {peer}"))
             }
+            Failure::Tls(text) => self.critical(format!("TLS with {peer} failed: {text}")),
             Failure::Local(text) => self.unknown(text),
         }
     }

@@ -4,11 +4,15 @@
 //! the port. The connection then ends with RST at once (the server's
 //! application never sees it), or with `-c` by a full FIN handshake. In
 //! the BACKUP role, the kernel connects to the real server's own address.
+//! With `--ssl` a TLS handshake follows the TCP one (no data), for TLS
+//! services that are not HTTP.
 
 use crate::cli::{Mode, TcpConfig};
+use crate::failure::Failure;
 use crate::outcome::{Outcome, State};
 use crate::trace::Trace;
-use crate::transport::Peer;
+use crate::transport::tls::TlsStream;
+use crate::transport::{Peer, Transport};
 use crate::wait::Waiter;
 
 use super::{ms, Check};
@@ -17,29 +21,48 @@ pub fn run(cfg: &TcpConfig, waiter: &Waiter) -> Outcome {
     let check = Check::new(Mode::Tcp, &cfg.common, waiter);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = check.over_stream(&mut trace, |stream| {
-        let rtt = stream.connect()?;
-        let closed = stream.finish(cfg.clean_close)?;
-        let mut summary = match stream.peer() {
-            Peer::Raw { vip_port, .. } => format!(
-                "{vip_port} answers {} in {}{}",
-                stream.peer().via(),
-                ms(rtt),
-                closed.note()
-            ),
-            Peer::Kernel { addr } => format!(
-                "{addr} accepts connections (BACKUP role, kernel connect) in {}{}",
-                ms(rtt),
-                closed.note()
-            ),
+        let Some(tls) = &cfg.tls else {
+            return probe(&check, cfg, stream);
         };
-        let retransmissions = stream.retransmissions();
-        if retransmissions > 0 {
-            summary.push_str(&format!(" ({retransmissions} retransmissions)"));
-        }
-        let ok = check
-            .outcome(State::Ok, summary)
-            .with_perf(check.time_perf(rtt));
-        Ok(check.apply_thresholds(ok, rtt))
+        let mut stream = TlsStream::new(stream, tls);
+        let mut outcome = probe(&check, cfg, &mut stream)?;
+        let Some(session) = stream.session() else {
+            return Ok(outcome);
+        };
+        // "... answers TLS via ... in 1.20 ms (TLSv1.3, TLS_AES_256_GCM_SHA384)"
+        outcome.summary = format!(
+            "{} ({}, {})",
+            outcome.summary, session.version, session.cipher
+        );
+        Ok(super::tls::with_certificate(outcome, tls, session))
     });
     outcome.with_details(trace.into_lines())
+}
+
+/// Connect (with `--ssl`: and the TLS handshake), close, word it.
+fn probe(check: &Check, cfg: &TcpConfig, stream: &mut dyn Transport) -> Result<Outcome, Failure> {
+    let rtt = stream.connect()?;
+    let closed = stream.finish(cfg.clean_close)?;
+    let tls = if cfg.tls.is_some() { "TLS " } else { "" };
+    let mut summary = match stream.peer() {
+        Peer::Raw { vip_port, .. } => format!(
+            "{vip_port} answers {tls}{} in {}{}",
+            stream.peer().via(),
+            ms(rtt),
+            closed.note()
+        ),
+        Peer::Kernel { addr } => format!(
+            "{addr} accepts {tls}connections (BACKUP role, kernel connect) in {}{}",
+            ms(rtt),
+            closed.note()
+        ),
+    };
+    let retransmissions = stream.retransmissions();
+    if retransmissions > 0 {
+        summary.push_str(&format!(" ({retransmissions} retransmissions)"));
+    }
+    let ok = check
+        .outcome(State::Ok, summary)
+        .with_perf(check.time_perf(rtt));
+    Ok(check.apply_thresholds(ok, rtt))
 }

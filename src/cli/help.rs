@@ -38,6 +38,34 @@ pub fn version(mode: Mode) -> String {
     )
 }
 
+const TLS_HELP: &str = "\
+TLS options (long names only: -S is check_raw_http's status code):
+      --ssl[=VERSION[+]]
+                 speak TLS (openssl over the same userspace TCP connection,
+                 BACKUP: over the kernel's). VERSION 1.2 or 1.3, '+' for
+                 that or newer; default 1.2+. Write it with '=': --ssl=1.3
+      --sni NAME server name sent (SNI) and verified (default: HOST
+                 without its port, or the VIP; an address is verified but
+                 never sent as SNI, per RFC 6066)
+      --no-sni   send no SNI
+      --verify   verify the chain (system store) and that the certificate
+                 names the SNI name. Off by default: real servers behind a
+                 balancer often carry the VIP name's public certificate or
+                 a self-signed one, and are reached by address
+      --ca-file FILE
+                 verify against the PEM certificates in FILE (implies
+                 --verify)
+      --certificate-days WARN[,CRIT]
+                 WARNING (CRITICAL) when the certificate expires within
+                 WARN (CRIT) days; CRITICAL once expired. Days left go
+                 into perfdata (cert_days)
+      --fingerprint SHA256
+                 CRITICAL unless the certificate's SHA-256 fingerprint is
+                 this (64 hex digits, colons allowed; -v prints it)
+The status line names the protocol version; a failed handshake is
+CRITICAL and says why. -c sends close_notify before the FIN handshake.
+";
+
 const POSITIONAL_HELP: &str = "\
 Positional arguments:
   SOURCE_IFACE   interface to send from (its MAC and address are the
@@ -263,8 +291,13 @@ Other options:
         Mode::Vip => (VIP_POSITIONAL_HELP, ""),
         _ => (POSITIONAL_HELP, LDIRECTORD_HELP),
     };
+    // TLS is for the TCP and HTTP checks.
+    let tls = match mode {
+        Mode::Tcp | Mode::HttpGet | Mode::Http => format!("{TLS_HELP}\n"),
+        Mode::Dns | Mode::Vip => String::new(),
+    };
     format!(
-        "{}\n{}\n\n{about}\n{positional}\n{COMMON_HELP}{}",
+        "{}\n{}\n\n{about}\n{tls}{positional}\n{COMMON_HELP}{}",
         version(mode),
         usage(mode),
         if ldirectord.is_empty() {

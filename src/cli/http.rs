@@ -170,6 +170,7 @@ impl HttpOptions {
             request,
             expect,
             max_bytes,
+            tls: None,
         })
     }
 }

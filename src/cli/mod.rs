@@ -13,6 +13,7 @@
 mod dns;
 mod help;
 mod http;
+mod tls;
 mod values;
 mod vip;
 
@@ -24,6 +25,7 @@ use crate::http::{Expectations, Request};
 use crate::outcome::{Protocol, State};
 use crate::role::RoleSource;
 use crate::threshold::Range;
+use crate::transport::tls::TlsConfig;
 
 use crate::text;
 pub use help::{help, program_name, usage, version};
@@ -152,6 +154,8 @@ pub struct Common {
 pub struct TcpConfig {
     pub common: Common,
     pub clean_close: bool,
+    /// `--ssl`: a TLS handshake after the TCP one.
+    pub tls: Option<TlsConfig>,
 }
 
 /// check_raw_http_get and check_raw_http: one request, its expectations.
@@ -163,6 +167,8 @@ pub struct HttpConfig {
     pub expect: Expectations,
     /// Largest response accepted (head and body as framed on the wire).
     pub max_bytes: usize,
+    /// `--ssl`: the request and response inside TLS.
+    pub tls: Option<TlsConfig>,
 }
 
 /// check_raw_dns: one query, its expectations.
@@ -417,6 +423,7 @@ struct Given {
     http: Option<http::HttpOptions>,
     dns: Option<dns::DnsOptions>,
     vip: Option<vip::VipOptions>,
+    tls: tls::TlsOptions,
     clean_close: bool,
     sync_close: bool,
     ipv4: bool,
@@ -441,10 +448,13 @@ impl Given {
             )
         });
         // Everything after `--` is positional, whatever it looks like.
-        let (options, after_dashes) = match args.iter().position(|a| a == "--") {
+        let (mut options, after_dashes) = match args.iter().position(|a| a == "--") {
             Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
             None => (args, Vec::new()),
         };
+        // Before pico-args, which cannot take an optional value.
+        let (ssl, ssl_problem) = tls::take_ssl(&mut options);
+        problem = problem.or(ssl_problem);
         let mut c = Collector {
             p: pico_args::Arguments::from_vec(options),
             problem: None,
@@ -467,6 +477,7 @@ impl Given {
             critical: c.value("--critical"),
         };
         let ldirectord = LdirectordOptions::take(&mut c);
+        let tls = tls::TlsOptions::take(&mut c, ssl);
         let http = match mode {
             Some(Mode::Tcp | Mode::Dns | Mode::Vip) => None,
             Some(m @ (Mode::HttpGet | Mode::Http)) => Some(http::HttpOptions::take(&mut c, m)),
@@ -514,6 +525,7 @@ impl Given {
             http,
             dns,
             vip,
+            tls,
             clean_close,
             sync_close,
             ipv4,
@@ -630,13 +642,21 @@ fn check(
         thresholds,
         sync_close: given.sync_close,
     };
+    let vip = common.target.vip;
+    if matches!(mode, Mode::Dns | Mode::Vip) {
+        if let Some(option) = given.tls.given() {
+            return Err(format!("{option} is for the TCP and HTTP checks"));
+        }
+    }
     let config = match (given.http, fields, given.dns) {
         _ if mode == Mode::Vip => match given.vip {
             Some(options) => Config::Vip(Box::new(options.into_config(common, given.clean_close)?)),
             None => return Err("check_raw_vip's options were not collected".into()),
         },
         (Some(options), Some(Fields::Http(fields)), _) => {
-            let http = options.into_config(mode, common, given.clean_close, fields)?;
+            let host = fields.host.clone();
+            let mut http = options.into_config(mode, common, given.clean_close, fields)?;
+            http.tls = given.tls.into_config(Some(&host), vip, http.max_bytes)?;
             Config::Http(mode, Box::new(http))
         }
         (_, Some(Fields::Dns(name)), Some(options)) => {
@@ -648,6 +668,9 @@ fn check(
         _ => Config::Tcp(Box::new(TcpConfig {
             common,
             clean_close: given.clean_close,
+            tls: given
+                .tls
+                .into_config(None, vip, crate::http::DEFAULT_MAX_BYTES)?,
         })),
     };
     Ok(Command::Check(config))

@@ -771,3 +771,87 @@ fn vip_help_describes_the_probes() {
         "Usage: check_raw_vip [options] SOURCE_IFACE REAL_SERVER VIRTUAL_IP"
     );
 }
+
+#[test]
+fn tls_options() {
+    use crate::transport::tls::{TlsVersion, Trust};
+    let cfg = tcp(&format!("check_raw_tcp --ssl {GOOD}"));
+    let tls = cfg.tls.unwrap();
+    assert_eq!(tls.versions.min, TlsVersion::V1_2);
+    assert!(tls.versions.or_newer);
+    // The VIP names the server, but an address is never sent as SNI.
+    assert_eq!(tls.server_name, "203.0.113.10");
+    assert!(!tls.sni);
+    assert_eq!(tls.verify, None);
+    assert!(tcp(&format!("check_raw_tcp {GOOD}")).tls.is_none());
+
+    let get = |opts: &str| {
+        http(&format!(
+            "check_raw_http {opts} -S 200 {GOOD} Www.Example.test:443 /health"
+        ))
+        .tls
+        .unwrap()
+    };
+    let tls = get("--ssl=1.3");
+    assert_eq!(
+        (tls.versions.min, tls.versions.or_newer),
+        (TlsVersion::V1_3, false)
+    );
+    assert_eq!(tls.server_name, "www.example.test");
+    assert!(tls.sni);
+    let tls = get("--ssl --sni other.example.test --verify");
+    assert_eq!(tls.server_name, "other.example.test");
+    assert_eq!(tls.verify, Some(Trust::System));
+    let tls = get("--ssl --no-sni --certificate-days 30,7");
+    assert!(!tls.sni);
+    assert_eq!(tls.days.unwrap().crit, Some(7));
+    let fp = vec!["AB"; 32].join(":");
+    let tls = get(&format!("--ssl=1.2+ --fingerprint {fp}"));
+    assert_eq!(tls.fingerprint.unwrap().0, [0xab; 32]);
+    // -S stays the status code; --ssl is long only.
+    let cfg = http(&format!("check_raw_http -S 200 --ssl {GOOD} h /"));
+    assert!(cfg.tls.is_some() && cfg.expect.status.is_some());
+    // The GET check and the ldirectord form take it too.
+    let get_cfg = http(&format!(
+        "check_raw_http_get --ssl {GOOD} h / eff5bc1ef8ec9d03e640fc4370f5eacd"
+    ));
+    assert!(get_cfg.tls.is_some());
+    let ld = http("check_raw_http --ssl -S 200 203.0.113.10 443 198.51.100.11 443");
+    assert_eq!(ld.tls.unwrap().server_name, "203.0.113.10");
+}
+
+#[test]
+fn bad_tls_options_are_one_line_usage_errors() {
+    let fp = "ab".repeat(32);
+    for (opts, needle) in [
+        ("--ssl=1.1", "invalid --ssl=1.1"),
+        ("--ssl=", "invalid --ssl="),
+        ("--ssl=tls", "invalid --ssl=tls"),
+        ("--ssl 1.3", "--ssl=1.3"),
+        ("--verify", "--verify needs --ssl"),
+        ("--sni x.example", "--sni needs --ssl"),
+        (
+            &format!("--fingerprint {fp}") as &str,
+            "--fingerprint needs --ssl",
+        ),
+        ("--ssl --fingerprint abc", "invalid --fingerprint 'abc'"),
+        ("--ssl --fingerprint zz", "hex digits"),
+        (
+            "--ssl --certificate-days x",
+            "invalid --certificate-days 'x'",
+        ),
+        ("--ssl --certificate-days 7,30", "CRIT"),
+        ("--ssl --certificate-days -1", "invalid --certificate-days"),
+        (
+            "--ssl --ca-file /nonexistent/ca.pem",
+            "cannot use --ca-file '/nonexistent/ca.pem'",
+        ),
+        ("--ssl --ca-file /etc/hostname", "cannot use --ca-file"),
+        ("--ssl --sni a --no-sni", "exclude each other"),
+        ("--ssl --sni bad/name", "invalid --sni"),
+    ] {
+        let message = usage_error(&format!("check_raw_tcp {opts} {GOOD}"));
+        assert!(message.contains(needle), "{opts}: {message}");
+        assert!(!message.contains('\n'), "{opts}: {message}");
+    }
+}

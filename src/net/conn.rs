@@ -297,6 +297,10 @@ impl Transport for Conn<'_, '_> {
     fn retransmissions(&self) -> u32 {
         self.tcp.retransmissions()
     }
+
+    fn bound_close(&mut self) {
+        self.wire.deadline = close_deadline(self.wire.deadline, self.timeout);
+    }
 }
 
 impl Drop for Conn<'_, '_> {

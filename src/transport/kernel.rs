@@ -227,6 +227,10 @@ impl Transport for KernelStream<'_> {
     fn trace(&mut self) -> &mut Trace {
         self.trace
     }
+
+    fn bound_close(&mut self) {
+        self.deadline = close_deadline(self.deadline, self.timeout);
+    }
 }
 
 impl Drop for KernelStream<'_> {

@@ -7,11 +7,13 @@
 //! failures (`Failure`, naming the `Step` that was under way), the same
 //! deadline and the same ending (RST, or with `-c` a clean close bounded by
 //! [`close_deadline`]). [`Io`] lends either to a library that wants
-//! `Read + Write`, such as openssl, without it ever blocking past `-t`.
+//! `Read + Write`, such as openssl, without it ever blocking past `-t`;
+//! [`tls::TlsStream`] is TLS over either, itself a `Transport`.
 //! [`Datagram`] is the same for a UDP request and its reply.
 
 pub mod kernel;
 pub mod kernel_udp;
+pub mod tls;
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -93,6 +95,10 @@ pub trait Transport {
     fn retransmissions(&self) -> u32 {
         0
     }
+    /// From now on every wait ends by the close budget
+    /// ([`close_deadline`]): a clean close on top of this transport (TLS's
+    /// close_notify exchange) gets no more time than the transport's own.
+    fn bound_close(&mut self) {}
 }
 
 /// A request/reply datagram exchange with the real server, whichever role
@@ -145,6 +151,10 @@ impl<'t> Io<'t> {
     }
 
     pub fn transport(&mut self) -> &mut dyn Transport {
+        self.transport
+    }
+
+    pub fn get_ref(&self) -> &dyn Transport {
         self.transport
     }
 

@@ -31,6 +31,7 @@ pub mod roles;
 pub mod servers;
 pub mod stop;
 pub mod testbed;
+pub mod tls;
 pub mod verdict;
 pub mod vip;
 
@@ -53,6 +54,7 @@ pub use testbed::{
     Testbed, HOSTS, IFACE, LB6, LBB6, LBB_IP, LB_IP, NOBODY, NOBODY6, PORT, RS1, RS1_6, RS2, RS2_6,
     RS3, RS3_6, SWITCH, VIP, VIP6,
 };
+pub use tls::*;
 pub use verdict::{
     assert_all_ok, assert_elapsed, assert_nothing_left_open, assert_verdict, assert_verdict_with,
     verdict, SETTLE,

@@ -176,8 +176,14 @@ impl Testbed {
     /// nginx's error log, if it cannot start (e.g. a harness server holds
     /// the port: use `Testbed::without_servers()`).
     pub fn nginx(&self, host: &str, port: u16) -> Nginx {
+        self.nginx_with(host, port, "")
+    }
+
+    /// [`Testbed::nginx`] with `extra` added to the `http` block (more
+    /// `server` blocks: TLS ones, see `harness::tls`).
+    pub fn nginx_with(&self, host: &str, port: u16, extra: &str) -> Nginx {
         let dir = TempDir::new();
-        write_site(&dir, port);
+        write_site(&dir, port, extra);
         let nsfile = File::open(format!("/run/netns/{}", self.ns(host)))
             .unwrap_or_else(|e| panic!("open the netns of {host}: {e}"));
         let log = File::create(dir.path().join("stderr.log"))
@@ -298,7 +304,7 @@ fn read_logs(dir: &Path) -> String {
 }
 
 /// Writes the docroot and `nginx.conf` into `dir`.
-fn write_site(dir: &TempDir, port: u16) {
+fn write_site(dir: &TempDir, port: u16, extra: &str) {
     let root = dir.path();
     let www = root.join("www");
     let tmp = root.join("tmp");
@@ -346,6 +352,7 @@ http {{
             sub_filter 'no-such-text' 'x';
         }}
     }}
+{extra}
 }}
 "#
     );
