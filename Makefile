@@ -1,6 +1,6 @@
 # check_raw: build, demo, test, install.
 #
-#   make          release binary and its four names in target/release/
+#   make          release binary and its five names in target/release/
 #   make demo     throwaway LVS-DR testbed in network namespaces (root)
 #   make test     every test: unit, integration (root; skipped otherwise),
 #                 ending with a line "N passed, N failed, N skipped"
