@@ -99,7 +99,9 @@ struct Proc {
 
 /// Our processes in `tb`'s `lb` (zombies included, with state 'Z').
 fn ours(tb: &Testbed) -> Vec<Proc> {
-    let exe = binary();
+    let exe = std::fs::metadata(binary())
+        .map(|m| (m.dev(), m.ino()))
+        .unwrap_or_else(|e| panic!("{CHECK_RAW}: {e}"));
     let net = format!("net:[{}]", netns_inode(tb));
     let mut found = Vec::new();
     let Ok(dir) = std::fs::read_dir("/proc") else {
@@ -124,8 +126,11 @@ fn ours(tb: &Testbed) -> Vec<Proc> {
         };
         let f: Vec<&str> = rest.split_whitespace().collect();
         let state = f.first().and_then(|s| s.chars().next()).unwrap_or('?');
-        let is_exe = std::fs::read_link(base.join("exe"))
-            .map(|l| l == exe)
+        // By the file itself (device and inode), not by its path: a path
+        // read across mount namespaces (`ip netns exec` makes one; a chroot
+        // shows it from elsewhere) need not be the one we know.
+        let is_exe = std::fs::metadata(base.join("exe"))
+            .map(|m| (m.dev(), m.ino()) == exe)
             .unwrap_or(false);
         // A zombie has no exe and no ns link left: its name tells.
         let zombie_of_ours = state == 'Z' && stat.contains("(check_raw");
