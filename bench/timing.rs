@@ -465,31 +465,34 @@ fn dns_vs_check_dig() {
     }
 }
 
-/// Run `argv` in `ns` (a thread that entered it spawns the process) and
-/// return its peak RSS, its waited-for children included, from wait4.
+/// Run `argv` in `ns` (a thread that entered it spawns the process)
+/// under GNU time and return its peak RSS. Not wait4's `ru_maxrss` of a
+/// child spawned from here: Linux carries the high-water mark of the
+/// address space a child had before exec into it, and a vfork-spawned
+/// child's is the bench's own (~10 MiB), which every row then read.
 fn netns_peak_rss(ns: &str, argv: &[String]) -> String {
     let ns = ns.to_string();
     let argv = argv.to_vec();
+    let out = std::env::temp_dir().join(format!("check_raw-bench-rss-{}", std::process::id()));
+    let path = out.clone();
     let got = std::thread::spawn(move || -> std::io::Result<String> {
         harness::netns::enter(&ns)?;
-        let child = std::process::Command::new(&argv[0])
-            .args(&argv[1..])
-            .stdout(std::process::Stdio::piped())
-            .spawn()?;
-        let pid = child.id() as libc::pid_t;
-        let mut status = 0;
-        // SAFETY: wait4 on our own child, into a zeroed rusage we own.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        if unsafe { libc::wait4(pid, &mut status, 0, &mut usage) } != pid {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(format!(
-            "{} KiB (exit {})",
-            usage.ru_maxrss,
-            libc::WEXITSTATUS(status)
-        ))
+        let status = std::process::Command::new(TIME)
+            .arg("-f")
+            .arg("%M")
+            .arg("-o")
+            .arg(&path)
+            .args(&argv)
+            .stdout(std::process::Stdio::null())
+            .status()?;
+        let text = std::fs::read_to_string(&path)?;
+        // GNU time writes "Command exited with non-zero status N" first
+        // when the program fails: the figure is the last line.
+        let kib = text.lines().last().unwrap_or("?").trim().to_string();
+        Ok(format!("{kib} KiB (exit {})", status.code().unwrap_or(-1)))
     })
     .join();
+    let _ = std::fs::remove_file(&out);
     match got {
         Ok(Ok(text)) => text,
         Ok(Err(e)) => format!("not measured: {e}"),

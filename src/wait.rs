@@ -85,6 +85,19 @@ impl Waiter {
         }
     }
 
+    /// What [`Waiter::wait`] checks before it polls, for a caller that
+    /// already holds data: a signal that arrived, then the deadline.
+    /// `Ready::Io` when neither stops it.
+    pub fn check(&self, deadline: Instant) -> Result<Ready, WaitError> {
+        if let Some(sig) = self.pending() {
+            return Err(WaitError::Interrupted(sig));
+        }
+        if Instant::now() >= deadline {
+            return Ok(Ready::Timeout);
+        }
+        Ok(Ready::Io)
+    }
+
     /// Wait for `events` (POLLIN/POLLOUT) on `fd` until `deadline`.
     pub fn wait(&self, fd: RawFd, events: i16, deadline: Instant) -> Result<Ready, WaitError> {
         // EINTR from an unrelated signal restarts the wait; bounded because

@@ -171,9 +171,8 @@ fn trace_response(trace: &mut Trace, r: &Response) {
     for (name, value) in &r.headers {
         trace.line(DETAIL, || format!("< {name}: {value}"));
     }
-    trace.line(DETAIL, || match r.body_md5_hex() {
-        Ok(md5) => format!("* body: {} bytes, MD5 {md5}", r.body.len()),
-        Err(e) => format!("* body: {} bytes, MD5 unavailable: {e}", r.body.len()),
+    trace.line(DETAIL, || {
+        format!("* body: {} bytes, MD5 {}", r.body.len(), r.body_md5_hex())
     });
     trace.line(2, || {
         let shown = &r.body[..r.body.len().min(BODY_SHOWN)];

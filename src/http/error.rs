@@ -56,8 +56,6 @@ pub enum HttpError {
     ClosedInChunkedBody { received: usize },
     /// `feed` or `eof` called again after the response was complete.
     AlreadyComplete,
-    /// OpenSSL refused to compute MD5 (for instance in FIPS mode).
-    Md5Unavailable { reason: String },
 }
 
 impl fmt::Display for HttpError {
@@ -117,7 +115,6 @@ impl fmt::Display for HttpError {
             Self::AlreadyComplete => {
                 f.write_str("response parser used again after the response was complete")
             }
-            Self::Md5Unavailable { reason } => write!(f, "cannot compute MD5: {reason}"),
         }
     }
 }

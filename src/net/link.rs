@@ -4,11 +4,22 @@
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::OnceLock;
 
-use pnet_datalink::MacAddr;
+use pnet_datalink::{MacAddr, NetworkInterface};
 
 /// Linux limits interface names to IFNAMSIZ - 1 bytes.
 pub const MAX_IFNAME: usize = 15;
+
+/// This host's interfaces and their addresses, read once per run and
+/// shared by the interface lookup, `-r auto` and the hazard check. Each
+/// read is two netlink dumps plus an ioctl per interface (10+ syscalls);
+/// a check is one short process and changes no address, so one snapshot
+/// is as fresh as the check needs.
+fn interfaces() -> &'static [NetworkInterface] {
+    static SNAPSHOT: OnceLock<Vec<NetworkInterface>> = OnceLock::new();
+    SNAPSHOT.get_or_init(pnet_datalink::interfaces)
+}
 
 /// What we need to know about the source interface.
 #[derive(Debug, Clone)]
@@ -44,8 +55,8 @@ impl std::fmt::Display for InterfaceError {
 
 impl Interface {
     pub fn lookup(name: &str) -> Result<Interface, InterfaceError> {
-        let found = pnet_datalink::interfaces()
-            .into_iter()
+        let found = interfaces()
+            .iter()
             .find(|i| i.name == name)
             .ok_or_else(|| InterfaceError::NotFound(name.to_string()))?;
         let mac = found
@@ -105,10 +116,10 @@ pub fn route_interface(dest: IpAddr) -> Result<String, String> {
         .as_socket()
         .map(|a| a.ip())
         .ok_or_else(|| format!("no local address towards {dest}"))?;
-    pnet_datalink::interfaces()
-        .into_iter()
+    interfaces()
+        .iter()
         .find(|i| i.ips.iter().any(|net| net.ip() == local))
-        .map(|i| i.name)
+        .map(|i| i.name.clone())
         .ok_or_else(|| {
             format!("no interface holds {local}, the source towards {dest}; use --interface")
         })
@@ -116,7 +127,7 @@ pub fn route_interface(dest: IpAddr) -> Result<String, String> {
 
 /// Is `addr` assigned to any interface of this host (the VIP test of `-r auto`)?
 pub fn is_local_address(addr: IpAddr) -> bool {
-    pnet_datalink::interfaces()
+    interfaces()
         .iter()
         .any(|i| i.ips.iter().any(|net| net.ip() == addr))
 }

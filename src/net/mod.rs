@@ -160,7 +160,14 @@ impl Wire<'_> {
         mut handle: impl FnMut(&mut Trace, Parsed) -> Option<T>,
     ) -> Result<Option<T>, Failure> {
         let until = until.min(self.deadline);
-        if self.waiter.wait(self.sock.raw_fd(), libc::POLLIN, until)? == Ready::Timeout {
+        // Frames left from the last batch are ready although the socket
+        // may poll empty: the same signal and clock checks, no poll.
+        let ready = if self.sock.has_queued() {
+            self.waiter.check(until)?
+        } else {
+            self.waiter.wait(self.sock.raw_fd(), libc::POLLIN, until)?
+        };
+        if ready == Ready::Timeout {
             return Ok(None);
         }
         for _ in 0..FRAMES_PER_WAKE {
