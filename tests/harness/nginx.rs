@@ -132,21 +132,7 @@ impl Nginx {
     /// Stops nginx and waits for it: SIGTERM, then SIGKILL after
     /// `STOP_LIMIT`. Safe to call twice.
     fn stop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(Some(_))) {
-            return;
-        }
-        // SAFETY: plain syscall on our own, not yet reaped child.
-        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
-        let start = Instant::now();
-        for _ in 0..10_000 {
-            match self.child.try_wait() {
-                Ok(Some(_)) | Err(_) => return,
-                Ok(None) if start.elapsed() >= STOP_LIMIT => break,
-                Ok(None) => thread::sleep(Duration::from_millis(2)),
-            }
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        super::process::terminate(&mut self.child, STOP_LIMIT);
     }
 }
 

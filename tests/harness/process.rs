@@ -245,3 +245,24 @@ fn describe(cmd: &Command) -> String {
     }
     s
 }
+
+/// Stops a server the harness started and reaps it: SIGTERM, up to
+/// `limit` for it to exit, then SIGKILL. Safe to call twice (a reaped
+/// child is left alone).
+pub fn terminate(child: &mut std::process::Child, limit: Duration) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
+    // SAFETY: plain syscall on our own, not yet reaped child.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let start = Instant::now();
+    for _ in 0..10_000 {
+        match child.try_wait() {
+            Ok(Some(_)) | Err(_) => return,
+            Ok(None) if start.elapsed() >= limit => break,
+            Ok(None) => thread::sleep(Duration::from_millis(2)),
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
