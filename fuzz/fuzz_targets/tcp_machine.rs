@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use check_raw::net::tcp::{Config, Flags, Segment, Seq, Tcp};
+use check_raw::net::tcp::{Flags, Segment, Seq, Tcp, TcpParams};
 use libfuzzer_sys::fuzz_target;
 
 const ISN: Seq = Seq(0xffff_ff00);
@@ -14,7 +14,7 @@ const IRS: Seq = Seq(0x7fff_fff0);
 fuzz_target!(|data: &[u8]| {
     let start = Instant::now();
     let mut now = start;
-    let mut tcp = Tcp::new(Config::new(ISN, 1460));
+    let mut tcp = Tcp::new(TcpParams::new(ISN, 1460));
     tcp.connect();
     let mut received = 0usize;
     // Records of 8 bytes: op, flags, seq offset (2), ack offset, window

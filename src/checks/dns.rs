@@ -35,7 +35,7 @@ enum Carried {
 }
 
 /// What an exchange produced, whichever role and transport carried it.
-struct Exchange {
+struct DnsExchange {
     answer: Answer,
     /// From the first query sent to the answer (both queries after TC).
     elapsed: Duration,
@@ -96,7 +96,7 @@ fn ask(check: &Check, cfg: &DnsConfig, id: u16, trace: &mut Trace) -> Outcome {
             return Ok(check.outcome(State::Unknown, "truncated"));
         }
         let answer = parse(&reply)?;
-        let x = Exchange {
+        let x = DnsExchange {
             answer,
             elapsed,
             peer: udp.peer().clone(),
@@ -131,7 +131,7 @@ fn over_tcp(
     id: u16,
     carried: Carried,
     before: Duration,
-) -> Result<Exchange, Failure> {
+) -> Result<DnsExchange, Failure> {
     let started = Instant::now();
     stream.connect()?;
     stream.write_all(&q.to_tcp_bytes(id))?;
@@ -171,7 +171,7 @@ fn over_tcp(
     answer::matches(reply, id, &q.question())
         .map_err(|e| Failure::Invalid(format!("the TCP answer is not ours: {e}")))?;
     let answer = parse(reply)?;
-    Ok(Exchange {
+    Ok(DnsExchange {
         answer,
         elapsed,
         peer: stream.peer().clone(),
@@ -180,7 +180,7 @@ fn over_tcp(
 }
 
 /// Hold the answer to the expectations and word the result.
-fn verdict(check: &Check, cfg: &DnsConfig, x: Exchange, trace: &mut Trace) -> Outcome {
+fn verdict(check: &Check, cfg: &DnsConfig, x: DnsExchange, trace: &mut Trace) -> Outcome {
     let a = &x.answer;
     trace.line(DETAIL, || {
         let mut flags = Vec::new();

@@ -25,7 +25,7 @@ const READ_CHUNK: usize = 64 * 1024;
 const BODY_SHOWN: usize = 4096;
 
 /// What an exchange produced, whichever role carried it.
-struct Exchange {
+struct HttpExchange {
     response: Response,
     /// From the first SYN (or connect) to the end of the response.
     elapsed: Duration,
@@ -67,7 +67,7 @@ fn exchange(
     cfg: &HttpConfig,
     stream: &mut dyn Transport,
     request: &[u8],
-) -> Result<Exchange, Failure> {
+) -> Result<HttpExchange, Failure> {
     let started = Instant::now();
     stream.connect()?;
     stream.write_all(request)?;
@@ -81,7 +81,7 @@ fn exchange(
         if let Some(response) = feed(&mut parser, &buf[..n], n == 0)? {
             let elapsed = started.elapsed();
             let closed = stream.finish(cfg.clean_close)?;
-            return Ok(Exchange {
+            return Ok(HttpExchange {
                 response,
                 elapsed,
                 via: stream.peer().via(),
@@ -119,7 +119,7 @@ fn feed(
 }
 
 /// Compare the response with the expectations and word the result.
-fn verdict(check: &Check, cfg: &HttpConfig, x: Exchange) -> Outcome {
+fn verdict(check: &Check, cfg: &HttpConfig, x: HttpExchange) -> Outcome {
     let r = &x.response;
     let mut summary = format!(
         "{}{}, {} bytes in {} {}{}",

@@ -176,7 +176,7 @@ pub struct HttpConfig {
 pub struct DnsConfig {
     pub common: Common,
     pub query: crate::dns::Query,
-    pub expect: crate::dns::Expectations,
+    pub expect: crate::dns::AnswerExpectations,
     /// `--tcp`: ask over TCP from the start (else UDP, TCP after TC).
     pub tcp: bool,
 }

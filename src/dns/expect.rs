@@ -106,7 +106,7 @@ impl std::fmt::Display for ExpectedValue {
 
 /// Everything an answer is held to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Expectations {
+pub struct AnswerExpectations {
     pub rtype: RecordType,
     /// `--rcode`: the accepted rcodes (default NOERROR).
     pub rcodes: Vec<u16>,
@@ -118,9 +118,9 @@ pub struct Expectations {
     pub authoritative: bool,
 }
 
-impl Expectations {
-    pub fn new(rtype: RecordType) -> Expectations {
-        Expectations {
+impl AnswerExpectations {
+    pub fn new(rtype: RecordType) -> AnswerExpectations {
+        AnswerExpectations {
             rtype,
             rcodes: vec![0],
             values: Vec::new(),

@@ -14,7 +14,7 @@ pub mod expect;
 pub mod query;
 
 pub use answer::{Answer, Record, Value};
-pub use expect::{Expectations, ExpectedValue};
+pub use expect::{AnswerExpectations, ExpectedValue};
 pub use query::{DomainName, Query};
 
 use std::fmt;

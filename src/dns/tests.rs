@@ -190,8 +190,8 @@ fn records_of_each_type_are_read_and_rendered() {
     );
 }
 
-fn expect(rtype: RecordType, values: &[&str]) -> Expectations {
-    let mut e = Expectations::new(rtype);
+fn expect(rtype: RecordType, values: &[&str]) -> AnswerExpectations {
+    let mut e = AnswerExpectations::new(rtype);
     e.values = values
         .iter()
         .map(|v| ExpectedValue::parse(rtype, v).unwrap())

@@ -49,7 +49,7 @@ impl<'w, 'a> Conn<'w, 'a> {
     pub fn new(
         wire: &'w mut Wire<'a>,
         (link, flow): (Link, Flow),
-        cfg: tcp::Config,
+        cfg: tcp::TcpParams,
         ip_id: u16,
         (peer, timeout): (Peer, Duration),
     ) -> Self {

@@ -26,7 +26,7 @@ use super::frame::{self, Flow, Link};
 use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
 use super::socket::PacketSocket;
-use super::tcp::{Config as TcpParams, Seq};
+use super::tcp::{Seq, TcpParams};
 use super::{neigh, Failure, Step, Wire};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::Peer;

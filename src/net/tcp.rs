@@ -187,9 +187,9 @@ impl fmt::Display for Ignored {
     }
 }
 
-/// Tunables of one connection; `Config::new` has the LAN defaults.
+/// Tunables of one connection; `TcpParams::new` has the LAN defaults.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct TcpParams {
     /// Our initial sequence number (from the OS CSPRNG in production).
     pub isn: Seq,
     /// MSS we announce: interface MTU minus IP and TCP headers.
@@ -203,9 +203,9 @@ pub struct Config {
     pub max_out_of_order: usize,
 }
 
-impl Config {
-    pub fn new(isn: Seq, mss: u16) -> Config {
-        Config {
+impl TcpParams {
+    pub fn new(isn: Seq, mss: u16) -> TcpParams {
+        TcpParams {
             isn,
             mss,
             recv_window: u16::MAX,
@@ -227,7 +227,7 @@ pub const MAX_SEND_BYTES: usize = 64 * 1024;
 /// The client connection.
 #[derive(Debug)]
 pub struct Tcp {
-    cfg: Config,
+    cfg: TcpParams,
     state: TcpState,
 
     // Send side: `tx` holds every byte queued; offsets count from ISN + 1.
@@ -274,7 +274,7 @@ pub struct Tcp {
 }
 
 impl Tcp {
-    pub fn new(cfg: Config) -> Tcp {
+    pub fn new(cfg: TcpParams) -> Tcp {
         let isn = cfg.isn;
         let rto = cfg.rto_initial;
         Tcp {

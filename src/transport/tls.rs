@@ -132,7 +132,7 @@ pub struct Session {
 /// What openssl reads and writes: the transport through [`Io`], with the
 /// facts a failed handshake is explained by (first bytes, EOF) and the
 /// handshake's byte budget.
-struct Wire<'t> {
+struct TlsIo<'t> {
     io: Io<'t>,
     received: usize,
     /// While Some: the handshake may read at most this many bytes.
@@ -145,7 +145,7 @@ struct Wire<'t> {
     at: usize,
 }
 
-impl Read for Wire<'_> {
+impl Read for TlsIo<'_> {
     /// openssl asks for a record header (5 bytes), then its body: serve
     /// that from what the transport gave in one read, so a plain-text
     /// answer is seen whole and the transport is asked once per segment.
@@ -180,7 +180,7 @@ impl Read for Wire<'_> {
     }
 }
 
-impl Wire<'_> {
+impl TlsIo<'_> {
     /// True when what the transport gave and openssl has not read yet is
     /// whole TLS records (so reading them cannot wait on the network).
     fn whole_records_pending(&self) -> bool {
@@ -200,7 +200,7 @@ impl Wire<'_> {
     }
 }
 
-impl Write for Wire<'_> {
+impl Write for TlsIo<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.io.write(data)
     }
@@ -210,10 +210,10 @@ impl Write for Wire<'_> {
     }
 }
 
-enum Link<'t> {
+enum TlsState<'t> {
     /// Before connect: the transport TLS will run over.
     Idle(&'t mut dyn Transport),
-    Tls(Box<SslStream<Wire<'t>>>),
+    Tls(Box<SslStream<TlsIo<'t>>>),
     /// openssl could not even wrap the transport (out of memory): the
     /// transport's owner still ends it on drop.
     Lost,
@@ -221,7 +221,7 @@ enum Link<'t> {
 
 /// TLS over a [`Transport`], itself a `Transport` (see the module doc).
 pub struct TlsStream<'t> {
-    link: Link<'t>,
+    link: TlsState<'t>,
     config: &'t TlsConfig,
     peer: Peer,
     session: Option<Session>,
@@ -235,7 +235,7 @@ impl<'t> TlsStream<'t> {
     pub fn new(inner: &'t mut dyn Transport, config: &'t TlsConfig) -> TlsStream<'t> {
         TlsStream {
             peer: inner.peer().clone(),
-            link: Link::Idle(inner),
+            link: TlsState::Idle(inner),
             config,
             session: None,
             answered: false,
@@ -304,11 +304,11 @@ impl<'t> TlsStream<'t> {
         let ssl = match self.context().and_then(|ctx| self.ssl(&ctx)) {
             Ok(ssl) => ssl,
             Err(failure) => {
-                self.link = Link::Idle(inner);
+                self.link = TlsState::Idle(inner);
                 return Err(failure);
             }
         };
-        let wire = Wire {
+        let wire = TlsIo {
             io: Io::new(inner, Step::TlsHandshake),
             received: 0,
             budget: Some(self.config.max_bytes),
@@ -328,8 +328,8 @@ impl<'t> TlsStream<'t> {
             }
         };
         let result = stream.connect();
-        self.link = Link::Tls(stream);
-        let Link::Tls(stream) = &mut self.link else {
+        self.link = TlsState::Tls(stream);
+        let TlsState::Tls(stream) = &mut self.link else {
             unreachable!("set just above")
         };
         if let Err(e) = result {
@@ -359,9 +359,9 @@ impl<'t> TlsStream<'t> {
         }
     }
 
-    fn stream(&mut self) -> Result<&mut SslStream<Wire<'t>>, Failure> {
+    fn stream(&mut self) -> Result<&mut SslStream<TlsIo<'t>>, Failure> {
         match &mut self.link {
-            Link::Tls(stream) => Ok(stream),
+            TlsState::Tls(stream) => Ok(stream),
             _ => Err(Failure::Local("the TLS connection is not open".into())),
         }
     }
@@ -381,14 +381,14 @@ impl<'t> TlsStream<'t> {
 impl Transport for TlsStream<'_> {
     /// The TCP connect, then the handshake; Ok: the time both took.
     fn connect(&mut self) -> Result<Duration, Failure> {
-        let Link::Idle(inner) = std::mem::replace(&mut self.link, Link::Lost) else {
+        let TlsState::Idle(inner) = std::mem::replace(&mut self.link, TlsState::Lost) else {
             return Err(Failure::Local("TLS connect called twice".into()));
         };
         let start = Instant::now();
         let tcp = match inner.connect() {
             Ok(rtt) => rtt,
             Err(failure) => {
-                self.link = Link::Idle(inner);
+                self.link = TlsState::Idle(inner);
                 return Err(failure);
             }
         };
@@ -442,8 +442,8 @@ impl Transport for TlsStream<'_> {
     fn finish(&mut self, clean: bool) -> Result<Closed, Failure> {
         let answered = self.answered;
         match &mut self.link {
-            Link::Idle(inner) => inner.finish(clean),
-            Link::Tls(stream) => {
+            TlsState::Idle(inner) => inner.finish(clean),
+            TlsState::Tls(stream) => {
                 if clean {
                     stream.get_mut().io.step = Step::Close;
                     stream.get_mut().io.transport().bound_close();
@@ -476,7 +476,7 @@ impl Transport for TlsStream<'_> {
                 }
                 stream.get_mut().io.transport().finish(clean)
             }
-            Link::Lost => Ok(Closed::Reset),
+            TlsState::Lost => Ok(Closed::Reset),
         }
     }
 
@@ -486,24 +486,24 @@ impl Transport for TlsStream<'_> {
 
     fn trace(&mut self) -> &mut Trace {
         match &mut self.link {
-            Link::Idle(inner) => inner.trace(),
-            Link::Tls(stream) => stream.get_mut().io.transport().trace(),
-            Link::Lost => &mut self.spare,
+            TlsState::Idle(inner) => inner.trace(),
+            TlsState::Tls(stream) => stream.get_mut().io.transport().trace(),
+            TlsState::Lost => &mut self.spare,
         }
     }
 
     fn retransmissions(&self) -> u32 {
         match &self.link {
-            Link::Idle(inner) => inner.retransmissions(),
-            Link::Tls(stream) => stream.get_ref().io.get_ref().retransmissions(),
-            Link::Lost => 0,
+            TlsState::Idle(inner) => inner.retransmissions(),
+            TlsState::Tls(stream) => stream.get_ref().io.get_ref().retransmissions(),
+            TlsState::Lost => 0,
         }
     }
 }
 
 /// The one failure a failed handshake is reported as.
 fn handshake_failure(
-    stream: &mut SslStream<Wire<'_>>,
+    stream: &mut SslStream<TlsIo<'_>>,
     e: &openssl::ssl::Error,
     config: &TlsConfig,
 ) -> Failure {

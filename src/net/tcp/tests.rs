@@ -18,7 +18,7 @@ fn at(ms: u64) -> Instant {
 }
 
 fn client() -> Tcp {
-    let mut tcp = Tcp::new(Config::new(ISN, MSS));
+    let mut tcp = Tcp::new(TcpParams::new(ISN, MSS));
     tcp.connect();
     tcp
 }
