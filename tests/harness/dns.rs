@@ -14,7 +14,6 @@
 use std::fs::{self, File};
 use std::io;
 use std::net::{IpAddr, SocketAddr, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -86,8 +85,6 @@ impl Testbed {
     pub fn nsd(&self, host: &str, addrs: &[&str]) -> Nsd {
         let dir = TempDir::new();
         write_config(dir.path(), host, addrs);
-        let nsfile = File::open(format!("/run/netns/{}", self.ns(host)))
-            .unwrap_or_else(|e| panic!("open the netns of {host}: {e}"));
         let log = File::create(dir.path().join("stderr.log"))
             .unwrap_or_else(|e| panic!("create nsd's stderr log: {e}"));
         let log2 = log.try_clone().unwrap_or_else(|e| panic!("dup: {e}"));
@@ -99,21 +96,9 @@ impl Testbed {
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2))
             .process_group(0);
-        let fd = nsfile.as_raw_fd();
-        // SAFETY: setns is one async-signal-safe syscall on an fd that stays
-        // open in the parent until spawn returns.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap_or_else(|e| {
+        let child = super::netns::spawn_in(self.ns(host), &mut cmd).unwrap_or_else(|e| {
             panic!("cannot start nsd in {host} (apt-get install -y nsd?): {e}")
         });
-        drop(nsfile);
         let mut nsd = Nsd {
             host: host.to_owned(),
             child,

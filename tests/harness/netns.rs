@@ -100,23 +100,13 @@ pub fn output(program: &str, args: &[&str]) -> Result<String, String> {
 /// remount), so setup uses it for tools that only talk netlink/ioctl, like
 /// `ethtool`. Programs that read /sys must go through `ip netns exec`.
 pub fn output_in(ns: &str, program: &str, args: &[&str]) -> Result<String, String> {
-    let nsfile =
-        File::open(format!("/run/netns/{ns}")).map_err(|e| format!("open netns {ns}: {e}"))?;
-    let fd = nsfile.as_raw_fd();
     let mut cmd = Command::new(program);
-    cmd.args(args).stdin(Stdio::null());
-    // SAFETY: setns is a single async-signal-safe syscall on an fd that stays
-    // open in the parent until spawn returns.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let out = cmd
-        .output()
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let out = spawn_in(ns, &mut cmd)
+        .and_then(|child| child.wait_with_output())
         .map_err(|e| format!("cannot run {program} in {ns}: {e}"))?;
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
@@ -128,6 +118,26 @@ pub fn output_in(ns: &str, program: &str, args: &[&str]) -> Result<String, Strin
             String::from_utf8_lossy(&out.stderr).trim()
         ))
     }
+}
+
+/// Spawns `cmd` with its network namespace switched to `ns` between fork
+/// and exec (its mount namespace stays ours, unlike `ip netns exec`).
+pub fn spawn_in(ns: &str, cmd: &mut Command) -> io::Result<std::process::Child> {
+    let nsfile = File::open(format!("/run/netns/{ns}"))?;
+    let fd = nsfile.as_raw_fd();
+    // SAFETY: setns is a single async-signal-safe syscall on an fd that stays
+    // open in the parent until spawn returns (`nsfile` lives past it).
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn();
+    drop(nsfile);
+    child
 }
 
 /// Moves the calling thread (only it: network namespaces are per thread) into

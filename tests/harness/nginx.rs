@@ -22,7 +22,6 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -170,8 +169,6 @@ impl Testbed {
     pub fn nginx_with(&self, host: &str, port: u16, extra: &str) -> Nginx {
         let dir = TempDir::new();
         write_site(&dir, port, extra);
-        let nsfile = File::open(format!("/run/netns/{}", self.ns(host)))
-            .unwrap_or_else(|e| panic!("open the netns of {host}: {e}"));
         let log = File::create(dir.path().join("stderr.log"))
             .unwrap_or_else(|e| panic!("create nginx's stderr log: {e}"));
         let log2 = log
@@ -190,21 +187,9 @@ impl Testbed {
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2))
             .process_group(0);
-        let fd = nsfile.as_raw_fd();
-        // SAFETY: setns is one async-signal-safe syscall on an fd that stays
-        // open in the parent until spawn returns.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd.spawn().unwrap_or_else(|e| {
+        let child = super::netns::spawn_in(self.ns(host), &mut cmd).unwrap_or_else(|e| {
             panic!("cannot start nginx in {host} (apt-get install -y nginx-light?): {e}")
         });
-        drop(nsfile);
         let mut nginx = Nginx {
             host: host.to_owned(),
             port,
