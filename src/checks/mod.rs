@@ -16,6 +16,7 @@ pub mod tcp;
 pub mod tls;
 pub mod vip;
 
+use std::cell::OnceCell;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
@@ -51,6 +52,9 @@ pub struct Check<'c> {
     pub waiter: &'c Waiter,
     /// `-t` from the process start, so name lookups and set-up count too.
     pub deadline: Instant,
+    /// The role, once decided: a check that uses two transports (DNS's
+    /// TCP retry) must not read a role file that may change in between.
+    role: OnceCell<Role>,
 }
 
 impl<'c> Check<'c> {
@@ -60,6 +64,7 @@ impl<'c> Check<'c> {
             common,
             waiter,
             deadline: crate::wait::process_start() + common.timeout,
+            role: OnceCell::new(),
         }
     }
 
@@ -79,14 +84,18 @@ impl<'c> Check<'c> {
         self.common.timeout.as_millis()
     }
 
-    /// MASTER or BACKUP for this run, and why, for `-v`.
+    /// MASTER or BACKUP for this run, and why, for `-v`; decided once per
+    /// run, whatever asks again.
     pub fn role(&self, trace: &mut Trace) -> Result<Role, Outcome> {
+        if let Some(role) = self.role.get() {
+            return Ok(*role);
+        }
         let decision = role::decide(&self.common.role, self.common.target.vip, |addr| {
             crate::net::link::is_local_address(addr)
         })
         .map_err(|e| self.unknown(e))?;
         trace.line(DETAIL, || format!("role: {}", decision.reason));
-        Ok(decision.role)
+        Ok(*self.role.get_or_init(|| decision.role))
     }
 
     /// Run `probe` over the byte stream this run's role decides, and word
