@@ -18,7 +18,7 @@
 //! The worst finding wins. Probes 1 and 2 do no harm on a BACKUP balancer
 //! (an echo reply or a reset SYN/ACK), so only probe 3 needs the role.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
@@ -31,7 +31,7 @@ use crate::net::Backoff;
 use crate::outcome::{Outcome, State};
 use crate::role::{self, Role, RoleSource};
 use crate::trace::{Trace, DETAIL};
-use crate::transport::{Peer, Transport};
+use crate::transport::Transport;
 use crate::wait::Waiter;
 
 use super::{ms, Check};
@@ -111,12 +111,7 @@ fn probe(check: &Check, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
         Ok(path) => path,
         Err(e) => return check.path_error(e),
     };
-    let peer = Peer::Raw {
-        vip_port: SocketAddr::new(vip, t.port),
-        real_server: rs,
-        mac: path.rs_mac,
-        iface: path.iface.name.clone(),
-    };
+    let peer = path.peer(t.port);
     let fail = |f: Failure| check.failure(f, &peer, &[]);
     let (rs_mac, iface) = (path.rs_mac, path.iface.name.clone());
     let rs_desc = format!("{rs} ({rs_mac})");

@@ -274,7 +274,7 @@ impl<'a> RawPath<'a> {
     }
 
     /// Who a flow to VIP:`remote_port` talks to, for the words of failures.
-    fn peer(&self, remote_port: u16) -> Peer {
+    pub fn peer(&self, remote_port: u16) -> Peer {
         Peer::Raw {
             vip_port: SocketAddr::new(self.vip, remote_port),
             real_server: self.real_server,
