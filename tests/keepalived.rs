@@ -162,6 +162,18 @@ impl Keepalived {
         read(&self.ipvs_log)
     }
 
+    /// One more round of checks, then the IPVS calls and table as
+    /// keepalived left them (read before stopping: keepalived removes
+    /// everything when it stops), the diagnostics, and the stop.
+    fn settle_and_stop(&mut self) -> (String, BTreeMap<(String, String), i64>, String) {
+        thread::sleep(Duration::from_millis(1500));
+        let diag = self.diag();
+        let calls = self.ipvs_log();
+        let table = ipvs_table(&calls);
+        self.daemon.stop();
+        (calls, table, diag)
+    }
+
     fn diag(&self) -> String {
         format!(
             "--- keepalived log ---\n{}\n--- IPVS calls (stub) ---\n{}",
@@ -290,13 +302,7 @@ fn keepalived_misc_check_adds_only_the_real_server_with_the_vip() {
         },
         || k.diag(),
     );
-    // One more round of checks, then the table as keepalived left it
-    // (before stopping: keepalived removes everything when it stops).
-    thread::sleep(Duration::from_millis(1500));
-    let diag = k.diag();
-    let calls = k.ipvs_log();
-    let table = ipvs_table(&calls);
-    k.daemon.stop();
+    let (calls, table, diag) = k.settle_and_stop();
 
     assert_eq!(
         table.get(&key(PORT, RS1, PORT)),
@@ -368,11 +374,7 @@ fn keepalived_misc_check_runs_the_dns_check() {
         },
         || k.diag(),
     );
-    thread::sleep(Duration::from_millis(1500));
-    let diag = k.diag();
-    let calls = k.ipvs_log();
-    let table = ipvs_table(&calls);
-    k.daemon.stop();
+    let (calls, table, diag) = k.settle_and_stop();
     assert_eq!(table.get(&key(53, RS1, 53)), Some(&1), "rs1:53 up\n{diag}");
     assert!(
         !calls.contains(&format!("rs={RS2}:")),
@@ -430,11 +432,7 @@ fn keepalived_misc_dynamic_sets_the_weight_and_removes_the_real_server_without_v
         },
         || k.diag(),
     );
-    thread::sleep(Duration::from_millis(1500));
-    let diag = k.diag();
-    let calls = k.ipvs_log();
-    let table = ipvs_table(&calls);
-    k.daemon.stop();
+    let (calls, table, diag) = k.settle_and_stop();
 
     assert_eq!(
         table.get(&key(PORT, RS1, PORT)),
