@@ -71,7 +71,7 @@ impl fmt::Display for Flags {
     }
 }
 
-/// The TCP part of a segment; addresses and ports live in `net::frame`.
+/// The TCP part of a segment; addresses and ports live in `net::wire`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Segment {
     pub seq: Seq,
