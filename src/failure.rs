@@ -39,7 +39,8 @@ impl fmt::Display for Step {
 }
 
 /// What an ICMP or ICMPv6 error says went wrong with the datagram it
-/// quotes, in the terms a check reports: both families map onto one set.
+/// quotes, in the terms a check reports: both families map onto one set
+/// (`net::wire` maps ICMP and ICMPv6 types and codes onto it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IcmpErrorKind {
     PortUnreachable,

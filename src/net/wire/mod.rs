@@ -12,6 +12,11 @@
 //!
 //! The protocol numbers, EtherTypes and ICMP types are defined here once;
 //! the BPF filter (`net::bpf`) tests the same numbers in the kernel.
+//!
+//! Builders of what only a peer sends (an ARP reply, a Neighbor
+//! Advertisement, an ICMP error) exist for the tests and are compiled only
+//! for them, with the fixtures in `testing`; `echo_reply` stays public
+//! because the fuzzer (fuzz/fuzz_targets/frame_parse.rs) re-encodes with it.
 
 use std::fmt;
 use std::net::IpAddr;
