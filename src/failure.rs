@@ -5,8 +5,6 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::net::frame::IcmpErrorKind;
-
 use crate::wait::{Interrupted, WaitError};
 
 /// The step of a check that was under way when it ended; failures name it.
@@ -37,6 +35,49 @@ impl fmt::Display for Step {
             Step::Reply => "reply",
             Step::TlsHandshake => "TLS handshake",
         })
+    }
+}
+
+/// What an ICMP or ICMPv6 error says went wrong with the datagram it
+/// quotes, in the terms a check reports: both families map onto one set
+/// (`net::wire` maps ICMP and ICMPv6 types and codes onto it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IcmpErrorKind {
+    PortUnreachable,
+    HostUnreachable,
+    NetUnreachable,
+    /// ICMPv6: Parameter Problem, unrecognized Next Header (RFC 4443 3.4).
+    ProtocolUnreachable,
+    AdminProhibited,
+    /// IPv4 "fragmentation needed and DF set" or ICMPv6 Packet Too Big;
+    /// `mtu` is the next-hop MTU, 0 when an old router leaves it out.
+    MtuExceeded {
+        mtu: u32,
+    },
+    TimeExceeded,
+    /// Any other error type or code, as received.
+    Other {
+        icmp_type: u8,
+        code: u8,
+    },
+}
+
+impl fmt::Display for IcmpErrorKind {
+    /// Words for a status line: "port unreachable", "time exceeded".
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IcmpErrorKind::PortUnreachable => f.write_str("port unreachable"),
+            IcmpErrorKind::HostUnreachable => f.write_str("host unreachable"),
+            IcmpErrorKind::NetUnreachable => f.write_str("network unreachable"),
+            IcmpErrorKind::ProtocolUnreachable => f.write_str("protocol unreachable"),
+            IcmpErrorKind::AdminProhibited => f.write_str("administratively prohibited"),
+            IcmpErrorKind::MtuExceeded { mtu: 0 } => f.write_str("packet too big"),
+            IcmpErrorKind::MtuExceeded { mtu } => write!(f, "packet too big (MTU {mtu})"),
+            IcmpErrorKind::TimeExceeded => f.write_str("time exceeded"),
+            IcmpErrorKind::Other { icmp_type, code } => {
+                write!(f, "error type {icmp_type} code {code}")
+            }
+        }
     }
 }
 

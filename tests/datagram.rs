@@ -17,7 +17,7 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use check_raw::net::path::{Expected, PathSpec, Proto, RawPath};
+use check_raw::net::path::{Awaited, PathSpec, Proto, RawPath};
 use check_raw::trace::Trace;
 use check_raw::transport::kernel::KernelTarget;
 use check_raw::transport::kernel_udp::KernelDatagram;
@@ -70,11 +70,11 @@ fn raw_exchange(tb: &Testbed, real_server: &str, vip: &str, timeout: Duration) -
         source: None,
         source_port: None,
         expect: vec![
-            Expected::Flow {
+            Awaited::Flow {
                 proto: Proto::Udp,
                 remote_port: UDP_PORT,
             },
-            Expected::IcmpErrors {
+            Awaited::IcmpErrors {
                 proto: Proto::Udp,
                 remote_port: UDP_PORT,
             },

@@ -21,10 +21,10 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
 use crate::cli::{Common, Config, IfaceArg, Mode};
+use crate::failure::IcmpErrorKind;
 use crate::failure::{Failure, Step};
-use crate::net::frame::IcmpErrorKind;
 use crate::net::link::Interface;
-use crate::net::path::{Expected, Hazard, PathError, PathSpec, Proto, RawPath};
+use crate::net::path::{Awaited, Hazard, PathError, PathSpec, Proto, RawPath};
 use crate::net::port;
 use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Role};
@@ -112,7 +112,7 @@ impl<'c> Check<'c> {
         let t = &self.common.target;
         match role {
             Role::Master => {
-                let expect = vec![Expected::Flow {
+                let expect = vec![Awaited::Flow {
                     proto: Proto::Tcp,
                     remote_port: t.port,
                 }];
@@ -162,11 +162,11 @@ impl<'c> Check<'c> {
         match role {
             Role::Master => {
                 let expect = vec![
-                    Expected::Flow {
+                    Awaited::Flow {
                         proto: Proto::Udp,
                         remote_port: t.port,
                     },
-                    Expected::IcmpErrors {
+                    Awaited::IcmpErrors {
                         proto: Proto::Udp,
                         remote_port: t.port,
                     },
@@ -204,7 +204,7 @@ impl<'c> Check<'c> {
     /// a failure already worded.
     pub fn open_path<'t>(
         &'t self,
-        expect: Vec<Expected>,
+        expect: Vec<Awaited>,
         trace: &'t mut Trace,
     ) -> Result<RawPath<'t>, Outcome> {
         let spec = self.path_spec(expect);
@@ -212,7 +212,7 @@ impl<'c> Check<'c> {
     }
 
     /// The raw path this check's target asks for, expecting `expect`.
-    pub fn path_spec(&self, expect: Vec<Expected>) -> PathSpec {
+    pub fn path_spec(&self, expect: Vec<Awaited>) -> PathSpec {
         let t = &self.common.target;
         PathSpec {
             iface: match &t.iface {

@@ -25,8 +25,8 @@ use pnet_datalink::MacAddr;
 
 use crate::cli::{Mode, VipConfig};
 use crate::failure::Failure;
-use crate::net::frame::{self, Parsed};
-use crate::net::path::{Expected, PathError, Proto, RawPath};
+use crate::net::path::{Awaited, PathError, Proto, RawPath};
+use crate::net::wire::{self, Parsed};
 use crate::net::Backoff;
 use crate::outcome::{Outcome, State};
 use crate::role::{self, Role, RoleSource};
@@ -100,13 +100,13 @@ fn probe(check: &Check, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
         Err(text) => return check.outcome(State::Unknown, text),
     };
     let proof = match cfg.port {
-        Some(port) => Expected::Flow {
+        Some(port) => Awaited::Flow {
             proto: Proto::Tcp,
             remote_port: port,
         },
-        None => Expected::EchoReply { ident: echo.ident },
+        None => Awaited::EchoReply { ident: echo.ident },
     };
-    let spec = check.path_spec(vec![proof, Expected::NeighborReply { target: vip }]);
+    let spec = check.path_spec(vec![proof, Awaited::NeighborReply { target: vip }]);
     let mut path = match RawPath::open(&spec, check.waiter, check.deadline, trace) {
         Ok(path) => path,
         Err(e) => return check.path_error(e),
@@ -290,7 +290,7 @@ fn holds_vip(path: &mut RawPath, cfg: &VipConfig, echo: &EchoId) -> Result<Optio
     }
     let (src, vip) = (path.src_ip, path.vip);
     let ip_id = path.next_ip_id(1);
-    let request = frame::echo_request(
+    let request = wire::echo_request(
         path.link(),
         src,
         vip,
@@ -339,12 +339,12 @@ fn holds_vip(path: &mut RawPath, cfg: &VipConfig, echo: &EchoId) -> Result<Optio
 fn neighbour_request(path: &RawPath, unicast: bool) -> Result<Vec<u8>, Failure> {
     let (src, vip, our_mac) = (path.src_ip, path.vip, path.iface.mac);
     match (src, vip) {
-        (IpAddr::V4(s), IpAddr::V4(v)) if unicast => Ok(frame::arp_request_to(path.link(), s, v)),
-        (IpAddr::V4(s), IpAddr::V4(v)) => Ok(frame::arp_request(our_mac, s, v)),
+        (IpAddr::V4(s), IpAddr::V4(v)) if unicast => Ok(wire::arp_request_to(path.link(), s, v)),
+        (IpAddr::V4(s), IpAddr::V4(v)) => Ok(wire::arp_request(our_mac, s, v)),
         (IpAddr::V6(s), IpAddr::V6(v)) if unicast => {
-            Ok(frame::neighbor_solicit_to(path.link(), s, v))
+            Ok(wire::neighbor_solicit_to(path.link(), s, v))
         }
-        (IpAddr::V6(s), IpAddr::V6(v)) => Ok(frame::neighbor_solicit(our_mac, s, v)),
+        (IpAddr::V6(s), IpAddr::V6(v)) => Ok(wire::neighbor_solicit(our_mac, s, v)),
         _ => Err(Failure::Local(format!(
             "source {src} and VIP {vip} are of different address families"
         ))),
@@ -586,12 +586,12 @@ mod tests {
 
     #[test]
     fn answers_to_others_are_no_claim() {
-        let link = frame::Link {
+        let link = wire::Link {
             src: mac(0x11),
             dst: mac(1),
         };
-        let reply = frame::arp_reply(link, VIP.into(), [198, 51, 100, 1].into());
-        let parsed = frame::parse(&reply, false).unwrap();
+        let reply = wire::arp_reply(link, VIP.into(), [198, 51, 100, 1].into());
+        let parsed = wire::parse(&reply, false).unwrap();
         assert_eq!(
             claim(&parsed, VIP.into(), [198, 51, 100, 1].into()),
             Some(mac(0x11))
@@ -605,14 +605,14 @@ mod tests {
 
     #[test]
     fn advert_without_option_names_its_sender() {
-        let link = frame::Link {
+        let link = wire::Link {
             src: mac(0x11),
             dst: mac(1),
         };
         let vip6: std::net::Ipv6Addr = "2001:db8:1::10".parse().unwrap();
         let lb6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
-        let na = frame::neighbor_advert(link, vip6, lb6, vip6, None);
-        let parsed = frame::parse(&na, false).unwrap();
+        let na = wire::neighbor_advert(link, vip6, lb6, vip6, None);
+        let parsed = wire::parse(&na, false).unwrap();
         assert_eq!(claim(&parsed, vip6.into(), lb6.into()), Some(mac(0x11)));
     }
 

@@ -9,8 +9,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::frame::{self, Flow, Link, Parsed};
 use super::tcp::{self, Segment, Tcp};
+use super::wire::{self, Flow, Link, Parsed};
 use super::{Failure, Step, Wire};
 use crate::trace::Trace;
 use crate::transport::{close_deadline, Closed, Peer, Transport};
@@ -178,11 +178,11 @@ impl<'w, 'a> Conn<'w, 'a> {
     }
 
     fn transmit(&mut self, seg: &Segment) -> Result<(), Failure> {
-        let bytes = frame::tcp_frame(self.link, self.flow, self.ip_id, seg);
+        let bytes = wire::tcp_frame(self.link, self.flow, self.ip_id, seg);
         self.ip_id = self.ip_id.wrapping_add(1);
         let (link, flow) = (self.link, self.flow);
         self.wire.trace.frame(|| {
-            let sent = frame::TcpFrame {
+            let sent = wire::TcpFrame {
                 link,
                 flow,
                 segment: seg.clone(),

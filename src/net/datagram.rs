@@ -14,13 +14,11 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
-use super::frame::{self, Flow, IcmpErrorKind, Link, Parsed, ETHERNET_HEADER, QUOTED_TRANSPORT};
+use super::wire::{self, Flow, Link, Parsed, ETHERNET_HEADER, IPPROTO_UDP, QUOTED_TRANSPORT};
 use super::{Backoff, Failure, Step, Wire};
+use crate::failure::IcmpErrorKind;
 use crate::trace::{Trace, FRAMES};
 use crate::transport::{Datagram, Peer};
-
-/// IP protocol number of UDP, as ICMP errors quote it.
-const IPPROTO_UDP: u8 = 17;
 
 /// What a received frame is to an exchange on `flow` (ours, outgoing).
 #[derive(Debug, PartialEq, Eq)]
@@ -43,7 +41,7 @@ pub struct Sent {
 }
 
 impl Sent {
-    /// The match data of `frame`, a UDP frame built by `frame::udp_frame`
+    /// The match data of `frame`, a UDP frame built by `wire::udp_frame`
     /// for `flow` (no IP options, no extension headers).
     fn of(frame: &[u8], flow: Flow, our_mac: MacAddr) -> Sent {
         let ip_header = if flow.src_ip.is_ipv6() { 40 } else { 20 };
@@ -114,7 +112,7 @@ impl Datagram for UdpFlow<'_, '_> {
         request: &[u8],
         accept: &mut dyn FnMut(&[u8]) -> Result<(), String>,
     ) -> Result<(Vec<u8>, Duration), Failure> {
-        let bytes = frame::udp_frame(self.link, self.flow, self.ip_id, request);
+        let bytes = wire::udp_frame(self.link, self.flow, self.ip_id, request);
         self.ip_id = self.ip_id.wrapping_add(1);
         let sent = Sent::of(&bytes, self.flow, self.link.src);
         let (flow, len) = (self.flow, request.len());
@@ -188,13 +186,13 @@ mod tests {
     }
 
     fn parse(frame: &[u8]) -> Parsed {
-        frame::parse(frame, false).unwrap()
+        wire::parse(frame, false).unwrap()
     }
 
     /// What we sent for `flow`: the request "query".
     fn sent(flow: Flow) -> Sent {
         let link = Link { src: US, dst: RS };
-        Sent::of(&frame::udp_frame(link, flow, 1, b"query"), flow, US)
+        Sent::of(&wire::udp_frame(link, flow, 1, b"query"), flow, US)
     }
 
     fn reply_frame(flow: Flow, dst_mac: MacAddr) -> Vec<u8> {
@@ -202,7 +200,7 @@ mod tests {
             src: RS,
             dst: dst_mac,
         };
-        frame::udp_frame(link, flow, 7, b"answer")
+        wire::udp_frame(link, flow, 7, b"answer")
     }
 
     #[test]
@@ -234,14 +232,14 @@ mod tests {
     /// The IP packet we sent, as an ICMP error quotes it.
     fn sent_packet(flow: Flow) -> Vec<u8> {
         let link = Link { src: US, dst: RS };
-        frame::udp_frame(link, flow, 1, b"query")[frame::ETHERNET_HEADER..].to_vec()
+        wire::udp_frame(link, flow, 1, b"query")[wire::ETHERNET_HEADER..].to_vec()
     }
 
     #[test]
     fn an_icmp_error_quoting_our_datagram_ends_the_exchange() {
         let link = Link { src: RS, dst: US };
         let vip: IpAddr = "203.0.113.10".parse().unwrap();
-        let error = frame::icmp_error_frame(
+        let error = wire::icmp_error_frame(
             link,
             vip,
             ours().src_ip,
@@ -258,7 +256,7 @@ mod tests {
         // About another datagram of ours (another port): not this exchange's.
         let mut other = ours();
         other.src_port = 40001;
-        let error = frame::icmp_error_frame(
+        let error = wire::icmp_error_frame(
             link,
             vip,
             ours().src_ip,
@@ -273,9 +271,9 @@ mod tests {
         // payload, so another checksum), or not addressed to us.
         let forged = {
             let link = Link { src: US, dst: RS };
-            frame::udp_frame(link, ours(), 1, b"guess")[frame::ETHERNET_HEADER..].to_vec()
+            wire::udp_frame(link, ours(), 1, b"guess")[wire::ETHERNET_HEADER..].to_vec()
         };
-        let error = frame::icmp_error_frame(
+        let error = wire::icmp_error_frame(
             link,
             vip,
             ours().src_ip,
@@ -286,7 +284,7 @@ mod tests {
             classify(parse(&error), &sent(ours())),
             Classified::Other(_)
         ));
-        let to_someone_else = frame::icmp_error_frame(
+        let to_someone_else = wire::icmp_error_frame(
             link,
             vip,
             "198.51.100.2".parse().unwrap(),
@@ -309,7 +307,7 @@ mod tests {
         };
         let got = classify(parse(&reply_frame(flow.reversed(), US)), &sent(flow));
         assert_eq!(got, Classified::Reply(b"answer".to_vec()));
-        let error = frame::icmp_error_frame(
+        let error = wire::icmp_error_frame(
             Link { src: RS, dst: US },
             flow.dst_ip,
             flow.src_ip,

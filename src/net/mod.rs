@@ -14,7 +14,6 @@
 pub mod bpf;
 pub mod conn;
 pub mod datagram;
-pub mod frame;
 pub mod link;
 pub mod neigh;
 pub mod path;
@@ -22,6 +21,7 @@ pub mod port;
 pub mod seq;
 pub mod socket;
 pub mod tcp;
+pub mod wire;
 
 use std::time::{Duration, Instant};
 
@@ -30,8 +30,8 @@ use pnet_datalink::MacAddr;
 pub use crate::failure::{Failure, Step};
 use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};
-use frame::Parsed;
 use socket::PacketSocket;
+use wire::Parsed;
 
 /// Frames handled per wake-up before checking the clock again, so a burst
 /// of matching frames cannot hold us past the deadline.
@@ -187,7 +187,7 @@ impl Wire<'_> {
                     .frame(|| format!("< truncated frame of {len} bytes ignored"));
                 continue;
             }
-            match frame::parse(rx.frame, rx.checksum_verified) {
+            match wire::parse(rx.frame, rx.checksum_verified) {
                 Ok(parsed) => {
                     if let Some(done) = handle(self.trace, parsed) {
                         return Ok(Some(done));

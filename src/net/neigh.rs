@@ -11,15 +11,15 @@ use std::net::IpAddr;
 
 use pnet_datalink::MacAddr;
 
-use super::frame::{self, Parsed};
+use super::wire::{self, Parsed};
 use super::{Backoff, Failure, Step, Wire};
 
 /// Resolve `target` to a MAC address, asking from `source` (same family).
 pub fn resolve(wire: &mut Wire, source: IpAddr, target: IpAddr) -> Result<MacAddr, Failure> {
     let (request, what) = match (source, target) {
-        (IpAddr::V4(src), IpAddr::V4(dst)) => (frame::arp_request(wire.our_mac, src, dst), "ARP"),
+        (IpAddr::V4(src), IpAddr::V4(dst)) => (wire::arp_request(wire.our_mac, src, dst), "ARP"),
         (IpAddr::V6(src), IpAddr::V6(dst)) => {
-            (frame::neighbor_solicit(wire.our_mac, src, dst), "NDP")
+            (wire::neighbor_solicit(wire.our_mac, src, dst), "NDP")
         }
         _ => {
             return Err(Failure::Local(format!(

@@ -18,33 +18,19 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
-pub use super::bpf::Proto;
-use super::bpf::{Expect, Program};
+use super::bpf::Program;
+pub use super::bpf::{Awaited, Proto};
 use super::conn::Conn;
 use super::datagram::UdpFlow;
-use super::frame::{self, Flow, Link};
 use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
 use super::socket::PacketSocket;
 use super::tcp::{Seq, TcpParams};
+use super::wire::{self, Flow, Link};
 use super::{neigh, Failure, Step, Wire};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::Peer;
 use crate::wait::Waiter;
-
-/// Frames a check expects back, beyond the real server's ARP/NDP reply
-/// (always expected: the path needs its MAC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Expected {
-    /// TCP or UDP from VIP:`remote_port` to our reserved port.
-    Flow { proto: Proto, remote_port: u16 },
-    /// ICMP/ICMPv6 errors quoting our `proto` datagrams to VIP:`remote_port`.
-    IcmpErrors { proto: Proto, remote_port: u16 },
-    /// Echo replies from the VIP carrying identifier `ident`.
-    EchoReply { ident: u16 },
-    /// ARP replies or Neighbor Advertisements about `target`.
-    NeighborReply { target: IpAddr },
-}
 
 /// What a check asks of its path.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +45,9 @@ pub struct PathSpec {
     pub source: Option<IpAddr>,
     /// A fixed local port (`--source-port`) instead of a free one.
     pub source_port: Option<u16>,
-    pub expect: Vec<Expected>,
+    /// The replies awaited beyond the real server's ARP/NDP reply (always
+    /// awaited: the path needs its MAC).
+    pub expect: Vec<Awaited>,
 }
 
 /// Why the raw path could not be set up.
@@ -155,7 +143,7 @@ impl<'a> RawPath<'a> {
         let iface = Interface::lookup(&name).map_err(PathError::Interface)?;
         let src_ip = source_address(spec, &iface)?;
         let wants_port = spec.expect.iter().find_map(|e| match e {
-            Expected::Flow { proto, .. } => Some(*proto),
+            Awaited::Flow { proto, .. } => Some(*proto),
             _ => None,
         });
         let reserved = match wants_port {
@@ -235,7 +223,7 @@ impl<'a> RawPath<'a> {
     /// yet connected; dropping it resets whatever it left open. `timeout`
     /// (`-t`) bounds its clean close.
     pub fn tcp(&mut self, remote_port: u16, timeout: Duration) -> Result<Conn<'_, 'a>, PathError> {
-        let mss = frame::mss_for_mtu(self.mtu, self.src_ip.is_ipv6());
+        let mss = wire::mss_for_mtu(self.mtu, self.src_ip.is_ipv6());
         let isn = Seq(random_u32().map_err(PathError::Random)?);
         let flow = self.flow_to(remote_port);
         let link = self.link();
@@ -335,31 +323,14 @@ fn source_address(spec: &PathSpec, iface: &Interface) -> Result<IpAddr, PathErro
     }
 }
 
-/// The BPF program for what `spec` expects, with our `local_port`: the
-/// real server's ARP/NDP reply always, then each expected kind of frame.
+/// The BPF program for what `spec` awaits, with our `local_port`: the
+/// real server's ARP/NDP reply always, then each awaited reply.
 fn filter_for(spec: &PathSpec, local_port: u16) -> Result<Program, PathError> {
-    let remote = |port| SocketAddr::new(spec.vip, port);
-    let mut expected = vec![Expect::NeighborReply {
+    let mut awaited = vec![Awaited::NeighborReply {
         target: spec.real_server,
     }];
-    expected.extend(spec.expect.iter().map(|e| match *e {
-        Expected::Flow { proto, remote_port } => Expect::Transport {
-            proto,
-            remote: remote(remote_port),
-            local_port,
-        },
-        Expected::IcmpErrors { proto, remote_port } => Expect::IcmpErrorFor {
-            proto,
-            remote: remote(remote_port),
-            local_port,
-        },
-        Expected::EchoReply { ident } => Expect::EchoReply {
-            from: spec.vip,
-            ident,
-        },
-        Expected::NeighborReply { target } => Expect::NeighborReply { target },
-    }));
-    Program::build(&expected).map_err(|e| PathError::Filter(e.to_string()))
+    awaited.extend(&spec.expect);
+    Program::build(spec.vip, local_port, &awaited).map_err(|e| PathError::Filter(e.to_string()))
 }
 
 /// The settings that would make this host's kernel answer a raw TCP

@@ -15,8 +15,8 @@ use socket2::{Domain, Protocol, Socket, Type};
 
 use super::kernel::KernelTarget;
 use super::{Datagram, Peer};
+use crate::failure::IcmpErrorKind;
 use crate::failure::{Failure, Step};
-use crate::net::frame::IcmpErrorKind;
 use crate::net::Backoff;
 use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};

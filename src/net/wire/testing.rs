@@ -1,0 +1,176 @@
+//! Fixtures shared by the tests of every wire format: the addresses of a
+//! small LVS-DR setup (balancer, real server, VIP, a router), flows and
+//! segments over them, and helpers that parse a frame as one kind or edit
+//! an IPv4 header with its checksum fixed up.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use pnet_datalink::MacAddr;
+use pnet_packet::ipv4::{self, MutableIpv4Packet};
+
+// The sizes and builders the tests of several formats use.
+pub(super) use super::ethernet::{ETHERNET_HEADER, MIN_FRAME};
+pub(super) use super::ipv4::IPV4_HEADER;
+pub(super) use super::ipv6::{ipv6_frame, IPV6_HEADER};
+use super::{parse, Echo, Flow, IcmpError, Link, Parsed, TcpFrame, UdpFrame};
+use crate::net::tcp::{Flags, Segment, Seq};
+
+pub(crate) const LB_MAC: MacAddr = MacAddr(0x02, 0, 0, 0, 0, 0x01);
+
+pub(crate) const RS_MAC: MacAddr = MacAddr(0x02, 0, 0, 0, 0, 0x11);
+
+pub(crate) const LB_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+
+pub(crate) const RS_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 11);
+
+pub(crate) const VIP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 10);
+
+pub(crate) const LB6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+
+pub(crate) const RS6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0x1234, 0x5611);
+
+pub(crate) const VIP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x10);
+
+pub(crate) const ROUTER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 254);
+
+pub(crate) const ROUTER6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0xfe);
+
+pub(crate) fn flow() -> Flow {
+    Flow {
+        src_ip: LB_IP.into(),
+        dst_ip: VIP.into(),
+        src_port: 40000,
+        dst_port: 80,
+    }
+}
+
+pub(crate) fn flow6() -> Flow {
+    Flow {
+        src_ip: LB6.into(),
+        dst_ip: VIP6.into(),
+        src_port: 40000,
+        dst_port: 443,
+    }
+}
+
+pub(crate) fn flow_udp() -> Flow {
+    Flow {
+        dst_port: 53,
+        ..flow()
+    }
+}
+
+pub(crate) fn flow6_udp() -> Flow {
+    Flow {
+        dst_port: 53,
+        ..flow6()
+    }
+}
+
+pub(crate) fn link() -> Link {
+    Link {
+        src: LB_MAC,
+        dst: RS_MAC,
+    }
+}
+
+pub(crate) fn rs_link() -> Link {
+    Link {
+        src: RS_MAC,
+        dst: LB_MAC,
+    }
+}
+
+pub(crate) fn syn() -> Segment {
+    Segment {
+        seq: Seq(0xdead_beef),
+        ack: Seq(0),
+        flags: Flags::SYN,
+        window: 65535,
+        mss: Some(1460),
+        payload: vec![],
+    }
+}
+
+pub(crate) fn data_segment() -> Segment {
+    Segment {
+        seq: Seq(7),
+        ack: Seq(99),
+        flags: Flags::PSH | Flags::ACK,
+        window: 1000,
+        mss: None,
+        payload: b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+    }
+}
+
+pub(crate) fn parsed_tcp(frame: &[u8]) -> TcpFrame {
+    match parse(frame, false) {
+        Ok(Parsed::Tcp(t)) => t,
+        other => panic!("expected TCP, got {other:?}"),
+    }
+}
+
+pub(crate) fn parsed_udp(frame: &[u8]) -> UdpFrame {
+    match parse(frame, false) {
+        Ok(Parsed::Udp(u)) => u,
+        other => panic!("expected UDP, got {other:?}"),
+    }
+}
+
+pub(crate) fn parsed_echo(frame: &[u8]) -> Echo {
+    match parse(frame, false) {
+        Ok(Parsed::Echo(e)) => e,
+        other => panic!("expected echo, got {other:?}"),
+    }
+}
+
+pub(crate) fn parsed_error(frame: &[u8]) -> IcmpError {
+    match parse(frame, false) {
+        Ok(Parsed::IcmpError(e)) => e,
+        other => panic!("expected an ICMP error, got {other:?}"),
+    }
+}
+
+/// The frame's length without Ethernet padding.
+pub(crate) fn unpadded_len(frame: &[u8]) -> usize {
+    let ip = &frame[ETHERNET_HEADER..];
+    ETHERNET_HEADER
+        + if frame[12] == 0x86 {
+            IPV6_HEADER + usize::from(u16::from_be_bytes([ip[4], ip[5]]))
+        } else {
+            usize::from(u16::from_be_bytes([ip[2], ip[3]]))
+        }
+}
+
+/// Offset of the UDP header in a frame without IP options.
+pub(crate) fn udp_at(frame: &[u8]) -> usize {
+    ETHERNET_HEADER
+        + if frame[12] == 0x86 {
+            IPV6_HEADER
+        } else {
+            IPV4_HEADER
+        }
+}
+
+/// Rewrite an IPv4 header field and fix the header checksum, so that the
+/// field itself is what the parser sees as wrong.
+pub(crate) fn with_ip_header(mut frame: Vec<u8>, edit: impl Fn(&mut MutableIpv4Packet)) -> Vec<u8> {
+    let mut ip = MutableIpv4Packet::new(&mut frame[ETHERNET_HEADER..]).unwrap();
+    edit(&mut ip);
+    ip.set_checksum(0);
+    let sum = ipv4::checksum(&ip.to_immutable());
+    ip.set_checksum(sum);
+    frame
+}
+
+/// The same IPv4 frame with 4 bytes of options (NOPs and an end) in its
+/// header: lengths and header checksum fixed up.
+pub(crate) fn with_ip_options(mut frame: Vec<u8>) -> Vec<u8> {
+    let total = u16::from_be_bytes([frame[16], frame[17]]) + 4;
+    frame.truncate(ETHERNET_HEADER + usize::from(total) - 4);
+    frame.splice(34..34, [1, 1, 1, 0]);
+    with_ip_header(frame, |ip| {
+        ip.set_header_length(6);
+        ip.set_total_length(total);
+    })
+}
