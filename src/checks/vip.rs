@@ -23,18 +23,18 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
+use crate::channel::Transport;
 use crate::cli::{Mode, VipConfig};
 use crate::failure::Failure;
 use crate::net::frame::{self, Parsed};
 use crate::net::path::{Expected, PathError, Proto, RawPath};
-use crate::net::Backoff;
 use crate::outcome::{Outcome, State};
+use crate::resend::Backoff;
 use crate::role::{self, Role, RoleSource};
 use crate::trace::{Trace, DETAIL};
-use crate::transport::Transport;
 use crate::wait::Waiter;
 
-use super::{ms, Check};
+use super::{ms, CheckRun};
 
 /// Bytes of random payload in the echo request: the reply must carry them
 /// back, so a forged or stale reply cannot pass for ours.
@@ -43,7 +43,7 @@ const ECHO_PAYLOAD: usize = 16;
 const MAX_CLAIMANTS: usize = 16;
 
 pub fn run(cfg: &VipConfig, waiter: &Waiter) -> Outcome {
-    let check = Check::new(Mode::Vip, &cfg.common, waiter);
+    let check = CheckRun::new(Mode::Vip, &cfg.common, waiter);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = probe(&check, cfg, &mut trace);
     outcome.with_details(trace.into_lines())
@@ -85,7 +85,7 @@ struct Finding {
     text: String,
 }
 
-fn probe(check: &Check, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
+fn probe(check: &CheckRun, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
     let t = &cfg.common.target;
     let (vip, rs) = (t.vip, t.real_server);
     let role = match cfg.segment {
@@ -106,11 +106,11 @@ fn probe(check: &Check, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
         },
         None => Expected::EchoReply { ident: echo.ident },
     };
-    let spec = check.path_spec(vec![proof, Expected::NeighborReply { target: vip }]);
-    let mut path = match RawPath::open(&spec, check.waiter, check.deadline, trace) {
-        Ok(path) => path,
-        Err(e) => return check.path_error(e),
-    };
+    let mut path =
+        match check.open_path(vec![proof, Expected::NeighborReply { target: vip }], trace) {
+            Ok(path) => path,
+            Err(outcome) => return outcome,
+        };
     let peer = path.peer(t.port);
     let fail = |f: Failure| check.failure(f, &peer, &[]);
     let (rs_mac, iface) = (path.rs_mac, path.iface.name.clone());
@@ -221,7 +221,7 @@ fn detail(path: &mut RawPath, text: impl FnOnce() -> String) {
 /// `-r auto` rule (the VIP is local), since which answer is right on the
 /// segment depends on it and "MASTER" by default would call the MASTER's
 /// own answer a split brain on every BACKUP.
-fn segment_role(check: &Check, trace: &mut Trace) -> Result<Role, Outcome> {
+fn segment_role(check: &CheckRun, trace: &mut Trace) -> Result<Role, Outcome> {
     let source = match &check.common.role {
         RoleSource::Default => &RoleSource::Auto,
         given => given,

@@ -15,9 +15,11 @@ use std::time::{Duration, Instant};
 use pnet_datalink::MacAddr;
 
 use super::frame::{self, Flow, IcmpErrorKind, Link, Parsed, ETHERNET_HEADER, QUOTED_TRANSPORT};
-use super::{Backoff, Failure, Step, Wire};
+use super::Wire;
+use crate::channel::{Datagram, Peer};
+use crate::failure::{Failure, Step};
+use crate::resend::Backoff;
 use crate::trace::{Trace, FRAMES};
-use crate::transport::{Datagram, Peer};
 
 /// IP protocol number of UDP, as ICMP errors quote it.
 const IPPROTO_UDP: u8 = 17;

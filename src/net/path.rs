@@ -27,9 +27,10 @@ use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
 use super::socket::PacketSocket;
 use super::tcp::{Seq, TcpParams};
-use super::{neigh, Failure, Step, Wire};
+use super::{neigh, Wire};
+use crate::channel::Peer;
+use crate::failure::{Failure, Step};
 use crate::trace::{Trace, DETAIL};
-use crate::transport::Peer;
 use crate::wait::Waiter;
 
 /// Frames a check expects back, beyond the real server's ARP/NDP reply

@@ -29,15 +29,13 @@ use openssl::ssl::{
 };
 use openssl::x509::{X509NameRef, X509Ref, X509VerifyResult, X509};
 
-use super::{Closed, Io, Peer, Transport};
+use crate::channel::{Ending, Io, Peer, Transport, READ_CHUNK};
 use crate::failure::{Failure, Step};
 use crate::trace::{Trace, DETAIL};
 use cert::{Failed, Fingerprint};
 
 /// First bytes from the server kept to recognise a plain-text answer.
 const HEAD_KEPT: usize = 64;
-/// Bytes asked of the transport per read: a TLS record at most.
-const READ_CHUNK: usize = 16 * 1024 + 512;
 
 /// A protocol version `--ssl` names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -439,7 +437,7 @@ impl Transport for TlsStream<'_> {
     /// has closed draws an RST. A server that has said nothing (the TCP
     /// check) waits for us: close_notify first. Then the inner FIN
     /// handshake.
-    fn finish(&mut self, clean: bool) -> Result<Closed, Failure> {
+    fn finish(&mut self, clean: bool) -> Result<Ending, Failure> {
         let answered = self.answered;
         match &mut self.link {
             TlsState::Idle(inner) => inner.finish(clean),
@@ -476,7 +474,7 @@ impl Transport for TlsStream<'_> {
                 }
                 stream.get_mut().io.transport().finish(clean)
             }
-            TlsState::Lost => Ok(Closed::Reset),
+            TlsState::Lost => Ok(Ending::Reset),
         }
     }
 
