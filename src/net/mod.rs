@@ -10,6 +10,11 @@
 //!
 //! Nothing here words a failure for the status line: errors are typed
 //! (`Failure`, `PathError`) and `checks` says what they mean.
+//!
+//! `net` is the layer above the base: it implements the base's contracts
+//! (`channel::Transport` by `conn`, `channel::Datagram` by `datagram`) and
+//! asks with the base's `resend` loop, and imports nothing from
+//! `transport`, `checks` or above (tests/architecture.rs).
 
 pub mod bpf;
 pub mod conn;

@@ -1,6 +1,6 @@
 //! The BACKUP role's datagram exchange: the kernel's UDP to the real
-//! server's own address, with the raw path's schedule (resend with backoff
-//! inside the deadline) and the same failures.
+//! server's own address, with the raw path's schedule (the same
+//! `resend` loop: backoff inside the deadline) and the same failures.
 //!
 //! The socket is connected, so the kernel hands us only datagrams from the
 //! real server's address and port, and reports an ICMP port unreachable
