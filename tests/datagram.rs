@@ -17,11 +17,11 @@ use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use check_raw::channel::Datagram;
 use check_raw::net::path::{Awaited, PathSpec, Proto, RawPath};
 use check_raw::trace::Trace;
 use check_raw::transport::kernel::KernelTarget;
 use check_raw::transport::kernel_udp::KernelDatagram;
-use check_raw::transport::Datagram;
 use check_raw::wait::Waiter;
 use harness::*;
 

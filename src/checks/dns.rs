@@ -11,18 +11,15 @@
 
 use std::time::{Duration, Instant};
 
+use crate::channel::{Peer, Transport, READ_CHUNK};
 use crate::cli::{DnsConfig, Mode};
 use crate::dns::{answer, Answer, Query};
 use crate::failure::{Failure, Step};
 use crate::outcome::{Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
-use crate::transport::{Peer, Transport};
 use crate::wait::Waiter;
 
-use super::{ms, Check};
-
-/// Bytes asked of the stream per read.
-const READ_CHUNK: usize = 16 * 1024;
+use super::{ms, CheckRun};
 
 /// How the answer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +41,7 @@ struct DnsExchange {
 }
 
 pub fn run(cfg: &DnsConfig, waiter: &Waiter) -> Outcome {
-    let check = Check::new(Mode::Dns, &cfg.common, waiter);
+    let check = CheckRun::new(Mode::Dns, &cfg.common, waiter);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = match query_id() {
         Ok(id) => ask(&check, cfg, id, &mut trace),
@@ -61,7 +58,7 @@ fn query_id() -> Result<u16, String> {
         .map_err(|e| format!("no randomness from the OS: {e}"))
 }
 
-fn ask(check: &Check, cfg: &DnsConfig, id: u16, trace: &mut Trace) -> Outcome {
+fn ask(check: &CheckRun, cfg: &DnsConfig, id: u16, trace: &mut Trace) -> Outcome {
     let q = &cfg.query;
     trace.line(DETAIL, || {
         format!(
@@ -180,7 +177,7 @@ fn over_tcp(
 }
 
 /// Hold the answer to the expectations and word the result.
-fn verdict(check: &Check, cfg: &DnsConfig, x: DnsExchange, trace: &mut Trace) -> Outcome {
+fn verdict(check: &CheckRun, cfg: &DnsConfig, x: DnsExchange, trace: &mut Trace) -> Outcome {
     let a = &x.answer;
     trace.line(DETAIL, || {
         let mut flags = Vec::new();

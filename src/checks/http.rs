@@ -8,19 +8,17 @@
 
 use std::time::{Duration, Instant};
 
+use crate::channel::{Ending, Transport, READ_CHUNK};
 use crate::cli::{HttpConfig, Mode};
 use crate::failure::{Failure, Step};
 use crate::http::{Method, Phase, Progress, Response, ResponseParser};
 use crate::outcome::{Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::tls::TlsStream;
-use crate::transport::{Closed, Transport};
 use crate::wait::Waiter;
 
-use super::{ms, Check};
+use super::{ms, CheckRun};
 
-/// Bytes asked of the transport per read.
-const READ_CHUNK: usize = 64 * 1024;
 /// Body bytes shown at `-vv`.
 const BODY_SHOWN: usize = 4096;
 
@@ -31,13 +29,13 @@ struct HttpExchange {
     elapsed: Duration,
     /// "via 198.51.100.11 (02:..)" or "via 198.51.100.11:80 (BACKUP role)".
     via: String,
-    closed: Closed,
+    closed: Ending,
     /// " over TLSv1.3" with `--ssl`, else empty.
     over: String,
 }
 
 pub fn run(mode: Mode, cfg: &HttpConfig, waiter: &Waiter) -> Outcome {
-    let check = Check::new(mode, &cfg.common, waiter);
+    let check = CheckRun::new(mode, &cfg.common, waiter);
     let mut trace = Trace::new(cfg.common.verbosity);
     let request = cfg.request.to_bytes();
     let outcome = check.over_stream(&mut trace, |stream| {
@@ -119,7 +117,7 @@ fn feed(
 }
 
 /// Compare the response with the expectations and word the result.
-fn verdict(check: &Check, cfg: &HttpConfig, x: HttpExchange) -> Outcome {
+fn verdict(check: &CheckRun, cfg: &HttpConfig, x: HttpExchange) -> Outcome {
     let r = &x.response;
     let mut summary = format!(
         "{}{}, {} bytes in {} {}{}",

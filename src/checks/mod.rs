@@ -6,9 +6,14 @@
 //! config -> role -> transport -> probe -> `Outcome`.
 //!
 //! To add a check: a `cli` mode and config, then a module here whose `run`
-//! builds a [`Check`] and calls [`Check::over_stream`] (or, for a probe
-//! that is not a byte stream, opens `net::path::RawPath` itself with the
-//! frames it expects) and turns the probe's result into an `Outcome`.
+//! builds a [`CheckRun`] and calls [`CheckRun::over_stream`] (or
+//! [`CheckRun::over_datagrams`]; for a probe that is neither, it opens
+//! the raw path itself with [`CheckRun::open_path`] and the frames it
+//! expects) and turns the probe's result into an `Outcome`.
+//!
+//! The role is dispatched in one place, [`CheckRun::over`]: what differs
+//! between a stream and a datagram exchange (the frames the raw path
+//! expects, and how each role opens its channel) is a [`Carrier`].
 
 pub mod dns;
 pub mod http;
@@ -20,6 +25,7 @@ use std::cell::OnceCell;
 use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::{Duration, Instant};
 
+use crate::channel::{Datagram, Peer, Transport};
 use crate::cli::{Common, Config, IfaceArg, Mode};
 use crate::failure::IcmpErrorKind;
 use crate::failure::{Failure, Step};
@@ -31,7 +37,6 @@ use crate::role::{self, Role};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::kernel::{KernelStream, KernelTarget};
 use crate::transport::kernel_udp::KernelDatagram;
-use crate::transport::{Datagram, Peer, Transport};
 use crate::wait::Waiter;
 
 /// Run the check `config` asks for.
@@ -46,7 +51,7 @@ pub fn run(config: &Config, waiter: &Waiter) -> Outcome {
 
 /// One run of one check: its mode and options, the signal-aware waiter
 /// and the deadline every step shares.
-pub struct Check<'c> {
+pub struct CheckRun<'c> {
     pub mode: Mode,
     pub common: &'c Common,
     pub waiter: &'c Waiter,
@@ -57,9 +62,9 @@ pub struct Check<'c> {
     role: OnceCell<Role>,
 }
 
-impl<'c> Check<'c> {
-    pub fn new(mode: Mode, common: &'c Common, waiter: &'c Waiter) -> Check<'c> {
-        Check {
+impl<'c> CheckRun<'c> {
+    pub fn new(mode: Mode, common: &'c Common, waiter: &'c Waiter) -> CheckRun<'c> {
+        CheckRun {
             mode,
             common,
             waiter,
@@ -105,45 +110,7 @@ impl<'c> Check<'c> {
         trace: &mut Trace,
         probe: impl FnOnce(&mut dyn Transport) -> Result<Outcome, Failure>,
     ) -> Outcome {
-        let role = match self.role(trace) {
-            Ok(role) => role,
-            Err(outcome) => return outcome,
-        };
-        let t = &self.common.target;
-        match role {
-            Role::Master => {
-                let expect = vec![Awaited::Flow {
-                    proto: Proto::Tcp,
-                    remote_port: t.port,
-                }];
-                let mut path = match self.open_path(expect, trace) {
-                    Ok(path) => path,
-                    Err(outcome) => return outcome,
-                };
-                let hazards = path.hazards.clone();
-                let mut conn = match path.tcp(t.port, self.common.timeout) {
-                    Ok(conn) => conn,
-                    Err(e) => return self.path_error(e),
-                };
-                let peer = conn.peer().clone();
-                probe(&mut conn).unwrap_or_else(|f| self.failure(f, &peer, &hazards))
-            }
-            Role::Backup => {
-                let target = self.kernel_target();
-                trace.line(DETAIL, || {
-                    format!("BACKUP role: kernel connection to {}", target.addr)
-                });
-                let mut stream = KernelStream::new(
-                    target,
-                    self.waiter,
-                    self.deadline,
-                    self.common.timeout,
-                    trace,
-                );
-                let peer = stream.peer().clone();
-                probe(&mut stream).unwrap_or_else(|f| self.failure(f, &peer, &[]))
-            }
-        }
+        self.over::<ByteStream>(trace, probe)
     }
 
     /// Run `probe` over the datagram exchange this run's role decides: UDP
@@ -154,41 +121,53 @@ impl<'c> Check<'c> {
         trace: &mut Trace,
         probe: impl FnOnce(&mut dyn Datagram) -> Result<Outcome, Failure>,
     ) -> Outcome {
+        self.over::<Datagrams>(trace, probe)
+    }
+
+    /// The role dispatch, once for every carrier: decide the role, open
+    /// the carrier's channel for it (raw to VIP:PORT as MASTER, the
+    /// kernel's to REAL_SERVER:PORT as BACKUP), run `probe` over it, and
+    /// word a failure for the peer it talked to. The raw path's hazards
+    /// (host settings that may explain a failure) come with MASTER only.
+    pub fn over<C: Carrier>(
+        &self,
+        trace: &mut Trace,
+        probe: impl for<'b> FnOnce(&'b mut C::Channel<'b>) -> Result<Outcome, Failure>,
+    ) -> Outcome {
         let role = match self.role(trace) {
             Ok(role) => role,
             Err(outcome) => return outcome,
         };
-        let t = &self.common.target;
         match role {
             Role::Master => {
-                let expect = vec![
-                    Awaited::Flow {
-                        proto: Proto::Udp,
-                        remote_port: t.port,
-                    },
-                    Awaited::IcmpErrors {
-                        proto: Proto::Udp,
-                        remote_port: t.port,
-                    },
-                ];
+                let expect = C::expect(self.common.target.port);
                 let mut path = match self.open_path(expect, trace) {
                     Ok(path) => path,
                     Err(outcome) => return outcome,
                 };
-                let mut udp = path.udp(t.port);
-                let peer = udp.peer().clone();
-                probe(&mut udp).unwrap_or_else(|f| self.failure(f, &peer, &[]))
+                let hazards = path.hazards.clone();
+                C::over_raw(self, &mut path, |ch| self.judged::<C>(ch, &hazards, probe))
+                    .unwrap_or_else(|e| self.path_error(e))
             }
             Role::Backup => {
                 let target = self.kernel_target();
                 trace.line(DETAIL, || {
-                    format!("BACKUP role: kernel UDP to {}", target.addr)
+                    format!("BACKUP role: {} to {}", C::KERNEL, target.addr)
                 });
-                let mut udp = KernelDatagram::new(target, self.waiter, self.deadline, trace);
-                let peer = udp.peer().clone();
-                probe(&mut udp).unwrap_or_else(|f| self.failure(f, &peer, &[]))
+                C::over_kernel(self, target, trace, |ch| self.judged::<C>(ch, &[], probe))
             }
         }
+    }
+
+    /// `probe`'s outcome over `channel`, or its failure in words.
+    fn judged<'b, C: Carrier>(
+        &self,
+        channel: &'b mut C::Channel<'b>,
+        hazards: &[Hazard],
+        probe: impl FnOnce(&'b mut C::Channel<'b>) -> Result<Outcome, Failure>,
+    ) -> Outcome {
+        let peer = C::peer(channel).clone();
+        probe(channel).unwrap_or_else(|f| self.failure(f, &peer, hazards))
     }
 
     fn kernel_target(&self) -> KernelTarget {
@@ -212,7 +191,7 @@ impl<'c> Check<'c> {
     }
 
     /// The raw path this check's target asks for, expecting `expect`.
-    pub fn path_spec(&self, expect: Vec<Awaited>) -> PathSpec {
+    fn path_spec(&self, expect: Vec<Awaited>) -> PathSpec {
         let t = &self.common.target;
         PathSpec {
             iface: match &t.iface {
@@ -424,6 +403,121 @@ impl<'c> Check<'c> {
                 self.common_failure(failure, &format!("{rs} (resolving its MAC)"))
             }
         }
+    }
+}
+
+/// What a probe talks through, opened for either role: the part of the
+/// role dispatch ([`CheckRun::over`]) that differs between a byte stream
+/// and a datagram exchange.
+pub trait Carrier {
+    /// What the probe gets: `dyn Transport` or `dyn Datagram`, living
+    /// as long as the probe's borrow of it.
+    type Channel<'a>: ?Sized + 'a;
+    /// The kernel's carrier, for `-v`: "kernel connection", "kernel UDP".
+    const KERNEL: &'static str;
+    /// The frames the raw path must let through for a target on `port`.
+    fn expect(port: u16) -> Vec<Awaited>;
+    fn peer<'a>(channel: &'a Self::Channel<'_>) -> &'a Peer;
+    /// Run `f` over the raw channel to VIP:PORT on `path` (MASTER).
+    fn over_raw(
+        run: &CheckRun,
+        path: &mut RawPath,
+        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
+    ) -> Result<Outcome, PathError>;
+    /// Run `f` over the kernel's channel to `target` (BACKUP).
+    fn over_kernel(
+        run: &CheckRun,
+        target: KernelTarget,
+        trace: &mut Trace,
+        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
+    ) -> Outcome;
+}
+
+/// TCP: our client over raw frames, or the kernel's.
+pub struct ByteStream;
+
+impl Carrier for ByteStream {
+    type Channel<'a> = dyn Transport + 'a;
+    const KERNEL: &'static str = "kernel connection";
+
+    fn expect(port: u16) -> Vec<Awaited> {
+        vec![Awaited::Flow {
+            proto: Proto::Tcp,
+            remote_port: port,
+        }]
+    }
+
+    fn peer<'a>(channel: &'a Self::Channel<'_>) -> &'a Peer {
+        channel.peer()
+    }
+
+    fn over_raw(
+        run: &CheckRun,
+        path: &mut RawPath,
+        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
+    ) -> Result<Outcome, PathError> {
+        let t = &run.common.target;
+        let mut conn = path.tcp(t.port, run.common.timeout)?;
+        Ok(f(&mut conn))
+    }
+
+    fn over_kernel(
+        run: &CheckRun,
+        target: KernelTarget,
+        trace: &mut Trace,
+        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
+    ) -> Outcome {
+        let mut stream =
+            KernelStream::new(target, run.waiter, run.deadline, run.common.timeout, trace);
+        f(&mut stream)
+    }
+}
+
+/// UDP: a request and its reply, with the ICMP errors about it on the raw
+/// path.
+pub struct Datagrams;
+
+impl Carrier for Datagrams {
+    type Channel<'a> = dyn Datagram + 'a;
+    const KERNEL: &'static str = "kernel UDP";
+
+    fn expect(port: u16) -> Vec<Awaited> {
+        vec![
+            Awaited::Flow {
+                proto: Proto::Udp,
+                remote_port: port,
+            },
+            Awaited::IcmpErrors {
+                proto: Proto::Udp,
+                remote_port: port,
+            },
+        ]
+    }
+
+    fn peer<'a>(channel: &'a Self::Channel<'_>) -> &'a Peer {
+        channel.peer()
+    }
+
+    fn over_raw(
+        run: &CheckRun,
+        path: &mut RawPath,
+        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
+    ) -> Result<Outcome, PathError> {
+        Ok(f(&mut path.udp(run.common.target.port)))
+    }
+
+    fn over_kernel(
+        run: &CheckRun,
+        target: KernelTarget,
+        trace: &mut Trace,
+        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
+    ) -> Outcome {
+        f(&mut KernelDatagram::new(
+            target,
+            run.waiter,
+            run.deadline,
+            trace,
+        ))
     }
 }
 

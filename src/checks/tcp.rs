@@ -7,18 +7,18 @@
 //! With `--ssl` a TLS handshake follows the TCP one (no data), for TLS
 //! services that are not HTTP.
 
+use crate::channel::{Peer, Transport};
 use crate::cli::{Mode, TcpConfig};
 use crate::failure::Failure;
 use crate::outcome::{Outcome, State};
 use crate::trace::Trace;
 use crate::transport::tls::TlsStream;
-use crate::transport::{Peer, Transport};
 use crate::wait::Waiter;
 
-use super::{ms, Check};
+use super::{ms, CheckRun};
 
 pub fn run(cfg: &TcpConfig, waiter: &Waiter) -> Outcome {
-    let check = Check::new(Mode::Tcp, &cfg.common, waiter);
+    let check = CheckRun::new(Mode::Tcp, &cfg.common, waiter);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = check.over_stream(&mut trace, |stream| {
         let Some(tls) = &cfg.tls else {
@@ -40,7 +40,11 @@ pub fn run(cfg: &TcpConfig, waiter: &Waiter) -> Outcome {
 }
 
 /// Connect (with `--ssl`: and the TLS handshake), close, word it.
-fn probe(check: &Check, cfg: &TcpConfig, stream: &mut dyn Transport) -> Result<Outcome, Failure> {
+fn probe(
+    check: &CheckRun,
+    cfg: &TcpConfig,
+    stream: &mut dyn Transport,
+) -> Result<Outcome, Failure> {
     let rtt = stream.connect()?;
     let closed = stream.finish(cfg.clean_close)?;
     let tls = if cfg.tls.is_some() { "TLS " } else { "" };

@@ -23,18 +23,18 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
+use crate::channel::Transport;
 use crate::cli::{Mode, VipConfig};
 use crate::failure::Failure;
 use crate::net::path::{Awaited, PathError, Proto, RawPath};
 use crate::net::wire::{self, Parsed};
-use crate::net::Backoff;
 use crate::outcome::{Outcome, State};
+use crate::resend::Backoff;
 use crate::role::{self, Role, RoleSource};
 use crate::trace::{Trace, DETAIL};
-use crate::transport::Transport;
 use crate::wait::Waiter;
 
-use super::{ms, Check};
+use super::{ms, CheckRun};
 
 /// Bytes of random payload in the echo request: the reply must carry them
 /// back, so a forged or stale reply cannot pass for ours.
@@ -43,7 +43,7 @@ const ECHO_PAYLOAD: usize = 16;
 const MAX_CLAIMANTS: usize = 16;
 
 pub fn run(cfg: &VipConfig, waiter: &Waiter) -> Outcome {
-    let check = Check::new(Mode::Vip, &cfg.common, waiter);
+    let check = CheckRun::new(Mode::Vip, &cfg.common, waiter);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = probe(&check, cfg, &mut trace);
     outcome.with_details(trace.into_lines())
@@ -85,7 +85,7 @@ struct Finding {
     text: String,
 }
 
-fn probe(check: &Check, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
+fn probe(check: &CheckRun, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
     let t = &cfg.common.target;
     let (vip, rs) = (t.vip, t.real_server);
     let role = match cfg.segment {
@@ -106,11 +106,11 @@ fn probe(check: &Check, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
         },
         None => Awaited::EchoReply { ident: echo.ident },
     };
-    let spec = check.path_spec(vec![proof, Awaited::NeighborReply { target: vip }]);
-    let mut path = match RawPath::open(&spec, check.waiter, check.deadline, trace) {
-        Ok(path) => path,
-        Err(e) => return check.path_error(e),
-    };
+    let mut path =
+        match check.open_path(vec![proof, Awaited::NeighborReply { target: vip }], trace) {
+            Ok(path) => path,
+            Err(outcome) => return outcome,
+        };
     let peer = path.peer(t.port);
     let fail = |f: Failure| check.failure(f, &peer, &[]);
     let (rs_mac, iface) = (path.rs_mac, path.iface.name.clone());
@@ -221,7 +221,7 @@ fn detail(path: &mut RawPath, text: impl FnOnce() -> String) {
 /// `-r auto` rule (the VIP is local), since which answer is right on the
 /// segment depends on it and "MASTER" by default would call the MASTER's
 /// own answer a split brain on every BACKUP.
-fn segment_role(check: &Check, trace: &mut Trace) -> Result<Role, Outcome> {
+fn segment_role(check: &CheckRun, trace: &mut Trace) -> Result<Role, Outcome> {
     let source = match &check.common.role {
         RoleSource::Default => &RoleSource::Auto,
         given => given,
@@ -530,101 +530,4 @@ fn problems_first(findings: &[Finding]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const RS: [u8; 4] = [198, 51, 100, 11];
-    const VIP: [u8; 4] = [203, 0, 113, 10];
-
-    fn mac(last: u8) -> MacAddr {
-        MacAddr(2, 0, 0, 0, 0, last)
-    }
-
-    fn seg(role: Role, macs: &[MacAddr]) -> Finding {
-        segment_finding(role, macs, VIP.into(), "eth0", (RS.into(), mac(0x11)))
-    }
-
-    #[test]
-    fn master_expects_nobody_else() {
-        assert_eq!(seg(Role::Master, &[]).state, State::Ok);
-        let f = seg(Role::Master, &[mac(2)]);
-        assert_eq!(f.state, State::Critical);
-        assert!(
-            f.text.contains("02:00:00:00:00:02 on eth0 claims"),
-            "{}",
-            f.text
-        );
-    }
-
-    #[test]
-    fn backup_expects_exactly_one() {
-        assert_eq!(seg(Role::Backup, &[]).state, State::Warning);
-        assert_eq!(seg(Role::Backup, &[mac(1)]).state, State::Ok);
-        let f = seg(Role::Backup, &[mac(1), mac(0x11)]);
-        assert_eq!(f.state, State::Critical);
-        assert!(
-            f.text
-                .contains("02:00:00:00:00:01, 02:00:00:00:00:11 (the real server 198.51.100.11)"),
-            "{}",
-            f.text
-        );
-    }
-
-    #[test]
-    fn worst_finding_leads() {
-        let f = |state, text: &str| Finding {
-            state,
-            text: text.into(),
-        };
-        let line = problems_first(&[
-            f(State::Ok, "a"),
-            f(State::Warning, "b"),
-            f(State::Critical, "c"),
-        ]);
-        assert_eq!(line, "c; b; a");
-    }
-
-    #[test]
-    fn answers_to_others_are_no_claim() {
-        let link = wire::Link {
-            src: mac(0x11),
-            dst: mac(1),
-        };
-        let reply = wire::arp_reply(link, VIP.into(), [198, 51, 100, 1].into());
-        let parsed = wire::parse(&reply, false).unwrap();
-        assert_eq!(
-            claim(&parsed, VIP.into(), [198, 51, 100, 1].into()),
-            Some(mac(0x11))
-        );
-        assert_eq!(claim(&parsed, VIP.into(), [198, 51, 100, 2].into()), None);
-        assert_eq!(
-            claim(&parsed, [203, 0, 113, 11].into(), [198, 51, 100, 1].into()),
-            None
-        );
-    }
-
-    #[test]
-    fn advert_without_option_names_its_sender() {
-        let link = wire::Link {
-            src: mac(0x11),
-            dst: mac(1),
-        };
-        let vip6: std::net::Ipv6Addr = "2001:db8:1::10".parse().unwrap();
-        let lb6: std::net::Ipv6Addr = "2001:db8::1".parse().unwrap();
-        let na = wire::neighbor_advert(link, vip6, lb6, vip6, None);
-        let parsed = wire::parse(&na, false).unwrap();
-        assert_eq!(claim(&parsed, vip6.into(), lb6.into()), Some(mac(0x11)));
-    }
-
-    #[test]
-    fn shares_split_what_is_left() {
-        let deadline = Instant::now() + Duration::from_millis(900);
-        let first = share(deadline, 3);
-        let left = first.saturating_duration_since(Instant::now());
-        assert!(
-            left <= Duration::from_millis(300) && left > Duration::from_millis(250),
-            "{left:?}"
-        );
-        assert!(share(deadline, 0) <= deadline);
-    }
-}
+mod tests;

@@ -11,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use super::tcp::{self, Segment, Tcp};
 use super::wire::{self, Flow, Link, Parsed};
-use super::{Failure, Step, Wire};
+use super::Wire;
+use crate::channel::{close_deadline, Ending, Peer, Transport};
+use crate::failure::{Failure, Step};
 use crate::trace::Trace;
-use crate::transport::{close_deadline, Closed, Peer, Transport};
 
 /// Wake-ups handled at most by one `drive` call; each one is a frame batch
 /// or a timer, so this only guards against a clock that never advances.
@@ -272,16 +273,16 @@ impl Transport for Conn<'_, '_> {
     /// RST, or with `clean` a FIN handshake within the close budget. A
     /// server that does not finish its part in time (or resets it) has
     /// still answered the check: that is a note, not a failure.
-    fn finish(&mut self, clean: bool) -> Result<Closed, Failure> {
+    fn finish(&mut self, clean: bool) -> Result<Ending, Failure> {
         if !clean {
             self.abort();
-            return Ok(Closed::Reset);
+            return Ok(Ending::Reset);
         }
         let until = close_deadline(self.wire.deadline, self.timeout);
         match self.close_clean(until) {
-            Ok(()) => Ok(Closed::Cleanly),
-            Err(Failure::Timeout(_)) => Ok(Closed::NoFinInTime),
-            Err(Failure::Reset(_)) => Ok(Closed::ResetByServer),
+            Ok(()) => Ok(Ending::Cleanly),
+            Err(Failure::Timeout(_)) => Ok(Ending::NoFinInTime),
+            Err(Failure::Reset(_)) => Ok(Ending::ResetByServer),
             Err(other) => Err(other),
         }
     }

@@ -15,10 +15,11 @@ use std::time::{Duration, Instant};
 use pnet_datalink::MacAddr;
 
 use super::wire::{self, Flow, Link, Parsed, ETHERNET_HEADER, IPPROTO_UDP, QUOTED_TRANSPORT};
-use super::{Backoff, Failure, Step, Wire};
-use crate::failure::IcmpErrorKind;
+use super::Wire;
+use crate::channel::{Datagram, Peer};
+use crate::failure::{Failure, IcmpErrorKind, Step};
+use crate::resend::Backoff;
 use crate::trace::{Trace, FRAMES};
-use crate::transport::{Datagram, Peer};
 
 /// What a received frame is to an exchange on `flow` (ours, outgoing).
 #[derive(Debug, PartialEq, Eq)]

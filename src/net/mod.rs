@@ -10,6 +10,11 @@
 //!
 //! Nothing here words a failure for the status line: errors are typed
 //! (`Failure`, `PathError`) and `checks` says what they mean.
+//!
+//! `net` is the layer above the base: it implements the base's contracts
+//! (`channel::Transport` by `conn`, `channel::Datagram` by `datagram`) and
+//! asks with the base's `resend` loop, and imports nothing from
+//! `transport`, `checks` or above (tests/architecture.rs).
 
 pub mod bpf;
 pub mod conn;
@@ -23,11 +28,12 @@ pub mod socket;
 pub mod tcp;
 pub mod wire;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use pnet_datalink::MacAddr;
 
-pub use crate::failure::{Failure, Step};
+use crate::failure::Failure;
+use crate::resend::{resend, Backoff};
 use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};
 use socket::PacketSocket;
@@ -36,41 +42,6 @@ use wire::Parsed;
 /// Frames handled per wake-up before checking the clock again, so a burst
 /// of matching frames cannot hold us past the deadline.
 const FRAMES_PER_WAKE: usize = 256;
-
-/// Wake-ups handled at most while one request waits for its answer.
-const WAKEUPS_PER_REQUEST: usize = 100_000;
-
-/// Requests sent at most by one [`Wire::ask`]: one a second at worst,
-/// enough for the longest `-t`; the deadline ends it sooner.
-const MAX_REQUESTS: u32 = 700;
-
-/// When to send a request again: first after `first`, then twice as long
-/// each time, up to `max`. One lost frame must not fail a healthy server,
-/// and a flood of resends must not add to a busy link's load.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    next: Duration,
-    max: Duration,
-}
-
-impl Backoff {
-    /// ARP, NDP and datagram requests: 200 ms, 400 ms, 800 ms, then 1 s.
-    pub const REQUESTS: Backoff = Backoff {
-        next: Duration::from_millis(200),
-        max: Duration::from_secs(1),
-    };
-
-    pub fn new(first: Duration, max: Duration) -> Backoff {
-        Backoff { next: first, max }
-    }
-
-    /// The wait before the next resend; each call doubles the one after.
-    pub fn next_wait(&mut self) -> Duration {
-        let wait = self.next;
-        self.next = (self.next * 2).min(self.max);
-        wait
-    }
-}
 
 /// The socket and everything the steps of one check share.
 #[derive(Debug)]
@@ -125,29 +96,21 @@ impl Wire<'_> {
         &mut self,
         request: &[u8],
         what: impl Fn() -> String,
-        mut backoff: Backoff,
+        backoff: Backoff,
         mut handle: impl FnMut(&mut Trace, Parsed) -> Option<T>,
     ) -> Result<Option<T>, Failure> {
-        for _ in 0..MAX_REQUESTS {
-            self.send(request)?;
-            self.trace.frame(|| format!("> {}", what()));
-            let resend_at = Instant::now() + backoff.next_wait();
-            // Within one request's wait, keep reading until it is time to
-            // resend; each round is a wake-up (a batch or the wait's end),
-            // and the count bounds a socket that keeps waking us for nothing.
-            for _ in 0..WAKEUPS_PER_REQUEST {
-                if Instant::now() >= resend_at.min(self.deadline) {
-                    break;
-                }
-                if let Some(answer) = self.receive(resend_at, &mut handle)? {
-                    return Ok(Some(answer));
-                }
-            }
-            if Instant::now() >= self.deadline {
-                break;
-            }
-        }
-        Ok(None)
+        let deadline = self.deadline;
+        resend(
+            self,
+            deadline,
+            backoff,
+            |wire| {
+                wire.send(request)?;
+                wire.trace.frame(|| format!("> {}", what()));
+                Ok(())
+            },
+            |wire, until| wire.receive(until, &mut handle),
+        )
     }
 
     /// Wait until a frame arrives or `until` (never past the deadline),
@@ -199,21 +162,5 @@ impl Wire<'_> {
             }
         }
         Ok(None)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_up_to_its_cap() {
-        let mut b = Backoff::REQUESTS;
-        let waits: Vec<u64> = (0..6).map(|_| b.next_wait().as_millis() as u64).collect();
-        assert_eq!(waits, [200, 400, 800, 1000, 1000, 1000]);
-        let mut fast = Backoff::new(Duration::from_millis(10), Duration::from_millis(25));
-        assert_eq!(fast.next_wait(), Duration::from_millis(10));
-        assert_eq!(fast.next_wait(), Duration::from_millis(20));
-        assert_eq!(fast.next_wait(), Duration::from_millis(25));
     }
 }

@@ -12,7 +12,9 @@ use std::net::IpAddr;
 use pnet_datalink::MacAddr;
 
 use super::wire::{self, Parsed};
-use super::{Backoff, Failure, Step, Wire};
+use super::Wire;
+use crate::failure::{Failure, Step};
+use crate::resend::Backoff;
 
 /// Resolve `target` to a MAC address, asking from `source` (same family).
 pub fn resolve(wire: &mut Wire, source: IpAddr, target: IpAddr) -> Result<MacAddr, Failure> {

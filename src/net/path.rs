@@ -27,9 +27,10 @@ use super::port::{self, ReservedPort};
 use super::socket::PacketSocket;
 use super::tcp::{Seq, TcpParams};
 use super::wire::{self, Flow, Link};
-use super::{neigh, Failure, Step, Wire};
+use super::{neigh, Wire};
+use crate::channel::Peer;
+use crate::failure::{Failure, Step};
 use crate::trace::{Trace, DETAIL};
-use crate::transport::Peer;
 use crate::wait::Waiter;
 
 /// What a check asks of its path.

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-use super::{close_deadline, Closed, Peer, Transport};
+use crate::channel::{close_deadline, Ending, Peer, Transport};
 use crate::failure::{Failure, Step};
 use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};
@@ -200,21 +200,21 @@ impl Transport for KernelStream<'_> {
         read_some(self.stream()?, buf, waiter, deadline, step)
     }
 
-    fn finish(&mut self, clean: bool) -> Result<Closed, Failure> {
+    fn finish(&mut self, clean: bool) -> Result<Ending, Failure> {
         if !clean || self.stream.is_none() {
             self.reset();
-            return Ok(Closed::Reset);
+            return Ok(Ending::Reset);
         }
         let until = close_deadline(self.deadline, self.timeout);
         match self.close_clean(until) {
-            Ok(true) => Ok(Closed::Cleanly),
+            Ok(true) => Ok(Ending::Cleanly),
             Ok(false) => {
                 self.reset();
-                Ok(Closed::NoFinInTime)
+                Ok(Ending::NoFinInTime)
             }
             Err(Failure::Reset(_)) => {
                 self.stream = None;
-                Ok(Closed::ResetByServer)
+                Ok(Ending::ResetByServer)
             }
             Err(other) => Err(other),
         }

@@ -1,6 +1,6 @@
 //! The BACKUP role's datagram exchange: the kernel's UDP to the real
-//! server's own address, with the raw path's schedule (resend with backoff
-//! inside the deadline) and the same failures.
+//! server's own address, with the raw path's schedule (the same
+//! `resend` loop: backoff inside the deadline) and the same failures.
 //!
 //! The socket is connected, so the kernel hands us only datagrams from the
 //! real server's address and port, and reports an ICMP port unreachable
@@ -14,17 +14,12 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::kernel::KernelTarget;
-use super::{Datagram, Peer};
-use crate::failure::IcmpErrorKind;
-use crate::failure::{Failure, Step};
-use crate::net::Backoff;
+use crate::channel::{Datagram, Peer};
+use crate::failure::{Failure, IcmpErrorKind, Step};
+use crate::resend::{resend, Backoff};
 use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};
 
-/// Requests sent at most (the deadline ends it sooner).
-const MAX_REQUESTS: u32 = 700;
-/// Wake-ups handled at most while one request waits for its answer.
-const WAKEUPS_PER_REQUEST: usize = 100_000;
 /// Datagrams read at most per wait, so a stream of wrong answers cannot
 /// hold us past a resend or the deadline.
 const READS_PER_WAKE: usize = 64;
@@ -82,56 +77,45 @@ impl Datagram for KernelDatagram<'_> {
         accept: &mut dyn FnMut(&[u8]) -> Result<(), String>,
     ) -> Result<(Vec<u8>, Duration), Failure> {
         let socket = self.socket()?;
-        let rs = self.target.addr.ip();
-        let mut backoff = Backoff::REQUESTS;
+        let addr = self.target.addr;
+        let rs = addr.ip();
         let mut buf = vec![0u8; MAX_DATAGRAM];
         let started = Instant::now();
-        for _ in 0..MAX_REQUESTS {
-            match socket.send(request) {
-                Ok(_) => {}
-                Err(e) => return Err(send_failure(e, rs)),
-            }
-            let addr = self.target.addr;
-            self.trace
+        let deadline = self.deadline;
+        let send = |udp: &mut Self| {
+            socket.send(request).map_err(|e| send_failure(e, rs))?;
+            udp.trace
                 .frame(|| format!("> UDP to {addr}, {} bytes", request.len()));
-            let resend_at = (Instant::now() + backoff.next_wait()).min(self.deadline);
-            // Each round is a wake-up; the count bounds a socket that keeps
-            // waking us with nothing to read.
-            for _ in 0..WAKEUPS_PER_REQUEST {
-                if Instant::now() >= resend_at {
-                    break;
-                }
-                if self
-                    .waiter
-                    .wait(socket.as_raw_fd(), libc::POLLIN, resend_at)?
-                    == Ready::Timeout
-                {
-                    break;
-                }
-                for _ in 0..READS_PER_WAKE {
-                    let n = match socket.recv(&mut buf) {
-                        Ok(n) => n,
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => return Err(send_failure(e, rs)),
-                    };
-                    let reply = &buf[..n];
-                    match accept(reply) {
-                        Ok(()) => {
-                            self.trace.frame(|| format!("< UDP from {addr}, {n} bytes"));
-                            return Ok((reply.to_vec(), started.elapsed()));
-                        }
-                        Err(why) => self
-                            .trace
-                            .frame(|| format!("< UDP from {addr}, {n} bytes (ignored: {why})")),
+            Ok(())
+        };
+        let wait = |udp: &mut Self, until: Instant| -> Result<Option<Vec<u8>>, Failure> {
+            if udp.waiter.wait(socket.as_raw_fd(), libc::POLLIN, until)? == Ready::Timeout {
+                return Ok(None);
+            }
+            for _ in 0..READS_PER_WAKE {
+                let n = match socket.recv(&mut buf) {
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(send_failure(e, rs)),
+                };
+                let reply = &buf[..n];
+                match accept(reply) {
+                    Ok(()) => {
+                        udp.trace.frame(|| format!("< UDP from {addr}, {n} bytes"));
+                        return Ok(Some(reply.to_vec()));
                     }
+                    Err(why) => udp
+                        .trace
+                        .frame(|| format!("< UDP from {addr}, {n} bytes (ignored: {why})")),
                 }
             }
-            if Instant::now() >= self.deadline {
-                break;
-            }
+            Ok(None)
+        };
+        match resend(self, deadline, Backoff::REQUESTS, send, wait)? {
+            Some(reply) => Ok((reply, started.elapsed())),
+            None => Err(Failure::Timeout(Step::Reply)),
         }
-        Err(Failure::Timeout(Step::Reply))
     }
 
     fn peer(&self) -> &Peer {

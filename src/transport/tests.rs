@@ -1,5 +1,6 @@
-//! Unit tests of the transports: the kernel stream against listeners on
-//! loopback (no privileges needed), and the `Io` adapter.
+//! Unit tests of the kernel stream against listeners on loopback (no
+//! privileges needed); the contracts it implements are tested in
+//! `channel`.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
@@ -7,7 +8,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use super::kernel::{KernelStream, KernelTarget};
-use super::*;
+use crate::channel::{Ending, Transport};
+use crate::failure::{Failure, Step};
+use crate::trace::Trace;
 use crate::wait::Waiter;
 
 /// How the server side saw a connection end.
@@ -63,7 +66,7 @@ fn kernel_stream_ends_with_rst_by_default() {
     let deadline = Instant::now() + TIMEOUT;
     let mut stream = KernelStream::new(target(addr), &waiter, deadline, TIMEOUT, &mut trace);
     stream.connect().unwrap();
-    assert_eq!(stream.finish(false).unwrap(), Closed::Reset);
+    assert_eq!(stream.finish(false).unwrap(), Ending::Reset);
     assert_eq!(server.join().unwrap(), End::Reset);
 }
 
@@ -103,7 +106,7 @@ fn kernel_stream_clean_close_exchanges_fins() {
     let deadline = Instant::now() + TIMEOUT;
     let mut stream = KernelStream::new(target(addr), &waiter, deadline, TIMEOUT, &mut trace);
     stream.connect().unwrap();
-    assert_eq!(stream.finish(true).unwrap(), Closed::Cleanly);
+    assert_eq!(stream.finish(true).unwrap(), Ending::Cleanly);
     assert_eq!(server.join().unwrap(), End::Fin);
 }
 
@@ -127,7 +130,7 @@ fn kernel_stream_clean_close_is_bounded_when_the_server_never_closes() {
     let deadline = start + timeout;
     let mut stream = KernelStream::new(target(addr), &waiter, deadline, timeout, &mut trace);
     stream.connect().unwrap();
-    assert_eq!(stream.finish(true).unwrap(), Closed::NoFinInTime);
+    assert_eq!(stream.finish(true).unwrap(), Ending::NoFinInTime);
     let took = start.elapsed();
     assert!(took < Duration::from_millis(650), "{took:?}");
     assert!(took >= Duration::from_millis(400), "{took:?}");
@@ -165,7 +168,7 @@ fn kernel_stream_fixed_source_port_survives_its_own_time_wait() {
         let mut stream = KernelStream::new(fixed, &waiter, deadline, TIMEOUT, &mut trace);
         let connected = stream.connect();
         assert!(connected.is_ok(), "run {run}: {connected:?}");
-        assert_eq!(stream.finish(true).unwrap(), Closed::Cleanly, "run {run}");
+        assert_eq!(stream.finish(true).unwrap(), Ending::Cleanly, "run {run}");
     }
     server.join().unwrap();
 }
@@ -187,98 +190,4 @@ fn kernel_stream_refused_is_a_connect_failure() {
         matches!(&failure, Failure::Connect(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
         "{failure:?}"
     );
-}
-
-/// A transport that serves canned reads, then fails.
-struct Canned {
-    reads: Vec<Vec<u8>>,
-    written: Vec<u8>,
-    peer: Peer,
-    trace: Trace,
-    steps: Vec<Step>,
-}
-
-impl Transport for Canned {
-    fn connect(&mut self) -> Result<Duration, Failure> {
-        Ok(Duration::ZERO)
-    }
-    fn write_all(&mut self, data: &[u8]) -> Result<(), Failure> {
-        self.written.extend_from_slice(data);
-        Ok(())
-    }
-    fn read(&mut self, buf: &mut [u8], step: Step) -> Result<usize, Failure> {
-        self.steps.push(step);
-        if self.reads.is_empty() {
-            return Err(Failure::Reset(step));
-        }
-        let next = self.reads.remove(0);
-        buf[..next.len()].copy_from_slice(&next);
-        Ok(next.len())
-    }
-    fn finish(&mut self, _clean: bool) -> Result<Closed, Failure> {
-        Ok(Closed::Reset)
-    }
-    fn peer(&self) -> &Peer {
-        &self.peer
-    }
-    fn trace(&mut self) -> &mut Trace {
-        &mut self.trace
-    }
-}
-
-#[test]
-fn io_adapter_reads_writes_and_keeps_the_failure() {
-    let mut canned = Canned {
-        reads: vec![b"hello".to_vec()],
-        written: Vec::new(),
-        peer: Peer::Kernel {
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 443)),
-        },
-        trace: Trace::new(0),
-        steps: Vec::new(),
-    };
-    let mut io = Io::new(&mut canned, Step::ResponseStart);
-    io.write_all(b"ping").unwrap();
-    let mut buf = [0u8; 16];
-    assert_eq!(io.read(&mut buf).unwrap(), 5);
-    io.step = Step::ResponseEnd;
-    assert!(io.read(&mut buf).is_err());
-    // Later calls fail at once, without touching the transport again.
-    assert!(io.read(&mut buf).is_err());
-    assert!(matches!(
-        io.take_failure(),
-        Some(Failure::Reset(Step::ResponseEnd))
-    ));
-    assert_eq!(canned.written, b"ping");
-    assert_eq!(canned.steps, vec![Step::ResponseStart, Step::ResponseEnd]);
-}
-
-#[test]
-fn close_deadline_is_half_the_timeout_and_never_past_the_deadline() {
-    let now = Instant::now();
-    let far = now + Duration::from_secs(60);
-    let bound = close_deadline(far, Duration::from_secs(4));
-    assert!(bound >= now + Duration::from_secs(2));
-    assert!(bound < now + Duration::from_millis(2100));
-    let near = now + Duration::from_millis(100);
-    assert_eq!(close_deadline(near, Duration::from_secs(4)), near);
-}
-
-#[test]
-fn peers_and_close_notes_read_well() {
-    let raw = Peer::Raw {
-        vip_port: "203.0.113.10:80".parse().unwrap(),
-        real_server: "198.51.100.11".parse().unwrap(),
-        mac: pnet_datalink::MacAddr(2, 0, 0, 0, 0, 0x11),
-        iface: "eth0".into(),
-    };
-    assert_eq!(raw.via(), "via 198.51.100.11 (02:00:00:00:00:11)");
-    let kernel = Peer::Kernel {
-        addr: "198.51.100.11:80".parse().unwrap(),
-    };
-    assert_eq!(kernel.via(), "via 198.51.100.11:80 (BACKUP role)");
-    assert_eq!(Closed::Reset.note(), "");
-    assert!(Closed::NoFinInTime
-        .note()
-        .contains("no FIN from the server in time"));
 }

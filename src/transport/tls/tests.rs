@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use openssl::asn1::Asn1Time;
 use openssl::bn::BigNum;
 use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
 use openssl::pkey::{PKey, Private};
 use openssl::ssl::{SslAcceptor, SslMethod, SslVersion};
 use openssl::x509::extension::SubjectAlternativeName;
