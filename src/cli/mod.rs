@@ -21,7 +21,7 @@ use std::ffi::OsString;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::http::{Expectations, Request};
+use crate::http::{Request, ResponseChecks};
 use crate::outcome::{Protocol, State};
 use crate::role::RoleSource;
 use crate::threshold::Range;
@@ -164,7 +164,7 @@ pub struct HttpConfig {
     pub common: Common,
     pub clean_close: bool,
     pub request: Request,
-    pub expect: Expectations,
+    pub expect: ResponseChecks,
     /// Largest response accepted (head and body as framed on the wire).
     pub max_bytes: usize,
     /// `--ssl`: the request and response inside TLS.
@@ -176,7 +176,7 @@ pub struct HttpConfig {
 pub struct DnsConfig {
     pub common: Common,
     pub query: crate::dns::Query,
-    pub expect: crate::dns::AnswerExpectations,
+    pub expect: crate::dns::AnswerChecks,
     /// `--tcp`: ask over TCP from the start (else UDP, TCP after TC).
     pub tcp: bool,
 }
