@@ -1,7 +1,7 @@
 //! The two positional forms a target is given in: the C original's
 //! `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...` and ldirectord's
 //! `VIP VPORT RIP RPORT`, each checked into a [`Target`] and what the mode
-//! takes beyond it ([`Fields`]).
+//! takes beyond it (`Fields`).
 
 use std::net::IpAddr;
 

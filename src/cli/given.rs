@@ -10,6 +10,7 @@ use super::values::parse_weight;
 use super::{dns, http, tls, vip, Mode};
 use crate::outcome::Protocol;
 use crate::text;
+use crate::threshold::Range;
 
 /// Arguments longer than this are refused before any other look.
 const MAX_ARG: usize = 8192;
@@ -97,6 +98,9 @@ pub(super) struct Given {
     pub(super) problem: Option<String>,
     /// `--protocol` or `--weight` was given without a readable value.
     pub(super) protocol_unreadable: bool,
+    /// `-w N` / `-c N` typed as for a Nagios plugin: the message that
+    /// replaces whatever error they lead to (see [`threshold_hint`]).
+    pub(super) threshold_hint: Option<String>,
 }
 
 impl Given {
@@ -115,6 +119,7 @@ impl Given {
             Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
             None => (args, Vec::new()),
         };
+        let threshold_hint = threshold_hint(&options);
         // Before pico-args, which cannot take an optional value.
         let (ssl, ssl_problem) = tls::take_ssl(&mut options);
         problem = problem.or(ssl_problem);
@@ -197,6 +202,7 @@ impl Given {
             positional,
             problem,
             protocol_unreadable,
+            threshold_hint,
         }
     }
 
@@ -240,4 +246,41 @@ impl Given {
             None => Ok(Protocol::Nagios),
         }
     }
+}
+
+/// Nagios plugins take thresholds as `-w N -c N`. Here `-w` is no option
+/// and `-c` is `--clean-close`, a flag, so `-c 2` leaves `2` among the
+/// positionals and the error would be a puzzling "too many arguments".
+/// The hint says what to write instead; it replaces the message only when
+/// the command line fails anyway (`-c` before a fwmark `5` that parses is
+/// left alone). `None` when neither habit shows.
+pub(super) fn threshold_hint(options: &[OsString]) -> Option<String> {
+    let after = |flag: &str| {
+        let at = options.iter().position(|a| a == flag)?;
+        Some(
+            options
+                .get(at + 1)
+                .and_then(|v| v.to_str())
+                .filter(|v| Range::parse(v).is_ok())
+                .map(text::arg),
+        )
+    };
+    let warning = after("-w");
+    let critical = after("-c").flatten();
+    Some(match (warning, critical) {
+        (None, None) => return None,
+        (None, Some(c)) => format!(
+            "-c is --clean-close here (a flag); for a critical response-time threshold use --critical {c} (seconds)"
+        ),
+        (Some(w), Some(c)) => format!(
+            "-w and -c are not thresholds here (-c is --clean-close): use --warning {} --critical {c} (seconds)",
+            w.as_deref().unwrap_or("N")
+        ),
+        (Some(Some(w)), None) => format!(
+            "-w is not an option here; for a warning response-time threshold use --warning {w} (seconds)"
+        ),
+        (Some(None), None) => {
+            "-w is not an option here; thresholds are --warning and --critical (seconds)".into()
+        }
+    })
 }

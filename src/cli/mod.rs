@@ -2,10 +2,10 @@
 //! options and positional arguments, checked into a config the rest of the
 //! program trusts.
 //!
-//! Two stages, as ripgrep does it: [`given`] pulls raw options out with
-//! pico-args (and decides the exit protocol), then [`validate`] checks
+//! Two stages, as ripgrep does it: `given` pulls raw options out with
+//! pico-args (and decides the exit protocol), then `validate` checks
 //! every value (`values`, `http`, `dns`, `vip`, `tls`) with a one-line
-//! message naming the argument. Two positional forms ([`forms`]): the C
+//! message naming the argument. Two positional forms (`forms`): the C
 //! original's `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, and
 //! ldirectord's `VIP VPORT RIP RPORT` (recognised by its second argument
 //! being a port). check_raw_vip takes the first three of the C form and no
@@ -22,6 +22,7 @@ mod tls;
 mod values;
 mod vip;
 
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -37,10 +38,10 @@ use forms::{
     classic_target, expect_count, is_ldirectord_form, ldirectord_target, parse_source, Fields,
 };
 use given::{Collector, Given};
-pub use help::{help, program_name, usage, version};
+pub use help::{help, overview, own_version, program_name, usage, usage_error_text, version};
 pub use values::{
     parse_address, parse_iface, parse_port, system_resolver, Family, Resolver, DEFAULT_TIMEOUT_MS,
-    MAX_TIMEOUT_MS,
+    MAX_TIMEOUT_MS, MIN_TIMEOUT_MS,
 };
 use values::{parse_port_named, parse_role, parse_timeout};
 
@@ -233,6 +234,11 @@ impl Config {
 pub enum Command {
     Help(Mode, Protocol),
     Version(Mode, Protocol),
+    /// `check_raw --help` (or `-h`): the binary by its own name, as a
+    /// newcomer types it: the checks, one line each.
+    Overview(Protocol),
+    /// `check_raw --version` (or `-V`).
+    OwnVersion(Protocol),
     Check(Config),
 }
 
@@ -243,11 +249,35 @@ pub struct UsageError {
     pub mode: Option<Mode>,
     pub message: String,
     pub protocol: Protocol,
+    /// A host name did not resolve: not the user's typo but the check's
+    /// surroundings, so `main` prints a status line in
+    /// [`UNRESOLVED_STATE`] instead of the usage text.
+    pub lookup_failed: bool,
 }
+
+/// The state of a check whose host name does not resolve. CRITICAL, as
+/// the plugin guidelines say: UNKNOWN is for bad arguments and failures
+/// inside the plugin, while "higher-level errors (name resolution, socket
+/// timeouts) are outside of the control of plugins and should generally
+/// NOT be reported as UNKNOWN" (monitoring-plugins' developer guidelines;
+/// its own np_net_connect returns UNKNOWN there, against them). For this
+/// check it is also the honest verdict: the path to the service cannot be
+/// built, like a real server that does not answer. Under keepalived's and
+/// ldirectord's protocols it exits 1 (down) like every other failure.
+pub const UNRESOLVED_STATE: State = State::Critical;
 
 /// Looks host names up, given the check's `-t`: `main` passes one that
 /// gives up at the check's deadline or on a signal.
 pub type NameLookup<'r> = &'r dyn Fn(&str, Duration) -> std::io::Result<Vec<IpAddr>>;
+
+/// The `-v` line that says the unit of `-t`: `timeout 10 ms (-t counts
+/// milliseconds)`, for whoever came with seconds in mind.
+pub fn timeout_line(common: &Common) -> String {
+    format!(
+        "timeout {} ms (-t counts milliseconds)",
+        common.timeout.as_millis()
+    )
+}
 
 /// Parse a whole argv (program name first), names resolved by the system
 /// without a time bound (for tools and tests; `main` bounds it).
@@ -263,60 +293,120 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, UsageError> {
 /// is checked; whatever fails, the one-line message leaves with that
 /// protocol, so even a usage error exits the way the calling daemon reads.
 pub fn parse_with(argv: Vec<OsString>, lookup: NameLookup) -> Result<Command, UsageError> {
-    let (mode, args) = split_argv(argv);
-    let given = Given::collect(mode.as_ref().ok().copied(), args);
+    let (named, args) = split_argv(argv);
+    let given = Given::collect(named.mode(), args);
     let protocol = given.exit_protocol();
+    let hint = given.threshold_hint.clone();
     let usage = |mode: Option<Mode>, message: String| UsageError {
         mode,
         message: text::status_safe(&message),
         protocol,
+        lookup_failed: false,
     };
-    let mode = mode.map_err(|message| usage(None, message))?;
-    validate(mode, given, protocol, lookup).map_err(|message| usage(Some(mode), message))
+    let mode = match named {
+        Named::Check(mode) => mode,
+        Named::Overview => return Ok(Command::Overview(protocol)),
+        Named::OwnVersion => return Ok(Command::OwnVersion(protocol)),
+        Named::Nothing(message) => return Err(usage(None, message)),
+    };
+    // Set when the resolver fails (not when a name merely lacks an address
+    // of the family asked for): that error is then no usage error.
+    let lookup_failed = Cell::new(false);
+    let watched = |name: &str, timeout| {
+        let result = lookup(name, timeout);
+        if result.is_err() {
+            lookup_failed.set(true);
+        }
+        result
+    };
+    validate(mode, given, protocol, &watched).map_err(|message| {
+        // A Nagios habit (-w, -c N) explains the error better than the
+        // error itself ("too many arguments", or REAL_SERVER 'eth0' not
+        // resolving when -c 2 shifted the positionals).
+        if let Some(hint) = hint {
+            return usage(Some(mode), hint);
+        }
+        if lookup_failed.get() {
+            return UsageError {
+                lookup_failed: true,
+                ..usage(Some(mode), message)
+            };
+        }
+        usage(Some(mode), message)
+    })
 }
 
 /// The exit protocol a usage error (or a panic) of this argv gets: the
 /// same decision `parse_with` makes, for `main`'s paths that have no
 /// parsed config to ask.
 pub fn exit_protocol(argv: &[OsString]) -> Protocol {
-    let (mode, args) = split_argv(argv.to_vec());
-    Given::collect(mode.ok(), args).exit_protocol()
+    let (named, args) = split_argv(argv.to_vec());
+    Given::collect(named.mode(), args).exit_protocol()
+}
+
+/// What argv[0] (and, for `check_raw`, the first argument) names.
+enum Named {
+    Check(Mode),
+    /// `check_raw --help` or `-h`.
+    Overview,
+    /// `check_raw --version` or `-V`.
+    OwnVersion,
+    /// No check: why, in one line.
+    Nothing(String),
+}
+
+impl Named {
+    fn mode(&self) -> Option<Mode> {
+        match self {
+            Named::Check(mode) => Some(*mode),
+            _ => None,
+        }
+    }
 }
 
 /// The check named by argv[0] (`check_raw_tcp`) or, for `check_raw`, by
-/// the first argument, and the arguments that follow it.
-fn split_argv(argv: Vec<OsString>) -> (Result<Mode, String>, Vec<OsString>) {
+/// the first argument, and the arguments that follow it. `check_raw`
+/// alone with `--help` or `--version` answers for the whole binary, as
+/// busybox and coreutils do.
+fn split_argv(argv: Vec<OsString>) -> (Named, Vec<OsString>) {
     let mut argv = argv.into_iter();
     let name = program_name(&argv.next().unwrap_or_default());
     let mut rest: Vec<OsString> = argv.collect();
     if name != "check_raw" {
-        let mode = Mode::from_name(&name)
-            .filter(|_| name.starts_with("check_raw_"))
-            .ok_or_else(|| {
-                format!(
-                    "unknown program name '{}': call me as one of {VALID_NAMES}",
-                    text::arg(&name)
-                )
-            });
-        return (mode, rest);
+        let named = match Mode::from_name(&name).filter(|_| name.starts_with("check_raw_")) {
+            Some(mode) => Named::Check(mode),
+            None => Named::Nothing(format!(
+                "unknown program name '{}': call me as one of {VALID_NAMES}",
+                text::arg(&name)
+            )),
+        };
+        return (named, rest);
     }
     let sub = rest.first().map(|s| s.to_string_lossy().into_owned());
-    match sub.as_deref().and_then(Mode::from_name) {
-        Some(mode) => {
-            rest.remove(0);
-            (Ok(mode), rest)
-        }
-        None => (
-            Err(format!(
-                "check_raw needs a check name first: tcp, http_get, http, dns or vip ({})",
-                match sub {
-                    Some(s) => format!("got '{}'", text::arg(&s)),
-                    None => "got nothing".into(),
-                }
-            )),
-            rest,
+    let named = match sub.as_deref() {
+        Some("-h" | "--help") => Named::Overview,
+        Some("-V" | "--version") => Named::OwnVersion,
+        Some(s) => match Mode::from_name(s) {
+            Some(mode) => Named::Check(mode),
+            None => {
+                return (
+                    Named::Nothing(format!(
+                        "a check name must come first: tcp, http_get, http, dns or vip (got '{}')",
+                        text::arg(s)
+                    )),
+                    rest,
+                )
+            }
+        },
+        None => Named::Nothing(
+            "a check name must come first: tcp, http_get, http, dns or vip (got nothing)"
+                .into(),
         ),
+    };
+    if !rest.is_empty() {
+        rest.remove(0);
     }
+    (named, rest)
 }
 
 /// Stage two: check every value of `given` into a command.
