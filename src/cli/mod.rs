@@ -399,8 +399,7 @@ fn split_argv(argv: Vec<OsString>) -> (Named, Vec<OsString>) {
             }
         },
         None => Named::Nothing(
-            "a check name must come first: tcp, http_get, http, dns or vip (got nothing)"
-                .into(),
+            "a check name must come first: tcp, http_get, http, dns or vip (got nothing)".into(),
         ),
     };
     if !rest.is_empty() {
