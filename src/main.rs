@@ -99,12 +99,24 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
         Ok(Command::Version(mode, protocol)) => {
             Printed::Text(format!("{}\n", cli::version(mode)), protocol)
         }
+        Ok(Command::Overview(protocol)) => Printed::Text(cli::overview(), protocol),
+        Ok(Command::OwnVersion(protocol)) => {
+            Printed::Text(format!("{}\n", cli::own_version()), protocol)
+        }
         Ok(Command::Check(config)) => {
             let protocol = config.protocol();
+            let verbosity = config.common().verbosity;
+            let timeout = cli::timeout_line(config.common());
             if !config.common().sync_close && !detach::sync_close_from_env() {
                 detach::enable();
             }
-            Printed::Outcome(checks::run(&config, waiter), protocol)
+            let mut outcome = checks::run(&config, waiter);
+            // -t counts milliseconds, where Nagios plugins count seconds:
+            // -v says so before anything else.
+            if verbosity >= check_raw::trace::DETAIL {
+                outcome.details.insert(0, timeout);
+            }
+            Printed::Outcome(outcome, protocol)
         }
         Err(e) if waiter.pending().is_some() => {
             // A signal cut a name lookup short: that is no usage error.
@@ -119,24 +131,17 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
                 e.protocol,
             )
         }
-        Err(e) => {
-            // cli::parse_with has flattened every message to one line.
-            let text = match e.mode {
-                Some(mode) => format!(
-                    "{}: {}\n{}\nTry '{} --help' for more information.\n",
-                    mode.program(),
-                    e.message,
-                    cli::usage(mode),
-                    mode.program()
-                ),
-                None => format!(
-                    "check_raw: {}\nValid names: {}\n",
-                    e.message,
-                    cli::VALID_NAMES
-                ),
-            };
-            Printed::Usage(text, e.protocol)
+        Err(e) if e.lookup_failed => {
+            // A name that does not resolve is the surroundings' fault, not
+            // a typo: a status line (see cli::UNRESOLVED_STATE), no usage.
+            let service = e.mode.map(Mode::service).unwrap_or("CHECK_RAW");
+            Printed::Outcome(
+                Outcome::new(service, cli::UNRESOLVED_STATE, e.message),
+                e.protocol,
+            )
         }
+        // cli::parse_with has flattened every message to one line.
+        Err(e) => Printed::Usage(cli::usage_error_text(&e), e.protocol),
     }
 }
 

@@ -2,7 +2,7 @@
 //! panic, and whatever parses can be verified and rendered.
 #![no_main]
 
-use check_raw::dns::{answer, Answer, DomainName, AnswerExpectations, ExpectedValue, Query, RecordType};
+use check_raw::dns::{answer, Answer, DomainName, AnswerChecks, RecordMatch, Query, RecordType};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,10 +20,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(parsed) = Answer::parse(data) {
         let _ = parsed.zone_lines();
         for rtype in RecordType::ALL {
-            let mut expect = AnswerExpectations::new(rtype);
+            let mut expect = AnswerChecks::new(rtype);
             expect.count = Some(1);
             for value in ["198.51.100.50", "2001:db8::50", "mx.example.test", "v=spf1", "42"] {
-                if let Ok(v) = ExpectedValue::parse(rtype, value) {
+                if let Ok(v) = RecordMatch::parse(rtype, value) {
                     expect.values.push(v);
                 }
             }

@@ -3,7 +3,7 @@
 //! expectations can be checked against whatever it accepts.
 #![no_main]
 
-use check_raw::http::{Expectations, Progress, ResponseParser, StatusSet};
+use check_raw::http::{ResponseChecks, Progress, ResponseParser, StatusSet};
 use libfuzzer_sys::fuzz_target;
 
 const LIMIT: usize = 64 * 1024;
@@ -28,10 +28,10 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(whole.is_ok(), split.is_ok(), "split changed the verdict");
     if let (Ok(a), Ok(b)) = (&whole, &split) {
         assert_eq!(a, b);
-        let expect = Expectations {
+        let expect = ResponseChecks {
             status: Some(StatusSet::success()),
             contains: Some("ok".into()),
-            ..Expectations::default()
+            ..ResponseChecks::default()
         };
         let _ = expect.verify(a);
         let _ = a.body_md5_hex();

@@ -2,7 +2,7 @@
 //! into the query and the expectations its answer must meet. Nothing is
 //! sent before all of them are valid.
 
-use crate::dns::{self, AnswerExpectations, DomainName, ExpectedValue, Query, RecordType};
+use crate::dns::{self, AnswerChecks, DomainName, Query, RecordMatch, RecordType};
 use crate::text;
 
 use super::{Collector, Common, DnsConfig};
@@ -48,7 +48,7 @@ impl DnsOptions {
             Some(t) => RecordType::parse(t)
                 .map_err(|e| format!("invalid --type '{}': {e}", text::arg(t)))?,
         };
-        let mut expect = AnswerExpectations::new(rtype);
+        let mut expect = AnswerChecks::new(rtype);
         if let Some(r) = self.rcode.as_deref() {
             expect.rcodes = dns::parse_rcodes(r)
                 .map_err(|e| format!("invalid --rcode '{}': {e}", text::arg(r)))?;
@@ -63,7 +63,7 @@ impl DnsOptions {
             .expect
             .iter()
             .map(|v| {
-                ExpectedValue::parse(rtype, v)
+                RecordMatch::parse(rtype, v)
                     .map_err(|e| format!("invalid --expect '{}': {e}", text::arg(v)))
             })
             .collect::<Result<_, _>>()?;

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use super::Mode;
+use super::{Mode, UsageError};
 
 /// The short usage shown after a usage error.
 pub fn usage(mode: Mode) -> String {
@@ -30,6 +30,69 @@ pub fn usage(mode: Mode) -> String {
     )
 }
 
+/// `check_raw --help`: the binary by its own name, as busybox and
+/// coreutils answer: what it is, how a check is called, one line per check.
+pub fn overview() -> String {
+    let checks: String = [
+        (Mode::Tcp, "TCP handshake to VIP:PORT (--ssl: and TLS)"),
+        (
+            Mode::HttpGet,
+            "HTTP GET to VIP:PORT: 2xx and the body's MD5",
+        ),
+        (
+            Mode::Http,
+            "HTTP request to VIP:PORT: status, headers, body",
+        ),
+        (Mode::Dns, "DNS query to VIP:PORT: rcode, records, AA"),
+        (
+            Mode::Vip,
+            "the real server holds the VIP and keeps ARP quiet",
+        ),
+    ]
+    .iter()
+    .map(|(mode, what)| format!("  {:<19} {what}\n", mode.program()))
+    .collect();
+    format!(
+        "{}
+Health checks for LVS-DR real servers: each sends hand-built Ethernet
+frames to the real server's MAC with the VIP as destination, as the load
+balancer forwards client traffic, so a real server that lost the VIP fails.
+
+Usage: check_raw_NAME [options] ARGS   (check_raw by a link of that name)
+       check_raw NAME [options] ARGS   (the same; NAME as in the list below)
+       check_raw_NAME --help           (one check's options and arguments)
+
+Checks:
+{checks}
+Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios); --protocol
+keepalived|keepalived-dynamic|ldirectord for the daemons' exit codes.
+Raw frames need CAP_NET_RAW (root, or setcap cap_net_raw+ep check_raw).
+",
+        own_version()
+    )
+}
+
+/// `check_raw --version`.
+pub fn own_version() -> String {
+    format!("check_raw v{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// What a usage error prints: `program: message`, then the short usage of
+/// its check; with no check named, the overview instead, so that a bare
+/// `check_raw` shows what it could run.
+pub fn usage_error_text(e: &UsageError) -> String {
+    match e.mode {
+        Some(mode) => format!(
+            "{}: {}\n{}\nTry '{} --help' for more information.\n",
+            mode.program(),
+            e.message,
+            usage(mode),
+            mode.program()
+        ),
+        None => format!("check_raw: {}\n\n{}", e.message, overview()),
+    }
+}
+
 pub fn version(mode: Mode) -> String {
     format!(
         "{} v{} (check_raw)",
@@ -39,7 +102,6 @@ pub fn version(mode: Mode) -> String {
 }
 
 const TLS_HELP: &str = "\
-TLS options (long names only: -S is check_raw_http's status code):
       --ssl[=VERSION[+]]
                  speak TLS (openssl over the same userspace TCP connection,
                  BACKUP: over the kernel's). VERSION 1.2 or 1.3, '+' for
@@ -85,18 +147,41 @@ Positional arguments:
   VIRTUAL_IP     the VIP the real server must hold and keep quiet about
 ";
 
-const COMMON_HELP: &str = "\
-Common options:
+/// `-r` for the checks that speak to a service: the role picks the path.
+const ROLE_HELP: &str = "\
   -r, --role-file FILE|auto
                  FILE: first byte '1' = MASTER (raw frames), anything else
                  = BACKUP (plain kernel connect to REAL_SERVER:PORT, which
                  passes even if the server lacks the VIP, by design).
                  auto: MASTER when the VIP is a local address of this host,
                  else BACKUP. Default: MASTER.
+";
+
+/// `-r` for check_raw_dns: BACKUP asks over the kernel's UDP.
+const DNS_ROLE_HELP: &str = "\
+  -r, --role-file FILE|auto
+                 FILE: first byte '1' = MASTER (raw frames), anything else
+                 = BACKUP (the kernel's UDP, or TCP after TC, to
+                 REAL_SERVER:PORT, which passes even if the server lacks
+                 the VIP, by design). auto: MASTER when the VIP is a local
+                 address of this host, else BACKUP. Default: MASTER.
+";
+
+/// `-r` for check_raw_vip: only probe 3 uses the role, and without `-r`
+/// it follows the auto rule (see `checks::vip::segment_role`).
+const VIP_ROLE_HELP: &str = "\
+  -r, --role-file FILE|auto
+                 the role only judges --segment (probe 3); probes 1 and 2
+                 ignore it. FILE: first byte '1' = MASTER, anything else =
+                 BACKUP. auto, and the default without -r: MASTER when the
+                 VIP is a local address of this host, else BACKUP.
+";
+
+const COMMON_HELP: &str = "\
   -t, --timeout MS
                  bound on the WHOLE check, ARP included, in milliseconds
-                 (default 1000, at most 600000). Lost frames are resent
-                 within it.
+                 (default 1000, at least 50, at most 600000; -t 10 is 10
+                 ms, not 10 s). Lost frames are resent within it.
   -4, --ipv4 / -6, --ipv6
                  resolve host names to this family only (REAL_SERVER and
                  VIRTUAL_IP are always of one family; IPv6 uses NDP)
@@ -140,14 +225,35 @@ ldirectord form: VIP VPORT RIP RPORT (what ldirectord's external check
 passes; IPv6 in brackets). The interface is the one the kernel routes RIP
 through (--interface IFACE overrides), the port RPORT (VPORT if RPORT is
 0), the protocol ldirectord unless --protocol says otherwise. A fwmark
-service passes its mark as VIP: give the address with --vip ADDR. The
-HTTP checks take --url PATH (default /) and --host HOST (default the VIP),
-the GET check --md5 MD5 (without it any 2xx passes), the DNS check
--l/--query NAME (required). ldirectord cannot
-pass options: point checkcommand at a wrapper script such as
-  #!/bin/sh
-  exec /usr/lib/check_raw/check_raw_http -S 200 --url /health \"$@\"
+service passes its mark as VIP: give the address with --vip ADDR.
 ";
+
+/// The ldirectord form's options of one mode, and a wrapper script for it
+/// (ldirectord cannot pass options).
+fn ldirectord_help(mode: Mode) -> String {
+    let (options, wrapper_args) = match mode {
+        Mode::Vip => return String::new(),
+        Mode::Tcp => ("", "-t 2000"),
+        Mode::HttpGet => (
+            "It takes --url PATH (default /), --host HOST (default the VIP) and\n\
+             --md5 MD5 (without it any 2xx passes).\n",
+            "--url /health",
+        ),
+        Mode::Http => (
+            "It takes --url PATH (default /) and --host HOST (default the VIP).\n",
+            "-S 200 --url /health",
+        ),
+        Mode::Dns => (
+            "It needs -l/--query NAME, the name asked for.\n",
+            "--query www.example.org",
+        ),
+    };
+    format!(
+        "{LDIRECTORD_HELP}{options}ldirectord cannot pass options: point checkcommand at a wrapper\n\
+         script such as\n  #!/bin/sh\n  exec /usr/lib/check_raw/{} {wrapper_args} \"$@\"\n",
+        mode.program()
+    )
+}
 
 const DNS_HELP: &str = "\
 Checks an LVS-DR real server's DNS answer for the VIP: a query for NAME
@@ -244,7 +350,7 @@ share of -t ends: an OK check takes the whole -t. Probes 1 and 2 are
 harmless on a BACKUP balancer and need no role; probe 3 takes the role
 from -r FILE, else by the -r auto rule (MASTER when the VIP is local).
 The echo (or SYN) time is the perfdata and what --warning/--critical
-judge. -c and the ldirectord form do not apply.
+judge. There is no clean close and no ldirectord form.
 
 Options:
   -p, --port PORT
@@ -287,24 +393,28 @@ Other options:
         }
         Mode::Dns => DNS_HELP,
     };
-    let (positional, ldirectord) = match mode {
-        Mode::Vip => (VIP_POSITIONAL_HELP, ""),
-        _ => (POSITIONAL_HELP, LDIRECTORD_HELP),
+    let (positional, role) = match mode {
+        Mode::Vip => (VIP_POSITIONAL_HELP, VIP_ROLE_HELP),
+        Mode::Dns => (POSITIONAL_HELP, DNS_ROLE_HELP),
+        _ => (POSITIONAL_HELP, ROLE_HELP),
     };
-    // TLS is for the TCP and HTTP checks.
+    // TLS is for the TCP and HTTP checks; only check_raw_http has a -S of
+    // its own (the status code) to explain the long names by.
     let tls = match mode {
-        Mode::Tcp | Mode::HttpGet | Mode::Http => format!("{TLS_HELP}\n"),
+        Mode::Http => {
+            format!("TLS options (long names only: -S is the status code here):\n{TLS_HELP}\n")
+        }
+        Mode::Tcp | Mode::HttpGet => format!("TLS options:\n{TLS_HELP}\n"),
         Mode::Dns | Mode::Vip => String::new(),
     };
+    let ldirectord = match ldirectord_help(mode) {
+        help if help.is_empty() => help,
+        help => format!("\n{help}"),
+    };
     format!(
-        "{}\n{}\n\n{about}\n{tls}{positional}\n{COMMON_HELP}{}",
+        "{}\n{}\n\n{about}\n{tls}{positional}\nCommon options:\n{role}{COMMON_HELP}{ldirectord}",
         version(mode),
         usage(mode),
-        if ldirectord.is_empty() {
-            String::new()
-        } else {
-            format!("\n{ldirectord}")
-        }
     )
 }
 

@@ -1,7 +1,7 @@
 //! The HTTP checks' options: taken raw from the command line, then checked
 //! into a request and the expectations the response must meet.
 
-use crate::http::{self, Expectations, HeaderMatch, Md5, Method, Request, StatusSet};
+use crate::http::{self, BodyMd5, HeaderMatch, Method, Request, ResponseChecks, StatusSet};
 
 use super::values::parse_max_bytes;
 use super::{Collector, Common, HttpConfig, Mode};
@@ -93,13 +93,15 @@ impl HttpOptions {
                 crate::net::tcp::MAX_SEND_BYTES
             ));
         }
-        let mut expect = Expectations::default();
+        let mut expect = ResponseChecks::default();
         if mode == Mode::HttpGet {
             expect.status = Some(StatusSet::success());
             expect.md5 = fields
                 .md5
                 .as_deref()
-                .map(|m| Md5::parse(m).map_err(|e| format!("invalid MD5 '{}': {e}", text::arg(m))))
+                .map(|m| {
+                    BodyMd5::parse(m).map_err(|e| format!("invalid MD5 '{}': {e}", text::arg(m)))
+                })
                 .transpose()?;
         } else {
             expect.status = self
@@ -128,7 +130,7 @@ impl HttpOptions {
                 .md5
                 .as_deref()
                 .map(|m| {
-                    Md5::parse(m).map_err(|e| format!("invalid --hash '{}': {e}", text::arg(m)))
+                    BodyMd5::parse(m).map_err(|e| format!("invalid --hash '{}': {e}", text::arg(m)))
                 })
                 .transpose()?;
             expect.body = self.body.map(String::into_bytes);

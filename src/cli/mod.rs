@@ -2,38 +2,48 @@
 //! options and positional arguments, checked into a config the rest of the
 //! program trusts.
 //!
-//! Two stages, as ripgrep does it: pico-args pulls raw options out, then
-//! every value is checked (`values`, `http`) with a one-line message naming
-//! the argument. Two positional forms: the C original's
-//! `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, and ldirectord's
-//! `VIP VPORT RIP RPORT` (recognised by its second argument being a port).
-//! check_raw_vip takes the first three of the C form and no ldirectord
-//! form: it checks the real server's hold on the VIP, not a service.
+//! Two stages, as ripgrep does it: `given` pulls raw options out with
+//! pico-args (and decides the exit protocol), then `validate` checks
+//! every value (`values`, `http`, `dns`, `vip`, `tls`) with a one-line
+//! message naming the argument. Two positional forms (`forms`): the C
+//! original's `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, and
+//! ldirectord's `VIP VPORT RIP RPORT` (recognised by its second argument
+//! being a port). check_raw_vip takes the first three of the C form and no
+//! ldirectord form: it checks the real server's hold on the VIP, not a
+//! service. This file holds the modes, the config types and the front
+//! door (`check_raw NAME`, `check_raw --help`).
 
 mod dns;
+mod forms;
+mod given;
 mod help;
 mod http;
 mod tls;
 mod values;
 mod vip;
 
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::http::{Expectations, Request};
+use crate::http::{Request, ResponseChecks};
 use crate::outcome::{Protocol, State};
 use crate::role::RoleSource;
 use crate::threshold::Range;
 use crate::transport::tls::TlsConfig;
 
 use crate::text;
-pub use help::{help, program_name, usage, version};
-use values::{literal_family, parse_port_named, parse_role, parse_timeout, parse_weight};
+use forms::{
+    classic_target, expect_count, is_ldirectord_form, ldirectord_target, parse_source, Fields,
+};
+use given::{Collector, Given};
+pub use help::{help, overview, own_version, program_name, usage, usage_error_text, version};
 pub use values::{
     parse_address, parse_iface, parse_port, system_resolver, Family, Resolver, DEFAULT_TIMEOUT_MS,
-    MAX_TIMEOUT_MS,
+    MAX_TIMEOUT_MS, MIN_TIMEOUT_MS,
 };
+use values::{parse_port_named, parse_role, parse_timeout};
 
 /// The checks of the multicall binary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -164,7 +174,7 @@ pub struct HttpConfig {
     pub common: Common,
     pub clean_close: bool,
     pub request: Request,
-    pub expect: Expectations,
+    pub expect: ResponseChecks,
     /// Largest response accepted (head and body as framed on the wire).
     pub max_bytes: usize,
     /// `--ssl`: the request and response inside TLS.
@@ -176,7 +186,7 @@ pub struct HttpConfig {
 pub struct DnsConfig {
     pub common: Common,
     pub query: crate::dns::Query,
-    pub expect: crate::dns::AnswerExpectations,
+    pub expect: crate::dns::AnswerChecks,
     /// `--tcp`: ask over TCP from the start (else UDP, TCP after TC).
     pub tcp: bool,
 }
@@ -224,6 +234,11 @@ impl Config {
 pub enum Command {
     Help(Mode, Protocol),
     Version(Mode, Protocol),
+    /// `check_raw --help` (or `-h`): the binary by its own name, as a
+    /// newcomer types it: the checks, one line each.
+    Overview(Protocol),
+    /// `check_raw --version` (or `-V`).
+    OwnVersion(Protocol),
     Check(Config),
 }
 
@@ -234,14 +249,35 @@ pub struct UsageError {
     pub mode: Option<Mode>,
     pub message: String,
     pub protocol: Protocol,
+    /// A host name did not resolve: not the user's typo but the check's
+    /// surroundings, so `main` prints a status line in
+    /// [`UNRESOLVED_STATE`] instead of the usage text.
+    pub lookup_failed: bool,
 }
 
-/// Arguments longer than this are refused before any other look.
-const MAX_ARG: usize = 8192;
+/// The state of a check whose host name does not resolve. CRITICAL, as
+/// the plugin guidelines say: UNKNOWN is for bad arguments and failures
+/// inside the plugin, while "higher-level errors (name resolution, socket
+/// timeouts) are outside of the control of plugins and should generally
+/// NOT be reported as UNKNOWN" (monitoring-plugins' developer guidelines;
+/// its own np_net_connect returns UNKNOWN there, against them). For this
+/// check it is also the honest verdict: the path to the service cannot be
+/// built, like a real server that does not answer. Under keepalived's and
+/// ldirectord's protocols it exits 1 (down) like every other failure.
+pub const UNRESOLVED_STATE: State = State::Critical;
 
 /// Looks host names up, given the check's `-t`: `main` passes one that
 /// gives up at the check's deadline or on a signal.
 pub type NameLookup<'r> = &'r dyn Fn(&str, Duration) -> std::io::Result<Vec<IpAddr>>;
+
+/// The `-v` line that says the unit of `-t`: `timeout 10 ms (-t counts
+/// milliseconds)`, for whoever came with seconds in mind.
+pub fn timeout_line(common: &Common) -> String {
+    format!(
+        "timeout {} ms (-t counts milliseconds)",
+        common.timeout.as_millis()
+    )
+}
 
 /// Parse a whole argv (program name first), names resolved by the system
 /// without a time bound (for tools and tests; `main` bounds it).
@@ -257,330 +293,123 @@ pub fn parse(argv: Vec<OsString>) -> Result<Command, UsageError> {
 /// is checked; whatever fails, the one-line message leaves with that
 /// protocol, so even a usage error exits the way the calling daemon reads.
 pub fn parse_with(argv: Vec<OsString>, lookup: NameLookup) -> Result<Command, UsageError> {
-    let (mode, args) = split_argv(argv);
-    let given = Given::collect(mode.as_ref().ok().copied(), args);
+    let (named, args) = split_argv(argv);
+    let given = Given::collect(named.mode(), args);
     let protocol = given.exit_protocol();
+    let hint = given.threshold_hint.clone();
     let usage = |mode: Option<Mode>, message: String| UsageError {
         mode,
         message: text::status_safe(&message),
         protocol,
+        lookup_failed: false,
     };
-    let mode = mode.map_err(|message| usage(None, message))?;
-    check(mode, given, protocol, lookup).map_err(|message| usage(Some(mode), message))
+    let mode = match named {
+        Named::Check(mode) => mode,
+        Named::Overview => return Ok(Command::Overview(protocol)),
+        Named::OwnVersion => return Ok(Command::OwnVersion(protocol)),
+        Named::Nothing(message) => return Err(usage(None, message)),
+    };
+    // Set when the resolver fails (not when a name merely lacks an address
+    // of the family asked for): that error is then no usage error.
+    let lookup_failed = Cell::new(false);
+    let watched = |name: &str, timeout| {
+        let result = lookup(name, timeout);
+        if result.is_err() {
+            lookup_failed.set(true);
+        }
+        result
+    };
+    validate(mode, given, protocol, &watched).map_err(|message| {
+        // A Nagios habit (-w, -c N) explains the error better than the
+        // error itself ("too many arguments", or REAL_SERVER 'eth0' not
+        // resolving when -c 2 shifted the positionals).
+        if let Some(hint) = hint {
+            return usage(Some(mode), hint);
+        }
+        if lookup_failed.get() {
+            return UsageError {
+                lookup_failed: true,
+                ..usage(Some(mode), message)
+            };
+        }
+        usage(Some(mode), message)
+    })
 }
 
 /// The exit protocol a usage error (or a panic) of this argv gets: the
 /// same decision `parse_with` makes, for `main`'s paths that have no
 /// parsed config to ask.
 pub fn exit_protocol(argv: &[OsString]) -> Protocol {
-    let (mode, args) = split_argv(argv.to_vec());
-    Given::collect(mode.ok(), args).exit_protocol()
+    let (named, args) = split_argv(argv.to_vec());
+    Given::collect(named.mode(), args).exit_protocol()
+}
+
+/// What argv[0] (and, for `check_raw`, the first argument) names.
+enum Named {
+    Check(Mode),
+    /// `check_raw --help` or `-h`.
+    Overview,
+    /// `check_raw --version` or `-V`.
+    OwnVersion,
+    /// No check: why, in one line.
+    Nothing(String),
+}
+
+impl Named {
+    fn mode(&self) -> Option<Mode> {
+        match self {
+            Named::Check(mode) => Some(*mode),
+            _ => None,
+        }
+    }
 }
 
 /// The check named by argv[0] (`check_raw_tcp`) or, for `check_raw`, by
-/// the first argument, and the arguments that follow it.
-fn split_argv(argv: Vec<OsString>) -> (Result<Mode, String>, Vec<OsString>) {
+/// the first argument, and the arguments that follow it. `check_raw`
+/// alone with `--help` or `--version` answers for the whole binary, as
+/// busybox and coreutils do.
+fn split_argv(argv: Vec<OsString>) -> (Named, Vec<OsString>) {
     let mut argv = argv.into_iter();
     let name = program_name(&argv.next().unwrap_or_default());
     let mut rest: Vec<OsString> = argv.collect();
     if name != "check_raw" {
-        let mode = Mode::from_name(&name)
-            .filter(|_| name.starts_with("check_raw_"))
-            .ok_or_else(|| {
-                format!(
-                    "unknown program name '{}': call me as one of {VALID_NAMES}",
-                    text::arg(&name)
-                )
-            });
-        return (mode, rest);
+        let named = match Mode::from_name(&name).filter(|_| name.starts_with("check_raw_")) {
+            Some(mode) => Named::Check(mode),
+            None => Named::Nothing(format!(
+                "unknown program name '{}': call me as one of {VALID_NAMES}",
+                text::arg(&name)
+            )),
+        };
+        return (named, rest);
     }
     let sub = rest.first().map(|s| s.to_string_lossy().into_owned());
-    match sub.as_deref().and_then(Mode::from_name) {
-        Some(mode) => {
-            rest.remove(0);
-            (Ok(mode), rest)
-        }
-        None => (
-            Err(format!(
-                "check_raw needs a check name first: tcp, http_get, http, dns or vip ({})",
-                match sub {
-                    Some(s) => format!("got '{}'", text::arg(&s)),
-                    None => "got nothing".into(),
-                }
-            )),
-            rest,
+    let named = match sub.as_deref() {
+        Some("-h" | "--help") => Named::Overview,
+        Some("-V" | "--version") => Named::OwnVersion,
+        Some(s) => match Mode::from_name(s) {
+            Some(mode) => Named::Check(mode),
+            None => {
+                return (
+                    Named::Nothing(format!(
+                        "a check name must come first: tcp, http_get, http, dns or vip (got '{}')",
+                        text::arg(s)
+                    )),
+                    rest,
+                )
+            }
+        },
+        None => Named::Nothing(
+            "a check name must come first: tcp, http_get, http, dns or vip (got nothing)".into(),
         ),
+    };
+    if !rest.is_empty() {
+        rest.remove(0);
     }
-}
-
-/// Options as typed: pico-args takes them out one by one; a value that is
-/// missing or not UTF-8 is remembered as the first problem, not returned,
-/// so collecting always finishes.
-struct Collector {
-    p: pico_args::Arguments,
-    problem: Option<String>,
-    /// Values that were given but could not be read.
-    failures: usize,
-}
-
-impl Collector {
-    fn note(&mut self, problem: String) {
-        self.failures += 1;
-        self.problem.get_or_insert(problem);
-    }
-
-    /// An option's value. `keys` is `["-t", "--timeout"]` or `"--regex"`.
-    fn value(&mut self, keys: impl Into<pico_args::Keys>) -> Option<String> {
-        match self.p.opt_value_from_str::<_, String>(keys) {
-            Ok(v) => v,
-            Err(e) => {
-                self.note(value_error(e));
-                None
-            }
-        }
-    }
-
-    /// Every value of a repeatable option.
-    fn values(&mut self, keys: impl Into<pico_args::Keys>) -> Vec<String> {
-        match self.p.values_from_str::<_, String>(keys) {
-            Ok(v) => v,
-            Err(e) => {
-                self.note(value_error(e));
-                Vec::new()
-            }
-        }
-    }
-
-    fn flag(&mut self, keys: impl Into<pico_args::Keys>) -> bool {
-        self.p.contains(keys)
-    }
-}
-
-fn value_error(e: pico_args::Error) -> String {
-    match e {
-        pico_args::Error::OptionWithoutAValue(k) => format!("option {k} needs a value"),
-        pico_args::Error::NonUtf8Argument => "an option value is not valid UTF-8".into(),
-        other => other.to_string(),
-    }
-}
-
-/// Options of the ldirectord form (`VIP VPORT RIP RPORT`).
-#[derive(Debug, Default)]
-struct LdirectordOptions {
-    vip: Option<String>,
-    interface: Option<String>,
-    url: Option<String>,
-    host: Option<String>,
-    md5: Option<String>,
-    /// check_raw_dns: the NAME to ask for.
-    query: Option<String>,
-}
-
-impl LdirectordOptions {
-    fn take(c: &mut Collector) -> Self {
-        LdirectordOptions {
-            vip: c.value("--vip"),
-            interface: c.value("--interface"),
-            url: c.value("--url"),
-            host: c.value("--host"),
-            md5: c.value("--md5"),
-            query: c.value(["-l", "--query"]),
-        }
-    }
-
-    fn given(&self) -> Option<&'static str> {
-        [
-            (self.vip.is_some(), "--vip"),
-            (self.interface.is_some(), "--interface"),
-            (self.url.is_some(), "--url"),
-            (self.host.is_some(), "--host"),
-            (self.md5.is_some(), "--md5"),
-            (self.query.is_some(), "--query"),
-        ]
-        .into_iter()
-        .find_map(|(given, name)| given.then_some(name))
-    }
-}
-
-/// The options every mode shares, as given.
-struct CommonOptions {
-    role: Option<String>,
-    timeout: Option<String>,
-    source: Option<String>,
-    source_port: Option<String>,
-    protocol: Option<String>,
-    weight: Option<String>,
-    warning: Option<String>,
-    critical: Option<String>,
-}
-
-/// The command line as typed: stage one of parsing.
-struct Given {
-    help: bool,
-    version: bool,
-    common: CommonOptions,
-    ldirectord: LdirectordOptions,
-    http: Option<http::HttpOptions>,
-    dns: Option<dns::DnsOptions>,
-    vip: Option<vip::VipOptions>,
-    tls: tls::TlsOptions,
-    clean_close: bool,
-    sync_close: bool,
-    ipv4: bool,
-    ipv6: bool,
-    verbosity: u8,
-    positional: Vec<String>,
-    /// The first thing wrong seen while collecting, reported in stage two.
-    problem: Option<String>,
-    /// `--protocol` or `--weight` was given without a readable value.
-    protocol_unreadable: bool,
-}
-
-impl Given {
-    /// Split `args` into options and positionals. `mode` is `None` when
-    /// the check is unknown: the options of every mode are taken then, so
-    /// that `--protocol` is still found.
-    fn collect(mode: Option<Mode>, args: Vec<OsString>) -> Given {
-        let mut problem = args.iter().find(|a| a.len() > MAX_ARG).map(|long| {
-            format!(
-                "argument of {} bytes is too long (at most {MAX_ARG})",
-                long.len()
-            )
-        });
-        // Everything after `--` is positional, whatever it looks like.
-        let (mut options, after_dashes) = match args.iter().position(|a| a == "--") {
-            Some(at) => (args[..at].to_vec(), args[at + 1..].to_vec()),
-            None => (args, Vec::new()),
-        };
-        // Before pico-args, which cannot take an optional value.
-        let (ssl, ssl_problem) = tls::take_ssl(&mut options);
-        problem = problem.or(ssl_problem);
-        let mut c = Collector {
-            p: pico_args::Arguments::from_vec(options),
-            problem: None,
-            failures: 0,
-        };
-        let help = c.flag(["-h", "--help"]);
-        let version = c.flag(["-V", "--version"]);
-        // The protocol's options first, counting what could not be read.
-        let (protocol, weight) = (c.value("--protocol"), c.value("--weight"));
-        let protocol_unreadable = c.failures > 0;
-        // Values before flags: combined flags (-cv) are only safe that way.
-        let common = CommonOptions {
-            role: c.value(["-r", "--role-file"]),
-            timeout: c.value(["-t", "--timeout"]),
-            source: c.value("--source"),
-            source_port: c.value("--source-port"),
-            protocol,
-            weight,
-            warning: c.value("--warning"),
-            critical: c.value("--critical"),
-        };
-        let ldirectord = LdirectordOptions::take(&mut c);
-        let tls = tls::TlsOptions::take(&mut c, ssl);
-        let http = match mode {
-            Some(Mode::Tcp | Mode::Dns | Mode::Vip) => None,
-            Some(m @ (Mode::HttpGet | Mode::Http)) => Some(http::HttpOptions::take(&mut c, m)),
-            None => Some(http::HttpOptions::take(&mut c, Mode::Http)),
-        };
-        let dns = matches!(mode, Some(Mode::Dns) | None).then(|| dns::DnsOptions::take(&mut c));
-        let vip = matches!(mode, Some(Mode::Vip) | None).then(|| vip::VipOptions::take(&mut c));
-        let clean_close = c.flag(["-c", "--clean-close"]);
-        let sync_close = c.flag("--sync-close");
-        let ipv4 = c.flag(["-4", "--ipv4"]);
-        let ipv6 = c.flag(["-6", "--ipv6"]);
-        let mut verbosity: u8 = 0;
-        while verbosity < u8::MAX && c.flag(["-v", "--verbose"]) {
-            verbosity += 1;
-        }
-        let mut positional = Vec::new();
-        let text_of = |arg: OsString, problem: &mut Option<String>| match arg.into_string() {
-            Ok(s) => s,
-            Err(a) => {
-                let lossy = a.to_string_lossy().into_owned();
-                problem.get_or_insert(format!(
-                    "argument '{}' is not valid UTF-8",
-                    text::arg(&lossy)
-                ));
-                lossy
-            }
-        };
-        problem = problem.or(c.problem.take());
-        for arg in c.p.finish() {
-            let arg = text_of(arg, &mut problem);
-            if arg.starts_with('-') && arg.len() > 1 {
-                problem.get_or_insert(format!("unknown option '{}'", text::arg(&arg)));
-            } else {
-                positional.push(arg);
-            }
-        }
-        for arg in after_dashes {
-            positional.push(text_of(arg, &mut problem));
-        }
-        Given {
-            help,
-            version,
-            common,
-            ldirectord,
-            http,
-            dns,
-            vip,
-            tls,
-            clean_close,
-            sync_close,
-            ipv4,
-            ipv6,
-            verbosity,
-            positional,
-            problem,
-            protocol_unreadable,
-        }
-    }
-
-    /// The exit protocol: `--protocol` (with `--weight`) if given, else
-    /// ldirectord's when the positionals are its `VIP VPORT RIP RPORT`,
-    /// else Nagios. Options that name no valid protocol give keepalived's
-    /// exit codes: 1 is "down" to every daemon, where a Nagios 3 would
-    /// read as "up, weight 1" under misc_dynamic.
-    fn exit_protocol(&self) -> Protocol {
-        self.checked_protocol().unwrap_or(Protocol::Keepalived)
-    }
-
-    /// [`Given::exit_protocol`], or why the options name none.
-    fn checked_protocol(&self) -> Result<Protocol, String> {
-        if self.protocol_unreadable {
-            return Err("--protocol or --weight has no readable value".into());
-        }
-        let weight = self
-            .common
-            .weight
-            .as_deref()
-            .map(parse_weight)
-            .transpose()?;
-        // With a problem (an unknown option may have left its value among
-        // the positionals), ldirectord's four are looked for at the end, as
-        // ldirectord and its wrappers pass them.
-        let tail = &self.positional[self.positional.len().saturating_sub(4)..];
-        let digits = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
-        let shape = match self.problem {
-            // Both ports must be numbers there, or the classic HTTP form's
-            // tail (VIP PORT HOST PATH) would pass for it.
-            Some(_) if tail.len() == 4 && digits(&tail[3]) => tail,
-            _ => &self.positional[..],
-        };
-        match self.common.protocol.as_deref() {
-            Some(p) => Protocol::parse(p, weight),
-            None if weight.is_some() => {
-                Err("--weight only applies to --protocol keepalived-dynamic".into())
-            }
-            None if is_ldirectord_form(shape) => Ok(Protocol::Ldirectord),
-            None => Ok(Protocol::Nagios),
-        }
-    }
+    (named, rest)
 }
 
 /// Stage two: check every value of `given` into a command.
-fn check(
+fn validate(
     mode: Mode,
     given: Given,
     protocol: Protocol,
@@ -679,212 +508,6 @@ fn check(
 fn parse_range(option: &str, arg: Option<&str>) -> Result<Option<Range>, String> {
     arg.map(|a| Range::parse(a).map_err(|e| format!("invalid {option} '{}': {e}", text::arg(a))))
         .transpose()
-}
-
-fn expect_count(mode: Mode, positional: &[String]) -> Result<(), String> {
-    let names = mode.positional_names();
-    let count = names.len();
-    if positional.len() == count {
-        return Ok(());
-    }
-    Err(if positional.len() < count {
-        format!(
-            "missing {} (expects {})",
-            names[positional.len()],
-            names.join(" ")
-        )
-    } else {
-        format!(
-            "too many arguments: {} given, expects {count}: {}",
-            positional.len(),
-            names.join(" ")
-        )
-    })
-}
-
-/// ldirectord passes exactly `VIP VPORT RIP RPORT`; in the C form the
-/// second argument is REAL_SERVER, never a bare number.
-fn is_ldirectord_form(positional: &[String]) -> bool {
-    positional.len() == 4
-        && !positional[1].is_empty()
-        && positional[1].bytes().all(|b| b.is_ascii_digit())
-}
-
-/// Both addresses of one family: forced by `-4`/`-6`, else a name takes
-/// the family of the literal beside it, else IPv4 first.
-fn addresses(
-    (rs_name, rs_arg): (&str, &str),
-    (vip_name, vip_arg): (&str, &str),
-    forced: Option<Family>,
-    resolve: Resolver,
-) -> Result<(IpAddr, IpAddr), String> {
-    let for_name = forced
-        .or_else(|| literal_family(rs_arg))
-        .or_else(|| literal_family(vip_arg));
-    let family_of = |arg: &str| {
-        forced.or(if literal_family(arg).is_some() {
-            None
-        } else {
-            for_name
-        })
-    };
-    let real_server = parse_address(rs_name, rs_arg, family_of(rs_arg), resolve)?;
-    let vip = parse_address(vip_name, vip_arg, family_of(vip_arg), resolve)?;
-    if real_server.is_ipv4() != vip.is_ipv4() {
-        return Err(format!(
-            "{rs_name} {real_server} and {vip_name} {vip} are of different address families"
-        ));
-    }
-    Ok((real_server, vip))
-}
-
-/// `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT [HOST PATH [MD5]]` (count checked).
-fn classic_target(
-    mode: Mode,
-    positional: &[String],
-    family: Option<Family>,
-    resolve: Resolver,
-) -> Result<(Target, Option<Fields>), String> {
-    let (real_server, vip) = addresses(
-        ("REAL_SERVER", &positional[1]),
-        ("VIRTUAL_IP", &positional[2]),
-        family,
-        resolve,
-    )?;
-    let target = Target {
-        iface: IfaceArg::Named(parse_iface(&positional[0])?),
-        real_server,
-        vip,
-        // check_raw_vip's port is an option (`--port`), set with it.
-        port: match mode {
-            Mode::Vip => 0,
-            _ => parse_port(&positional[3])?,
-        },
-        source: None,
-        source_port: None,
-    };
-    let fields = match mode {
-        Mode::Tcp | Mode::Vip => None,
-        Mode::Dns => Some(Fields::Dns(positional[4].clone())),
-        Mode::HttpGet | Mode::Http => Some(Fields::Http(http::HttpFields {
-            host: positional[4].clone(),
-            path: positional[5].clone(),
-            md5: positional.get(6).cloned(),
-        })),
-    };
-    Ok((target, fields))
-}
-
-/// What a mode takes beyond the target, from either positional form.
-enum Fields {
-    Http(http::HttpFields),
-    /// check_raw_dns: NAME.
-    Dns(String),
-}
-
-/// `[v6]` as ldirectord writes IPv6 addresses.
-fn unbracket(arg: &str) -> &str {
-    arg.strip_prefix('[')
-        .and_then(|a| a.strip_suffix(']'))
-        .unwrap_or(arg)
-}
-
-/// `VIP VPORT RIP RPORT`, ldirectord's external check arguments.
-fn ldirectord_target(
-    mode: Mode,
-    positional: &[String],
-    options: &LdirectordOptions,
-    family: Option<Family>,
-    resolve: Resolver,
-) -> Result<(Target, Option<Fields>), String> {
-    let vip_arg = unbracket(&positional[0]);
-    let fwmark = vip_arg.bytes().all(|b| b.is_ascii_digit());
-    let vip_arg = match (&options.vip, fwmark) {
-        (Some(vip), _) => unbracket(vip),
-        (None, false) => vip_arg,
-        (None, true) => {
-            return Err(format!(
-                "'{}' is a firewall mark, not an address: give the VIP with --vip",
-                text::arg(vip_arg)
-            ))
-        }
-    };
-    let (real_server, vip) = addresses(
-        ("RIP", unbracket(&positional[2])),
-        ("VIP", vip_arg),
-        family,
-        resolve,
-    )?;
-    let vport = parse_port_named("VPORT", &positional[1], true)?;
-    let rport = parse_port_named("RPORT", &positional[3], true)?;
-    let port = match (rport, vport) {
-        (0, 0) => return Err("VPORT and RPORT are both 0: no port to check".into()),
-        (0, v) => v,
-        (r, _) => r,
-    };
-    let iface = match &options.interface {
-        Some(name) => IfaceArg::Named(parse_iface(name)?),
-        None => IfaceArg::ByRoute,
-    };
-    let target = Target {
-        iface,
-        real_server,
-        vip,
-        port,
-        source: None,
-        source_port: None,
-    };
-    if mode != Mode::Dns && options.query.is_some() {
-        return Err("--query is only for check_raw_dns".into());
-    }
-    if matches!(mode, Mode::Tcp | Mode::Dns) {
-        if let Some(option) = [
-            (options.url.is_some(), "--url"),
-            (options.host.is_some(), "--host"),
-            (options.md5.is_some(), "--md5"),
-        ]
-        .into_iter()
-        .find_map(|(given, name)| given.then_some(name))
-        {
-            return Err(format!("{option} is only for the HTTP checks"));
-        }
-        if mode == Mode::Dns {
-            let name = options
-                .query
-                .clone()
-                .ok_or("the ldirectord form of check_raw_dns needs --query NAME")?;
-            return Ok((target, Some(Fields::Dns(name))));
-        }
-        return Ok((target, None));
-    }
-    if mode == Mode::Http && options.md5.is_some() {
-        return Err("--md5 is for check_raw_http_get; use -A here".into());
-    }
-    // The Host header names the service: the VIP, bracketed if IPv6.
-    let default_host = match vip {
-        IpAddr::V6(v6) => format!("[{v6}]"),
-        IpAddr::V4(v4) => v4.to_string(),
-    };
-    let fields = http::HttpFields {
-        host: options.host.clone().unwrap_or(default_host),
-        path: options.url.clone().unwrap_or_else(|| "/".into()),
-        md5: options.md5.clone(),
-    };
-    Ok((target, Some(Fields::Http(fields))))
-}
-
-/// `--source`: a literal of the target's family.
-fn parse_source(arg: Option<&str>, target: &Target) -> Result<Option<IpAddr>, String> {
-    let Some(arg) = arg else { return Ok(None) };
-    let addr: IpAddr = arg
-        .parse()
-        .map_err(|_| format!("invalid --source '{}': not an IP address", text::arg(arg)))?;
-    if addr.is_ipv4() != target.vip.is_ipv4() {
-        return Err(format!(
-            "--source {addr} is not of the VIRTUAL_IP's address family"
-        ));
-    }
-    Ok(Some(addr))
 }
 
 #[cfg(test)]

@@ -21,6 +21,11 @@ pub fn system_resolver(name: &str) -> std::io::Result<Vec<IpAddr>> {
 
 /// Default `-t`, the C original's unit and value.
 pub const DEFAULT_TIMEOUT_MS: u64 = 1000;
+/// Shortest `-t` accepted. The C original counts `-t` in milliseconds
+/// where Nagios plugins count seconds, so `-t 10` from a Nagios habit
+/// would be a 10 ms check that fails on any real network; nothing useful
+/// is that short (one ARP round trip on a busy segment can take longer).
+pub const MIN_TIMEOUT_MS: u64 = 50;
 /// Longest `-t` accepted: ten minutes is past every daemon's own timeout.
 pub const MAX_TIMEOUT_MS: u64 = 600_000;
 const MAX_PATH_ARG: usize = 4096;
@@ -120,7 +125,10 @@ pub fn parse_address(
     if !name_ok {
         return Err(bad("neither an IP address nor a host name".into()));
     }
-    let addrs = resolve(arg).map_err(|e| bad(format!("cannot resolve: {e}")))?;
+    // Said without "invalid": the argument is fine, the name service is
+    // not (`parse_with` turns this into a status line, not a usage error).
+    let addrs =
+        resolve(arg).map_err(|e| format!("cannot resolve {what} '{}': {e}", text::arg(arg)))?;
     let pick = |f: Family| addrs.iter().copied().find(|a| Family::of(*a) == f);
     match family {
         Some(f) => pick(f).ok_or_else(|| bad(format!("the name has no address for {}", f.flag()))),
@@ -153,8 +161,15 @@ pub fn parse_timeout(arg: Option<&str>) -> Result<Duration, String> {
         return Err(bad("not a number of milliseconds"));
     }
     match arg.parse::<u64>() {
-        Ok(ms @ 1..=MAX_TIMEOUT_MS) => Ok(Duration::from_millis(ms)),
-        _ => Err(bad(&format!("must be 1-{MAX_TIMEOUT_MS} ms"))),
+        Ok(ms @ MIN_TIMEOUT_MS..=MAX_TIMEOUT_MS) => Ok(Duration::from_millis(ms)),
+        // Seconds, as Nagios plugins count them, read as milliseconds.
+        Ok(ms @ 1..MIN_TIMEOUT_MS) => Err(format!(
+            "-t is in milliseconds: -t {ms} is {ms} ms; did you mean -t {}?",
+            ms * 1000
+        )),
+        _ => Err(bad(&format!(
+            "must be {MIN_TIMEOUT_MS}-{MAX_TIMEOUT_MS} ms"
+        ))),
     }
 }
 

@@ -9,7 +9,7 @@ use super::{rcode_name, RecordType};
 
 /// One `--expect VALUE`, read for the type asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExpectedValue {
+pub enum RecordMatch {
     /// A, AAAA: the address.
     Addr(IpAddr),
     /// NS, CNAME, PTR: the name; MX: the exchange; SRV: the target.
@@ -22,22 +22,22 @@ pub enum ExpectedValue {
     Mname(DomainName),
 }
 
-impl ExpectedValue {
+impl RecordMatch {
     /// Read `text` as a value of `rtype`'s records.
-    pub fn parse(rtype: RecordType, text: &str) -> Result<ExpectedValue, String> {
+    pub fn parse(rtype: RecordType, text: &str) -> Result<RecordMatch, String> {
         let name = |what: &str| {
             DomainName::parse(text)
-                .map(ExpectedValue::Name)
+                .map(RecordMatch::Name)
                 .map_err(|e| format!("not a {what} for {rtype}: {e}"))
         };
         match rtype {
             RecordType::A => text
                 .parse::<std::net::Ipv4Addr>()
-                .map(|a| ExpectedValue::Addr(a.into()))
+                .map(|a| RecordMatch::Addr(a.into()))
                 .map_err(|_| "not an IPv4 address (the type is A)".into()),
             RecordType::Aaaa => text
                 .parse::<std::net::Ipv6Addr>()
-                .map(|a| ExpectedValue::Addr(a.into()))
+                .map(|a| RecordMatch::Addr(a.into()))
                 .map_err(|_| "not an IPv6 address (the type is AAAA)".into()),
             RecordType::Ns | RecordType::Cname | RecordType::Ptr => name("name"),
             RecordType::Mx => name("mail exchange name"),
@@ -46,15 +46,15 @@ impl ExpectedValue {
                 if text.is_empty() {
                     Err("empty (give the text to find)".into())
                 } else {
-                    Ok(ExpectedValue::Text(text.to_string()))
+                    Ok(RecordMatch::Text(text.to_string()))
                 }
             }
             RecordType::Soa if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => text
                 .parse::<u32>()
-                .map(ExpectedValue::Serial)
+                .map(RecordMatch::Serial)
                 .map_err(|_| "serial out of range (0-4294967295)".into()),
             RecordType::Soa => DomainName::parse(text)
-                .map(ExpectedValue::Mname)
+                .map(RecordMatch::Mname)
                 .map_err(|e| format!("neither a serial nor an MNAME for SOA: {e}")),
         }
     }
@@ -62,16 +62,16 @@ impl ExpectedValue {
     /// Does `record` carry this value?
     fn found_in(&self, record: &Record) -> bool {
         match (self, &record.value) {
-            (ExpectedValue::Addr(want), Value::Addr(got)) => want == got,
-            (ExpectedValue::Name(want), Value::Name(got)) => want.same_as(got),
-            (ExpectedValue::Name(want), Value::Mx { exchange, .. }) => want.same_as(exchange),
-            (ExpectedValue::Name(want), Value::Srv { target, .. }) => want.same_as(target),
-            (ExpectedValue::Text(want), Value::Txt(strings)) => *want == Record::txt_text(strings),
-            (ExpectedValue::Text(want), Value::Caa { value, .. }) => {
+            (RecordMatch::Addr(want), Value::Addr(got)) => want == got,
+            (RecordMatch::Name(want), Value::Name(got)) => want.same_as(got),
+            (RecordMatch::Name(want), Value::Mx { exchange, .. }) => want.same_as(exchange),
+            (RecordMatch::Name(want), Value::Srv { target, .. }) => want.same_as(target),
+            (RecordMatch::Text(want), Value::Txt(strings)) => *want == Record::txt_text(strings),
+            (RecordMatch::Text(want), Value::Caa { value, .. }) => {
                 want.as_bytes() == value.as_slice()
             }
-            (ExpectedValue::Serial(want), Value::Soa { serial, .. }) => want == serial,
-            (ExpectedValue::Mname(want), Value::Soa { mname, .. }) => want.same_as(mname),
+            (RecordMatch::Serial(want), Value::Soa { serial, .. }) => want == serial,
+            (RecordMatch::Mname(want), Value::Soa { mname, .. }) => want.same_as(mname),
             _ => false,
         }
     }
@@ -79,48 +79,48 @@ impl ExpectedValue {
     /// The part of `record` this value is compared with, for "got ...".
     fn shown(&self, record: &Record) -> String {
         match (self, &record.value) {
-            (ExpectedValue::Name(_), Value::Mx { exchange, .. }) => exchange.clone(),
-            (ExpectedValue::Name(_), Value::Srv { target, .. }) => target.clone(),
+            (RecordMatch::Name(_), Value::Mx { exchange, .. }) => exchange.clone(),
+            (RecordMatch::Name(_), Value::Srv { target, .. }) => target.clone(),
             (_, Value::Txt(strings)) => format!("{:?}", Record::txt_text(strings)),
             (_, Value::Caa { value, .. }) => {
                 format!("{:?}", String::from_utf8_lossy(value))
             }
-            (ExpectedValue::Serial(_), Value::Soa { serial, .. }) => format!("serial {serial}"),
-            (ExpectedValue::Mname(_), Value::Soa { mname, .. }) => format!("MNAME {mname}"),
+            (RecordMatch::Serial(_), Value::Soa { serial, .. }) => format!("serial {serial}"),
+            (RecordMatch::Mname(_), Value::Soa { mname, .. }) => format!("MNAME {mname}"),
             (_, v) => v.to_string(),
         }
     }
 }
 
-impl std::fmt::Display for ExpectedValue {
+impl std::fmt::Display for RecordMatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExpectedValue::Addr(a) => write!(f, "{a}"),
-            ExpectedValue::Name(n) => write!(f, "{n}"),
-            ExpectedValue::Text(t) => write!(f, "{t:?}"),
-            ExpectedValue::Serial(s) => write!(f, "serial {s}"),
-            ExpectedValue::Mname(n) => write!(f, "MNAME {n}"),
+            RecordMatch::Addr(a) => write!(f, "{a}"),
+            RecordMatch::Name(n) => write!(f, "{n}"),
+            RecordMatch::Text(t) => write!(f, "{t:?}"),
+            RecordMatch::Serial(s) => write!(f, "serial {s}"),
+            RecordMatch::Mname(n) => write!(f, "MNAME {n}"),
         }
     }
 }
 
 /// Everything an answer is held to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AnswerExpectations {
+pub struct AnswerChecks {
     pub rtype: RecordType,
     /// `--rcode`: the accepted rcodes (default NOERROR).
     pub rcodes: Vec<u16>,
     /// `--expect`: each must be in a record of `rtype` in the answer.
-    pub values: Vec<ExpectedValue>,
+    pub values: Vec<RecordMatch>,
     /// `--expect-count`: the exact number of answer records.
     pub count: Option<usize>,
     /// `--authoritative`: AA set.
     pub authoritative: bool,
 }
 
-impl AnswerExpectations {
-    pub fn new(rtype: RecordType) -> AnswerExpectations {
-        AnswerExpectations {
+impl AnswerChecks {
+    pub fn new(rtype: RecordType) -> AnswerChecks {
+        AnswerChecks {
             rtype,
             rcodes: vec![0],
             values: Vec::new(),

@@ -14,7 +14,7 @@ pub mod expect;
 pub mod query;
 
 pub use answer::{Answer, Record, Value};
-pub use expect::{AnswerExpectations, ExpectedValue};
+pub use expect::{AnswerChecks, RecordMatch};
 pub use query::{DomainName, Query};
 
 use std::fmt;

@@ -190,11 +190,11 @@ fn records_of_each_type_are_read_and_rendered() {
     );
 }
 
-fn expect(rtype: RecordType, values: &[&str]) -> AnswerExpectations {
-    let mut e = AnswerExpectations::new(rtype);
+fn expect(rtype: RecordType, values: &[&str]) -> AnswerChecks {
+    let mut e = AnswerChecks::new(rtype);
     e.values = values
         .iter()
-        .map(|v| ExpectedValue::parse(rtype, v).unwrap())
+        .map(|v| RecordMatch::parse(rtype, v).unwrap())
         .collect();
     e
 }
@@ -239,7 +239,7 @@ fn expectations_say_expected_and_got() {
 
 #[test]
 fn expect_values_are_read_for_the_type() {
-    use ExpectedValue as E;
+    use RecordMatch as E;
     assert!(E::parse(RecordType::A, "2001:db8::1").is_err());
     assert!(E::parse(RecordType::Aaaa, "198.51.100.1").is_err());
     assert!(E::parse(RecordType::Mx, "mx..test").is_err());

@@ -4,7 +4,7 @@
 //! as raw text, compared MD5s case-sensitively without validating them, and
 //! crashed on a `-R` without a colon. Here each expectation is parsed and
 //! validated once from its argument (errors are one line naming the
-//! problem), then [`Expectations::verify`] checks a [`Response`] in a fixed
+//! problem), then [`ResponseChecks::verify`] checks a [`Response`] in a fixed
 //! order (status, headers in order, MD5, exact body, substring, regex) and
 //! stops at the first [`Mismatch`], which says expected versus got in one
 //! line.
@@ -179,10 +179,10 @@ impl fmt::Display for HeaderMatch {
 /// An expected body MD5: 32 hex digits, kept in lowercase (the C original
 /// compared case-sensitively, so an upper-case hash never matched).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Md5(String);
+pub struct BodyMd5(String);
 
-impl Md5 {
-    pub fn parse(arg: &str) -> Result<Md5, String> {
+impl BodyMd5 {
+    pub fn parse(arg: &str) -> Result<BodyMd5, String> {
         let length = arg.chars().count();
         if length != 32 {
             return Err(format!(
@@ -196,7 +196,7 @@ impl Md5 {
                 quoted(&bad.to_string())
             ));
         }
-        Ok(Md5(arg.to_ascii_lowercase()))
+        Ok(BodyMd5(arg.to_ascii_lowercase()))
     }
 
     /// The 32 lowercase hex digits.
@@ -205,7 +205,7 @@ impl Md5 {
     }
 }
 
-impl fmt::Display for Md5 {
+impl fmt::Display for BodyMd5 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
@@ -215,11 +215,11 @@ impl fmt::Display for Md5 {
 /// checked"; in particular `status: None` checks no status at all, and
 /// applying a 2xx default ([`StatusSet::success`]) is the caller's choice.
 #[derive(Debug, Clone, Default)]
-pub struct Expectations {
+pub struct ResponseChecks {
     pub status: Option<StatusSet>,
     /// Checked in this order.
     pub headers: Vec<HeaderMatch>,
-    pub md5: Option<Md5>,
+    pub md5: Option<BodyMd5>,
     /// The whole body, byte for byte.
     pub body: Option<Vec<u8>>,
     /// A substring of the body (compared as UTF-8 bytes).
@@ -231,7 +231,7 @@ pub struct Expectations {
     pub invert_regex: bool,
 }
 
-impl Expectations {
+impl ResponseChecks {
     /// Checks status, each header in order, MD5, exact body, substring,
     /// regex; the first failure is returned.
     pub fn verify(&self, response: &Response) -> Result<(), Mismatch> {
@@ -359,7 +359,7 @@ pub enum Mismatch {
         got: Vec<(String, String)>,
     },
     Md5 {
-        expected: Md5,
+        expected: BodyMd5,
         got: String,
     },
     Body {

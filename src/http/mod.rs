@@ -12,7 +12,7 @@
 //!   HOST, PATH and `-H` arguments that go into them.
 //! - [`response`]: [`ResponseParser`], an incremental parser with bounded
 //!   memory (`--max-bytes`), and the parsed [`Response`].
-//! - [`expect`]: [`Expectations`] (status, headers, MD5, body, substring,
+//! - [`expect`]: [`ResponseChecks`] (status, headers, MD5, body, substring,
 //!   regex) and the one-line [`Mismatch`] that says why a check failed.
 //! - [`error`]: [`HttpError`], why a response could not be read at all.
 
@@ -22,7 +22,7 @@ pub mod request;
 pub mod response;
 
 pub use error::HttpError;
-pub use expect::{Expectations, HeaderMatch, Md5, Mismatch, StatusSet};
+pub use expect::{BodyMd5, HeaderMatch, Mismatch, ResponseChecks, StatusSet};
 pub use request::{
     parse_request_header, validate_host, validate_path, Method, Request, USER_AGENT,
 };

@@ -23,7 +23,7 @@ fn hello() -> Response {
     )
 }
 
-fn mismatch(expectations: &Expectations, response: &Response) -> String {
+fn mismatch(expectations: &ResponseChecks, response: &Response) -> String {
     expectations
         .verify(response)
         .expect_err("a mismatch")
@@ -125,7 +125,7 @@ fn header_match_parse() {
 
 #[test]
 fn md5_parse() {
-    let upper = Md5::parse("5D41402ABC4B2A76B9719D911017C592").expect("valid");
+    let upper = BodyMd5::parse("5D41402ABC4B2A76B9719D911017C592").expect("valid");
     assert_eq!(upper.as_str(), "5d41402abc4b2a76b9719d911017c592");
     assert_eq!(upper.to_string(), "5d41402abc4b2a76b9719d911017c592");
     let cases = [
@@ -148,7 +148,7 @@ fn md5_parse() {
         ),
     ];
     for (arg, message) in cases {
-        assert_eq!(Md5::parse(arg), Err(message.to_string()), "{arg:?}");
+        assert_eq!(BodyMd5::parse(arg), Err(message.to_string()), "{arg:?}");
     }
 }
 
@@ -156,21 +156,21 @@ fn md5_parse() {
 
 #[test]
 fn nothing_to_check_passes() {
-    let none = Expectations::default();
+    let none = ResponseChecks::default();
     assert!(none.is_empty());
     assert_eq!(none.verify(&response(500, &[], b"")), Ok(()));
-    let invert_only = Expectations {
+    let invert_only = ResponseChecks {
         invert_regex: true,
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert!(invert_only.is_empty());
 }
 
 #[test]
 fn status_expectation() {
-    let expect = Expectations {
+    let expect = ResponseChecks {
         status: Some(status("200-299,301")),
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert!(!expect.is_empty());
     assert_eq!(expect.verify(&response(301, &[], b"")), Ok(()));
@@ -182,31 +182,31 @@ fn status_expectation() {
 
 #[test]
 fn header_expectations() {
-    let pass = Expectations {
+    let pass = ResponseChecks {
         headers: vec![header("x-health: ok"), header("Content-Type:")],
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(pass.verify(&hello()), Ok(()));
 
-    let wrong_value = Expectations {
+    let wrong_value = ResponseChecks {
         headers: vec![header("Content-Type:"), header("X-Health: OK")],
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(
         mismatch(&wrong_value, &hello()),
         "missing response header 'X-Health: OK' (got 'X-Health: ok')"
     );
-    let absent = Expectations {
+    let absent = ResponseChecks {
         headers: vec![header("X-Missing: ok")],
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(
         mismatch(&absent, &hello()),
         "missing response header 'X-Missing: ok' (header absent)"
     );
-    let absent_any = Expectations {
+    let absent_any = ResponseChecks {
         headers: vec![header("X-Missing:")],
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(
         mismatch(&absent_any, &hello()),
@@ -217,31 +217,31 @@ fn header_expectations() {
 #[test]
 fn header_expectation_with_repeated_fields() {
     let fields = [("V", "1"), ("v", "2"), ("V", "3"), ("V", "4"), ("V", "5")];
-    let expect = Expectations {
+    let expect = ResponseChecks {
         headers: vec![header("V: 9")],
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(
         mismatch(&expect, &response(200, &fields, b"")),
         "missing response header 'V: 9' (got 'V: 1', 'v: 2', 'V: 3' and 2 more)"
     );
-    let any_match = Expectations {
+    let any_match = ResponseChecks {
         headers: vec![header("V: 4")],
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(any_match.verify(&response(200, &fields, b"")), Ok(()));
 }
 
 #[test]
 fn md5_expectation() {
-    let pass = Expectations {
-        md5: Some(Md5::parse("5D41402ABC4B2A76B9719D911017C592").expect("valid")),
-        ..Expectations::default()
+    let pass = ResponseChecks {
+        md5: Some(BodyMd5::parse("5D41402ABC4B2A76B9719D911017C592").expect("valid")),
+        ..ResponseChecks::default()
     };
     assert_eq!(pass.verify(&hello()), Ok(()));
-    let fail = Expectations {
-        md5: Some(Md5::parse("0cc175b9c0f1b6a831c399e269772661").expect("valid")),
-        ..Expectations::default()
+    let fail = ResponseChecks {
+        md5: Some(BodyMd5::parse("0cc175b9c0f1b6a831c399e269772661").expect("valid")),
+        ..ResponseChecks::default()
     };
     assert_eq!(
         mismatch(&fail, &hello()),
@@ -251,9 +251,9 @@ fn md5_expectation() {
 
 #[test]
 fn body_expectation() {
-    let expect = |body: &[u8]| Expectations {
+    let expect = |body: &[u8]| ResponseChecks {
         body: Some(body.to_vec()),
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(expect(b"hello").verify(&hello()), Ok(()));
     assert_eq!(
@@ -272,9 +272,9 @@ fn body_expectation() {
 
 #[test]
 fn contains_expectation() {
-    let expect = |needle: &str| Expectations {
+    let expect = |needle: &str| ResponseChecks {
         contains: Some(needle.to_string()),
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(expect("ell").verify(&hello()), Ok(()));
     assert_eq!(expect("").verify(&hello()), Ok(()));
@@ -296,10 +296,10 @@ fn contains_expectation() {
 
 #[test]
 fn regex_expectation() {
-    let expect = |pattern: &str, invert_regex: bool| Expectations {
+    let expect = |pattern: &str, invert_regex: bool| ResponseChecks {
         regex: Some(Regex::new(pattern).expect("valid regex")),
         invert_regex,
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     assert_eq!(expect("^h.l+o$", false).verify(&hello()), Ok(()));
     assert_eq!(expect("down", true).verify(&hello()), Ok(()));
@@ -321,10 +321,10 @@ fn regex_expectation() {
 
 #[test]
 fn checks_stop_at_the_first_failure_in_order() {
-    let all_wrong = Expectations {
+    let all_wrong = ResponseChecks {
         status: Some(status("500")),
         headers: vec![header("X-Health: bad")],
-        md5: Some(Md5::parse("0cc175b9c0f1b6a831c399e269772661").expect("valid")),
+        md5: Some(BodyMd5::parse("0cc175b9c0f1b6a831c399e269772661").expect("valid")),
         body: Some(b"nope".to_vec()),
         contains: Some("nope".to_string()),
         regex: Some(Regex::new("nope").expect("valid regex")),
@@ -358,9 +358,9 @@ fn checks_stop_at_the_first_failure_in_order() {
 #[test]
 fn long_values_are_cut_in_messages() {
     let long = "x".repeat(500);
-    let expect = Expectations {
+    let expect = ResponseChecks {
         contains: Some(long.clone()),
-        ..Expectations::default()
+        ..ResponseChecks::default()
     };
     let message = mismatch(&expect, &hello());
     assert_eq!(
@@ -391,7 +391,7 @@ fn random_arguments_never_panic() {
         let results = [
             StatusSet::parse(&arg).err(),
             HeaderMatch::parse(&arg).err(),
-            Md5::parse(&arg).err(),
+            BodyMd5::parse(&arg).err(),
             crate::http::parse_request_header(&arg).err(),
             crate::http::validate_path(&arg).err(),
             crate::http::validate_host(&arg).err(),
