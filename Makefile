@@ -6,7 +6,7 @@
 #                 ending with a line "N passed, N failed, N skipped"
 #   make lint     rustfmt and clippy, as CI runs them
 #   make bench    timing and memory goals, measured in the testbed (root)
-#   make install  PREFIX=/usr/local DESTDIR=
+#   make install  PREFIX=/usr/local DESTDIR= (what goes where: below)
 #   make deb      the Debian package, in target/deb/
 #
 # demo, test, bench, lint and deb first install the Debian packages they
@@ -19,21 +19,36 @@ DESTDIR ?=
 RELEASE := target/release
 NAMES   := check_raw_tcp check_raw_http_get check_raw_http check_raw_dns check_raw_vip
 LIBDIR  := $(DESTDIR)$(PREFIX)/lib/check_raw
+BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 NAGIOSDIR ?= $(PREFIX)/lib/nagios/plugins
+DOCDIR    ?= $(PREFIX)/share/doc/check_raw
+# systemd-tmpfiles reads /usr/lib/tmpfiles.d and /usr/local/lib/tmpfiles.d.
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+# The role file's directory (-r /run/check_raw/role in every example);
+# empty: not created (a package, whose tmpfiles.d file creates it).
+RUNDIR    ?= /run/check_raw
+# no: leave the capability to the package (dpkg and rpm do not keep it).
+SETCAP    ?= yes
 # Installed next to the binary; their /usr/lib/check_raw/ paths are
 # rewritten to the PREFIX installed to.
 SCRIPTS   := packaging/keepalived/check_raw-role-notify \
              packaging/ldirectord/check_raw_tcp-ldirectord \
-             packaging/ldirectord/check_raw_http-ldirectord
-MANPAGES  := man/check_raw.8 man/check_raw_tcp.8 man/check_raw_http_get.8 man/check_raw_http.8 \
-             man/check_raw_dns.8 \
-             man/check_raw_vip.8
+             packaging/ldirectord/check_raw_http-ldirectord \
+             packaging/ldirectord/check_raw_https-ldirectord
+MANPAGES  := $(wildcard man/*.8)
+# Copied as they are to $(DOCDIR)/examples; none is applied (the sysctl
+# file is for the real servers, not for the director).
+EXAMPLES  := packaging/keepalived/keepalived.conf.example \
+             packaging/ldirectord/ldirectord.cf.example \
+             packaging/nagios/check_raw.cfg \
+             packaging/icinga2/check_raw.conf \
+             packaging/sysctl/90-check_raw-real-server.conf
 DEPS      := tests/deps.sh
 # A rustup toolchain is not a Debian package: skip the Build-Depends check then.
 DEB_NODEPS := $(if $(filter /usr/bin/%,$(shell command -v rustc)),,-d)
 
-.PHONY: all build demo test lint bench install deb clean
+.PHONY: all build demo test lint bench install install-files deb clean
 
 all: build
 
@@ -71,25 +86,49 @@ lint:
 	@$(DEPS) lint
 	$(CARGO) fmt --check
 	$(CARGO) clippy --release --locked --all-targets -- -D warnings
-	@for page in man/check_raw.8 man/check_raw_vip.8; do \
-		out=$$(LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l $$page 2>&1 >/dev/null); \
+	@# Every page; man resolves the ".so man8/check_raw.8" of the alias
+	@# pages from the current directory, so it runs where man8/ is man/.
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && ln -s "$(CURDIR)/man" "$$tmp/man8" && \
+	for page in $(MANPAGES); do \
+		out=$$(cd "$$tmp" && LC_ALL=C.UTF-8 man --warnings -E UTF-8 -l "man8/$${page#man/}" 2>&1 >/dev/null); \
 		if [ -n "$$out" ]; then echo "$$page: $$out"; exit 1; fi; \
 	done
 
+# What goes where (PREFIX=/usr is the Debian package's layout):
+#   $(PREFIX)/lib/check_raw/        the binary, its five names as symlinks,
+#                                   the notify and ldirectord scripts
+#   $(BINDIR)/                      check_raw and the five names, in PATH
+#   $(NAGIOSDIR)/                   the five names, for $USER1$ and PluginDir
+#   $(MANDIR)/man8/                 the man pages
+#   $(DOCDIR)/examples/             $(EXAMPLES), not applied
+#   $(TMPFILESDIR)/check_raw.conf   recreates $(RUNDIR) and its role file at boot
+#   $(RUNDIR)/                      the role file's directory, now
 # The names are symlinks in the SAME directory as the binary: keepalived
-# resolves symlinks and may exec the target under the link's name.
+# resolves symlinks and may exec the target under the link's name. Every
+# other link points at a name there.
 install: build
-	install -d $(LIBDIR) $(DESTDIR)$(NAGIOSDIR) $(DESTDIR)$(MANDIR)/man8
+	@$(MAKE) --no-print-directory install-files
+
+# install without the build, for packagers whose binary is built already.
+install-files:
+	install -d $(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(NAGIOSDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(RELEASE)/check_raw $(LIBDIR)/check_raw
 	@for name in $(NAMES); do ln -sfn check_raw $(LIBDIR)/$$name; done
+	@for name in check_raw $(NAMES); do ln -sfn $(PREFIX)/lib/check_raw/$$name $(DESTDIR)$(BINDIR)/$$name; done
 	@for name in $(NAMES); do ln -sfn $(PREFIX)/lib/check_raw/$$name $(DESTDIR)$(NAGIOSDIR)/$$name; done
 	@for f in $(SCRIPTS); do \
 		sed 's|/usr/lib/check_raw/|$(PREFIX)/lib/check_raw/|g' $$f > $(LIBDIR)/$${f##*/} && \
 		chmod 0755 $(LIBDIR)/$${f##*/} || exit 1; \
 	done
 	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
-	-setcap cap_net_raw+ep $(LIBDIR)/check_raw 2>/dev/null || \
-		echo "note: setcap failed; run the checks as root or setcap cap_net_raw+ep $(PREFIX)/lib/check_raw/check_raw"
+	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 packaging/tmpfiles/check_raw.conf $(DESTDIR)$(TMPFILESDIR)/check_raw.conf
+	$(if $(RUNDIR),install -d -m 0755 $(DESTDIR)$(RUNDIR))
+	@if [ "$(SETCAP)" != no ]; then \
+		setcap cap_net_raw+ep $(LIBDIR)/check_raw 2>/dev/null || \
+		echo "note: setcap failed; run the checks as root or setcap cap_net_raw+ep $(PREFIX)/lib/check_raw/check_raw"; \
+	fi
 
 # Built from a copy of the tree so that dpkg-buildpackage's ../ outputs
 # land in target/deb/ (and its clean does not remove our target/).

@@ -7,8 +7,8 @@
 //! recovered by the resend. The BACKUP side (the kernel's UDP to the real
 //! server's own address) gets the same three cases.
 //!
-//! No check uses UDP yet; this proves the engine part the DNS check will
-//! stand on, over real kernels and real frames.
+//! check_raw_dns stands on this exchange (`tests/dns.rs` tests the check);
+//! here the engine part is tested alone, over real kernels and real frames.
 
 #[macro_use]
 mod harness;

@@ -1,8 +1,10 @@
 //! IPv6 end to end: the same LVS-DR testbed with 2001:db8::/64 addresses
 //! and the VIP 2001:db8:1::10/128 on the real servers' `lo`. The MAC comes
-//! from NDP instead of ARP. Every check, MASTER (raw frames) and BACKUP
-//! (kernel connection): rs1 passes, rs2 (no VIP) and rs3 (nothing
-//! listening) fail as they should.
+//! from NDP instead of ARP. The TCP and HTTP checks, MASTER (raw frames)
+//! and BACKUP (kernel connection): rs1 passes, rs2 (no VIP) and rs3
+//! (nothing listening) fail as they should; mixed address families are a
+//! usage error. The IPv6 cases of check_raw_vip, check_raw_dns and `--ssl`
+//! are in `vip.rs`, `dns.rs` and `tls.rs`.
 
 #[macro_use]
 mod harness;

@@ -2,6 +2,10 @@
 //! in the foreground inside the testbed's MASTER load balancer `lb` (see
 //! `harness::daemon`).
 //!
+//! The checks run as MISC_CHECKs: check_raw_tcp and check_raw_http,
+//! check_raw_dns for a UDP service on port 53 (NSD on the real servers),
+//! and check_raw_http --ssl for HTTPS.
+//!
 //! rs1 (VIP, listener) must come out up and rs2 (listener, no VIP) down, as
 //! keepalived itself judges it: its log ("Misc check ... succeeded" /
 //! "failed ... (exited with status 1)") and the IPVS table it programs. The

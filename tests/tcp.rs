@@ -5,6 +5,13 @@
 //! exit 0 OK, 2 CRITICAL, 3 UNKNOWN, one status line on stdout
 //! (`RAW_TCP <STATE> - ...`, perfdata after `|`).
 //!
+//! Also what every check shares, tested through `check_raw_tcp`: the role
+//! (`-r FILE`, `-r auto`, on the MASTER and the BACKUP load balancer), the
+//! program's names (an unknown name, the `check_raw tcp` form), `--help`
+//! and `--version`, a panic reported UNKNOWN, no CAP_NET_RAW, a `--source`
+//! that is not on the interface, and the warning when a MASTER lacks the
+//! VIP.
+//!
 //! Each test builds its own testbed (see `harness::testbed` for the map), so
 //! tests run in parallel and a failure in one cannot disturb another. Tests
 //! that need namespaces skip, with a message, when not run as root.
