@@ -106,11 +106,11 @@ fn probe(check: &CheckRun, cfg: &VipConfig, trace: &mut Trace) -> Outcome {
         },
         None => Awaited::EchoReply { ident: echo.ident },
     };
-    let mut path =
-        match check.open_path(vec![proof, Awaited::NeighborReply { target: vip }], trace) {
-            Ok(path) => path,
-            Err(outcome) => return outcome,
-        };
+    let mut path = match check.open_path(vec![proof, Awaited::NeighborReply { target: vip }], trace)
+    {
+        Ok(path) => path,
+        Err(outcome) => return outcome,
+    };
     let peer = path.peer(t.port);
     let fail = |f: Failure| check.failure(f, &peer, &[]);
     let (rs_mac, iface) = (path.rs_mac, path.iface.name.clone());
