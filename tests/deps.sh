@@ -54,6 +54,8 @@ vm_missing() {
     [ -x "$VM_CACHE/venv/bin/vng" ] || echo "vng: $VM_VNG from PyPI, in $VM_CACHE/venv"
     [ -f "$VM_CACHE/$VM_KERNEL/boot/vmlinuz-$VM_KERNEL" ] ||
         echo "linux-image-$VM_KERNEL: the VM's kernel, unpacked in $VM_CACHE/$VM_KERNEL"
+    [ -f "$VM_CACHE/$VM_KERNEL/lib/modules/$VM_KERNEL/modules.dep" ] ||
+        echo "$VM_CACHE/$VM_KERNEL: unpacked without modules.dep (fetched again)"
     [ -f "/usr/lib/modules/$VM_KERNEL/modules.dep" ] ||
         echo "/usr/lib/modules/$VM_KERNEL: the VM kernel's modules, with depmod run"
 }
@@ -99,7 +101,8 @@ vm_install() {
             fail "pip install $VM_VNG (into $VM_CACHE/venv)"
     fi
     dir=$VM_CACHE/$VM_KERNEL
-    if [ ! -f "$dir/boot/vmlinuz-$VM_KERNEL" ]; then
+    if [ ! -f "$dir/boot/vmlinuz-$VM_KERNEL" ] ||
+        [ ! -f "$dir/lib/modules/$VM_KERNEL/modules.dep" ]; then
         # Unpacked beside, renamed when whole: a broken download leaves
         # nothing that looks like a kernel.
         rm -rf "$dir" "$dir.part" "$VM_CACHE"/linux-image-*.deb
@@ -113,6 +116,9 @@ vm_install() {
             rm -rf "$dir.part"
             fail "linux-image-$VM_KERNEL has no boot/vmlinuz-$VM_KERNEL or no IPVS modules"
         }
+        # virtme-ng links the guest's /lib/modules/$VM_KERNEL to the modules
+        # beside the vmlinuz it boots: they need their modules.dep too.
+        depmod -b "$dir.part" "$VM_KERNEL" >>"$log" 2>&1 || fail "depmod -b $dir.part $VM_KERNEL"
         mv "$dir.part" "$dir"
     fi
     if [ ! -f "/usr/lib/modules/$VM_KERNEL/modules.dep" ]; then
