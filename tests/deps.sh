@@ -40,7 +40,9 @@ set -eu
 # it depends on here; tests/harness/vm.rs reads this line.
 VM_KERNEL=6.1.0-57-amd64
 VM_VNG=virtme-ng==1.42
-VM_CACHE=${CHECK_RAW_VM_CACHE:-/var/cache/check_raw-vm}
+# Not under /var/cache: virtme-ng mounts a tmpfs there in the guest, which
+# would hide the modules it links /lib/modules/$VM_KERNEL to.
+VM_CACHE=${CHECK_RAW_VM_CACHE:-/var/lib/check_raw-vm}
 VM_PACKAGES='qemu-system-x86 kmod busybox-static ipvsadm python3-venv'
 
 # What of the VM is missing, one "what: why" item a line; nothing if none.
