@@ -43,7 +43,7 @@ VM_VNG=virtme-ng==1.42
 # Not under /var/cache: virtme-ng mounts a tmpfs there in the guest, which
 # would hide the modules it links /lib/modules/$VM_KERNEL to.
 VM_CACHE=${CHECK_RAW_VM_CACHE:-/var/lib/check_raw-vm}
-VM_PACKAGES='qemu-system-x86 kmod busybox-static ipvsadm python3-venv'
+VM_PACKAGES='qemu-system-x86 kmod busybox-static ipvsadm python3-venv curl'
 
 # What of the VM is missing, one "what: why" item a line; nothing if none.
 vm_missing() {

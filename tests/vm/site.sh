@@ -147,12 +147,13 @@ ipvs_weight() {
 
 # requests N: N requests from the client through the VIP, one connection
 # each (so round robin spreads them); prints what each answered ("rs1",
-# ..., or "FAILED"), one a line. -T: generous, TCG is slow.
+# ..., or "FAILED"), one a line. -m: generous, TCG is slow. (busybox wget
+# segfaults in the guest: curl.)
 requests() {
     i=0
     while [ $i -lt "$1" ]; do
         i=$((i + 1))
-        body=$(ns client busybox wget -q -O - -T 4 "http://$VIP:$PORT/" 2>/dev/null) || body=FAILED
+        body=$(ns client curl -sS -m 4 "http://$VIP:$PORT/" 2>/dev/null) || body=FAILED
         [ -n "$body" ] || body=FAILED
         echo "$body"
     done
@@ -179,11 +180,16 @@ check() {
 # ---- keepalived, real, ns lb ------------------------------------------------
 
 # keepalived_start CONF: keepalived's checkers (no VRRP: lb is MASTER by
-# construction) ns lb with CONF, its pid files and log under $RUN.
+# construction) in lb with CONF, its pid files and log in a fresh directory
+# under $RUN each time (keepalived refuses to start while a pid file it is
+# given names a live process); $RUN/keepalived is the current one.
+KA_N=0
 keepalived_start() {
     keepalived_stop
-    k=$RUN/keepalived
+    KA_N=$((KA_N + 1))
+    k=$RUN/keepalived-$CASE-$KA_N
     mkdir -p "$k"
+    ln -sfn "$k" "$RUN/keepalived"
     : >"$k/log"
     ns lb /usr/sbin/keepalived --dont-fork --log-console --log-detail --check \
         -f "$1" --pid "$k/keepalived.pid" --checkers_pid "$k/checkers.pid" \
@@ -191,18 +197,24 @@ keepalived_start() {
     echo $! >"$k/parent"
 }
 
+# alive PID: PID runs (a zombie does not count).
+alive() {
+    [ -r "/proc/$1/stat" ] && ! grep -q '^[0-9]* ([^)]*) Z' "/proc/$1/stat" 2>/dev/null
+}
+
+# keepalived_stop: SIGTERM (keepalived then empties the IPVS table it
+# programmed), up to 20 s, then SIGKILL to whatever of it is left.
 keepalived_stop() {
     k=$RUN/keepalived
     [ -f "$k/parent" ] || return 0
     pid=$(cat "$k/parent")
     kill "$pid" 2>/dev/null
     i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do
+    while alive "$pid" && [ $i -lt 100 ]; do
         sleep 0.2
         i=$((i + 1))
     done
-    kill -9 "$pid" 2>/dev/null
-    for f in "$k"/checkers.pid "$k"/keepalived.pid; do
+    for f in "$k/parent" "$k/checkers.pid" "$k/keepalived.pid"; do
         [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
     done
     rm -f "$k/parent"
