@@ -36,12 +36,19 @@ fn suite() -> &'static Result<VmRun, VmError> {
         let setup = vm_setup()?;
         let script = Path::new(REPO).join("tests/vm/cases.sh");
         let run = run_in_vm(&setup, &script, &[CHECK_RAW], SUITE_LIMIT)?;
+        // The guest's clock per case: where the minutes go.
+        let marks: Vec<&str> = run
+            .output
+            .lines()
+            .filter(|l| l.starts_with("==="))
+            .collect();
         let _ = writeln!(
             std::io::stderr(),
-            "vm: kernel {} ({:?}) ran the suite in {:.1} s",
+            "vm: kernel {} ({:?}) ran the suite in {:.1} s: {}",
             setup.version,
             run.accel,
-            run.elapsed.as_secs_f64()
+            run.elapsed.as_secs_f64(),
+            marks.join(" ")
         );
         Ok(run)
     })
