@@ -7,7 +7,8 @@
 #   tests/deps.sh --list PURPOSE...   print the packages, one a line
 #
 #   PURPOSE: build (cargo build), demo, test, bench, lint, deb (make ...);
-#   demo, test, bench and deb include build.
+#   demo, test, bench and deb include build; test includes vm (the VM of
+#   tests/vm.rs: see the "vm" section below).
 #
 # Checks which of the packages are missing (dpkg-query) and, as root on
 # Debian, installs only those: apt-get update once, then apt-get install
@@ -22,6 +23,142 @@
 # packages missing, or deb's) and, under CI=true, whenever something is
 # missing: CI must run every test.
 set -eu
+
+# ---- vm: the VM of tests/vm.rs (issue 20) -----------------------------------
+# The end-to-end tests boot Debian's own kernel (IPVS, ipip as modules) with
+# virtme-ng under qemu (TCG), on this machine's root filesystem. What they
+# need, besides the packages of TABLE (keepalived, nginx-light, ...):
+#   - VM_PACKAGES, from Debian;
+#   - virtme-ng (PyPI, pinned) in a venv of VM_CACHE: $VM_CACHE/venv/bin/vng;
+#   - linux-image-$VM_KERNEL fetched with apt-get download (apt checks its
+#     hash) and unpacked with dpkg -x into $VM_CACHE/$VM_KERNEL (never
+#     installed: no initramfs, no bootloader), its modules copied to
+#     /usr/lib/modules/$VM_KERNEL and depmod run (virtme-ng and modprobe in
+#     the guest look there).
+# Everything is cached: a second run only checks. To bump the kernel: run
+# apt-get update && apt-cache depends linux-image-amd64 and put the version
+# it depends on here; tests/harness/vm.rs reads this line.
+VM_KERNEL=6.1.0-57-amd64
+VM_VNG=virtme-ng==1.42
+# Not under /var/cache: virtme-ng mounts a tmpfs there in the guest, which
+# would hide the modules it links /lib/modules/$VM_KERNEL to.
+VM_CACHE=${CHECK_RAW_VM_CACHE:-/var/lib/check_raw-vm}
+VM_PACKAGES='qemu-system-x86 kmod busybox-static ipvsadm python3-venv curl'
+
+# What of the VM is missing, one "what: why" item a line; nothing if none.
+vm_missing() {
+    for pkg in $VM_PACKAGES; do
+        case "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" in
+        *" ok installed") ;;
+        *) echo "$pkg: Debian package the VM needs" ;;
+        esac
+    done
+    [ -x "$VM_CACHE/venv/bin/vng" ] || echo "vng: $VM_VNG from PyPI, in $VM_CACHE/venv"
+    [ -f "$VM_CACHE/$VM_KERNEL/boot/vmlinuz-$VM_KERNEL" ] ||
+        echo "linux-image-$VM_KERNEL: the VM's kernel, unpacked in $VM_CACHE/$VM_KERNEL"
+    [ -f "$VM_CACHE/$VM_KERNEL/lib/modules/$VM_KERNEL/modules.dep" ] ||
+        echo "$VM_CACHE/$VM_KERNEL: unpacked without modules.dep (fetched again)"
+    [ -f "/usr/lib/modules/$VM_KERNEL/modules.dep" ] ||
+        echo "/usr/lib/modules/$VM_KERNEL: the VM kernel's modules, with depmod run"
+}
+
+# Installs what vm_missing names (as root). Fails with the step that failed.
+vm_install() {
+    export DEBIAN_FRONTEND=noninteractive
+    log=$VM_CACHE/install.log
+    mkdir -p "$VM_CACHE"
+    : >"$log"
+    fail() {
+        tail -n 20 "$log" >&2
+        echo "$0: vm: $1 failed (last lines above, whole log in $log)" >&2
+        exit 1
+    }
+    pkgs=""
+    for pkg in $VM_PACKAGES; do
+        case "$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)" in
+        *" ok installed") ;;
+        *) pkgs="$pkgs $pkg" ;;
+        esac
+    done
+    apt-get update -q >>"$log" 2>&1 || fail "apt-get update"
+    if [ -n "$pkgs" ]; then
+        # No service may start on the host (ipvsadm has an init script).
+        vm_policy=""
+        if [ ! -e /usr/sbin/policy-rc.d ]; then
+            printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+            chmod 0755 /usr/sbin/policy-rc.d
+            vm_policy=yes
+        fi
+        # shellcheck disable=SC2086 # a list of package names
+        apt-get install -y -q --no-install-recommends $pkgs >>"$log" 2>&1 || {
+            [ -z "$vm_policy" ] || rm -f /usr/sbin/policy-rc.d
+            fail "apt-get install$pkgs"
+        }
+        [ -z "$vm_policy" ] || rm -f /usr/sbin/policy-rc.d
+    fi
+    if [ ! -x "$VM_CACHE/venv/bin/vng" ]; then
+        rm -rf "$VM_CACHE/venv"
+        { /usr/bin/python3 -m venv "$VM_CACHE/venv" &&
+            "$VM_CACHE/venv/bin/pip" install -q "$VM_VNG"; } >>"$log" 2>&1 ||
+            fail "pip install $VM_VNG (into $VM_CACHE/venv)"
+    fi
+    dir=$VM_CACHE/$VM_KERNEL
+    if [ ! -f "$dir/boot/vmlinuz-$VM_KERNEL" ] ||
+        [ ! -f "$dir/lib/modules/$VM_KERNEL/modules.dep" ]; then
+        # Unpacked beside, renamed when whole: a broken download leaves
+        # nothing that looks like a kernel.
+        rm -rf "$dir" "$dir.part" "$VM_CACHE"/linux-image-*.deb
+        (cd "$VM_CACHE" && apt-get download "linux-image-$VM_KERNEL") >>"$log" 2>&1 ||
+            fail "apt-get download linux-image-$VM_KERNEL (is $VM_KERNEL still in the archive? apt-cache depends linux-image-amd64 names the current version: bump VM_KERNEL in $0)"
+        dpkg -x "$VM_CACHE"/linux-image-"$VM_KERNEL"_*.deb "$dir.part" >>"$log" 2>&1 ||
+            fail "dpkg -x of linux-image-$VM_KERNEL (a broken download? it is removed: run again)"
+        rm -f "$VM_CACHE"/linux-image-*.deb
+        [ -f "$dir.part/boot/vmlinuz-$VM_KERNEL" ] &&
+            [ -d "$dir.part/lib/modules/$VM_KERNEL/kernel/net/netfilter/ipvs" ] || {
+            rm -rf "$dir.part"
+            fail "linux-image-$VM_KERNEL has no boot/vmlinuz-$VM_KERNEL or no IPVS modules"
+        }
+        # virtme-ng links the guest's /lib/modules/$VM_KERNEL to the modules
+        # beside the vmlinuz it boots: they need their modules.dep too.
+        depmod -b "$dir.part" "$VM_KERNEL" >>"$log" 2>&1 || fail "depmod -b $dir.part $VM_KERNEL"
+        mv "$dir.part" "$dir"
+    fi
+    if [ ! -f "/usr/lib/modules/$VM_KERNEL/modules.dep" ]; then
+        mkdir -p /usr/lib/modules
+        rm -rf "/usr/lib/modules/$VM_KERNEL"
+        cp -a "$dir/lib/modules/$VM_KERNEL" "/usr/lib/modules/$VM_KERNEL" >>"$log" 2>&1 ||
+            fail "copying the modules to /usr/lib/modules/$VM_KERNEL"
+        depmod "$VM_KERNEL" >>"$log" 2>&1 || fail "depmod $VM_KERNEL"
+    fi
+}
+
+# vm_deps MODE: the vm part of the purposes test and vm (MODE as below).
+vm_deps() {
+    if [ "$1" = list ]; then
+        printf '%s\n' $VM_PACKAGES
+        return 0
+    fi
+    if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
+        echo "$0: not Debian: the VM tests (tests/vm.rs) need $VM_PACKAGES, $VM_VNG and Debian's kernel $VM_KERNEL; they skip" >&2
+        [ "${CI:-}" = true ] && exit 1
+        return 0
+    fi
+    missing=$(vm_missing)
+    [ -n "$missing" ] || return 0
+    if [ "$1" = check ] || [ "$(id -u)" != 0 ]; then
+        echo "$0: the VM tests (tests/vm.rs) need: $(echo "$missing" | paste -sd';' -); they skip. As root, run: $0 vm" >&2
+        [ "${CI:-}" = true ] && exit 1
+        return 0
+    fi
+    echo "$0: vm: installing for the VM tests: $(echo "$missing" | paste -sd';' -)" >&2
+    vm_install
+    missing=$(vm_missing)
+    if [ -n "$missing" ]; then
+        echo "$0: vm: still missing after the install: $missing" >&2
+        exit 1
+    fi
+}
+# ---- end of vm ---------------------------------------------------------------
 
 # package     | purposes         | why (shown when it is installed)
 TABLE='
@@ -54,7 +191,7 @@ dpkg-dev     | deb              | dpkg-buildpackage
 '
 
 usage() {
-    echo "usage: $0 [--check|--list] build|demo|test|bench|lint|deb..." >&2
+    echo "usage: $0 [--check|--list] build|demo|test|bench|lint|deb|vm..." >&2
     exit 2
 }
 
@@ -66,11 +203,16 @@ esac
 [ $# -gt 0 ] || usage
 for p in "$@"; do
     case "$p" in
-    build | demo | test | bench | lint | deb) ;;
+    build | demo | test | bench | lint | deb | vm) ;;
     *) usage ;;
     esac
 done
-purposes="$*"
+# vm: its own section above; the other purposes go on below.
+case " $* " in
+*" vm "* | *" test "*) vm_deps "$mode" ;;
+esac
+purposes=$(echo "$*" | sed 's/\bvm\b//g; s/  */ /g; s/^ //; s/ $//')
+[ -n "$purposes" ] || exit 0
 
 # One "package|why|purposes" line for each package the purposes need.
 rows=$(printf '%s\n' "$TABLE" | awk -F'|' -v asked="$purposes" '

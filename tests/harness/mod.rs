@@ -34,6 +34,7 @@ pub mod testbed;
 pub mod tls;
 pub mod verdict;
 pub mod vip;
+pub mod vm;
 
 use std::io::Write;
 use std::path::Path;
