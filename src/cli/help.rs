@@ -101,8 +101,8 @@ pub fn version(mode: Mode) -> String {
     )
 }
 
-const TLS_HELP: &str = "\
-      --ssl[=VERSION[+]]
+// Starts on this line: a `"\` continuation would eat its first indent.
+const TLS_HELP: &str = "      --ssl[=VERSION[+]]
                  speak TLS (openssl over the same userspace TCP connection,
                  BACKUP: over the kernel's). VERSION 1.2 or 1.3, '+' for
                  that or newer; default 1.2+. Write it with '=': --ssl=1.3
@@ -148,8 +148,8 @@ Positional arguments:
 ";
 
 /// `-r` for the checks that speak to a service: the role picks the path.
-const ROLE_HELP: &str = "\
-  -r, --role-file FILE|auto
+// Starts on this line: a `"\` continuation would eat its first indent.
+const ROLE_HELP: &str = "  -r, --role-file FILE|auto
                  FILE: first byte '1' = MASTER (raw frames), anything else
                  = BACKUP (plain kernel connect to REAL_SERVER:PORT, which
                  passes even if the server lacks the VIP, by design).
@@ -158,8 +158,8 @@ const ROLE_HELP: &str = "\
 ";
 
 /// `-r` for check_raw_dns: BACKUP asks over the kernel's UDP.
-const DNS_ROLE_HELP: &str = "\
-  -r, --role-file FILE|auto
+// Starts on this line: a `"\` continuation would eat its first indent.
+const DNS_ROLE_HELP: &str = "  -r, --role-file FILE|auto
                  FILE: first byte '1' = MASTER (raw frames), anything else
                  = BACKUP (the kernel's UDP, or TCP after TC, to
                  REAL_SERVER:PORT, which passes even if the server lacks
@@ -169,16 +169,16 @@ const DNS_ROLE_HELP: &str = "\
 
 /// `-r` for check_raw_vip: only probe 3 uses the role, and without `-r`
 /// it follows the auto rule (see `checks::vip::segment_role`).
-const VIP_ROLE_HELP: &str = "\
-  -r, --role-file FILE|auto
+// Starts on this line: a `"\` continuation would eat its first indent.
+const VIP_ROLE_HELP: &str = "  -r, --role-file FILE|auto
                  the role only judges --segment (probe 3); probes 1 and 2
                  ignore it. FILE: first byte '1' = MASTER, anything else =
                  BACKUP. auto, and the default without -r: MASTER when the
                  VIP is a local address of this host, else BACKUP.
 ";
 
-const COMMON_HELP: &str = "\
-  -t, --timeout MS
+// Starts on this line: a `"\` continuation would eat its first indent.
+const COMMON_HELP: &str = "  -t, --timeout MS
                  bound on the WHOLE check, ARP included, in milliseconds
                  (default 1000, at least 50, at most 600000; -t 10 is 10
                  ms, not 10 s). Lost frames are resent within it.
