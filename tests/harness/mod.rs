@@ -23,6 +23,8 @@
 pub mod daemon;
 pub mod dns;
 pub mod files;
+pub mod http;
+pub mod keepalived;
 pub mod netns;
 pub mod nginx;
 pub mod process;
@@ -32,6 +34,7 @@ pub mod servers;
 pub mod stop;
 pub mod testbed;
 pub mod tls;
+pub mod tls_bed;
 pub mod verdict;
 pub mod vip;
 
