@@ -10,7 +10,7 @@
 //! Each test builds its own testbed (nginx on rs1 and rs2 for the HTTP
 //! cases); tests skip, with a message, when not run as root. The BACKUP
 //! role over IPv6 is in `http.rs` with the other IPv6 cases, under TLS in
-//! `tls_*.rs`.
+//! `tls.rs`.
 
 #[macro_use]
 mod harness;

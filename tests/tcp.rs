@@ -14,8 +14,8 @@
 //!
 //! Elsewhere: the roles (`-r FILE`, `-r auto`) in `roles.rs`; what every
 //! check shares as a program (names, usage errors, `--help`, `--version`,
-//! a panic, no CAP_NET_RAW) in `cli.rs`; faults on the wire in
-//! `faults_*.rs`.
+//! a panic, no CAP_NET_RAW) in `cli.rs`; faults on the wire in `faults.rs`,
+//! signals mid-check in `signals.rs`.
 //!
 //! Each test builds its own testbed (see `harness::testbed` for the map), so
 //! tests run in parallel and a failure in one cannot disturb another. Tests
