@@ -1,5 +1,7 @@
 //! `check_raw_tcp` under network faults: lost frames, random loss, delay, a
-//! UDP flood, many checks at once, and SIGTERM/SIGINT mid-check.
+//! UDP flood, many checks at once, the interface going down mid-check, and
+//! frames larger than the MTU. SIGTERM/SIGINT mid-check are in
+//! `signals.rs`.
 //!
 //! Loss and delay come from the harness's relay (`harness::relay`): netem is
 //! not available on the kernels we test on, so a thread of this process
@@ -487,117 +489,6 @@ fn assert_flows_distinct(relay: &Relay) -> usize {
         peak = peak.max(live.len());
     }
     peak
-}
-
-// ---- signals -----------------------------------------------------------------
-
-/// Runs a check with `-t 5000`, sends `sig` after 300 ms, and returns the
-/// result and the time from the signal to the exit.
-fn signalled_check(
-    tb: &Testbed,
-    opts: &[&str],
-    rs: &str,
-    sig: libc::c_int,
-) -> (RunResult, Duration) {
-    // Held until the check ends: the symlink's directory goes with it.
-    let bin = check_raw_bin("check_raw_tcp");
-    let child = tb.spawn("lb", &bin, &args(opts, rs));
-    thread::sleep(ms(300));
-    // `ip netns exec` execs the program itself, so the pid is the check's.
-    let exe = std::fs::read_link(format!("/proc/{}/exe", child.pid()));
-    if !exe.as_ref().is_ok_and(|p| p.ends_with("check_raw")) {
-        let pid = child.pid();
-        panic!(
-            "pid {pid} is not a running check ({exe:?})\n{}",
-            child.wait(HARD_LIMIT)
-        );
-    }
-    let sent = child.signal(sig);
-    let started = child.started();
-    let r = child.wait(HARD_LIMIT);
-    let latency = (started + r.elapsed).saturating_duration_since(sent);
-    (r, latency)
-}
-
-fn assert_interrupted(r: &RunResult, latency: Duration, name: &str) {
-    println!("{name}: exit {:?} {latency:?} after the signal", r.code);
-    assert_eq!(
-        r.code,
-        Some(2),
-        "must exit CRITICAL, not die by the signal\n{r}"
-    );
-    assert!(
-        r.status_line().starts_with(CRITICAL)
-            && r.status_line().contains(&format!("interrupted by {name}")),
-        "status line should say interrupted by {name}\n{r}"
-    );
-    // The goal is 100 ms; 300 keeps a loaded machine from flaking.
-    assert!(latency < ms(300), "took {latency:?} after {name}\n{r}");
-}
-
-/// Interrupted while resolving ARP (nobody answers) and while waiting for
-/// a SYN/ACK (rs2 never answers): exit CRITICAL at once.
-fn signal_before_connect(sig: libc::c_int, name: &str) {
-    let tb = Testbed::new();
-    for rs in [NOBODY, RS2] {
-        let (r, latency) = signalled_check(&tb, &["-t", "5000"], rs, sig);
-        assert_interrupted(&r, latency, name);
-    }
-}
-
-/// Interrupted while connected (a `-c` close the server never completes:
-/// it holds the connection without closing): a RST reaches the server, and
-/// the check exits CRITICAL at once, not OK.
-fn signal_while_connected(sig: libc::c_int, name: &str) {
-    let tb = Testbed::new();
-    let server = tb.serve("rs1", PORT, Behaviour::Silent);
-    let (r, latency) = signalled_check(&tb, &["-c", "-vvv", "-t", "5000"], RS1, sig);
-    let last_sent = r
-        .stdout
-        .lines()
-        .rfind(|l| l.contains(" ms > "))
-        .unwrap_or("");
-    assert!(
-        last_sent.contains("Flags [R"),
-        "the last frame sent should be a RST\n{r}"
-    );
-    // The server sees the RST: its connection ends in an error (ECONNRESET,
-    // or EPIPE in CLOSE-WAIT), not by its own hold time running out.
-    let ends = server.wait_ends(1, SETTLE);
-    assert!(
-        matches!(ends.as_slice(), [ConnEnd::Reset | ConnEnd::Error(_)]),
-        "rs1 should see the RST ({server:?})\n{r}"
-    );
-    assert_nothing_left_open_ctx(&tb, "rs1", "");
-    assert_interrupted(&r, latency, name);
-}
-
-#[test]
-fn sigterm_before_connect_exits_critical_at_once() {
-    require!(Need::Testbed);
-    let _load = light();
-    signal_before_connect(libc::SIGTERM, "SIGTERM");
-}
-
-#[test]
-fn sigint_before_connect_exits_critical_at_once() {
-    require!(Need::Testbed);
-    let _load = light();
-    signal_before_connect(libc::SIGINT, "SIGINT");
-}
-
-#[test]
-fn sigterm_while_connected_resets_and_exits_critical() {
-    require!(Need::Testbed);
-    let _load = light();
-    signal_while_connected(libc::SIGTERM, "SIGTERM");
-}
-
-#[test]
-fn sigint_while_connected_resets_and_exits_critical() {
-    require!(Need::Testbed);
-    let _load = light();
-    signal_while_connected(libc::SIGINT, "SIGINT");
 }
 
 // ---- the interface goes down ---------------------------------------------------

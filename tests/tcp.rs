@@ -5,12 +5,17 @@
 //! exit 0 OK, 2 CRITICAL, 3 UNKNOWN, one status line on stdout
 //! (`RAW_TCP <STATE> - ...`, perfdata after `|`).
 //!
-//! Also what every check shares, tested through `check_raw_tcp`: the role
-//! (`-r FILE`, `-r auto`, on the MASTER and the BACKUP load balancer), the
-//! program's names (an unknown name, the `check_raw tcp` form), `--help`
-//! and `--version`, a panic reported UNKNOWN, no CAP_NET_RAW, a `--source`
-//! that is not on the interface, and the warning when a MASTER lacks the
-//! VIP.
+//! The MASTER's raw path: a listener with the VIP, a server without it, a
+//! closed port, nobody at the address (ARP); the clean close (`-c`); over
+//! IPv6 (NDP, the frames `-vvv` shows, mixed families refused); and the
+//! regressions: a fixed `--source-port` in the BACKUP role, a server that
+//! never sends its FIN, a `--source` that is not on the interface, the
+//! warning when a MASTER lacks the VIP.
+//!
+//! Elsewhere: the roles (`-r FILE`, `-r auto`) in `roles.rs`; what every
+//! check shares as a program (names, usage errors, `--help`, `--version`,
+//! a panic, no CAP_NET_RAW) in `cli.rs`; faults on the wire in `faults.rs`,
+//! signals mid-check in `signals.rs`.
 //!
 //! Each test builds its own testbed (see `harness::testbed` for the map), so
 //! tests run in parallel and a failure in one cannot disturb another. Tests
@@ -19,7 +24,6 @@
 #[macro_use]
 mod harness;
 
-use std::path::Path;
 use std::time::Duration;
 
 use harness::*;
@@ -27,8 +31,6 @@ use harness::*;
 const OK: &str = "RAW_TCP OK - ";
 const CRITICAL: &str = "RAW_TCP CRITICAL - ";
 const UNKNOWN: &str = "RAW_TCP UNKNOWN - ";
-/// Usage errors are worded as monitoring-plugins word them.
-const USAGE: &str = "check_raw_tcp: ";
 
 /// `check_raw_tcp OPTS... eth0 REAL_SERVER VIP 80`, run in `host`.
 fn check(tb: &Testbed, host: &str, opts: &[&str], real_server: &str) -> RunResult {
@@ -115,173 +117,60 @@ fn nobody_at_real_server_address_fails_on_arp() {
     );
 }
 
-// ---- role file -----------------------------------------------------------
+// ---- IPv6 ------------------------------------------------------------------
 
 #[test]
-fn role_file_1_means_master() {
+fn nobody_fails_on_ndp() {
     require!(Need::Testbed);
-    let tb = Testbed::new();
-    let role = RoleFile::master();
-    let r = check(&tb, "lb", &[&role.opts()[..], &["-t", "500"]].concat(), RS2);
-    assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
-}
-
-/// BACKUP uses the kernel path to the real server's own IP, so by design a
-/// server without the VIP passes; a closed port still fails.
-fn assert_backup_verdicts(tb: &Testbed, host: &str, role: &RoleFile) {
-    let role = role.path();
-    let r = check(tb, host, &["-r", role], RS1);
-    assert_verdict(&r, 0, OK, &[RS1]);
-    assert_nothing_left_open(tb, "rs1", PORT, &r);
-    let r = check(tb, host, &["-r", role], RS2);
-    assert_verdict(&r, 0, OK, &[RS2]);
-    let r = check(tb, host, &["-r", role, "-t", "1000"], RS3);
-    assert_verdict(&r, 2, CRITICAL, &[]);
+    let tb = Testbed::without_servers();
+    let port = PORT.to_string();
+    let r = tb.run(
+        "lb",
+        &check_raw_bin("check_raw_tcp"),
+        &["-t", "300", IFACE, NOBODY6, VIP6, &port],
+    );
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(r.status_line().contains("no NDP reply"), "{r}");
 }
 
 #[test]
-fn role_file_0_means_backup_on_master_lb() {
-    require!(Need::Testbed);
-    let tb = Testbed::new();
-    assert_backup_verdicts(&tb, "lb", &RoleFile::backup());
-}
-
-#[test]
-fn role_file_0_means_backup_on_backup_lb() {
-    require!(Need::Testbed);
-    let tb = Testbed::new();
-    assert_backup_verdicts(&tb, "lbb", &RoleFile::backup());
-}
-
-#[test]
-fn missing_role_file_is_unknown() {
-    require!(Need::Testbed);
-    let tb = Testbed::new();
-    let dir = TempDir::new();
-    let missing = dir.path().join("no-such-role-file");
-    let r = check(&tb, "lb", &["-r", path_str(&missing)], RS1);
-    assert_verdict(&r, 3, UNKNOWN, &[path_str(&missing), "No such file"]);
-}
-
-#[test]
-fn role_auto_on_lb_holding_the_vip_is_master() {
-    require!(Need::Testbed);
-    let tb = Testbed::new();
-    let r = check(&tb, "lb", &["-r", "auto", "-t", "500"], RS2);
-    assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
-}
-
-#[test]
-fn role_auto_on_lb_without_the_vip_is_backup() {
-    require!(Need::Testbed);
-    let tb = Testbed::new();
-    let r = check(&tb, "lbb", &["-r", "auto", "-t", "500"], RS2);
-    assert_verdict(&r, 0, OK, &[RS2]);
-}
-
-// ---- arguments -----------------------------------------------------------
-
-/// Every rejected argument gives exit 3 and a first line naming it (any of
-/// the given words, case-insensitive): `check_raw_tcp: ...` for a usage
-/// error, a `RAW_TCP UNKNOWN` status line for one found at run time (no
-/// such interface). Run inside the testbed: a binary that wrongly accepted
-/// one must not send frames on the host.
-#[test]
-fn bad_arguments_are_unknown() {
-    require!(Need::Testbed);
-    let long_iface = "abcdefghijklmnop"; // 16 bytes; IFNAMSIZ allows 15
-    let cases: [(&str, Vec<&str>, &[&str]); 11] = [
-        ("port 0", vec![IFACE, RS1, VIP, "0"], &["port"]),
-        ("port 70000", vec![IFACE, RS1, VIP, "70000"], &["70000"]),
-        ("port http", vec![IFACE, RS1, VIP, "http"], &["http"]),
-        (
-            "long interface",
-            vec![long_iface, RS1, VIP, "80"],
-            &[long_iface, "iface", "interface"],
-        ),
-        (
-            "no such interface",
-            vec!["nosuch0", RS1, VIP, "80"],
-            &["nosuch0"], // found at run time: a status line
-        ),
-        (
-            "bad real server",
-            vec![IFACE, "300.1.1.1", VIP, "80"],
-            &["300.1.1.1"],
-        ),
-        (
-            "bad virtual ip",
-            vec![IFACE, RS1, "300.1.1.1", "80"],
-            &["300.1.1.1"],
-        ),
-        (
-            "too few",
-            vec![IFACE, RS1, VIP],
-            &["port", "argument", "usage", "missing"],
-        ),
-        (
-            "too many",
-            vec![IFACE, RS1, VIP, "80", "81"],
-            &["81", "argument", "usage", "unexpected"],
-        ),
-        (
-            "unknown option",
-            vec!["--bogus", IFACE, RS1, VIP, "80"],
-            &["--bogus"],
-        ),
-        (
-            "bad timeout",
-            vec!["-t", "abc", IFACE, RS1, VIP, "80"],
-            &["abc"],
-        ),
-    ];
-    let tb = Testbed::new();
-    let bin = check_raw_bin("check_raw_tcp");
-    let mut failures = Vec::new();
-    for (what, args, names) in &cases {
-        let r = tb.run("lb", &bin, args);
-        let line = r.status_line().to_lowercase();
-        let named = names.iter().any(|n| line.contains(&n.to_lowercase()));
-        let prefix = if *what == "no such interface" {
-            UNKNOWN
-        } else {
-            USAGE
-        };
-        if r.code != Some(3) || !r.status_line().starts_with(prefix) || !named {
-            failures.push(format!(
-                "[{what}] expected exit 3, {prefix:?} naming one of {names:?}\n{r}"
-            ));
-        }
-    }
-    assert_all_ok(&failures);
-}
-
-#[test]
-fn unknown_program_name_lists_valid_names() {
+fn verbose_trace_shows_ndp_and_ipv6_frames() {
     require!(Need::Testbed);
     let tb = Testbed::new();
     let port = PORT.to_string();
     let r = tb.run(
         "lb",
-        &check_raw_bin("check_raw_foo"),
-        &[IFACE, RS1, VIP, &port],
+        &check_raw_bin("check_raw_tcp"),
+        &["-vvv", IFACE, RS1_6, VIP6, &port],
     );
-    assert_eq!(r.code, Some(3), "{r}");
-    let line = r.status_line();
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(r.stdout.contains("NDP request who-has 2001:db8::11"), "{r}");
     assert!(
-        line.starts_with("check_raw: unknown program name") && r.stdout.contains("check_raw_tcp"),
-        "should list the valid names\n{r}"
+        r.stdout.contains("NDP advertisement 2001:db8::11 is-at"),
+        "{r}"
+    );
+    assert!(r.stdout.contains(&format!("[{LB6}]:")), "{r}");
+    assert!(
+        r.stdout.contains("options [mss 1440]"),
+        "MSS = MTU - 60\n{r}"
     );
 }
 
 #[test]
-fn subcommand_form_is_ok() {
+fn mixed_families_are_a_usage_error() {
     require!(Need::Testbed);
-    let tb = Testbed::new();
+    let tb = Testbed::without_servers();
     let port = PORT.to_string();
-    let r = tb.run("lb", Path::new(CHECK_RAW), &["tcp", IFACE, RS1, VIP, &port]);
-    assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
+    let r = tb.run(
+        "lb",
+        &check_raw_bin("check_raw_tcp"),
+        &[IFACE, RS1_6, VIP, &port],
+    );
+    assert_eq!(r.code, Some(3), "{r}");
+    assert!(r.stdout.contains("different address families"), "{r}");
 }
+
+// ---- verbose ---------------------------------------------------------------
 
 #[test]
 fn verbose_prints_status_line_then_detail() {
@@ -291,107 +180,6 @@ fn verbose_prints_status_line_then_detail() {
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.status_line().starts_with(OK), "status line first\n{r}");
     assert!(r.line_count() > 1, "-vvv should add detail lines\n{r}");
-}
-
-// ---- help and version: no network, no root needed -------------------------
-
-#[test]
-fn help_shows_usage() {
-    let r = run_local(&check_raw_bin("check_raw_tcp"), &["--help"]);
-    assert!(matches!(r.code, Some(0 | 3)), "{r}");
-    assert!(
-        r.stdout.contains("SOURCE_IFACE"),
-        "usage expected on stdout\n{r}"
-    );
-}
-
-#[test]
-fn version_names_the_program() {
-    let r = run_local(&check_raw_bin("check_raw_tcp"), &["--version"]);
-    assert!(matches!(r.code, Some(0 | 3)), "{r}");
-    assert!(
-        r.stdout.lines().any(|l| l.contains("check_raw")),
-        "version line expected\n{r}"
-    );
-}
-
-/// A panic (provoked through the self-test variable) ends as UNKNOWN with
-/// the panic's message, exit 3, or 1 under a daemon's protocol: never a
-/// death by signal, which ldirectord would read as success.
-#[test]
-fn a_panic_is_reported_unknown_not_a_crash() {
-    require!(Need::Testbed);
-    let tb = Testbed::new();
-    let bin = check_raw_bin("check_raw_tcp");
-    let port = PORT.to_string();
-    for (protocol, code) in [("nagios", 3), ("keepalived", 1), ("ldirectord", 1)] {
-        let r = tb.run_in(
-            "lb",
-            &[
-                "env",
-                "CHECK_RAW_SELF_TEST_PANIC=1",
-                path_str(&bin),
-                "--protocol",
-                protocol,
-                IFACE,
-                RS1,
-                VIP,
-                &port,
-            ],
-        );
-        assert_eq!(r.code, Some(code), "{protocol}\n{r}");
-        assert_eq!(r.signal, None, "{r}");
-        assert!(
-            r.status_line()
-                .starts_with("RAW_TCP UNKNOWN - internal error, please report: "),
-            "{r}"
-        );
-        assert!(r.status_line().contains("self-test panic"), "{r}");
-        assert!(r.stderr.is_empty(), "nothing on stderr\n{r}");
-    }
-}
-
-/// Without CAP_NET_RAW (an unprivileged user): one UNKNOWN line saying how
-/// to fix it, exit 3, or 1 under keepalived.
-#[test]
-fn without_cap_net_raw_says_how_to_fix_it() {
-    require!(Need::Testbed, SETPRIV);
-    let tb = Testbed::new();
-    let port = PORT.to_string();
-    // A copy the unprivileged user can reach wherever the tree is cloned
-    // (and without any file capability a packaged binary might carry).
-    let dir = TempDir::new();
-    let bin = dir.write("check_raw", &std::fs::read(CHECK_RAW).expect("read binary"));
-    use std::os::unix::fs::PermissionsExt;
-    for path in [dir.path(), bin.as_path()] {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    }
-    for (protocol, code) in [("nagios", 3), ("keepalived", 1)] {
-        let r = tb.run_in(
-            "lb",
-            &[
-                "setpriv",
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-                path_str(&bin),
-                "tcp",
-                "--protocol",
-                protocol,
-                IFACE,
-                RS1,
-                VIP,
-                &port,
-            ],
-        );
-        assert_eq!(r.code, Some(code), "{protocol}\n{r}");
-        let line = r.status_line();
-        assert!(line.starts_with(UNKNOWN), "{r}");
-        assert!(line.contains("setcap cap_net_raw+ep"), "{r}");
-        assert!(line.contains("run as root"), "{r}");
-        assert_eq!(r.stdout.lines().count(), 1, "{r}");
-    }
 }
 
 // ---- regressions -------------------------------------------------------------

@@ -14,7 +14,11 @@
 //! Modules: `testbed` (the topology), `servers` (listeners), `process`
 //! (running programs), `netns` (namespace plumbing), `files` (temp files and
 //! the `check_raw_*` symlinks), `relay` (fault injection: loss and delay
-//! between `lb` and the switch, a UDP flood at `lb`).
+//! between `lb` and the switch, a UDP flood at `lb`). Three are for one
+//! subject's targets only and not re-exported here, because their short
+//! names (`OK`, `http`) would clash elsewhere: `http` (the HTTP checks at
+//! the fixed target, the nginx bed), `tls_bed` (the `--ssl` bed and its
+//! runners), `keepalived` (keepalived and its IPVS stub).
 
 // Each test target uses a different part of the harness; what one target
 // leaves unused is not dead code, nor an unused import.
@@ -23,6 +27,8 @@
 pub mod daemon;
 pub mod dns;
 pub mod files;
+pub mod http;
+pub mod keepalived;
 pub mod netns;
 pub mod nginx;
 pub mod process;
@@ -32,6 +38,7 @@ pub mod servers;
 pub mod stop;
 pub mod testbed;
 pub mod tls;
+pub mod tls_bed;
 pub mod verdict;
 pub mod vip;
 pub mod vm;
