@@ -155,8 +155,13 @@ impl Wire<'_> {
             };
             if rx.truncated {
                 let len = rx.wire_len;
-                self.trace
-                    .frame(|| format!("< truncated frame of {len} bytes ignored"));
+                self.trace.frame(|| {
+                    format!(
+                        "< frame of {len} bytes ignored: longer than the {} bytes that \
+                         the data our 64 KiB window allows can take, even merged by GRO",
+                        socket::RECV_BUFFER
+                    )
+                });
                 continue;
             }
             match wire::parse(rx.frame, rx.checksum_verified) {
