@@ -183,6 +183,7 @@ gcc          | test             | daemons.rs builds its IPVS stub with it
 libc6-dev    | test             | the C headers of that stub
 libcap2-bin  | test             | setcap, for daemons.rs
 util-linux   | test             | setpriv, for tcp.rs and daemons.rs
+nftables     | test             | nft, for tcp.rs: a firewall's REJECT on a real server
 rpm          | test             | rpmbuild, for packaging.rs: builds the RPM of packaging/rpm/
 man-db       | lint             | make lint checks the man page with man
 groff-base   | lint             | the formatter man runs

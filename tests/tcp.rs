@@ -105,6 +105,41 @@ fn rs3_closed_port_fails_at_once_on_rst() {
     );
 }
 
+/// A firewall on the real server that REJECTs the port answers our SYN
+/// with an ICMP error: the check fails at once, naming it, in both
+/// families, rather than waiting out `-t` (nftables' `reject with icmpx`
+/// is ICMP type 3 or ICMPv6 type 1, code admin-prohibited or port
+/// unreachable).
+#[test]
+fn a_firewall_reject_fails_at_once_naming_it() {
+    require!(Need::Testbed, Need::Program("nft", "nftables"));
+    let tb = Testbed::new();
+    let nft = |rule: &str| {
+        let r = tb.run_in("rs1", &["nft", rule]);
+        assert_eq!(r.code, Some(0), "nft {rule}\n{r}");
+    };
+    nft("add table inet t");
+    nft("add chain inet t in { type filter hook input priority 0; }");
+    for (reject, words) in [
+        ("admin-prohibited", "administratively prohibited"),
+        ("port-unreachable", "port unreachable"),
+    ] {
+        nft("flush chain inet t in");
+        nft(&format!(
+            "add rule inet t in tcp dport 81 reject with icmpx {reject}"
+        ));
+        for (real_server, vip) in [(RS1, VIP), (RS1_6, VIP6)] {
+            let args = ["-t", "5000", IFACE, real_server, vip, "81"];
+            let r = tb.run("lb", &check_raw_bin("check_raw_tcp"), &args);
+            assert_verdict(&r, 2, CRITICAL, &[&format!("ICMP {words} from {vip}")]);
+            assert!(
+                r.elapsed < Duration::from_millis(2500),
+                "an ICMP error is an answer: no waiting for -t\n{r}"
+            );
+        }
+    }
+}
+
 #[test]
 fn nobody_at_real_server_address_fails_on_arp() {
     require!(Need::Testbed);

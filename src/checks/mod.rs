@@ -362,6 +362,12 @@ impl<'c> CheckRun<'c> {
             } => self.critical(format!(
                 "ICMP port unreachable from {from} for {peer}: port closed"
             )),
+            Failure::Icmp {
+                kind: IcmpErrorKind::AdminProhibited,
+                from,
+            } => self.critical(format!(
+                "ICMP administratively prohibited from {from} for {peer}: a firewall rejects it"
+            )),
             Failure::Icmp { kind, from } => {
                 self.critical(format!("ICMP {kind} from {from} for {peer}"))
             }
@@ -440,11 +446,19 @@ impl Carrier for ByteStream {
     type Channel<'a> = dyn Transport + 'a;
     const KERNEL: &'static str = "kernel connection";
 
+    /// The segments of our flow, and the ICMP errors about them (a port
+    /// unreachable or a firewall's REJECT answering the SYN).
     fn expect(port: u16) -> Vec<Awaited> {
-        vec![Awaited::Flow {
-            proto: Proto::Tcp,
-            remote_port: port,
-        }]
+        vec![
+            Awaited::Flow {
+                proto: Proto::Tcp,
+                remote_port: port,
+            },
+            Awaited::IcmpErrors {
+                proto: Proto::Tcp,
+                remote_port: port,
+            },
+        ]
     }
 
     fn peer<'a>(channel: &'a Self::Channel<'_>) -> &'a Peer {

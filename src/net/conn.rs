@@ -6,14 +6,19 @@
 //! frame or retransmission timer, and guarantees the server is not left
 //! with a half-open connection: dropping a `Conn` that is still open sends
 //! RST, whatever path (error, signal, panic unwinding) got us there.
+//!
+//! An ICMP error about our SYN (port unreachable, a firewall's REJECT)
+//! ends the connect at once, as it ends the kernel's; it is matched to our
+//! SYN as `datagram` matches one to a datagram (`datagram::icmp_about`).
 
 use std::time::{Duration, Instant};
 
-use super::tcp::{self, Segment, Tcp};
-use super::wire::{self, Flow, Link, Parsed};
+use super::datagram::icmp_about;
+use super::tcp::{self, Segment, Seq, Tcp};
+use super::wire::{self, Flow, Link, Parsed, IPPROTO_TCP};
 use super::Wire;
 use crate::channel::{close_deadline, Ending, Peer, Transport};
-use crate::failure::{Failure, Step};
+use crate::failure::{Failure, IcmpErrorKind, Step};
 use crate::trace::Trace;
 
 /// Wake-ups handled at most by one `drive` call; each one is a frame batch
@@ -34,6 +39,8 @@ pub struct Conn<'w, 'a> {
     link: Link,
     flow: Flow,
     tcp: Tcp,
+    /// Our SYN's sequence number, which an ICMP error about it quotes.
+    isn: Seq,
     ip_id: u16,
     peer: Peer,
     /// `-t`, for the share of it a clean close may take.
@@ -58,6 +65,7 @@ impl<'w, 'a> Conn<'w, 'a> {
             wire,
             link,
             flow,
+            isn: cfg.isn,
             tcp: Tcp::new(cfg),
             ip_id,
             peer,
@@ -130,9 +138,12 @@ impl<'w, 'a> Conn<'w, 'a> {
                 return Err(failure);
             }
             let wake = self.tcp.poll_at().unwrap_or(until).min(until);
-            if let Err(failure) = self.receive_segments(wake) {
-                self.abort();
-                return Err(failure);
+            match self.receive_segments(wake) {
+                Ok(None) => {}
+                Ok(Some(failure)) | Err(failure) => {
+                    self.abort();
+                    return Err(failure);
+                }
             }
         }
         self.abort();
@@ -150,7 +161,12 @@ impl<'w, 'a> Conn<'w, 'a> {
             match tcp.state() {
                 // A reset that came with the response's last data is no close.
                 tcp::TcpState::Reset => Drive::Failed(Failure::Reset(Step::Close)),
-                _ if tcp.is_finished() => Drive::Done(()),
+                // Only the FIN handshake is clean.
+                tcp::TcpState::TimeWait => Drive::Done(()),
+                // We reset it already: a wait on top of ours (TLS's
+                // close_notify) ran out of the close budget and, like any
+                // failed wait, sent RST. The server did not close in time.
+                tcp::TcpState::Aborted => Drive::Failed(Failure::Timeout(Step::Close)),
                 _ => Drive::Waiting(Step::Close),
             }
         })?;
@@ -193,13 +209,15 @@ impl<'w, 'a> Conn<'w, 'a> {
         self.wire.send(&bytes)
     }
 
-    fn receive_segments(&mut self, until: Instant) -> Result<(), Failure> {
-        let expected = self.flow.reversed();
-        let our_mac = self.link.src;
+    /// Hand what arrives before `until` to the client. Ok(Some): an ICMP
+    /// error about our SYN ended the connect (`Failure::Icmp`).
+    fn receive_segments(&mut self, until: Instant) -> Result<Option<Failure>, Failure> {
+        let (ours, expected) = ((self.flow, self.link.src), self.flow.reversed());
+        let syn = self.isn.0.to_be_bytes();
         let tcp = &mut self.tcp;
         self.wire.receive(until, |trace, parsed| {
             match parsed {
-                Parsed::Tcp(f) if f.flow == expected && f.link.dst == our_mac => {
+                Parsed::Tcp(f) if f.flow == expected && f.link.dst == ours.1 => {
                     let result = tcp.on_segment(&f.segment, Instant::now());
                     trace.frame(|| match result {
                         Ok(()) => format!("< {f}"),
@@ -207,12 +225,39 @@ impl<'w, 'a> Conn<'w, 'a> {
                     });
                 }
                 Parsed::Tcp(f) => trace.frame(|| format!("< {f} (ignored: not our flow)")),
+                // About our SYN: its sequence number is the ISN, which
+                // only a host that saw the SYN knows (RFC 5927 4.1).
+                Parsed::IcmpError(e) => {
+                    match icmp_about(&e, ours, IPPROTO_TCP, |h| h[4..] == syn) {
+                        Ok((kind, from)) => match icmp_ends_connect(tcp.state(), kind) {
+                            Ok(()) => {
+                                trace.frame(|| format!("< {e}"));
+                                return Some(Failure::Icmp { kind, from });
+                            }
+                            Err(why) => trace.frame(|| format!("< {e} (ignored: {why})")),
+                        },
+                        Err(why) => trace.frame(|| format!("< {e} (ignored: {why})")),
+                    }
+                }
                 other => trace.frame(|| format!("< ignored: {other}")),
             }
             // Keep draining: one batch may hold several segments.
-            None::<()>
-        })?;
-        Ok(())
+            None
+        })
+    }
+}
+
+/// Whether an ICMP error about our SYN ends the connection attempt in
+/// `state`, as it ends the kernel's connect (RFC 1122 4.2.3.9; Linux's
+/// `tcp_v4_err`): a port unreachable or a firewall's REJECT answers the
+/// SYN at once, and waiting out `-t` would only hide why. Err: why not.
+fn icmp_ends_connect(state: tcp::TcpState, kind: IcmpErrorKind) -> Result<(), &'static str> {
+    match (state, kind) {
+        // A SYN is far below any MTU; the retransmission timer goes on.
+        (_, IcmpErrorKind::MtuExceeded { .. }) => Err("packet too big, for a SYN"),
+        (tcp::TcpState::SynSent, _) => Ok(()),
+        // A soft error once connected (RFC 5461): TCP's own timers decide.
+        _ => Err("the connection is past its SYN"),
     }
 }
 
@@ -309,3 +354,6 @@ impl Drop for Conn<'_, '_> {
         self.abort();
     }
 }
+
+#[cfg(test)]
+mod tests;

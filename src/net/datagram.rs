@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use pnet_datalink::MacAddr;
 
-use super::wire::{self, Flow, Link, Parsed, ETHERNET_HEADER, IPPROTO_UDP, QUOTED_TRANSPORT};
+use super::wire::{
+    self, Flow, IcmpError, Link, Parsed, ETHERNET_HEADER, IPPROTO_UDP, QUOTED_TRANSPORT,
+};
 use super::Wire;
 use crate::channel::{Datagram, Peer};
 use crate::failure::{Failure, IcmpErrorKind, Step};
@@ -59,29 +61,44 @@ impl Sent {
     }
 }
 
+/// Whether the ICMP error `e` is about a packet we sent on `flow` (ours,
+/// outgoing) from `our_mac`: addressed to us (MAC and IP), quoting a
+/// `protocol` packet of that flow whose first transport bytes `head`
+/// accepts (what only the sender knows: a UDP checksum, a TCP sequence
+/// number), so a host that never saw the packet cannot end the exchange by
+/// guessing our port. Both raw carriers match with it: UDP here, TCP in
+/// `conn`. Ok: the error's kind and sender; Err: why not, for `-vvv`.
+pub fn icmp_about(
+    e: &IcmpError,
+    (flow, our_mac): (Flow, MacAddr),
+    protocol: u8,
+    head: impl Fn(&[u8; QUOTED_TRANSPORT]) -> bool,
+) -> Result<(IcmpErrorKind, IpAddr), &'static str> {
+    if e.link.dst != our_mac || e.to != flow.src_ip {
+        return Err("an ICMP error not for us");
+    }
+    if e.quoted.protocol == protocol && e.quoted.flow == flow && head(&e.quoted.head) {
+        Ok((e.kind, e.from))
+    } else {
+        Err("an ICMP error about another packet")
+    }
+}
+
 /// Match `parsed` against what we sent. An ICMP error counts only when it
-/// is addressed to us and quotes our datagram's UDP header exactly (its
-/// checksum covers the request), so a host that never saw the request
-/// cannot end the exchange by guessing our port.
+/// is about our datagram and quotes its UDP header exactly (its checksum
+/// covers the request).
 pub fn classify(parsed: Parsed, sent: &Sent) -> Classified {
     match parsed {
         Parsed::Udp(f) if f.link.dst != sent.our_mac => Classified::Other("not to our MAC"),
         Parsed::Udp(f) if f.flow == sent.flow.reversed() => Classified::Reply(f.payload),
         Parsed::Udp(_) => Classified::Other("not our flow"),
-        Parsed::IcmpError(e) if e.link.dst != sent.our_mac || e.to != sent.flow.src_ip => {
-            Classified::Other("an ICMP error not for us")
-        }
-        Parsed::IcmpError(e)
-            if e.quoted.protocol == IPPROTO_UDP
-                && e.quoted.flow == sent.flow
-                && e.quoted.head == sent.udp_head =>
-        {
-            Classified::Icmp {
-                kind: e.kind,
-                from: e.from,
+        Parsed::IcmpError(e) => {
+            let ours = (sent.flow, sent.our_mac);
+            match icmp_about(&e, ours, IPPROTO_UDP, |head| *head == sent.udp_head) {
+                Ok((kind, from)) => Classified::Icmp { kind, from },
+                Err(why) => Classified::Other(why),
             }
         }
-        Parsed::IcmpError(_) => Classified::Other("an ICMP error about another datagram"),
         _ => Classified::Other("not a datagram"),
     }
 }

@@ -28,6 +28,9 @@ pub mod socket;
 pub mod tcp;
 pub mod wire;
 
+#[cfg(test)]
+pub(crate) mod fake;
+
 use std::time::Instant;
 
 use pnet_datalink::MacAddr;
@@ -123,17 +126,23 @@ impl Wire<'_> {
         mut handle: impl FnMut(&mut Trace, Parsed) -> Option<T>,
     ) -> Result<Option<T>, Failure> {
         let until = until.min(self.deadline);
-        // Frames left from the last batch are ready although the socket
-        // may poll empty: the same signal and clock checks, no poll.
-        let ready = if self.sock.has_queued() {
-            self.waiter.check(until)?
-        } else {
-            self.waiter.wait(self.sock.raw_fd(), libc::POLLIN, until)?
-        };
-        if ready == Ready::Timeout {
+        // Frames left from the last batch are in hand although the socket
+        // may poll empty: they are handled before any timeout is reported,
+        // however late it is (an ACK in hand must stop a retransmission
+        // its timer would send), so only a signal stops them.
+        if self.sock.has_queued() {
+            if let Some(sig) = self.waiter.pending() {
+                return Err(Failure::Interrupted(sig));
+            }
+        } else if self.waiter.wait(self.sock.raw_fd(), libc::POLLIN, until)? == Ready::Timeout {
             return Ok(None);
         }
-        for _ in 0..FRAMES_PER_WAKE {
+        // FRAMES_PER_WAKE, then the rest of the batch in hand: a wake-up
+        // that ends without a result leaves no frame read and unhandled.
+        for n in 0.. {
+            if n >= FRAMES_PER_WAKE && !self.sock.has_queued() {
+                break;
+            }
             let Some(rx) = self.sock.recv().map_err(|e| {
                 if is_link_down(&e) {
                     Failure::LinkDown(e)
@@ -146,8 +155,13 @@ impl Wire<'_> {
             };
             if rx.truncated {
                 let len = rx.wire_len;
-                self.trace
-                    .frame(|| format!("< truncated frame of {len} bytes ignored"));
+                self.trace.frame(|| {
+                    format!(
+                        "< frame of {len} bytes ignored: longer than the {} bytes that \
+                         the data our 64 KiB window allows can take, even merged by GRO",
+                        socket::RECV_BUFFER
+                    )
+                });
                 continue;
             }
             match wire::parse(rx.frame, rx.checksum_verified) {
@@ -162,5 +176,69 @@ impl Wire<'_> {
             }
         }
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::net::wire::testing::{data_segment, flow, link, rs_link};
+    use crate::trace::Trace;
+
+    /// A frame of ours (the ACK a retransmission waits for, say) with a
+    /// sequence number to tell it apart.
+    fn frame(seq: u32) -> Vec<u8> {
+        let mut seg = data_segment();
+        seg.seq = tcp::Seq(seq);
+        wire::tcp_frame(rs_link(), flow().reversed(), 1, &seg)
+    }
+
+    fn seq_of(parsed: &Parsed) -> u32 {
+        match parsed {
+            Parsed::Tcp(f) => f.segment.seq.0,
+            other => panic!("{other}"),
+        }
+    }
+
+    /// Frames already read from the kernel are handed out even when the
+    /// wake time has passed: a retransmission timer that expired while
+    /// they sat in the batch must not fire before an ACK in hand is seen.
+    #[test]
+    fn frames_in_hand_are_handled_before_a_timeout() {
+        let waiter = Waiter::install().unwrap();
+        let mut trace = Trace::new(0);
+        let (sock, theirs) = fake::pair();
+        for seq in [1, 2, 3] {
+            fake::put(&theirs, &frame(seq));
+        }
+        let mut wire = Wire {
+            sock,
+            waiter: &waiter,
+            our_mac: link().src,
+            deadline: Instant::now() + Duration::from_secs(5),
+            trace: &mut trace,
+        };
+        // The first frame concludes; the other two stay in the batch.
+        let first = wire.receive(wire.deadline, |_, p| Some(seq_of(&p)));
+        assert_eq!(first.unwrap(), Some(1));
+        assert!(wire.sock.has_queued());
+        // The wake time is already past: still, the frames in hand first.
+        let past = Instant::now() - Duration::from_millis(1);
+        let second = wire.receive(past, |_, p| Some(seq_of(&p)));
+        assert_eq!(second.unwrap(), Some(2));
+        let mut seen = Vec::new();
+        let rest = wire.receive(past, |_, p| {
+            seen.push(seq_of(&p));
+            None::<()>
+        });
+        assert_eq!(rest.unwrap(), None);
+        assert_eq!(seen, [3]);
+        // Nothing in hand now: the timeout is reported without a wait.
+        assert!(!wire.sock.has_queued());
+        let started = Instant::now();
+        assert_eq!(wire.receive(past, |_, _| Some(())).unwrap(), None);
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 }

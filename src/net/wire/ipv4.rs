@@ -1,7 +1,8 @@
 //! IPv4 (RFC 791): the header we put on our frames (DF set, TTL 64, no
 //! options) and the checks on the ones we receive: version, header length,
-//! total length against what arrived, header checksum, no fragments. The
-//! payload goes on to TCP, UDP or ICMP.
+//! total length against what arrived (or, for a BIG TCP packet over 64
+//! KiB, total length 0 and the length received), header checksum, no
+//! fragments. The payload goes on to TCP, UDP or ICMP.
 
 use std::net::Ipv4Addr;
 
@@ -59,7 +60,13 @@ pub(super) fn parse_ipv4(
         return Err(FrameError::BadIpVersion(ip.get_version()));
     }
     let header_len = usize::from(ip.get_header_length()) * 4;
-    let total = usize::from(ip.get_total_length());
+    let total = match usize::from(ip.get_total_length()) {
+        // BIG TCP (Linux 6.3+, gro_max_size above 64 KiB): a GRO-merged
+        // packet longer than the field can say has total length 0, and
+        // its length is what the kernel handed us.
+        0 if data.len() > usize::from(u16::MAX) => data.len(),
+        total => total,
+    };
     if header_len < IPV4_HEADER {
         return Err(FrameError::BadIhl(ip.get_header_length()));
     }
@@ -124,6 +131,32 @@ mod tests {
         assert_eq!(parse(&frame, false), Err(FrameError::BadTcpChecksum));
         // Unless the kernel says the checksum is already verified / offloaded.
         assert!(parse(&frame, true).is_ok());
+    }
+
+    /// BIG TCP (gro_max_size above 64 KiB): total length 0, the packet as
+    /// long as what arrived. GRO-merged frames come checksum-verified.
+    #[test]
+    fn a_big_tcp_packet_over_64_kib_is_taken_whole() {
+        let mut seg = data_segment();
+        seg.payload = vec![0x5a; 70_000];
+        let big = big_tcp_frame(flow(), &seg);
+        assert_eq!(big.len(), 14 + 20 + 20 + 70_000);
+        assert_eq!(parsed_tcp_verified(&big).segment, seg);
+        // Total length 0 on a packet that fits the field is no BIG TCP.
+        let small = with_ip_header(tcp_frame(link(), flow(), 1, &data_segment()), |ip| {
+            ip.set_total_length(0)
+        });
+        assert!(matches!(
+            parse(&small, true),
+            Err(FrameError::BadTotalLength { total: 0, .. })
+        ));
+    }
+
+    fn parsed_tcp_verified(frame: &[u8]) -> TcpFrame {
+        match parse(frame, true) {
+            Ok(Parsed::Tcp(f)) => f,
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -122,6 +122,11 @@ pub enum FrameError {
         available: usize,
     },
     BadIcmpv6Checksum,
+    /// An IPv6 hop-by-hop header whose lengths do not fit.
+    BadExtensionHeader,
+    /// A jumbo payload option (RFC 2675) that breaks its rules: payload
+    /// length 0 without one, one with a payload length, or 64 KiB or less.
+    BadJumbo,
     /// NDP messages must arrive with hop limit 255 (RFC 4861 7.1.2):
     /// anything else was forwarded by a router, i.e. is off-link.
     BadNdpHopLimit(u8),
@@ -169,6 +174,8 @@ impl fmt::Display for FrameError {
                 "IPv6 payload length {declared} does not fit the {available} bytes received"
             ),
             FrameError::BadIcmpv6Checksum => f.write_str("bad ICMPv6 checksum"),
+            FrameError::BadExtensionHeader => f.write_str("malformed IPv6 hop-by-hop header"),
+            FrameError::BadJumbo => f.write_str("IPv6 jumbo payload option out of its rules"),
             FrameError::BadNdpHopLimit(h) => {
                 write!(f, "NDP message with hop limit {h}, not 255")
             }

@@ -174,3 +174,40 @@ pub(crate) fn with_ip_options(mut frame: Vec<u8>) -> Vec<u8> {
         ip.set_total_length(total);
     })
 }
+
+/// A TCP frame of `seg` on `flow` however long its payload (our builders
+/// stop at 64 KiB), as BIG TCP delivers one: the IP length field 0 (IPv4
+/// total length, IPv6 payload length), the TCP checksum over it all.
+pub(crate) fn big_tcp_frame(flow: Flow, seg: &Segment) -> Vec<u8> {
+    use pnet_packet::tcp::{self, TcpPacket};
+    use std::net::IpAddr;
+    let head = Segment {
+        payload: Vec::new(),
+        ..seg.clone()
+    };
+    let mut frame = super::tcp_frame(link(), flow, 1, &head);
+    let tcp_at = ETHERNET_HEADER
+        + if flow.src_ip.is_ipv6() {
+            IPV6_HEADER
+        } else {
+            IPV4_HEADER
+        };
+    frame.truncate(tcp_at + (usize::from(frame[tcp_at + 12] >> 4) * 4));
+    frame.extend_from_slice(&seg.payload);
+    frame[tcp_at + 16..tcp_at + 18].fill(0);
+    let sum = {
+        let packet = TcpPacket::new(&frame[tcp_at..]).unwrap();
+        match (flow.src_ip, flow.dst_ip) {
+            (IpAddr::V4(s), IpAddr::V4(d)) => tcp::ipv4_checksum(&packet, &s, &d),
+            (IpAddr::V6(s), IpAddr::V6(d)) => tcp::ipv6_checksum(&packet, &s, &d),
+            _ => unreachable!("one family"),
+        }
+    };
+    frame[tcp_at + 16..tcp_at + 18].copy_from_slice(&sum.to_be_bytes());
+    if flow.src_ip.is_ipv6() {
+        frame[ETHERNET_HEADER + 4..ETHERNET_HEADER + 6].fill(0);
+        frame
+    } else {
+        with_ip_header(frame, |ip| ip.set_total_length(0))
+    }
+}
