@@ -14,7 +14,8 @@
 //! Modules: `testbed` (the topology), `servers` (listeners), `process`
 //! (running programs), `netns` (namespace plumbing), `files` (temp files and
 //! the `check_raw_*` symlinks), `relay` (fault injection: loss and delay
-//! between `lb` and the switch, a UDP flood at `lb`).
+//! between `lb` and the switch, a UDP flood at `lb`), `site` (the VIP on a
+//! balancer's own interface, extra addresses).
 
 // Each test target uses a different part of the harness; what one target
 // leaves unused is not dead code, nor an unused import.
@@ -29,6 +30,7 @@ pub mod process;
 pub mod relay;
 pub mod roles;
 pub mod servers;
+pub mod site;
 pub mod stop;
 pub mod testbed;
 pub mod tls;
