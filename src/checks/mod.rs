@@ -32,6 +32,7 @@ use crate::failure::{Failure, Step};
 use crate::net::link::Interface;
 use crate::net::path::{Awaited, Hazard, PathError, PathSpec, Proto, RawPath};
 use crate::net::port;
+use crate::net::source;
 use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Role};
 use crate::trace::{Trace, DETAIL};
@@ -150,7 +151,7 @@ impl<'c> CheckRun<'c> {
                     .unwrap_or_else(|e| self.path_error(e))
             }
             Role::Backup => {
-                let target = self.kernel_target();
+                let target = self.kernel_target(trace);
                 trace.line(DETAIL, || {
                     format!("BACKUP role: {} to {}", C::KERNEL, target.addr)
                 });
@@ -170,11 +171,22 @@ impl<'c> CheckRun<'c> {
         probe(channel).unwrap_or_else(|f| self.failure(f, &peer, hazards))
     }
 
-    fn kernel_target(&self) -> KernelTarget {
+    /// The kernel's connection to the real server: from `--source`, or
+    /// from where the kernel likes unless that is the VIP (`source::for_kernel`).
+    fn kernel_target(&self, trace: &mut Trace) -> KernelTarget {
         let t = &self.common.target;
+        let from = t.source.or_else(|| {
+            let iface = match &t.iface {
+                IfaceArg::Named(name) => Some(name.as_str()),
+                IfaceArg::ByRoute => None,
+            };
+            let chosen = source::for_kernel(iface, t.real_server, t.vip)?;
+            trace.line(DETAIL, || chosen.to_string());
+            Some(chosen.addr)
+        });
         KernelTarget {
             addr: self.real_server_addr(),
-            source: t.source,
+            source: from,
             source_port: t.source_port,
         }
     }
@@ -383,7 +395,7 @@ impl<'c> CheckRun<'c> {
             PathError::NoRoute(text) => self.unknown(text),
             PathError::Interface(e) => self.unknown(e.to_string()),
             PathError::NoSource { iface, ipv6 } => self.unknown(format!(
-                "interface '{iface}' has no {} address (use --source)",
+                "interface '{iface}' has no {} address but the VIP (use --source)",
                 if ipv6 { "IPv6" } else { "IPv4" }
             )),
             PathError::SourceNotLocal { source, iface } => self.unknown(format!(

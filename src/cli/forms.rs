@@ -242,7 +242,8 @@ pub(super) fn ldirectord_target(
     Ok((target, Some(Fields::Http(fields))))
 }
 
-/// `--source`: a literal of the target's family.
+/// `--source`: a literal of the target's family, never the VIP (frames
+/// from the VIP never come back: the real server answers itself).
 pub(super) fn parse_source(arg: Option<&str>, target: &Target) -> Result<Option<IpAddr>, String> {
     let Some(arg) = arg else { return Ok(None) };
     let addr: IpAddr = arg
@@ -251,6 +252,11 @@ pub(super) fn parse_source(arg: Option<&str>, target: &Target) -> Result<Option<
     if addr.is_ipv4() != target.vip.is_ipv4() {
         return Err(format!(
             "--source {addr} is not of the VIRTUAL_IP's address family"
+        ));
+    }
+    if addr == target.vip {
+        return Err(format!(
+            "--source {addr} is the VIRTUAL_IP: the source must never be the VIP (the real server would answer itself); give another address of SOURCE_IFACE, or none"
         ));
     }
     Ok(Some(addr))

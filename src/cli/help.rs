@@ -186,10 +186,11 @@ const COMMON_HELP: &str = "  -t, --timeout MS
                  resolve host names to this family only (REAL_SERVER and
                  VIRTUAL_IP are always of one family; IPv6 uses NDP)
       --source ADDR
-                 source IP of the frames (default: the interface's primary
-                 IPv4 address; for IPv6 the address the kernel would use
-                 towards REAL_SERVER out of SOURCE_IFACE); it must be
-                 configured on SOURCE_IFACE (IPv6: on this host)
+                 source IP of the frames (default: the one the kernel's
+                 route to REAL_SERVER uses, as `ip route get` shows; if
+                 that is the VIP, another address of SOURCE_IFACE, and -v
+                 says which and why); it must be configured on SOURCE_IFACE
+                 (IPv6: on this host) and must not be the VIP
       --source-port PORT
                  fixed source port (default: a free ephemeral port,
                  reserved for the check's life)

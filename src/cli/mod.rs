@@ -131,7 +131,7 @@ pub struct Target {
     pub vip: IpAddr,
     /// check_raw_vip: `--port`, or 0 when it pings instead.
     pub port: u16,
-    /// `--source`: overrides the interface's address as the source IP.
+    /// `--source`: overrides the kernel's choice of source IP (never the VIP).
     pub source: Option<IpAddr>,
     /// `--source-port`: a fixed source port instead of a free ephemeral one.
     pub source_port: Option<u16>,

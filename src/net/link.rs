@@ -3,7 +3,7 @@
 //! through, and whether an address is this host's.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::IpAddr;
 use std::sync::OnceLock;
 
 use pnet_datalink::{MacAddr, NetworkInterface};
@@ -27,12 +27,9 @@ pub struct Interface {
     pub name: String,
     pub index: u32,
     pub mac: MacAddr,
-    /// The primary IPv4 address (the first one the kernel lists).
-    pub ipv4: Option<Ipv4Addr>,
-    /// Every IPv4 address, primary first.
-    pub ipv4_all: Vec<Ipv4Addr>,
-    /// Every IPv6 address, in the kernel's order.
-    pub ipv6: Vec<Ipv6Addr>,
+    /// Every address with its prefix length, in the kernel's order (which
+    /// says nothing about which one is the source: the VIP may come first).
+    pub addrs: Vec<(IpAddr, u8)>,
 }
 
 /// Why the interface cannot be used.
@@ -66,38 +63,17 @@ impl Interface {
         if !found.is_up() {
             return Err(InterfaceError::Down(name.to_string()));
         }
-        let ipv4_all: Vec<Ipv4Addr> = found
-            .ips
-            .iter()
-            .filter_map(|net| match net.ip() {
-                IpAddr::V4(v4) => Some(v4),
-                IpAddr::V6(_) => None,
-            })
-            .collect();
-        let ipv6 = found
-            .ips
-            .iter()
-            .filter_map(|net| match net.ip() {
-                IpAddr::V6(v6) => Some(v6),
-                IpAddr::V4(_) => None,
-            })
-            .collect();
         Ok(Interface {
             name: found.name.clone(),
             index: found.index,
             mac,
-            ipv4: ipv4_all.first().copied(),
-            ipv4_all,
-            ipv6,
+            addrs: found.ips.iter().map(|n| (n.ip(), n.prefix())).collect(),
         })
     }
 
     /// Is `addr` configured on this interface?
     pub fn holds(&self, addr: IpAddr) -> bool {
-        match addr {
-            IpAddr::V4(v4) => self.ipv4_all.contains(&v4),
-            IpAddr::V6(v6) => self.ipv6.contains(&v6),
-        }
+        self.addrs.iter().any(|(a, _)| *a == addr)
     }
 }
 

@@ -25,6 +25,7 @@ pub mod path;
 pub mod port;
 pub mod seq;
 pub mod socket;
+pub mod source;
 pub mod tcp;
 pub mod wire;
 

@@ -25,6 +25,7 @@ use super::datagram::UdpFlow;
 use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
 use super::socket::PacketSocket;
+use super::source::{self, Source};
 use super::tcp::{Seq, TcpParams};
 use super::wire::{self, Flow, Link};
 use super::{neigh, Wire};
@@ -41,8 +42,8 @@ pub struct PathSpec {
     pub real_server: IpAddr,
     /// The VIP: the destination address of our frames.
     pub vip: IpAddr,
-    /// `--source`; else the interface's address (IPv4) or the kernel's
-    /// choice towards the real server (IPv6).
+    /// `--source`; else the kernel's choice towards the real server,
+    /// never the VIP (`source::choose`).
     pub source: Option<IpAddr>,
     /// A fixed local port (`--source-port`) instead of a free one.
     pub source_port: Option<u16>,
@@ -57,7 +58,8 @@ pub enum PathError {
     /// No route to the real server to choose the interface by.
     NoRoute(String),
     Interface(InterfaceError),
-    /// The interface has no address of the family (and no `--source`).
+    /// The interface has no address of the family but the VIP (and no
+    /// `--source`).
     NoSource {
         iface: String,
         ipv6: bool,
@@ -142,7 +144,9 @@ impl<'a> RawPath<'a> {
             None => link::route_interface(spec.real_server).map_err(PathError::NoRoute)?,
         };
         let iface = Interface::lookup(&name).map_err(PathError::Interface)?;
-        let src_ip = source_address(spec, &iface)?;
+        let source = source_address(spec, &iface)?;
+        trace.line(DETAIL, || source.to_string());
+        let src_ip = source.addr;
         let wants_port = spec.expect.iter().find_map(|e| match e {
             Awaited::Flow { proto, .. } => Some(*proto),
             _ => None,
@@ -285,11 +289,10 @@ fn random_u32() -> Result<u32, String> {
     getrandom::u32().map_err(|e| format!("no randomness from the OS: {e}"))
 }
 
-/// The source address of our frames: `--source` (if it is ours), else for
-/// IPv4 the interface's primary address (as the C original), for IPv6 the
-/// address the kernel itself would use towards the real server out of
-/// this interface (a global one unless the real server is link-local).
-fn source_address(spec: &PathSpec, iface: &Interface) -> Result<IpAddr, PathError> {
+/// The source address of our frames: `--source` (if it is ours; the CLI
+/// refuses the VIP), else the kernel's route's choice, never the VIP
+/// (`source::choose`).
+fn source_address(spec: &PathSpec, iface: &Interface) -> Result<Source, PathError> {
     if let Some(source) = spec.source {
         // IPv4: on this interface. IPv6: anywhere on the host, as the
         // kernel itself would accept it as a source.
@@ -303,25 +306,15 @@ fn source_address(spec: &PathSpec, iface: &Interface) -> Result<IpAddr, PathErro
                 iface: iface.name.clone(),
             });
         }
-        return Ok(source);
+        return Ok(Source {
+            addr: source,
+            why: source::Why::Given,
+        });
     }
-    let none = |ipv6| PathError::NoSource {
+    source::for_raw_path(iface, spec.real_server, spec.vip).ok_or_else(|| PathError::NoSource {
         iface: iface.name.clone(),
-        ipv6,
-    };
-    match spec.real_server {
-        IpAddr::V4(_) => iface.ipv4.map(IpAddr::V4).ok_or_else(|| none(false)),
-        IpAddr::V6(rs) => port::kernel_source(&iface.name, iface.index, rs)
-            .or_else(|| {
-                iface
-                    .ipv6
-                    .iter()
-                    .copied()
-                    .find(|a| !port::is_link_local(*a))
-                    .map(IpAddr::V6)
-            })
-            .ok_or_else(|| none(true)),
-    }
+        ipv6: spec.real_server.is_ipv6(),
+    })
 }
 
 /// The BPF program for what `spec` awaits, with our `local_port`: the

@@ -1,6 +1,6 @@
 //! Kernel sockets that serve the raw path: reserving our TCP or UDP source
-//! port for the life of the check, and asking the kernel which IPv6 source
-//! address it would use.
+//! port for the life of the check, and asking the kernel which source
+//! address its route to the real server uses.
 //!
 //! The kernel knows nothing of our userspace connection, so another
 //! program's connect() could pick the same port and the two flows would mix.
@@ -71,14 +71,17 @@ pub fn reserve(
     })
 }
 
-/// The source address the kernel would pick for `dest` out of `ifname`:
-/// a UDP socket bound to the device and "connected" (no packet is sent).
-pub fn kernel_source(ifname: &str, ifindex: u32, dest: Ipv6Addr) -> Option<IpAddr> {
-    let socket = Socket::new(Domain::IPV6, Type::DGRAM, None).ok()?;
-    socket.bind_device(Some(ifname.as_bytes())).ok()?;
-    socket
-        .connect(&with_scope(IpAddr::V6(dest), 9, ifindex).into())
-        .ok()?;
+/// The source address the kernel's route to `dest` uses (`ip route get`):
+/// a UDP socket "connected" to it (no packet is sent), bound to `device`
+/// (name, index) when given, as the raw path leaves through it. `None`:
+/// no route (out of that device).
+pub fn kernel_source(device: Option<(&str, u32)>, dest: IpAddr) -> Option<IpAddr> {
+    let target = with_scope(dest, 9, device.map_or(0, |(_, index)| index));
+    let socket = Socket::new(Domain::for_address(target), Type::DGRAM.cloexec(), None).ok()?;
+    if let Some((name, _)) = device {
+        socket.bind_device(Some(name.as_bytes())).ok()?;
+    }
+    socket.connect(&target.into()).ok()?;
     socket.local_addr().ok()?.as_socket().map(|a| a.ip())
 }
 
@@ -93,11 +96,15 @@ mod tests {
         let b = reserve(Ipv4Addr::LOCALHOST.into(), 1, None, Proto::Tcp).unwrap();
         assert_ne!(a.port, 0);
         assert_ne!(a.port, b.port);
-        // A fixed port is ours while held; a second claim fails.
-        let fixed = reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(a.port + 1), Proto::Tcp);
-        if let Ok(fixed) = fixed {
-            assert!(reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(fixed.port), Proto::Tcp).is_err());
-        }
+        // A held port cannot be claimed again...
+        assert!(reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(a.port), Proto::Tcp).is_err());
+        // ...and a fixed one is ours once free: the one `b` held, released.
+        let port = b.port;
+        drop(b);
+        let fixed = reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(port), Proto::Tcp)
+            .expect("a released port can be claimed as a fixed one");
+        assert_eq!(fixed.port, port);
+        assert!(reserve(Ipv4Addr::LOCALHOST.into(), 1, Some(port), Proto::Tcp).is_err());
     }
 
     #[test]
@@ -109,8 +116,13 @@ mod tests {
 
     #[test]
     fn kernel_source_for_loopback() {
-        if let Some(src) = kernel_source("lo", 1, Ipv6Addr::LOCALHOST) {
-            assert_eq!(src, IpAddr::V6(Ipv6Addr::LOCALHOST));
+        // `lo` is index 1 in every network namespace.
+        for local in [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ] {
+            assert_eq!(kernel_source(Some(("lo", 1)), local), Some(local));
+            assert_eq!(kernel_source(None, local), Some(local));
         }
     }
 }

@@ -14,7 +14,8 @@
 //! Modules: `testbed` (the topology), `servers` (listeners), `process`
 //! (running programs), `netns` (namespace plumbing), `files` (temp files and
 //! the `check_raw_*` symlinks), `relay` (fault injection: loss and delay
-//! between `lb` and the switch, a UDP flood at `lb`). Three are for one
+//! between `lb` and the switch, a UDP flood at `lb`), `site` (the VIP on a
+//! balancer's own interface, extra addresses). Three are for one
 //! subject's targets only and not re-exported here, because their short
 //! names (`OK`, `http`) would clash elsewhere: `http` (the HTTP checks at
 //! the fixed target, the nginx bed), `tls_bed` (the `--ssl` bed and its
@@ -35,6 +36,7 @@ pub mod process;
 pub mod relay;
 pub mod roles;
 pub mod servers;
+pub mod site;
 pub mod stop;
 pub mod testbed;
 pub mod tls;

@@ -210,6 +210,23 @@ fn source_override() {
 }
 
 #[test]
+fn source_is_never_the_vip() {
+    // The VIP as source: frames the real server answers to itself.
+    for line in [
+        "check_raw_tcp --source 203.0.113.10 eth0 198.51.100.11 203.0.113.10 80",
+        "check_raw_tcp --source 2001:db8:1::100 eth0 2001:db8:1::11 2001:db8:1::100 80",
+        "check_raw_tcp --source 203.0.113.10 203.0.113.10 80 198.51.100.11 80",
+    ] {
+        let msg = usage_error(line);
+        assert!(
+            msg.contains("--source") && msg.contains("is the VIRTUAL_IP"),
+            "{line}: {msg}"
+        );
+        assert!(!msg.contains('\n'), "one line: {msg}");
+    }
+}
+
+#[test]
 fn names_resolve_in_the_family_of_the_literal_beside_them() {
     let cfg = tcp("check_raw_tcp eth0 rs1.example 203.0.113.10 80");
     assert_eq!(
