@@ -150,6 +150,9 @@ impl<'c> CheckRun<'c> {
                     .unwrap_or_else(|e| self.path_error(e))
             }
             Role::Backup => {
+                if let Err(outcome) = self.drop_privilege(trace) {
+                    return outcome;
+                }
                 let target = self.kernel_target();
                 trace.line(DETAIL, || {
                     format!("BACKUP role: {} to {}", C::KERNEL, target.addr)
@@ -157,6 +160,66 @@ impl<'c> CheckRun<'c> {
                 C::over_kernel(self, target, trace, |ch| self.judged::<C>(ch, &[], probe))
             }
         }
+    }
+
+    /// Two exchanges with one target, the second (`then`, over `B`) only
+    /// if `again` says so once `first` (over `A`) is done: DNS's UDP query,
+    /// then TCP after a truncated answer. As MASTER both run over one raw
+    /// path whose filter expects both carriers' frames from the start, so
+    /// its one packet socket is opened, and the capability dropped, before
+    /// either runs. As BACKUP the kernel's channels open one after the
+    /// other. The role is decided once.
+    pub fn over_then<A: Carrier, B: Carrier>(
+        &self,
+        trace: &mut Trace,
+        first: impl for<'b> FnOnce(&'b mut A::Channel<'b>) -> Result<Outcome, Failure>,
+        again: impl FnOnce() -> bool,
+        then: impl for<'b> FnOnce(&'b mut B::Channel<'b>) -> Result<Outcome, Failure>,
+    ) -> Outcome {
+        let role = match self.role(trace) {
+            Ok(role) => role,
+            Err(outcome) => return outcome,
+        };
+        if role == Role::Backup {
+            let outcome = self.over::<A>(trace, first);
+            return if again() {
+                self.over::<B>(trace, then)
+            } else {
+                outcome
+            };
+        }
+        let port = self.common.target.port;
+        let mut expect = A::expect(port);
+        expect.extend(B::expect(port).into_iter().filter(|e| !A::expect(port).contains(e)));
+        let mut path = match self.open_path(expect, trace) {
+            Ok(path) => path,
+            Err(outcome) => return outcome,
+        };
+        let hazards = path.hazards.clone();
+        let outcome = match A::over_raw(self, &mut path, |ch| self.judged::<A>(ch, &hazards, first)) {
+            Ok(outcome) => outcome,
+            Err(e) => return self.path_error(e),
+        };
+        if !again() {
+            return outcome;
+        }
+        B::over_raw(self, &mut path, |ch| self.judged::<B>(ch, &hazards, then))
+            .unwrap_or_else(|e| self.path_error(e))
+    }
+
+    /// Drop every capability before a path that needs none (BACKUP): see
+    /// `privilege`. Idempotent.
+    fn drop_privilege(&self, trace: &mut Trace) -> Result<(), Outcome> {
+        let dropped = crate::privilege::drop_all().map_err(|e| {
+            self.unknown(format!("cannot drop the capabilities: {e}; nothing sent"))
+        })?;
+        trace.line(DETAIL, || {
+            format!(
+                "capabilities dropped: {} before the BACKUP path (it needs none)",
+                dropped.describe()
+            )
+        });
+        Ok(())
     }
 
     /// `probe`'s outcome over `channel`, or its failure in words.
@@ -187,7 +250,26 @@ impl<'c> CheckRun<'c> {
         trace: &'t mut Trace,
     ) -> Result<RawPath<'t>, Outcome> {
         let spec = self.path_spec(expect);
+        self.may_send(&spec)?;
         RawPath::open(&spec, self.waiter, self.deadline, trace).map_err(|e| self.path_error(e))
+    }
+
+    /// The rule for callers who are not root (see `privilege`), checked
+    /// before the path sends anything, ARP included.
+    fn may_send(&self, spec: &PathSpec) -> Result<(), Outcome> {
+        let root = crate::privilege::caller_is_root();
+        let flow = spec
+            .expect
+            .iter()
+            .any(|e| matches!(e, Awaited::Flow { .. }));
+        // Asked only when it matters: it lists the host's addresses.
+        let vip_local = !root && flow && crate::net::link::is_local_address(spec.vip);
+        crate::privilege::may_send(root, flow, vip_local).map_err(|rule| {
+            self.unknown(format!(
+                "refused: {rule}, and {} is not; nothing sent",
+                spec.vip
+            ))
+        })
     }
 
     /// The raw path this check's target asks for, expecting `expect`.
@@ -392,6 +474,9 @@ impl<'c> CheckRun<'c> {
                 "cannot reserve a source port on {source}: {err}"
             )),
             PathError::Socket(e) => self.unknown(socket_error(&e)),
+            PathError::Privilege(e) => self.unknown(format!(
+                "cannot drop the capabilities after opening the packet socket: {e}; nothing sent"
+            )),
             PathError::Filter(text) => self.unknown(format!("cannot build the packet filter: {text}")),
             PathError::Random(text) => self.unknown(text),
             PathError::Unreachable { iface } => self.critical(format!(
