@@ -246,7 +246,9 @@ mod tests {
             held: (1 << 41) - 1,
             bounding: true,
         };
-        assert!(root.describe().starts_with("41 capabilities gone, CAP_NET_RAW"));
+        assert!(root
+            .describe()
+            .starts_with("41 capabilities gone, CAP_NET_RAW"));
     }
 
     /// In a child process, so the test runner keeps its own capabilities.

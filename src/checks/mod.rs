@@ -190,13 +190,18 @@ impl<'c> CheckRun<'c> {
         }
         let port = self.common.target.port;
         let mut expect = A::expect(port);
-        expect.extend(B::expect(port).into_iter().filter(|e| !A::expect(port).contains(e)));
+        expect.extend(
+            B::expect(port)
+                .into_iter()
+                .filter(|e| !A::expect(port).contains(e)),
+        );
         let mut path = match self.open_path(expect, trace) {
             Ok(path) => path,
             Err(outcome) => return outcome,
         };
         let hazards = path.hazards.clone();
-        let outcome = match A::over_raw(self, &mut path, |ch| self.judged::<A>(ch, &hazards, first)) {
+        let outcome = match A::over_raw(self, &mut path, |ch| self.judged::<A>(ch, &hazards, first))
+        {
             Ok(outcome) => outcome,
             Err(e) => return self.path_error(e),
         };

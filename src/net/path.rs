@@ -329,7 +329,9 @@ fn reserve_ports(
             Err(err) => return Err(fail(err)),
         }
     }
-    Err(fail(last.unwrap_or_else(|| io::Error::other("no free port"))))
+    Err(fail(
+        last.unwrap_or_else(|| io::Error::other("no free port")),
+    ))
 }
 
 fn random_u32() -> Result<u32, String> {
