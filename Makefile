@@ -30,6 +30,17 @@ TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
 RUNDIR    ?= /run/check_raw
 # no: leave the capability to the package (dpkg and rpm do not keep it).
 SETCAP    ?= yes
+# Who may run the binary. Default: everyone (0755 with cap_net_raw+ep),
+# as Debian ships check_icmp and ping (measured on Debian 12: both 0755
+# root:root, cap_net_raw=ep, not setuid). That is safe because the binary
+# gives a user who is not root nothing but the check: TCP and UDP only to
+# a VIP this host holds, any payload-free echo/ARP probe, and no
+# capability after the packet socket opened (man check_raw, SECURITY).
+# A group name instead (CHECK_GROUP=nagios): mode 0750, root:GROUP, for a
+# host whose monitoring users share one group; no single name fits every
+# host (nagios for Nagios and Icinga, keepalived_script, root for
+# ldirectord), hence no default group.
+CHECK_GROUP ?=
 # Installed next to the binary; their /usr/lib/check_raw/ paths are
 # rewritten to the PREFIX installed to.
 SCRIPTS   := packaging/keepalived/check_raw-role-notify \
@@ -114,6 +125,7 @@ install-files:
 	install -d $(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(NAGIOSDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(TMPFILESDIR)
 	install -m 0755 $(RELEASE)/check_raw $(LIBDIR)/check_raw
+	$(if $(CHECK_GROUP),chgrp $(CHECK_GROUP) $(LIBDIR)/check_raw && chmod 0750 $(LIBDIR)/check_raw)
 	@for name in $(NAMES); do ln -sfn check_raw $(LIBDIR)/$$name; done
 	@for name in check_raw $(NAMES); do ln -sfn $(PREFIX)/lib/check_raw/$$name $(DESTDIR)$(BINDIR)/$$name; done
 	@for name in $(NAMES); do ln -sfn $(PREFIX)/lib/check_raw/$$name $(DESTDIR)$(NAGIOSDIR)/$$name; done
@@ -125,6 +137,7 @@ install-files:
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
 	install -m 0644 packaging/tmpfiles/check_raw.conf $(DESTDIR)$(TMPFILESDIR)/check_raw.conf
 	$(if $(RUNDIR),install -d -m 0755 $(DESTDIR)$(RUNDIR))
+	@# Last: a chown or chgrp clears a file capability.
 	@if [ "$(SETCAP)" != no ]; then \
 		setcap cap_net_raw+ep $(LIBDIR)/check_raw 2>/dev/null || \
 		echo "note: setcap failed; run the checks as root or setcap cap_net_raw+ep $(PREFIX)/lib/check_raw/check_raw"; \

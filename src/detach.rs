@@ -13,6 +13,7 @@
 //! reference and pays the grace period while the parent exits at once with
 //! the check's code. The child holds nothing of the caller's:
 //!
+//! - no capability: every set is emptied before the fork (`privilege`);
 //! - `setsid`: out of the caller's process group (keepalived's
 //!   `kill(-pgid)` on `misc_timeout`, a shell's job control), session and
 //!   controlling terminal;
@@ -50,6 +51,7 @@ const CHILD_LIFE_SECS: libc::c_uint = 5;
 
 /// Tests only: the child waits this many milliseconds (at most 2000)
 /// before it closes, so that a test can look at it while it lives.
+/// Honoured for root only.
 pub const SELF_TEST_CHILD_MS_ENV: &str = "CHECK_RAW_SELF_TEST_CHILD_MS";
 
 static ENABLED: AtomicBool = AtomicBool::new(false);
@@ -99,14 +101,23 @@ fn hand_over(fds: Vec<OwnedFd>) {
     for (slot, fd) in keep.iter_mut().zip(&fds) {
         *slot = fd.as_raw_fd();
     }
+    // The sockets were opened and the capabilities dropped long ago (see
+    // `privilege`); this makes sure, so the child never holds one. If
+    // they cannot go, no child: the close is ours to wait.
+    if crate::privilege::drop_all().is_err() {
+        return drop(fds);
+    }
     let mut pipe: [RawFd; 2] = [-1; 2];
     // SAFETY: `pipe` is a live array of two c_int, as pipe2 requires.
     if unsafe { libc::pipe2(pipe.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
         return drop(fds);
     }
     let [read_end, write_end] = pipe;
+    // Root only: the environment of a user who runs the capability-bearing
+    // binary must not change what it does (see `privilege`).
     let linger_ms: u64 = std::env::var(SELF_TEST_CHILD_MS_ENV)
         .ok()
+        .filter(|_| crate::privilege::self_test_allowed())
         .and_then(|v| v.parse().ok())
         .map_or(0, |ms: u64| ms.min(2000));
     // SAFETY: fork has no memory preconditions. The child (pid 0) runs

@@ -24,7 +24,8 @@
 //!    (how an exchange fails, and at which step), `outcome` (the status
 //!    line and exit code), `role` (MASTER or BACKUP), `resolve` (names to
 //!    addresses), `channel` (what a probe talks through: `Transport`,
-//!    `Datagram`, `Peer`) and `resend` (the request loop with backoff).
+//!    `Datagram`, `Peer`), `resend` (the request loop with backoff) and
+//!    `privilege` (who may send what, and dropping the capability).
 //! 2. `net`: the raw-frame engine (wire formats, the packet socket, BPF,
 //!    links, neighbours, ports, the sans-IO TCP client, the raw path and
 //!    the channels over it).
@@ -39,6 +40,7 @@ pub mod channel;
 pub mod detach;
 pub mod failure;
 pub mod outcome;
+pub mod privilege;
 pub mod resend;
 pub mod resolve;
 pub mod role;

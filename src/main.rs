@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use check_raw::cli::{self, Command, Mode};
 use check_raw::outcome::{Outcome, Protocol, State};
 use check_raw::wait::Waiter;
-use check_raw::{checks, detach, resolve};
+use check_raw::{checks, detach, privilege, resolve};
 
 fn main() {
     // First: until the handlers are in, SIGTERM would kill us outright.
@@ -85,13 +85,15 @@ impl Printed {
 
 /// Set to make the check panic on purpose after parsing: the only way to
 /// prove, from outside, that a panic still ends as UNKNOWN (exit 3, or 1
-/// under the daemons' protocols) and never as a crash.
+/// under the daemons' protocols) and never as a crash. Honoured for root
+/// only.
 const SELF_TEST_PANIC: &str = "CHECK_RAW_SELF_TEST_PANIC";
 
 fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
     let lookup = |name: &str, timeout| resolve::bounded(name, waiter, timeout);
     let parsed = cli::parse_with(argv, &lookup);
-    if std::env::var_os(SELF_TEST_PANIC).is_some() {
+    // Root only: see `privilege::self_test_allowed`.
+    if std::env::var_os(SELF_TEST_PANIC).is_some() && privilege::self_test_allowed() {
         panic!("self-test panic ({SELF_TEST_PANIC} is set)");
     }
     match parsed {

@@ -40,6 +40,7 @@ const LAYERS: &[Layer] = &[
             "resolve",
             "channel",
             "resend",
+            "privilege",
         ],
         uses: &[],
     },

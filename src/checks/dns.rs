@@ -9,9 +9,10 @@
 //! the same deadline; `--tcp` starts there. The answer is then held to the
 //! expectations.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use crate::channel::{Peer, Transport, READ_CHUNK};
+use crate::channel::{Datagram, Peer, Transport, READ_CHUNK};
 use crate::cli::{DnsConfig, Mode};
 use crate::dns::{answer, Answer, Query};
 use crate::failure::{Failure, Step};
@@ -19,7 +20,7 @@ use crate::outcome::{Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
 use crate::wait::Waiter;
 
-use super::{ms, CheckRun};
+use super::{ms, ByteStream, CheckRun, Datagrams};
 
 /// How the answer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,8 +77,9 @@ fn ask(check: &CheckRun, cfg: &DnsConfig, id: u16, trace: &mut Trace) -> Outcome
         });
     }
     let question = q.question();
-    let mut truncated: Option<Duration> = None;
-    let outcome = check.over_datagrams(trace, |udp| {
+    // Set by the UDP exchange when its answer is truncated: how long it took.
+    let truncated: Cell<Option<Duration>> = Cell::new(None);
+    let udp = |udp: &mut dyn Datagram| {
         let mut accept = |reply: &[u8]| answer::matches(reply, id, &question);
         let (reply, elapsed) = udp.exchange(&q.to_bytes(id), &mut accept)?;
         if answer::truncated(&reply) {
@@ -88,8 +90,8 @@ fn ask(check: &CheckRun, cfg: &DnsConfig, id: u16, trace: &mut Trace) -> Outcome
                     ms(elapsed)
                 )
             });
-            truncated = Some(elapsed);
-            // Replaced by the TCP exchange's outcome below.
+            truncated.set(Some(elapsed));
+            // Replaced by the TCP exchange's outcome.
             return Ok(check.outcome(State::Unknown, "truncated"));
         }
         let answer = parse(&reply)?;
@@ -100,19 +102,17 @@ fn ask(check: &CheckRun, cfg: &DnsConfig, id: u16, trace: &mut Trace) -> Outcome
             carried: Carried::Udp,
         };
         Ok(verdict(check, cfg, x, udp.trace()))
-    });
-    let Some(udp_time) = truncated else {
-        return outcome;
     };
-    // A fresh ID: the TCP answer must not be taken for the UDP one's.
-    let id = match query_id() {
-        Ok(id) => id,
-        Err(e) => return check.outcome(State::Unknown, e),
-    };
-    check.over_stream(trace, |stream| {
+    let tcp = |stream: &mut dyn Transport| {
+        let udp_time = truncated.get().unwrap_or_default();
+        // A fresh ID: the TCP answer must not be taken for the UDP one's.
+        let id = query_id().map_err(Failure::Local)?;
         let x = over_tcp(stream, q, id, Carried::TcpAfterTc, udp_time)?;
         Ok(verdict(check, cfg, x, stream.trace()))
-    })
+    };
+    // One raw path for both (MASTER): the TCP retry needs no second packet
+    // socket, so the capability is gone before the first query is sent.
+    check.over_then::<Datagrams, ByteStream>(trace, udp, || truncated.get().is_some(), tcp)
 }
 
 fn parse(reply: &[u8]) -> Result<Answer, Failure> {

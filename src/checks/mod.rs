@@ -15,6 +15,7 @@
 //! between a stream and a datagram exchange (the frames the raw path
 //! expects, and how each role opens its channel) is a [`Carrier`].
 
+mod carrier;
 pub mod dns;
 pub mod http;
 pub mod tcp;
@@ -30,15 +31,16 @@ use crate::cli::{Common, Config, IfaceArg, Mode};
 use crate::failure::IcmpErrorKind;
 use crate::failure::{Failure, Step};
 use crate::net::link::Interface;
-use crate::net::path::{Awaited, Hazard, PathError, PathSpec, Proto, RawPath};
+use crate::net::path::{Awaited, Hazard, PathError, PathSpec, RawPath};
 use crate::net::port;
 use crate::net::source;
 use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Role};
 use crate::trace::{Trace, DETAIL};
-use crate::transport::kernel::{KernelStream, KernelTarget};
-use crate::transport::kernel_udp::KernelDatagram;
+use crate::transport::kernel::KernelTarget;
 use crate::wait::Waiter;
+
+pub use carrier::{ByteStream, Carrier, Datagrams};
 
 /// Run the check `config` asks for.
 pub fn run(config: &Config, waiter: &Waiter) -> Outcome {
@@ -151,6 +153,9 @@ impl<'c> CheckRun<'c> {
                     .unwrap_or_else(|e| self.path_error(e))
             }
             Role::Backup => {
+                if let Err(outcome) = self.drop_privilege(trace) {
+                    return outcome;
+                }
                 let target = self.kernel_target(trace);
                 trace.line(DETAIL, || {
                     format!("BACKUP role: {} to {}", C::KERNEL, target.addr)
@@ -158,6 +163,71 @@ impl<'c> CheckRun<'c> {
                 C::over_kernel(self, target, trace, |ch| self.judged::<C>(ch, &[], probe))
             }
         }
+    }
+
+    /// Two exchanges with one target, the second (`then`, over `B`) only
+    /// if `again` says so once `first` (over `A`) is done: DNS's UDP query,
+    /// then TCP after a truncated answer. As MASTER both run over one raw
+    /// path whose filter expects both carriers' frames from the start, so
+    /// its one packet socket is opened, and the capability dropped, before
+    /// either runs. As BACKUP the kernel's channels open one after the
+    /// other. The role is decided once.
+    pub fn over_then<A: Carrier, B: Carrier>(
+        &self,
+        trace: &mut Trace,
+        first: impl for<'b> FnOnce(&'b mut A::Channel<'b>) -> Result<Outcome, Failure>,
+        again: impl FnOnce() -> bool,
+        then: impl for<'b> FnOnce(&'b mut B::Channel<'b>) -> Result<Outcome, Failure>,
+    ) -> Outcome {
+        let role = match self.role(trace) {
+            Ok(role) => role,
+            Err(outcome) => return outcome,
+        };
+        if role == Role::Backup {
+            let outcome = self.over::<A>(trace, first);
+            return if again() {
+                self.over::<B>(trace, then)
+            } else {
+                outcome
+            };
+        }
+        let port = self.common.target.port;
+        let mut expect = A::expect(port);
+        expect.extend(
+            B::expect(port)
+                .into_iter()
+                .filter(|e| !A::expect(port).contains(e)),
+        );
+        let mut path = match self.open_path(expect, trace) {
+            Ok(path) => path,
+            Err(outcome) => return outcome,
+        };
+        let hazards = path.hazards.clone();
+        let outcome = match A::over_raw(self, &mut path, |ch| self.judged::<A>(ch, &hazards, first))
+        {
+            Ok(outcome) => outcome,
+            Err(e) => return self.path_error(e),
+        };
+        if !again() {
+            return outcome;
+        }
+        B::over_raw(self, &mut path, |ch| self.judged::<B>(ch, &hazards, then))
+            .unwrap_or_else(|e| self.path_error(e))
+    }
+
+    /// Drop every capability before a path that needs none (BACKUP): see
+    /// `privilege`. Idempotent.
+    fn drop_privilege(&self, trace: &mut Trace) -> Result<(), Outcome> {
+        let dropped = crate::privilege::drop_all().map_err(|e| {
+            self.unknown(format!("cannot drop the capabilities: {e}; nothing sent"))
+        })?;
+        trace.line(DETAIL, || {
+            format!(
+                "capabilities dropped: {} before the BACKUP path (it needs none)",
+                dropped.describe()
+            )
+        });
+        Ok(())
     }
 
     /// `probe`'s outcome over `channel`, or its failure in words.
@@ -199,7 +269,26 @@ impl<'c> CheckRun<'c> {
         trace: &'t mut Trace,
     ) -> Result<RawPath<'t>, Outcome> {
         let spec = self.path_spec(expect);
+        self.may_send(&spec)?;
         RawPath::open(&spec, self.waiter, self.deadline, trace).map_err(|e| self.path_error(e))
+    }
+
+    /// The rule for callers who are not root (see `privilege`), checked
+    /// before the path sends anything, ARP included.
+    fn may_send(&self, spec: &PathSpec) -> Result<(), Outcome> {
+        let root = crate::privilege::caller_is_root();
+        let flow = spec
+            .expect
+            .iter()
+            .any(|e| matches!(e, Awaited::Flow { .. }));
+        // Asked only when it matters: it lists the host's addresses.
+        let vip_local = !root && flow && crate::net::link::is_local_address(spec.vip);
+        crate::privilege::may_send(root, flow, vip_local).map_err(|rule| {
+            self.unknown(format!(
+                "refused: {rule}, and {} is not; nothing sent",
+                spec.vip
+            ))
+        })
     }
 
     /// The raw path this check's target asks for, expecting `expect`.
@@ -410,6 +499,9 @@ impl<'c> CheckRun<'c> {
                 "cannot reserve a source port on {source}: {err}"
             )),
             PathError::Socket(e) => self.unknown(socket_error(&e)),
+            PathError::Privilege(e) => self.unknown(format!(
+                "cannot drop the capabilities after opening the packet socket: {e}; nothing sent"
+            )),
             PathError::Filter(text) => self.unknown(format!("cannot build the packet filter: {text}")),
             PathError::Random(text) => self.unknown(text),
             PathError::Unreachable { iface } => self.critical(format!(
@@ -421,129 +513,6 @@ impl<'c> CheckRun<'c> {
                 self.common_failure(failure, &format!("{rs} (resolving its MAC)"))
             }
         }
-    }
-}
-
-/// What a probe talks through, opened for either role: the part of the
-/// role dispatch ([`CheckRun::over`]) that differs between a byte stream
-/// and a datagram exchange.
-pub trait Carrier {
-    /// What the probe gets: `dyn Transport` or `dyn Datagram`, living
-    /// as long as the probe's borrow of it.
-    type Channel<'a>: ?Sized + 'a;
-    /// The kernel's carrier, for `-v`: "kernel connection", "kernel UDP".
-    const KERNEL: &'static str;
-    /// The frames the raw path must let through for a target on `port`.
-    fn expect(port: u16) -> Vec<Awaited>;
-    fn peer<'a>(channel: &'a Self::Channel<'_>) -> &'a Peer;
-    /// Run `f` over the raw channel to VIP:PORT on `path` (MASTER).
-    fn over_raw(
-        run: &CheckRun,
-        path: &mut RawPath,
-        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
-    ) -> Result<Outcome, PathError>;
-    /// Run `f` over the kernel's channel to `target` (BACKUP).
-    fn over_kernel(
-        run: &CheckRun,
-        target: KernelTarget,
-        trace: &mut Trace,
-        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
-    ) -> Outcome;
-}
-
-/// TCP: our client over raw frames, or the kernel's.
-pub struct ByteStream;
-
-impl Carrier for ByteStream {
-    type Channel<'a> = dyn Transport + 'a;
-    const KERNEL: &'static str = "kernel connection";
-
-    /// The segments of our flow, and the ICMP errors about them (a port
-    /// unreachable or a firewall's REJECT answering the SYN).
-    fn expect(port: u16) -> Vec<Awaited> {
-        vec![
-            Awaited::Flow {
-                proto: Proto::Tcp,
-                remote_port: port,
-            },
-            Awaited::IcmpErrors {
-                proto: Proto::Tcp,
-                remote_port: port,
-            },
-        ]
-    }
-
-    fn peer<'a>(channel: &'a Self::Channel<'_>) -> &'a Peer {
-        channel.peer()
-    }
-
-    fn over_raw(
-        run: &CheckRun,
-        path: &mut RawPath,
-        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
-    ) -> Result<Outcome, PathError> {
-        let t = &run.common.target;
-        let mut conn = path.tcp(t.port, run.common.timeout)?;
-        Ok(f(&mut conn))
-    }
-
-    fn over_kernel(
-        run: &CheckRun,
-        target: KernelTarget,
-        trace: &mut Trace,
-        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
-    ) -> Outcome {
-        let mut stream =
-            KernelStream::new(target, run.waiter, run.deadline, run.common.timeout, trace);
-        f(&mut stream)
-    }
-}
-
-/// UDP: a request and its reply, with the ICMP errors about it on the raw
-/// path.
-pub struct Datagrams;
-
-impl Carrier for Datagrams {
-    type Channel<'a> = dyn Datagram + 'a;
-    const KERNEL: &'static str = "kernel UDP";
-
-    fn expect(port: u16) -> Vec<Awaited> {
-        vec![
-            Awaited::Flow {
-                proto: Proto::Udp,
-                remote_port: port,
-            },
-            Awaited::IcmpErrors {
-                proto: Proto::Udp,
-                remote_port: port,
-            },
-        ]
-    }
-
-    fn peer<'a>(channel: &'a Self::Channel<'_>) -> &'a Peer {
-        channel.peer()
-    }
-
-    fn over_raw(
-        run: &CheckRun,
-        path: &mut RawPath,
-        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
-    ) -> Result<Outcome, PathError> {
-        Ok(f(&mut path.udp(run.common.target.port)))
-    }
-
-    fn over_kernel(
-        run: &CheckRun,
-        target: KernelTarget,
-        trace: &mut Trace,
-        f: impl for<'b> FnOnce(&'b mut Self::Channel<'b>) -> Outcome,
-    ) -> Outcome {
-        f(&mut KernelDatagram::new(
-            target,
-            run.waiter,
-            run.deadline,
-            trace,
-        ))
     }
 }
 

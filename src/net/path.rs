@@ -76,6 +76,9 @@ pub enum PathError {
         err: io::Error,
     },
     Socket(io::Error),
+    /// The capabilities could not be dropped once the socket was open:
+    /// nothing is sent with them still held.
+    Privilege(io::Error),
     Filter(String),
     Random(String),
     /// No ARP/NDP answer from the real server in time.
@@ -127,8 +130,9 @@ pub struct RawPath<'a> {
     pub vip: IpAddr,
     pub hazards: Vec<Hazard>,
     ip_id: u16,
-    /// Held for the check's life: keeps our source port ours.
-    _port: Option<ReservedPort>,
+    /// Held for the check's life: keeps our source port ours (for each
+    /// protocol awaited: DNS's UDP and its TCP retry share the number).
+    _port: Vec<ReservedPort>,
 }
 
 impl<'a> RawPath<'a> {
@@ -147,27 +151,15 @@ impl<'a> RawPath<'a> {
         let source = source_address(spec, &iface)?;
         trace.line(DETAIL, || source.to_string());
         let src_ip = source.addr;
-        let wants_port = spec.expect.iter().find_map(|e| match e {
-            Awaited::Flow { proto, .. } => Some(*proto),
-            _ => None,
-        });
-        let reserved = match wants_port {
-            Some(proto) => Some(
-                port::reserve(src_ip, iface.index, spec.source_port, proto).map_err(|err| {
-                    PathError::Reserve {
-                        source: src_ip,
-                        err,
-                    }
-                })?,
-            ),
-            None => None,
-        };
-        let local_port = reserved.as_ref().map_or(0, |r| r.port);
+        let reserved = reserve_ports(spec, src_ip, iface.index)?;
+        let local_port = reserved.first().map_or(0, |r| r.port);
         let filter = filter_for(spec, local_port)?;
         let sock = PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
+        // The one step that needed CAP_NET_RAW is done: see `privilege`.
+        let dropped = crate::privilege::drop_all().map_err(PathError::Privilege)?;
         let mtu = sock.mtu(&iface.name).unwrap_or(1500);
         let ip_id = random_u32().map_err(PathError::Random)? as u16;
-        let hazards = if wants_port == Some(Proto::Tcp) {
+        let hazards = if awaits_flow(spec, Proto::Tcp) {
             hazards(spec.vip, &iface.name)
         } else {
             Vec::new()
@@ -186,6 +178,12 @@ impl<'a> RawPath<'a> {
                 iface.index,
                 iface.mac,
                 SocketAddr::new(src_ip, local_port)
+            )
+        });
+        wire.trace.line(DETAIL, || {
+            format!(
+                "capabilities dropped: {} after the packet socket opened",
+                dropped.describe()
             )
         });
         for hazard in &hazards {
@@ -283,6 +281,61 @@ impl<'a> RawPath<'a> {
         self.ip_id = self.ip_id.wrapping_add(count);
         id
     }
+}
+
+/// Does `spec` await a flow of `proto`?
+fn awaits_flow(spec: &PathSpec, proto: Proto) -> bool {
+    spec.expect
+        .iter()
+        .any(|e| matches!(e, Awaited::Flow { proto: p, .. } if *p == proto))
+}
+
+/// The local port, reserved for each protocol a flow is awaited in, all
+/// with one number (the filter knows one local port): the first free one,
+/// or `--source-port`. A number free for UDP but taken for TCP is tried
+/// again, a few times.
+fn reserve_ports(
+    spec: &PathSpec,
+    src_ip: IpAddr,
+    ifindex: u32,
+) -> Result<Vec<ReservedPort>, PathError> {
+    let mut protos: Vec<Proto> = Vec::new();
+    for e in &spec.expect {
+        if let Awaited::Flow { proto, .. } = e {
+            if !protos.contains(proto) {
+                protos.push(*proto);
+            }
+        }
+    }
+    let fail = |err| PathError::Reserve {
+        source: src_ip,
+        err,
+    };
+    let Some((first, others)) = protos.split_first() else {
+        return Ok(Vec::new());
+    };
+    const ATTEMPTS: usize = 8;
+    let mut last = None;
+    for _ in 0..ATTEMPTS {
+        let one = port::reserve(src_ip, ifindex, spec.source_port, *first).map_err(fail)?;
+        let number = Some(one.port);
+        let mut held = vec![one];
+        let rest: Result<Vec<_>, _> = others
+            .iter()
+            .map(|p| port::reserve(src_ip, ifindex, number, *p))
+            .collect();
+        match rest {
+            Ok(rest) => {
+                held.extend(rest);
+                return Ok(held);
+            }
+            Err(err) if spec.source_port.is_none() => last = Some(err),
+            Err(err) => return Err(fail(err)),
+        }
+    }
+    Err(fail(
+        last.unwrap_or_else(|| io::Error::other("no free port")),
+    ))
 }
 
 fn random_u32() -> Result<u32, String> {
