@@ -280,7 +280,8 @@ Query options:
 Expectations (the first failure is reported, expected vs got):
       --rcode LIST
                  accepted rcodes, names or numbers: NOERROR,NXDOMAIN
-                 (default NOERROR)
+                 (default NOERROR); EDNS extended ones (BADCOOKIE, 23)
+                 are the OPT record's bits joined to the header's
   -a, --expect VALUE
                  an answer record of the type asked must carry VALUE
                  (repeatable): A/AAAA an address; NS, CNAME, PTR a name;

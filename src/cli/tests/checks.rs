@@ -91,6 +91,7 @@ fn dns_check_bad_input_is_a_usage_error() {
         (format!("--rcode BOGUS {base} x.test"), "invalid --rcode"),
         (format!("-a 2001:db8::1 {base} x.test"), "invalid --expect"),
         (format!("--expect-count -1 {base} x.test"), "--expect-count"),
+        (format!("--expect-count +5 {base} x.test"), "--expect-count"),
         (
             format!("--query x.test {base} x.test"),
             "only for the ldirectord form",
