@@ -297,3 +297,30 @@ fn bad_tls_options_are_one_line_usage_errors() {
         assert!(!message.contains('\n'), "{opts}: {message}");
     }
 }
+
+/// `--ca-file` naming a FIFO with no writer: refused at once, well within
+/// `-t`, where a blocking open would wait for a writer for ever.
+#[test]
+fn a_ca_file_fifo_is_refused_within_the_timeout() {
+    let path = std::env::temp_dir().join(format!("check_raw_ca_fifo_{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let line = format!(
+        "check_raw_tcp -t 2000 --ssl --ca-file {} {GOOD}",
+        path.display()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(usage_error(&line)));
+    let result = rx.recv_timeout(std::time::Duration::from_millis(2000));
+    let _ = std::fs::remove_file(&path);
+    let message = result.expect("--ca-file on a FIFO still waiting after -t (2000 ms)");
+    assert!(message.contains("a FIFO, not a regular file"), "{message}");
+    // A directory is no CA file either.
+    let message = usage_error(&format!("check_raw_tcp --ssl --ca-file /tmp {GOOD}"));
+    assert!(
+        message.contains("a directory, not a regular file"),
+        "{message}"
+    );
+}
