@@ -76,7 +76,7 @@ fn dns_check_options_and_both_forms() {
     assert!(cfg.expect.authoritative);
     assert_eq!(cfg.expect.values.len(), 1);
     // ldirectord: VIP VPORT RIP RPORT with --query.
-    let cfg = dns("check_raw_dns --query www.example.test 203.0.113.10 53 198.51.100.11 53");
+    let cfg = dns("check_raw_dns --protocol ldirectord --query www.example.test 203.0.113.10 53 198.51.100.11 53");
     assert_eq!(cfg.common.protocol, Protocol::Ldirectord);
     assert_eq!(cfg.common.target.iface, IfaceArg::ByRoute);
     assert_eq!(cfg.query.name.to_string(), "www.example.test.");
@@ -106,7 +106,9 @@ fn dns_check_bad_input_is_a_usage_error() {
         let message = usage_error(&format!("check_raw_dns {line}"));
         assert!(message.contains(needle), "{line}: {message}");
     }
-    let message = usage_error("check_raw_tcp --query x.test 203.0.113.10 80 198.51.100.11 80");
+    let message = usage_error(
+        "check_raw_tcp --protocol ldirectord --query x.test 203.0.113.10 80 198.51.100.11 80",
+    );
     assert!(message.contains("only for check_raw_dns"), "{message}");
 }
 
@@ -177,9 +179,13 @@ fn vip_check_refuses_what_does_not_apply() {
 
 #[test]
 fn vip_check_has_no_ldirectord_form() {
-    // ldirectord's four arguments are recognised (so the exit code is
-    // ldirectord's), and refused with a reason.
+    // ldirectord's four arguments are recognised, and refused with a
+    // reason (bare: Nagios' exit code; with --protocol: ldirectord's).
     let e = full_usage_error("check_raw_vip 203.0.113.10 80 198.51.100.11 80");
+    assert!(e.message.contains("no ldirectord form"), "{}", e.message);
+    assert_eq!(e.protocol, Protocol::Nagios);
+    let e =
+        full_usage_error("check_raw_vip --protocol ldirectord 203.0.113.10 80 198.51.100.11 80");
     assert!(e.message.contains("no ldirectord form"), "{}", e.message);
     assert_eq!(e.protocol, Protocol::Ldirectord);
     assert_eq!(e.mode, Some(Mode::Vip));
@@ -258,7 +264,9 @@ fn tls_options() {
         "check_raw_http_get --ssl {GOOD} h / eff5bc1ef8ec9d03e640fc4370f5eacd"
     ));
     assert!(get_cfg.tls.is_some());
-    let ld = http("check_raw_http --ssl -S 200 203.0.113.10 443 198.51.100.11 443");
+    let ld = http(
+        "check_raw_http --protocol ldirectord --ssl -S 200 203.0.113.10 443 198.51.100.11 443",
+    );
     assert_eq!(ld.tls.unwrap().server_name, "203.0.113.10");
 }
 
