@@ -278,16 +278,30 @@ fn ldirectord_form_takes_the_name_from_query() {
     let tb = bed();
     let check = check_raw_bin("check_raw_dns");
     let www = name("www");
-    let r = tb.run("lb", &check, &["--query", &www, VIP, "53", RS1, "53"]);
+    // Options in the ldirectord form come with --protocol ldirectord.
+    let ld = ["--protocol", "ldirectord"];
+    let r = tb.run(
+        "lb",
+        &check,
+        &[&ld[..], &["--query", &www, VIP, "53", RS1, "53"]].concat(),
+    );
     assert_verdict(&r, 0, OK, &[]);
     let r = tb.run(
         "lb",
         &check,
-        &["-t", "500", "--query", &www, VIP, "53", RS2, "53"],
+        &[
+            &ld[..],
+            &["-t", "500", "--query", &www, VIP, "53", RS2, "53"],
+        ]
+        .concat(),
     );
     assert_verdict(&r, 1, CRITICAL, &["may lack the VIP"]);
+    // Bare, as ldirectord passes it: Nagios' codes, UNKNOWN 3.
     let r = tb.run("lb", &check, &[VIP, "53", RS1, "53"]);
-    assert_verdict(&r, 1, USAGE, &["needs --query NAME"]);
+    assert_verdict(&r, 3, USAGE, &["needs --query NAME"]);
+    // Without --protocol ldirectord, --query makes it no ldirectord form.
+    let r = tb.run("lb", &check, &["--query", &www, VIP, "53", RS1, "53"]);
+    assert_verdict(&r, 3, USAGE, &["--protocol ldirectord"]);
 }
 
 #[test]

@@ -30,6 +30,14 @@ fn ldirectord_wrapper(checks: &Path, dir: &Path, name: &str) -> PathBuf {
         text.contains(packaged),
         "packaging/ldirectord/{name} should exec a check from {packaged}:\n{text}"
     );
+    // Options before "$@" make the four arguments ldirectord's form only
+    // with --protocol ldirectord; without it they are refused.
+    assert!(
+        text.lines().any(|l| l.starts_with("exec ")
+            && l.contains(" --protocol ldirectord ")
+            && l.ends_with(" \"$@\"")),
+        "packaging/ldirectord/{name} should exec the check with --protocol ldirectord:\n{text}"
+    );
     let text = text.replace(packaged, &format!("{}/", checks.display()));
     let path = dir.join(name);
     write_executable(&path, &text);

@@ -379,6 +379,21 @@ fn claim(parsed: &Parsed, vip: IpAddr, src: IpAddr) -> Option<MacAddr> {
     }
 }
 
+/// Probe 2's claim: only the real server's own answer to our question
+/// blames it. Others on the segment speak for the VIP too (the MASTER's
+/// unsolicited advertisement to all nodes after a failover, a flooded
+/// reply to someone else), so the frame must come from the real server's
+/// MAC and, in IPv6, carry the Solicited flag (RFC 4861 4.4).
+fn rs_claim(parsed: &Parsed, vip: IpAddr, src: IpAddr, rs_mac: MacAddr) -> Option<MacAddr> {
+    let mac = claim(parsed, vip, src)?;
+    let from_rs = match parsed {
+        Parsed::Arp(a) => a.sender_mac == rs_mac,
+        Parsed::NeighborAdvert(na) => na.solicited && na.link.src == rs_mac,
+        _ => false,
+    };
+    from_rs.then_some(mac)
+}
+
 /// Probe 2: a unicast request for the VIP to the real server's MAC, sent
 /// again on the usual backoff; the MAC that answers, if any does before
 /// the path's deadline.
@@ -393,10 +408,12 @@ fn answers_for_vip(path: &mut RawPath) -> Result<Option<MacAddr>, Failure> {
     };
     path.wire
         .ask(&request, what, Backoff::REQUESTS, |trace, parsed| {
-            let mac = claim(&parsed, vip, src);
+            let mac = rs_claim(&parsed, vip, src, rs_mac);
             trace.frame(|| match mac {
                 Some(_) => format!("< {parsed}"),
-                None => format!("< ignored while listening for a claim of {vip}: {parsed}"),
+                None => format!(
+                    "< ignored while listening for the real server's claim of {vip}: {parsed}"
+                ),
             });
             mac
         })

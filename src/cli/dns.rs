@@ -71,9 +71,11 @@ impl DnsOptions {
             .expect_count
             .as_deref()
             .map(|n| {
+                // Digits only: `parse` would take a leading '+'.
+                let digits = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
                 n.parse::<usize>()
                     .ok()
-                    .filter(|n| *n <= MAX_COUNT && !n.to_string().starts_with('+'))
+                    .filter(|count| digits && *count <= MAX_COUNT)
                     .ok_or_else(|| {
                         format!(
                             "invalid --expect-count '{}': a number 0-{MAX_COUNT}",

@@ -71,8 +71,9 @@ pub(super) fn expect_count(mode: Mode, positional: &[String]) -> Result<(), Stri
     })
 }
 
-/// ldirectord passes exactly `VIP VPORT RIP RPORT`; in the C form the
-/// second argument is REAL_SERVER, never a bare number.
+/// The shape of ldirectord's `VIP VPORT RIP RPORT`: in the C form the
+/// second argument is REAL_SERVER, never a bare number. The shape alone
+/// does not take the form: see `Given::form`.
 pub(super) fn is_ldirectord_form(positional: &[String]) -> bool {
     positional.len() == 4
         && !positional[1].is_empty()
@@ -221,7 +222,9 @@ pub(super) fn ldirectord_target(
             let name = options
                 .query
                 .clone()
-                .ok_or("the ldirectord form of check_raw_dns needs --query NAME")?;
+                .ok_or(
+                    "the ldirectord form of check_raw_dns needs --query NAME (with --protocol ldirectord, as any option in that form)",
+                )?;
             return Ok((target, Some(Fields::Dns(name))));
         }
         return Ok((target, None));

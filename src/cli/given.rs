@@ -98,6 +98,9 @@ pub(super) struct Given {
     pub(super) problem: Option<String>,
     /// `--protocol` or `--weight` was given without a readable value.
     pub(super) protocol_unreadable: bool,
+    /// Exactly four arguments and not one an option: what ldirectord
+    /// itself passes to a `checkcommand` (see [`Given::form`]).
+    pub(super) bare_four: bool,
     /// `-w N` / `-c N` typed as for a Nagios plugin: the message that
     /// replaces whatever error they lead to (see [`threshold_hint`]).
     pub(super) threshold_hint: Option<String>,
@@ -108,6 +111,8 @@ impl Given {
     /// the check is unknown: the options of every mode are taken then, so
     /// that `--protocol` is still found.
     pub(super) fn collect(mode: Option<Mode>, args: Vec<OsString>) -> Given {
+        let bare_four =
+            args.len() == 4 && args.iter().all(|a| !a.as_encoded_bytes().starts_with(b"-"));
         let mut problem = args.iter().find(|a| a.len() > MAX_ARG).map(|long| {
             format!(
                 "argument of {} bytes is too long (at most {MAX_ARG})",
@@ -203,14 +208,37 @@ impl Given {
             problem,
             protocol_unreadable,
             threshold_hint,
+            bare_four,
+        }
+    }
+
+    /// Which positional form the arguments are in. ldirectord's `VIP VPORT
+    /// RIP RPORT` only when that is beyond doubt: exactly the four
+    /// arguments ldirectord passes and no option (its `check_external`
+    /// runs `checkcommand VIP VPORT RIP RPORT`), or with an explicit
+    /// `--protocol ldirectord`, which is how a wrapper that adds options
+    /// says so. Four positionals in that shape with other options are a
+    /// director-form command with its arguments out of order, refused.
+    pub(super) fn form(&self) -> Form {
+        if !is_ldirectord_form(&self.positional) {
+            return Form::Director;
+        }
+        if self.common.protocol.as_deref() == Some("ldirectord") {
+            Form::Ldirectord { explicit: true }
+        } else if self.bare_four {
+            Form::Ldirectord { explicit: false }
+        } else {
+            Form::Unclear
         }
     }
 
     /// The exit protocol: `--protocol` (with `--weight`) if given, else
-    /// ldirectord's when the positionals are its `VIP VPORT RIP RPORT`,
-    /// else Nagios. Options that name no valid protocol give keepalived's
-    /// exit codes: 1 is "down" to every daemon, where a Nagios 3 would
-    /// read as "up, weight 1" under misc_dynamic.
+    /// Nagios, the ldirectord form without `--protocol` included: ldirectord
+    /// reads any non-zero exit as down, so Nagios' codes serve it too, and a
+    /// CRITICAL never leaves as the 1 Nagios reads as WARNING. Options that
+    /// name no valid protocol give keepalived's exit codes: 1 is "down" to
+    /// every daemon, where a Nagios 3 would read as "up, weight 1" under
+    /// misc_dynamic.
     pub(super) fn exit_protocol(&self) -> Protocol {
         self.checked_protocol().unwrap_or(Protocol::Keepalived)
     }
@@ -226,26 +254,26 @@ impl Given {
             .as_deref()
             .map(parse_weight)
             .transpose()?;
-        // With a problem (an unknown option may have left its value among
-        // the positionals), ldirectord's four are looked for at the end, as
-        // ldirectord and its wrappers pass them.
-        let tail = &self.positional[self.positional.len().saturating_sub(4)..];
-        let digits = |a: &str| !a.is_empty() && a.bytes().all(|b| b.is_ascii_digit());
-        let shape = match self.problem {
-            // Both ports must be numbers there, or the classic HTTP form's
-            // tail (VIP PORT HOST PATH) would pass for it.
-            Some(_) if tail.len() == 4 && digits(&tail[3]) => tail,
-            _ => &self.positional[..],
-        };
         match self.common.protocol.as_deref() {
             Some(p) => Protocol::parse(p, weight),
             None if weight.is_some() => {
                 Err("--weight only applies to --protocol keepalived-dynamic".into())
             }
-            None if is_ldirectord_form(shape) => Ok(Protocol::Ldirectord),
             None => Ok(Protocol::Nagios),
         }
     }
+}
+
+/// The positional form of a command line ([`Given::form`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Form {
+    /// `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, the C original's.
+    Director,
+    /// `VIP VPORT RIP RPORT`; `explicit`: by `--protocol ldirectord`, else
+    /// the bare four arguments ldirectord passes.
+    Ldirectord { explicit: bool },
+    /// ldirectord's shape with options but without `--protocol ldirectord`.
+    Unclear,
 }
 
 /// Nagios plugins take thresholds as `-w N -c N`. Here `-w` is no option

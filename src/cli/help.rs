@@ -11,22 +11,22 @@ pub fn usage(mode: Mode) -> String {
     let (classic, ldirectord) = match mode {
         // No ldirectord form: it checks the VIP, not a service.
         Mode::Vip => return format!("Usage: {p} [options] SOURCE_IFACE REAL_SERVER VIRTUAL_IP"),
-        Mode::Tcp => ("SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT", ""),
+        Mode::Tcp => ("SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT", " [options]"),
         Mode::HttpGet => (
             "SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH MD5",
-            " [--md5 MD5]",
+            " [options] [--md5 MD5]",
         ),
         Mode::Http => (
             "SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT HOST PATH",
-            " [--url PATH]",
+            " [options] [--url PATH]",
         ),
         Mode::Dns => (
             "SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT NAME",
-            " --query NAME",
+            " [options] --query NAME",
         ),
     };
     format!(
-        "Usage: {p} [options] {classic}\n       {p} [options]{ldirectord} VIP VPORT RIP RPORT   (ldirectord)"
+        "Usage: {p} [options] {classic}\n       {p} VIP VPORT RIP RPORT   (ldirectord, bare)\n       {p} --protocol ldirectord{ldirectord} VIP VPORT RIP RPORT"
     )
 }
 
@@ -223,10 +223,14 @@ check_raw binary.
 
 const LDIRECTORD_HELP: &str = "\
 ldirectord form: VIP VPORT RIP RPORT (what ldirectord's external check
-passes; IPv6 in brackets). The interface is the one the kernel routes RIP
-through (--interface IFACE overrides), the port RPORT (VPORT if RPORT is
-0), the protocol ldirectord unless --protocol says otherwise. A fwmark
-service passes its mark as VIP: give the address with --vip ADDR.
+passes; IPv6 in brackets), taken only as ldirectord passes it, these four
+alone (Nagios exit codes, which ldirectord reads alike: 0 up, non-zero
+down), or with --protocol ldirectord (exit 0 up, 1 down), which any
+option in this form needs: four such arguments with other options are
+refused as a director-form command out of order. -v says which form was
+taken. The interface is the one the kernel routes RIP through
+(--interface IFACE overrides), the port RPORT (VPORT if RPORT is 0). A
+fwmark service passes its mark as VIP: give the address with --vip ADDR.
 ";
 
 /// The ldirectord form's options of one mode, and a wrapper script for it
@@ -234,19 +238,19 @@ service passes its mark as VIP: give the address with --vip ADDR.
 fn ldirectord_help(mode: Mode) -> String {
     let (options, wrapper_args) = match mode {
         Mode::Vip => return String::new(),
-        Mode::Tcp => ("", "-t 2000"),
+        Mode::Tcp => ("", "--protocol ldirectord -t 2000"),
         Mode::HttpGet => (
             "It takes --url PATH (default /), --host HOST (default the VIP) and\n\
              --md5 MD5 (without it any 2xx passes).\n",
-            "--url /health",
+            "--protocol ldirectord --url /health",
         ),
         Mode::Http => (
             "It takes --url PATH (default /) and --host HOST (default the VIP).\n",
-            "-S 200 --url /health",
+            "--protocol ldirectord -S 200 --url /health",
         ),
         Mode::Dns => (
             "It needs -l/--query NAME, the name asked for.\n",
-            "--query www.example.org",
+            "--protocol ldirectord --query www.example.org",
         ),
     };
     format!(
@@ -281,7 +285,8 @@ Query options:
 Expectations (the first failure is reported, expected vs got):
       --rcode LIST
                  accepted rcodes, names or numbers: NOERROR,NXDOMAIN
-                 (default NOERROR)
+                 (default NOERROR); EDNS extended ones (BADCOOKIE, 23)
+                 are the OPT record's bits joined to the header's
   -a, --expect VALUE
                  an answer record of the type asked must carry VALUE
                  (repeatable): A/AAAA an address; NS, CNAME, PTR a name;

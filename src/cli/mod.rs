@@ -7,8 +7,9 @@
 //! every value (`values`, `http`, `dns`, `vip`, `tls`) with a one-line
 //! message naming the argument. Two positional forms (`forms`): the C
 //! original's `SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT ...`, and
-//! ldirectord's `VIP VPORT RIP RPORT` (recognised by its second argument
-//! being a port). check_raw_vip takes the first three of the C form and no
+//! ldirectord's `VIP VPORT RIP RPORT` (its second argument a port, and
+//! taken only bare, as ldirectord passes it, or with `--protocol
+//! ldirectord`: `Given::form`). check_raw_vip takes the first three of the C form and no
 //! ldirectord form: it checks the real server's hold on the VIP, not a
 //! service. This file holds the modes, the config types and the front
 //! door (`check_raw NAME`, `check_raw --help`).
@@ -34,10 +35,8 @@ use crate::threshold::Range;
 use crate::transport::tls::TlsConfig;
 
 use crate::text;
-use forms::{
-    classic_target, expect_count, is_ldirectord_form, ldirectord_target, parse_source, Fields,
-};
-use given::{Collector, Given};
+use forms::{classic_target, expect_count, ldirectord_target, parse_source, Fields};
+use given::{Collector, Form, Given};
 pub use help::{help, overview, own_version, program_name, usage, usage_error_text, version};
 pub use values::{
     parse_address, parse_iface, parse_port, system_resolver, Family, Resolver, DEFAULT_TIMEOUT_MS,
@@ -158,6 +157,9 @@ pub struct Common {
     /// its RCU grace period) instead of in a detached child after the
     /// verdict (see `detach`).
     pub sync_close: bool,
+    /// The ldirectord form, said at `-v`: why it was taken and what it
+    /// implies (`ldirectord form: ...`); None for the director form.
+    pub form: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -271,11 +273,38 @@ pub const UNRESOLVED_STATE: State = State::Critical;
 pub type NameLookup<'r> = &'r dyn Fn(&str, Duration) -> std::io::Result<Vec<IpAddr>>;
 
 /// The `-v` line that says the unit of `-t`: `timeout 10 ms (-t counts
-/// milliseconds)`, for whoever came with seconds in mind.
+/// milliseconds)`, for whoever came with seconds in mind; in the
+/// ldirectord form followed by a second line that says so.
 pub fn timeout_line(common: &Common) -> String {
-    format!(
+    let line = format!(
         "timeout {} ms (-t counts milliseconds)",
         common.timeout.as_millis()
+    );
+    match &common.form {
+        Some(form) => format!("{line}\n{form}"),
+        None => line,
+    }
+}
+
+/// The `-v` line of the ldirectord form.
+fn form_line(explicit: bool, target: &Target, protocol: Protocol) -> String {
+    let why = if explicit {
+        "--protocol ldirectord"
+    } else {
+        "exactly four arguments and no option, as ldirectord passes them"
+    };
+    let iface = match &target.iface {
+        IfaceArg::Named(name) => format!("interface {name} (--interface)"),
+        IfaceArg::ByRoute => "the interface the route to RIP takes".into(),
+    };
+    let codes = match protocol {
+        Protocol::Nagios => "Nagios exit codes (ldirectord reads any non-zero as down)",
+        Protocol::Ldirectord => "exit 0 up, 1 down",
+        _ => "the exit codes of --protocol",
+    };
+    format!(
+        "ldirectord form (VIP VPORT RIP RPORT, by {why}): VIP {} RIP {} port {}, {iface}, {codes}",
+        target.vip, target.real_server, target.port
     )
 }
 
@@ -432,25 +461,34 @@ fn validate(
         (false, true) => Some(Family::V6),
         (false, false) => None,
     };
+    let form = given.form();
     let options = given.common;
     let positional = &given.positional;
     // Known before any name is looked up, so the lookup is bounded by it.
     let timeout = parse_timeout(options.timeout.as_deref())?;
     let bounded = |name: &str| lookup(name, timeout);
     let resolve: Resolver = &bounded;
-    let (mut target, fields) = if is_ldirectord_form(positional) {
-        if mode == Mode::Vip {
-            return Err("check_raw_vip has no ldirectord form (VIP VPORT RIP RPORT): it checks how the real server holds the VIP, not a service; give SOURCE_IFACE REAL_SERVER VIRTUAL_IP".into());
+    if mode == Mode::Vip && form != Form::Director {
+        return Err("check_raw_vip has no ldirectord form (VIP VPORT RIP RPORT): it checks how the real server holds the VIP, not a service; give SOURCE_IFACE REAL_SERVER VIRTUAL_IP".into());
+    }
+    let (mut target, fields) = match form {
+        Form::Ldirectord { .. } => {
+            ldirectord_target(mode, positional, &given.ldirectord, family, resolve)?
         }
-        ldirectord_target(mode, positional, &given.ldirectord, family, resolve)?
-    } else {
-        if let Some(option) = given.ldirectord.given() {
-            return Err(format!(
-                "{option} is only for the ldirectord form (VIP VPORT RIP RPORT)"
-            ));
+        Form::Unclear => return Err(format!(
+            "'{}' looks like ldirectord's VIP VPORT RIP RPORT, which is taken only alone (as ldirectord passes it) or with --protocol ldirectord; the director form is {}",
+            text::arg(&positional.join(" ")),
+            mode.positional_names().join(" ")
+        )),
+        Form::Director => {
+            if let Some(option) = given.ldirectord.given() {
+                return Err(format!(
+                    "{option} is only for the ldirectord form (VIP VPORT RIP RPORT)"
+                ));
+            }
+            expect_count(mode, positional)?;
+            classic_target(mode, positional, family, resolve)?
         }
-        expect_count(mode, positional)?;
-        classic_target(mode, positional, family, resolve)?
     };
     target.source = parse_source(options.source.as_deref(), &target)?;
     target.source_port = options
@@ -470,6 +508,14 @@ fn validate(
         protocol,
         thresholds,
         sync_close: given.sync_close,
+        form: None,
+    };
+    let common = match form {
+        Form::Ldirectord { explicit } => Common {
+            form: Some(form_line(explicit, &common.target, protocol)),
+            ..common
+        },
+        _ => common,
     };
     let vip = common.target.vip;
     if matches!(mode, Mode::Dns | Mode::Vip) {

@@ -229,10 +229,30 @@ fn check_sni(name: &str) -> Result<String, String> {
 }
 
 /// Read and check `--ca-file` now, so a bad one is a usage error and
-/// nothing is sent.
+/// nothing is sent. Opened non-blocking, as the role file is: a FIFO (or
+/// a device) given by mistake would otherwise wait for a writer past `-t`;
+/// anything but a regular file is then refused before it is read.
 fn read_ca_file(path: &str) -> Result<Trust, String> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
     let bad = |why: String| format!("cannot use --ca-file '{}': {why}", text::arg(path));
-    let file = std::fs::File::open(path).map_err(|e| bad(e.to_string()))?;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(|e| bad(e.to_string()))?;
+    let kind = file.metadata().map_err(|e| bad(e.to_string()))?.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_dir() {
+            "a directory"
+        } else if kind.is_socket() {
+            "a socket"
+        } else {
+            "a device"
+        };
+        return Err(bad(format!("{what}, not a regular file")));
+    }
     let mut pem = Vec::new();
     file.take(MAX_CA_FILE + 1)
         .read_to_end(&mut pem)

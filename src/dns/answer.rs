@@ -7,9 +7,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use simple_dns::rdata::RData;
-use simple_dns::{Packet, PacketFlag, RCODE};
+use simple_dns::{Packet, PacketFlag};
 
-use super::query::{Query, FLAG_QR, FLAG_TC, HEADER_LEN};
+use super::query::{Query, FLAG_QR, FLAG_TC, HEADER_LEN, TYPE_OPT};
 use super::{rcode_name, RecordType};
 
 /// Smallest resource record on the wire: root name, type, class, TTL,
@@ -50,6 +50,49 @@ pub fn matches(reply: &[u8], id: u16, question: &[u8]) -> Result<(), String> {
 /// truncated answer the parser refuses is still retried over TCP).
 pub fn truncated(reply: &[u8]) -> bool {
     reply.len() >= 4 && u16::from_be_bytes([reply[2], reply[3]]) & FLAG_TC != 0
+}
+
+/// The upper eight bits of the rcode, from the OPT record's TTL (RFC 6891
+/// 6.1.3); 0 without one. Called on a message the parser has accepted, so
+/// it only walks the sections to the OPT record, every step bounds-checked.
+fn extended_rcode(reply: &[u8]) -> u8 {
+    let count = |at: usize| u16::from_be_bytes([reply[at], reply[at + 1]]) as usize;
+    let (questions, before_additional, additional) = (count(4), count(6) + count(8), count(10));
+    let mut at = HEADER_LEN;
+    for _ in 0..questions {
+        let Some(end) = skip_name(reply, at) else {
+            return 0;
+        };
+        at = end + 4;
+    }
+    for index in 0..before_additional + additional {
+        let Some(end) = skip_name(reply, at) else {
+            return 0;
+        };
+        let Some(fixed) = reply.get(end..end + 10) else {
+            return 0;
+        };
+        let rtype = u16::from_be_bytes([fixed[0], fixed[1]]);
+        if index >= before_additional && rtype == TYPE_OPT {
+            // TTL: extended rcode, version, flags.
+            return fixed[4];
+        }
+        at = end + 10 + usize::from(u16::from_be_bytes([fixed[8], fixed[9]]));
+    }
+    0
+}
+
+/// Where the name at `at` ends: after its last label, or after the
+/// two-byte pointer that ends a compressed one.
+fn skip_name(reply: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *reply.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xC0 == 0xC0 => return Some(at + 2),
+            l => at += 1 + usize::from(l),
+        }
+    }
 }
 
 /// A record's data, as far as the checks need it.
@@ -163,11 +206,9 @@ impl Answer {
             })
             .collect();
         Ok(Answer {
-            rcode: match packet.rcode() {
-                // One the crate has no name for: the header's four bits.
-                RCODE::Reserved => u16::from(reply[3] & 0x0F),
-                known => known as u16,
-            },
+            // The crate keeps only the rcodes it names (16 at most) and
+            // drops the OPT record's upper bits: read both off the wire.
+            rcode: u16::from(extended_rcode(reply)) << 4 | u16::from(reply[3] & 0x0F),
             authoritative: packet.has_flags(PacketFlag::AUTHORITATIVE_ANSWER),
             truncated: packet.has_flags(PacketFlag::TRUNCATION),
             records: answers,

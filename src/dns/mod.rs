@@ -105,8 +105,10 @@ impl fmt::Display for RecordType {
     }
 }
 
-/// Response codes by name (RFC 1035, 2136, 6891); others by number.
-const RCODE_NAMES: [(u16, &str); 12] = [
+/// Response codes by name (RFC 1035, 2136, 6891, 8945, 2930, 4635, 7873);
+/// others by number. 16 is BADVERS in an OPT record and BADSIG in a TSIG
+/// one: named BADVERS, and BADSIG is taken as its alias.
+const RCODE_NAMES: [(u16, &str); 19] = [
     (0, "NOERROR"),
     (1, "FORMERR"),
     (2, "SERVFAIL"),
@@ -119,7 +121,17 @@ const RCODE_NAMES: [(u16, &str); 12] = [
     (9, "NOTAUTH"),
     (10, "NOTZONE"),
     (16, "BADVERS"),
+    (17, "BADKEY"),
+    (18, "BADTIME"),
+    (19, "BADMODE"),
+    (20, "BADNAME"),
+    (21, "BADALG"),
+    (22, "BADTRUNC"),
+    (23, "BADCOOKIE"),
 ];
+
+/// Other names `--rcode` takes for a code.
+const RCODE_ALIASES: [(u16, &str); 1] = [(16, "BADSIG")];
 
 /// Largest rcode: 4 bits in the header and 8 more in EDNS0's OPT record.
 pub const MAX_RCODE: u16 = 4095;
@@ -145,6 +157,7 @@ pub fn parse_rcodes(text: &str) -> Result<Vec<u16>, String> {
         } else {
             RCODE_NAMES
                 .iter()
+                .chain(&RCODE_ALIASES)
                 .find(|(_, n)| n.eq_ignore_ascii_case(item))
                 .map(|(c, _)| *c)
                 .ok_or_else(|| {

@@ -109,7 +109,7 @@ pub const FLAG_TC: u16 = 0x0200;
 pub const FLAG_RD: u16 = 0x0100;
 /// The DNS header's length.
 pub const HEADER_LEN: usize = 12;
-const TYPE_OPT: u16 = 41;
+pub const TYPE_OPT: u16 = 41;
 const CLASS_IN: u16 = 1;
 /// EDNS0's DO bit, in the OPT record's flags (RFC 3225).
 const EDNS_DO: u16 = 0x8000;

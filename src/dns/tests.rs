@@ -111,7 +111,12 @@ fn types_and_rcodes_parse_by_name() {
     assert!(parse_rcodes("NOPE").unwrap_err().contains("unknown rcode"));
     assert!(parse_rcodes("").is_err());
     assert_eq!(rcode_name(3), "NXDOMAIN");
-    assert_eq!(rcode_name(23), "RCODE23");
+    assert_eq!(rcode_name(23), "BADCOOKIE");
+    assert_eq!(rcode_name(24), "RCODE24");
+    assert_eq!(
+        parse_rcodes("badcookie,BADSIG,badtrunc").unwrap(),
+        vec![23, 16, 22]
+    );
 }
 
 #[test]
@@ -331,4 +336,47 @@ fn an_unknown_type_in_the_answer_is_shown_by_number() {
         answer.zone_lines()
     );
     let _ = (TYPE::A, IpAddr::V4(Ipv4Addr::LOCALHOST));
+}
+
+/// `reply` with an OPT record whose TTL carries `extended` as the rcode's
+/// upper eight bits and `low` in the header's four.
+fn with_extended_rcode(mut reply: Vec<u8>, low: u8, extended: u8) -> Vec<u8> {
+    reply[3] = (reply[3] & 0xF0) | low;
+    let additional = u16::from_be_bytes([reply[10], reply[11]]) + 1;
+    reply[10..12].copy_from_slice(&additional.to_be_bytes());
+    // Root name, type OPT, UDP size 1232, TTL (extended rcode, version 0,
+    // flags 0), an empty RDATA.
+    reply.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, extended, 0, 0, 0, 0, 0]);
+    reply
+}
+
+/// EDNS extended rcodes: BADCOOKIE (23) is 7 in the header and 1 in the
+/// OPT record; it must be read as 23 and named, and `--rcode` must match
+/// the whole value, not the header's YXRRSET.
+#[test]
+fn extended_rcodes_combine_the_opt_record_and_the_header() {
+    let base = reply(
+        ID,
+        "www.example.test",
+        RecordType::A,
+        vec![a("198.51.100.50")],
+    );
+    let cookie = Answer::parse(&with_extended_rcode(base.clone(), 7, 1)).unwrap();
+    assert_eq!(cookie.rcode, 23);
+    assert_eq!(cookie.rcode_name(), "BADCOOKIE");
+    let mut e = expect(RecordType::A, &[]);
+    e.rcodes = parse_rcodes("BADCOOKIE").unwrap();
+    assert_eq!(e.verify(&cookie), Ok(()));
+    e.rcodes = parse_rcodes("7").unwrap();
+    assert_eq!(
+        e.verify(&cookie),
+        Err("expected rcode YXRRSET, got BADCOOKIE".into())
+    );
+    // The largest: 0xFF in the OPT record and 0xF in the header.
+    let max = Answer::parse(&with_extended_rcode(base.clone(), 0xF, 0xFF)).unwrap();
+    assert_eq!(max.rcode, MAX_RCODE);
+    assert_eq!(max.rcode_name(), "RCODE4095");
+    // An OPT record with no extended bits leaves the header's code.
+    let plain = Answer::parse(&with_extended_rcode(base, 3, 0)).unwrap();
+    assert_eq!(plain.rcode, 3);
 }

@@ -277,9 +277,9 @@ impl Transport for Conn<'_, '_> {
         if self.tcp.send(data) < data.len() {
             self.abort();
             return Err(Failure::Local(format!(
-                "{} bytes are too many to send at once (at most {})",
+                "{} bytes are too many to send (at most {} in all)",
                 data.len(),
-                tcp::MAX_SEND_BYTES
+                tcp::SEND_BUFFER
             )));
         }
         self.flush().inspect_err(|_| self.abort())

@@ -226,8 +226,18 @@ impl TcpParams {
 /// MSS assumed when the server sends none (RFC 9293 3.7.1).
 const DEFAULT_PEER_MSS: u16 = 536;
 
-/// Largest request we queue. A check sends one small request.
+/// Largest request a check may send (the CLI refuses larger ones). A
+/// check sends one small request.
 pub const MAX_SEND_BYTES: usize = 64 * 1024;
+
+/// What a protocol layered on the stream may add to the request: TLS's
+/// handshake (a ClientHello with post-quantum key shares stays under
+/// 2 KiB), its record headers and tags (under 100 bytes a 16 KiB record)
+/// and close_notify. `transport::tls` holds itself to this bound.
+pub const MAX_FRAMING_BYTES: usize = 16 * 1024;
+
+/// All a connection may queue: the request and its framing.
+pub const SEND_BUFFER: usize = MAX_SEND_BYTES + MAX_FRAMING_BYTES;
 
 /// The client connection.
 #[derive(Debug)]
@@ -328,7 +338,7 @@ impl Tcp {
         if self.close_requested || self.is_finished() {
             return 0;
         }
-        let room = MAX_SEND_BYTES.saturating_sub(self.tx.len());
+        let room = SEND_BUFFER.saturating_sub(self.tx.len());
         let n = data.len().min(room);
         self.tx.extend_from_slice(&data[..n]);
         n

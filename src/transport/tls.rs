@@ -10,6 +10,11 @@
 //! close_notify before the inner FIN handshake; by default the inner RST
 //! follows the response at once.
 //!
+//! What a check sends is bounded twice, the same on every carrier: the
+//! request's own bytes by [`MAX_SEND_BYTES`], as the CLI checks them, and
+//! TLS's own records (handshake, record headers and tags, close_notify)
+//! by [`MAX_FRAMING_BYTES`]; the raw client's send buffer holds both.
+//!
 //! The system trust store is loaded only for `--verify` without
 //! `--ca-file`: it costs milliseconds and memory that an unverified check
 //! (the default) should not pay.
@@ -30,6 +35,7 @@ use openssl::x509::{X509VerifyResult, X509};
 
 use crate::channel::{Ending, Io, Peer, Transport, READ_CHUNK};
 use crate::failure::{Failure, Step};
+use crate::net::tcp::{MAX_FRAMING_BYTES, MAX_SEND_BYTES};
 use crate::trace::Trace;
 use cert::{Failed, Fingerprint};
 use session::{describe, trace_session};
@@ -115,6 +121,11 @@ struct TlsIo<'t> {
     over_budget: bool,
     head: Vec<u8>,
     eof: bool,
+    /// Bytes given to the transport, and of them the request's own: the
+    /// rest is TLS's, held to [`MAX_FRAMING_BYTES`].
+    written: usize,
+    request: usize,
+    over_framing: bool,
     /// Read from the transport, not yet by openssl, from `at` on.
     pending: Vec<u8>,
     at: usize,
@@ -177,7 +188,14 @@ impl TlsIo<'_> {
 
 impl Write for TlsIo<'_> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.io.write(data)
+        let written = self.written.saturating_add(data.len());
+        if written > self.request.saturating_add(MAX_FRAMING_BYTES) {
+            self.over_framing = true;
+            return Err(io::Error::other("TLS records over their bound"));
+        }
+        let n = self.io.write(data)?;
+        self.written = self.written.saturating_add(n);
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -290,6 +308,9 @@ impl<'t> TlsStream<'t> {
             over_budget: false,
             head: Vec::new(),
             eof: false,
+            written: 0,
+            request: 0,
+            over_framing: false,
             pending: Vec::new(),
             at: 0,
         };
@@ -383,11 +404,22 @@ impl Transport for TlsStream<'_> {
 
     fn write_all(&mut self, data: &[u8]) -> Result<(), Failure> {
         let stream = self.stream()?;
-        stream.get_mut().io.step = Step::ResponseStart;
+        let wire = stream.get_mut();
+        let request = wire.request.saturating_add(data.len());
+        if request > MAX_SEND_BYTES {
+            return Err(Failure::Local(format!(
+                "a request of {request} bytes is too large (at most {MAX_SEND_BYTES})"
+            )));
+        }
+        wire.request = request;
+        wire.io.step = Step::ResponseStart;
         match stream.write_all(data) {
             Ok(()) => Ok(()),
             Err(e) => Err(match stream.get_mut().io.take_failure() {
                 Some(failure) => failure,
+                None if stream.get_ref().over_framing => Failure::Local(format!(
+                    "TLS's own records came to more than {MAX_FRAMING_BYTES} bytes"
+                )),
                 None => Failure::Tls(format!("cannot send: {}", flat(&e.to_string()))),
             }),
         }

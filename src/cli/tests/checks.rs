@@ -76,7 +76,7 @@ fn dns_check_options_and_both_forms() {
     assert!(cfg.expect.authoritative);
     assert_eq!(cfg.expect.values.len(), 1);
     // ldirectord: VIP VPORT RIP RPORT with --query.
-    let cfg = dns("check_raw_dns --query www.example.test 203.0.113.10 53 198.51.100.11 53");
+    let cfg = dns("check_raw_dns --protocol ldirectord --query www.example.test 203.0.113.10 53 198.51.100.11 53");
     assert_eq!(cfg.common.protocol, Protocol::Ldirectord);
     assert_eq!(cfg.common.target.iface, IfaceArg::ByRoute);
     assert_eq!(cfg.query.name.to_string(), "www.example.test.");
@@ -91,6 +91,7 @@ fn dns_check_bad_input_is_a_usage_error() {
         (format!("--rcode BOGUS {base} x.test"), "invalid --rcode"),
         (format!("-a 2001:db8::1 {base} x.test"), "invalid --expect"),
         (format!("--expect-count -1 {base} x.test"), "--expect-count"),
+        (format!("--expect-count +5 {base} x.test"), "--expect-count"),
         (
             format!("--query x.test {base} x.test"),
             "only for the ldirectord form",
@@ -105,7 +106,9 @@ fn dns_check_bad_input_is_a_usage_error() {
         let message = usage_error(&format!("check_raw_dns {line}"));
         assert!(message.contains(needle), "{line}: {message}");
     }
-    let message = usage_error("check_raw_tcp --query x.test 203.0.113.10 80 198.51.100.11 80");
+    let message = usage_error(
+        "check_raw_tcp --protocol ldirectord --query x.test 203.0.113.10 80 198.51.100.11 80",
+    );
     assert!(message.contains("only for check_raw_dns"), "{message}");
 }
 
@@ -176,9 +179,13 @@ fn vip_check_refuses_what_does_not_apply() {
 
 #[test]
 fn vip_check_has_no_ldirectord_form() {
-    // ldirectord's four arguments are recognised (so the exit code is
-    // ldirectord's), and refused with a reason.
+    // ldirectord's four arguments are recognised, and refused with a
+    // reason (bare: Nagios' exit code; with --protocol: ldirectord's).
     let e = full_usage_error("check_raw_vip 203.0.113.10 80 198.51.100.11 80");
+    assert!(e.message.contains("no ldirectord form"), "{}", e.message);
+    assert_eq!(e.protocol, Protocol::Nagios);
+    let e =
+        full_usage_error("check_raw_vip --protocol ldirectord 203.0.113.10 80 198.51.100.11 80");
     assert!(e.message.contains("no ldirectord form"), "{}", e.message);
     assert_eq!(e.protocol, Protocol::Ldirectord);
     assert_eq!(e.mode, Some(Mode::Vip));
@@ -257,7 +264,9 @@ fn tls_options() {
         "check_raw_http_get --ssl {GOOD} h / eff5bc1ef8ec9d03e640fc4370f5eacd"
     ));
     assert!(get_cfg.tls.is_some());
-    let ld = http("check_raw_http --ssl -S 200 203.0.113.10 443 198.51.100.11 443");
+    let ld = http(
+        "check_raw_http --protocol ldirectord --ssl -S 200 203.0.113.10 443 198.51.100.11 443",
+    );
     assert_eq!(ld.tls.unwrap().server_name, "203.0.113.10");
 }
 
@@ -295,4 +304,31 @@ fn bad_tls_options_are_one_line_usage_errors() {
         assert!(message.contains(needle), "{opts}: {message}");
         assert!(!message.contains('\n'), "{opts}: {message}");
     }
+}
+
+/// `--ca-file` naming a FIFO with no writer: refused at once, well within
+/// `-t`, where a blocking open would wait for a writer for ever.
+#[test]
+fn a_ca_file_fifo_is_refused_within_the_timeout() {
+    let path = std::env::temp_dir().join(format!("check_raw_ca_fifo_{}", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let c = std::ffi::CString::new(path.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo with a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let line = format!(
+        "check_raw_tcp -t 2000 --ssl --ca-file {} {GOOD}",
+        path.display()
+    );
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(usage_error(&line)));
+    let result = rx.recv_timeout(std::time::Duration::from_millis(2000));
+    let _ = std::fs::remove_file(&path);
+    let message = result.expect("--ca-file on a FIFO still waiting after -t (2000 ms)");
+    assert!(message.contains("a FIFO, not a regular file"), "{message}");
+    // A directory is no CA file either.
+    let message = usage_error(&format!("check_raw_tcp --ssl --ca-file /tmp {GOOD}"));
+    assert!(
+        message.contains("a directory, not a regular file"),
+        "{message}"
+    );
 }

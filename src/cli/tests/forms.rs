@@ -263,25 +263,41 @@ fn ldirectord_form_tcp() {
     assert_eq!(t.vip, "203.0.113.10".parse::<IpAddr>().unwrap());
     assert_eq!(t.real_server, "198.51.100.11".parse::<IpAddr>().unwrap());
     assert_eq!(t.port, 8080);
-    assert_eq!(cfg.common.protocol, Protocol::Ldirectord);
-    // RPORT 0: VPORT; brackets around IPv6; --interface; --protocol wins.
+    // Taken bare, as ldirectord passes it: Nagios' codes, which ldirectord
+    // reads alike (0 up, non-zero down); -v says which form and why.
+    assert_eq!(cfg.common.protocol, Protocol::Nagios);
+    let form = cfg.common.form.as_deref().unwrap_or_default();
+    assert!(
+        form.starts_with(
+            "ldirectord form (VIP VPORT RIP RPORT, by exactly four arguments and no option"
+        ),
+        "{form}"
+    );
+    // RPORT 0: VPORT; brackets around IPv6; --interface; options need
+    // --protocol ldirectord, which also gives its exit codes.
     let cfg = tcp(
-        "check_raw_tcp --interface eth1 --protocol nagios [2001:db8:1::10] 443 [2001:db8::11] 0",
+        "check_raw_tcp --interface eth1 --protocol ldirectord [2001:db8:1::10] 443 [2001:db8::11] 0",
     );
     assert_eq!(cfg.common.target.port, 443);
     assert_eq!(cfg.common.target.iface, IfaceArg::Named("eth1".into()));
     assert!(cfg.common.target.vip.is_ipv6());
-    assert_eq!(cfg.common.protocol, Protocol::Nagios);
+    assert_eq!(cfg.common.protocol, Protocol::Ldirectord);
+    let form = cfg.common.form.as_deref().unwrap_or_default();
+    assert!(form.contains("by --protocol ldirectord"), "{form}");
+    assert!(form.contains("exit 0 up, 1 down"), "{form}");
     // A fwmark service needs --vip.
     let msg = usage_error("check_raw_tcp 7 0 198.51.100.11 80");
     assert!(msg.contains("--vip"), "{msg}");
-    let cfg = tcp("check_raw_tcp --vip 203.0.113.10 7 0 198.51.100.11 80");
+    let cfg = tcp("check_raw_tcp --protocol ldirectord --vip 203.0.113.10 7 0 198.51.100.11 80");
     assert_eq!(
         cfg.common.target.vip,
         "203.0.113.10".parse::<IpAddr>().unwrap()
     );
     assert!(usage_error("check_raw_tcp 203.0.113.10 0 198.51.100.11 0").contains("both 0"));
-    assert!(usage_error("check_raw_tcp --url / 203.0.113.10 80 198.51.100.11 80").contains("HTTP"));
+    assert!(usage_error(
+        "check_raw_tcp --protocol ldirectord --url / 203.0.113.10 80 198.51.100.11 80"
+    )
+    .contains("HTTP"));
     assert!(
         usage_error(&format!("check_raw_tcp --vip 203.0.113.10 {GOOD}"))
             .contains("ldirectord form")
@@ -290,13 +306,14 @@ fn ldirectord_form_tcp() {
 
 #[test]
 fn ldirectord_form_http() {
-    let cfg = http("check_raw_http -S 200 --url /health 203.0.113.10 80 198.51.100.11 80");
+    let cfg = http("check_raw_http --protocol ldirectord -S 200 --url /health 203.0.113.10 80 198.51.100.11 80");
     assert_eq!(cfg.request.path, "/health");
     assert_eq!(cfg.request.host, "203.0.113.10");
-    let cfg = http("check_raw_http -S 200 [2001:db8:1::10] 80 [2001:db8::11] 80");
+    let cfg =
+        http("check_raw_http --protocol ldirectord -S 200 [2001:db8:1::10] 80 [2001:db8::11] 80");
     assert_eq!(cfg.request.host, "[2001:db8:1::10]");
     assert_eq!(cfg.request.path, "/");
-    let cfg = http("check_raw_http_get --host www --md5 0CC175B9C0F1B6A831C399E269772661 203.0.113.10 80 198.51.100.11 80");
+    let cfg = http("check_raw_http_get --protocol ldirectord --host www --md5 0CC175B9C0F1B6A831C399E269772661 203.0.113.10 80 198.51.100.11 80");
     assert_eq!(
         cfg.expect.md5.unwrap().as_str(),
         "0cc175b9c0f1b6a831c399e269772661"

@@ -193,26 +193,49 @@ fn each_help_names_only_its_own_options() {
     // Names, so that -4 and -6 both find an address.
     let ldirectord = "rs1.example 80 rs1.example 80";
     let cases = [
-        (Mode::Tcp, ldirectord, "", ""),
-        (Mode::HttpGet, ldirectord, "", ""),
+        // Options in the ldirectord form need --protocol ldirectord.
+        (Mode::Tcp, ldirectord, "--protocol ldirectord", "--protocol"),
+        (
+            Mode::HttpGet,
+            ldirectord,
+            "--protocol ldirectord",
+            "--protocol",
+        ),
         // check_raw_http needs an expectation, the ldirectord DNS a name.
-        (Mode::Http, ldirectord, "-S 200", "-S --status-code"),
+        (
+            Mode::Http,
+            ldirectord,
+            "--protocol ldirectord -S 200",
+            "--protocol -S --status-code",
+        ),
         (
             Mode::Dns,
             ldirectord,
-            "--query www.example.org",
-            "-l --query",
+            "--protocol ldirectord --query www.example.org",
+            "--protocol -l --query",
         ),
         (Mode::Vip, "eth0 rs1.example rs1.example", "", ""),
     ];
+    // --weight goes with another --protocol, so in the director form.
+    let director = |mode: Mode| match mode {
+        Mode::Tcp => "eth0 rs1.example rs1.example 80",
+        Mode::HttpGet => "eth0 rs1.example rs1.example 80 www / 0cc175b9c0f1b6a831c399e269772661",
+        Mode::Http => "-S 200 eth0 rs1.example rs1.example 80 www /",
+        Mode::Dns => "eth0 rs1.example rs1.example 53 www.example.org",
+        Mode::Vip => "eth0 rs1.example rs1.example",
+    };
     for (mode, positional, base, covered) in cases {
         let text = help(mode);
         let named = options_named(&text);
         assert!(named.len() > 10, "{}: {named:?}", mode.program());
         for option in named {
             let mut line = vec![mode.program()];
-            line.extend(base.split_whitespace());
-            line.extend(positional.split_whitespace());
+            if option == "--weight" {
+                line.extend(director(mode).split_whitespace());
+            } else {
+                line.extend(base.split_whitespace());
+                line.extend(positional.split_whitespace());
+            }
             // The base already proves what it carries. After the
             // positionals: `--ssl 203.0.113.10` would read as a version.
             if !covered.split_whitespace().any(|b| b == option) {

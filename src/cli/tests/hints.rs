@@ -28,7 +28,7 @@ fn nagios_thresholds_get_a_hint() {
 fn clean_close_is_still_a_flag() {
     // -c before a positional, and before a fwmark that parses: no hint.
     assert!(tcp(&format!("check_raw_tcp -c {GOOD}")).clean_close);
-    let cfg = tcp("check_raw_tcp -c --vip 203.0.113.10 5 0 198.51.100.11 80");
+    let cfg = tcp("check_raw_tcp --protocol ldirectord -c --vip 203.0.113.10 5 0 198.51.100.11 80");
     assert!(cfg.clean_close);
     // Where -c is not followed by a range, errors stay what they were.
     let msg = usage_error(&format!("check_raw_tcp -c {GOOD} extra"));
@@ -79,7 +79,8 @@ fn a_name_that_does_not_resolve_is_no_usage_error() {
     assert!(!e.message.contains('\n'));
     assert_eq!(UNRESOLVED_STATE, State::Critical);
     // ldirectord form and protocol: still a lookup failure, exit 1 there.
-    let e = full_usage_error("check_raw_tcp nosuch.example 80 198.51.100.11 80");
+    let e =
+        full_usage_error("check_raw_tcp --protocol ldirectord nosuch.example 80 198.51.100.11 80");
     assert!(e.lookup_failed);
     assert_eq!(e.protocol, Protocol::Ldirectord);
     assert_eq!(e.protocol.exit_code(UNRESOLVED_STATE), 1);

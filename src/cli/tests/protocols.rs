@@ -41,9 +41,11 @@ fn usage_errors_exit_per_protocol() {
     ));
     assert!(e.message.contains("unknown --protocol"), "{}", e.message);
     assert_eq!(e.protocol.exit_code(crate::outcome::State::Unknown), 1);
-    // The ldirectord form defaults to the ldirectord protocol, errors too.
+    // The bare ldirectord form keeps Nagios' codes (ldirectord reads any
+    // non-zero as down), errors too.
     let e = full_usage_error("check_raw_tcp 203.0.113.10 80 300.1.1.1 80");
-    assert_eq!(e.protocol, Protocol::Ldirectord);
+    assert_eq!(e.protocol, Protocol::Nagios);
+    assert_eq!(e.protocol.exit_code(crate::outcome::State::Unknown), 3);
     assert!(matches!(
         parse(argv("check_raw_tcp --protocol ldirectord --help")),
         Ok(Command::Help(Mode::Tcp, Protocol::Ldirectord))
@@ -67,16 +69,15 @@ fn usage_error_protocols_found_in_review() {
         "check_raw_tcp eth0 198.51.100.11 203.0.113.10 0 -- --protocol=keepalived",
     );
     assert_eq!(e.protocol, Protocol::Nagios, "{}", e.message);
-    // An error before the ldirectord form is recognised still exits as
-    // ldirectord expects.
-    let e = full_usage_error("check_raw_tcp --bogus 203.0.113.10 80 198.51.100.11 80");
+    // An error in a wrapper's options still exits as ldirectord expects:
+    // the wrapper says --protocol ldirectord.
+    let line = "check_raw_tcp --protocol ldirectord --bogus 203.0.113.10 80 198.51.100.11 80";
+    let e = full_usage_error(line);
     assert_eq!(e.protocol, Protocol::Ldirectord, "{}", e.message);
-    assert_eq!(
-        exit_protocol(&argv(
-            "check_raw_tcp --bogus 203.0.113.10 80 198.51.100.11 80"
-        )),
-        Protocol::Ldirectord
-    );
+    assert_eq!(exit_protocol(&argv(line)), Protocol::Ldirectord);
+    // Without it, non-zero all the same, and never below Nagios' UNKNOWN.
+    let e = full_usage_error("check_raw_tcp --bogus 203.0.113.10 80 198.51.100.11 80");
+    assert_eq!(e.protocol, Protocol::Nagios, "{}", e.message);
     // A bad HOST is named as HOST.
     let msg = usage_error(&format!("check_raw_http -S 200 {GOOD} bad\u{7}host /"));
     assert!(msg.starts_with("invalid HOST"), "{msg}");
@@ -121,8 +122,14 @@ fn exit_protocol_is_one_decision() {
         assert_eq!(got, decided, "{line}");
     }
     let ldirectord = |line: &str| exit_protocol(&argv(line));
+    // ldirectord's four with an option after them: no longer bare, so
+    // Nagios' codes (a CRITICAL never leaves as 1).
     assert_eq!(
         ldirectord("check_raw_tcp 203.0.113.10 80 198.51.100.11 80 -t"),
+        Protocol::Nagios
+    );
+    assert_eq!(
+        ldirectord("check_raw_tcp --protocol ldirectord 203.0.113.10 80 198.51.100.11 80 -t"),
         Protocol::Ldirectord
     );
     assert_eq!(
@@ -143,14 +150,50 @@ fn exit_protocol_is_one_decision() {
         assert_eq!(ldirectord(&line), Protocol::Keepalived, "{line}");
     }
     // An unknown option's value among the positionals, or an option of
-    // another check: still ldirectord's form.
+    // another check: ldirectord's codes when the wrapper says so, else
+    // Nagios' (non-zero, down to ldirectord all the same).
     for line in [
         "check_raw_tcp --bogus x 203.0.113.10 80 198.51.100.11 80",
         "check_raw_tcp -m 100 203.0.113.10 80 198.51.100.11 80",
     ] {
-        assert_eq!(ldirectord(line), Protocol::Ldirectord, "{line}");
+        assert_eq!(ldirectord(line), Protocol::Nagios, "{line}");
+        let explicit = line.replace("check_raw_tcp", "check_raw_tcp --protocol ldirectord");
+        assert_eq!(ldirectord(&explicit), Protocol::Ldirectord, "{explicit}");
     }
     // The classic HTTP form's tail is no ldirectord form.
     let line = "check_raw_http --bogus eth0 198.51.100.11 203.0.113.10 80 www.example.test /";
     assert_eq!(ldirectord(line), Protocol::Nagios, "{line}");
+}
+
+/// A Nagios command with its arguments out of order looks like ldirectord's
+/// `VIP VPORT RIP RPORT`. It was taken for that form silently, with
+/// ldirectord's exit codes: a CRITICAL exited 1, which Nagios shows as
+/// WARNING. The form is now taken only bare (as ldirectord passes it) or
+/// with `--protocol ldirectord`; anything else is a usage error, UNKNOWN.
+#[test]
+fn the_ldirectord_form_is_taken_only_when_unambiguous() {
+    use crate::outcome::State::{Critical, Unknown};
+    let e = full_usage_error("check_raw_tcp -v 203.0.113.10 80 198.51.100.12 80");
+    assert_eq!(e.protocol, Protocol::Nagios, "{}", e.message);
+    assert_eq!(e.protocol.exit_code(Unknown), 3);
+    assert!(
+        e.message.contains("--protocol ldirectord")
+            && e.message
+                .contains("SOURCE_IFACE REAL_SERVER VIRTUAL_IP PORT"),
+        "{}",
+        e.message
+    );
+    // Bare, as ldirectord runs it: the form, and a CRITICAL exits 2.
+    let cfg = tcp("check_raw_tcp 203.0.113.10 80 198.51.100.12 80");
+    assert_eq!(cfg.common.target.iface, IfaceArg::ByRoute);
+    assert_eq!(cfg.common.protocol.exit_code(Critical), 2);
+    // A wrapper's options with --protocol ldirectord: the form, 0/1.
+    let cfg =
+        tcp("check_raw_tcp -v -t 2000 --protocol ldirectord 203.0.113.10 80 198.51.100.12 80");
+    assert_eq!(cfg.common.target.iface, IfaceArg::ByRoute);
+    assert_eq!(cfg.common.protocol.exit_code(Critical), 1);
+    assert!(timeout_line(&cfg.common)
+        .contains("\nldirectord form (VIP VPORT RIP RPORT, by --protocol ldirectord)"));
+    // The director form says nothing of it.
+    assert!(!timeout_line(&tcp(&format!("check_raw_tcp -v {GOOD}")).common).contains("ldirectord"));
 }

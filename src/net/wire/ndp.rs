@@ -18,6 +18,9 @@ const NDP_OPT_SOURCE_LL: u8 = 1;
 
 const NDP_OPT_TARGET_LL: u8 = 2;
 
+/// The Solicited flag in a Neighbor Advertisement's flags byte.
+const NA_SOLICITED: u8 = 0x40;
+
 /// NDP is only valid with hop limit 255, so it cannot come from off-link.
 const NDP_HOP_LIMIT: u8 = 255;
 
@@ -31,6 +34,10 @@ pub struct NeighborAdvert {
     pub target: Ipv6Addr,
     /// From the target link-layer address option, if present.
     pub target_mac: Option<MacAddr>,
+    /// The S flag: an answer to a solicitation, not an announcement
+    /// (RFC 4861 4.4), so a host's unsolicited advertisement to all nodes
+    /// is not taken for an answer to our question.
+    pub solicited: bool,
 }
 
 /// A Neighbor Solicitation for `target`, to its solicited-node multicast
@@ -65,12 +72,11 @@ pub fn neighbor_advert(
     target: Ipv6Addr,
     target_mac: Option<MacAddr>,
 ) -> Vec<u8> {
-    const SOLICITED: u8 = 0x40;
     const OVERRIDE: u8 = 0x20;
     let flags = if dst_ip.is_multicast() {
         OVERRIDE
     } else {
-        SOLICITED | OVERRIDE
+        NA_SOLICITED | OVERRIDE
     };
     let mut icmp = vec![ICMPV6_NEIGHBOR_ADVERT, 0, 0, 0, flags, 0, 0, 0];
     icmp.extend_from_slice(&target.octets());
@@ -130,6 +136,7 @@ pub(super) fn parse_neighbor_advert(
         src_ip: src,
         target: Ipv6Addr::from(target),
         target_mac,
+        solicited: data[4] & NA_SOLICITED != 0,
     })
 }
 
@@ -242,6 +249,7 @@ mod tests {
                     src_ip: RS6,
                     target: RS6,
                     target_mac,
+                    solicited: true,
                 }))
             );
             assert_eq!(na[ETHERNET_HEADER + IPV6_HEADER + 4], 0x60, "S and O");
@@ -265,5 +273,9 @@ mod tests {
             0x20,
             "O only"
         );
+        match parse(&unsolicited, false) {
+            Ok(Parsed::NeighborAdvert(na)) => assert!(!na.solicited),
+            other => panic!("expected an advertisement, got {other:?}"),
+        }
     }
 }

@@ -293,7 +293,102 @@ fn garbage_is_an_error_not_a_hang() {
         let _ = s.write_all(&[22, 3, 3, 0, 5, 0xff, 0xff, 0xff, 0xff, 0xff]);
         let _ = s.read(&mut buf);
     });
+    let started = Instant::now();
     let text = tls_failure(run(addr, &config(), TIMEOUT));
     server.join().unwrap();
-    assert!(!text.is_empty());
+    // A handshake record of an unknown message type: openssl's reason,
+    // on one line, well before the deadline.
+    assert!(text.contains("unexpected message"), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+    assert!(started.elapsed() < TIMEOUT / 2, "{:?}", started.elapsed());
+}
+
+/// The kernel stream with the MASTER's send bound on it: every byte TLS
+/// writes is queued in the raw client's `Tcp` as well, which refuses what
+/// its buffer cannot take, as over the VIP.
+struct RawBound<'a> {
+    inner: KernelStream<'a>,
+    tcp: crate::net::tcp::Tcp,
+}
+
+impl Transport for RawBound<'_> {
+    fn connect(&mut self) -> Result<Duration, Failure> {
+        self.tcp.connect();
+        self.inner.connect()
+    }
+    fn write_all(&mut self, data: &[u8]) -> Result<(), Failure> {
+        if self.tcp.send(data) < data.len() {
+            return Err(Failure::Local(
+                "the raw client's send buffer is full".into(),
+            ));
+        }
+        self.inner.write_all(data)
+    }
+    fn read(&mut self, buf: &mut [u8], step: Step) -> Result<usize, Failure> {
+        self.inner.read(buf, step)
+    }
+    fn finish(&mut self, clean: bool) -> Result<Ending, Failure> {
+        self.inner.finish(clean)
+    }
+    fn peer(&self) -> &Peer {
+        self.inner.peer()
+    }
+    fn trace(&mut self) -> &mut Trace {
+        self.inner.trace()
+    }
+}
+
+/// A request of exactly the CLI's limit goes out over TLS on the raw
+/// client, handshake and record overhead on top; one byte more is refused
+/// by the TLS layer itself, naming the request's bound.
+#[test]
+fn a_request_at_the_limit_fits_with_tls_records_around_it() {
+    use crate::net::seq::Seq;
+    use crate::net::tcp::{Tcp, TcpParams, MAX_SEND_BYTES};
+    let (cert, key) = certificate(NAME);
+    let tls_acceptor = acceptor(&cert, &key, None);
+    let (addr, server) = listener(move |stream| {
+        if let Ok(mut tls) = tls_acceptor.accept(stream) {
+            let mut got = 0;
+            let mut buf = vec![0u8; 1 << 16];
+            while got < MAX_SEND_BYTES {
+                match tls.read(&mut buf) {
+                    Ok(n) if n > 0 => got += n,
+                    _ => return,
+                }
+            }
+            let _ = tls.write_all(b"all of it\n");
+            let _ = tls.read(&mut buf);
+        }
+    });
+    let waiter = Waiter::install().unwrap();
+    let mut trace = Trace::new(0);
+    let target = KernelTarget {
+        addr,
+        source: None,
+        source_port: None,
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    let mut bound = RawBound {
+        inner: KernelStream::new(target, &waiter, deadline, TIMEOUT, &mut trace),
+        tcp: Tcp::new(TcpParams::new(Seq(1), 1460)),
+    };
+    let config = config();
+    let mut tls = TlsStream::new(&mut bound, &config);
+    tls.connect().unwrap();
+    let request = vec![b'x'; MAX_SEND_BYTES];
+    tls.write_all(&request)
+        .expect("a request of the CLI's limit");
+    let mut buf = [0u8; 64];
+    let n = tls.read(&mut buf, Step::ResponseStart).unwrap();
+    assert_eq!(&buf[..n], b"all of it\n");
+    match tls.write_all(b"x") {
+        Err(Failure::Local(text)) => {
+            assert!(text.contains("at most 65536"), "{text}")
+        }
+        other => panic!("one byte over the limit: {other:?}"),
+    }
+    let _ = tls.finish(false);
+    drop(tls);
+    server.join().unwrap();
 }
