@@ -181,9 +181,9 @@ nagios4-core | test             | daemons.rs: Nagios 4 runs the plugins
 icinga2-bin  | test             | daemons.rs: Icinga 2 runs the plugins
 gcc          | test             | daemons.rs builds its IPVS stub with it
 libc6-dev    | test             | the C headers of that stub
-libcap2-bin  | test             | setcap, for daemons.rs
-util-linux   | test             | setpriv, for tcp.rs and daemons.rs
-nftables     | test             | nft, for tcp.rs: a firewall's REJECT on a real server
+libcap2-bin  | test             | setcap, for keepalived.rs and privilege.rs
+util-linux   | test             | setpriv, for cli.rs, keepalived.rs and privilege.rs
+nftables     | test             | nft, for tcp.rs (a firewall REJECT on a real server) and privilege.rs (a frame counter)
 rpm          | test             | rpmbuild, for packaging.rs: builds the RPM of packaging/rpm/
 man-db       | lint             | make lint checks the man page with man
 groff-base   | lint             | the formatter man runs

@@ -42,16 +42,7 @@ const LDIRECTORD_ARGS: [&str; 4] = ["203.0.113.10", "80", "198.51.100.11", "80"]
 /// Examples known not to parse, each with why: the test fails while one
 /// is listed here and parses (then delete its line), so the list cannot
 /// outlive the fix.
-const KNOWN_REFUSED: &[(&str, &str)] = &[
-    (
-        "check_raw_tcp --ssl --fingerprint AB:CD:...:EF eth0 198.51.100.11 203.0.113.10 993",
-        "man/check_raw.8: an elided fingerprint is a placeholder, not a SHA-256",
-    ),
-    (
-        r#"/usr/lib/check_raw/check_raw_http -t 2000 -S 200 --url /health "$@""#,
-        "README.md's ldirectord wrapper lacks --protocol ldirectord, which options in that form now need (issue 19 item 10; the README is the lead's)",
-    ),
-];
+const KNOWN_REFUSED: &[(&str, &str)] = &[];
 
 /// One example: where it was found, and its argv (program name first).
 #[derive(Debug)]

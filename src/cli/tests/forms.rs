@@ -215,7 +215,7 @@ fn source_is_never_the_vip() {
     for line in [
         "check_raw_tcp --source 203.0.113.10 eth0 198.51.100.11 203.0.113.10 80",
         "check_raw_tcp --source 2001:db8:1::100 eth0 2001:db8:1::11 2001:db8:1::100 80",
-        "check_raw_tcp --source 203.0.113.10 203.0.113.10 80 198.51.100.11 80",
+        "check_raw_tcp --protocol ldirectord --source 203.0.113.10 203.0.113.10 80 198.51.100.11 80",
     ] {
         let msg = usage_error(line);
         assert!(
