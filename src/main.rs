@@ -18,6 +18,11 @@ use check_raw::{checks, detach, privilege, resolve};
 fn main() {
     // First: until the handlers are in, SIGTERM would kill us outright.
     let waiter = Waiter::install();
+    // Then: a caller who is not root parses its arguments (OpenSSL reads
+    // --ca-file, the regex engine compiles --regex) without CAP_NET_RAW in
+    // effect; the packet socket's opening raises it again, then drops it
+    // for good. A failure here leaves that to the drop.
+    let _ = privilege::lower_effective();
     // Diagnostics for developers only, to stderr, off unless RUST_LOG asks.
     let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
         .try_init();

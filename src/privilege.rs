@@ -4,6 +4,11 @@
 //! it holds CAP_NET_RAW while it runs. Two rules keep that from being
 //! worth more than the check:
 //!
+//! - [`lower_effective`] first thing in `main` (callers who are not root):
+//!   the capability stays permitted but not effective while the arguments
+//!   are parsed (OpenSSL reads `--ca-file`, the regex engine compiles
+//!   `--regex`); [`raise_net_raw`] makes it effective again for the
+//!   packet socket's set-up only.
 //! - [`drop_all`]: once the packet socket is open nothing needs the
 //!   capability (sending and receiving on an open AF_PACKET socket, and
 //!   re-attaching its filter, need none), so it goes, from every set:
@@ -15,7 +20,8 @@
 //!   BACKUP role, which opens no packet socket, drops before it starts.
 //! - [`may_send`]: a caller who is not root (real uid, not the effective
 //!   one) may send a flow of its own payload (TCP, UDP) only to a VIP that
-//!   is a local address of this host: the MASTER's case, the only one in
+//!   this host holds on `lo` or on the interface the check sends out of
+//!   (`link::holds_as_vip`): the MASTER's case, the only one in
 //!   which a raw check is not a misconfiguration anyway. Otherwise an
 //!   unprivileged user could send any datagram to any address through any
 //!   on-link MAC, past the host's firewall (an AF_PACKET send skips
@@ -104,7 +110,7 @@ pub fn self_test_allowed() -> bool {
 }
 
 /// The rule a refused flow breaks, worded for the status line.
-pub const NON_ROOT_RULE: &str = "a caller who is not root may send TCP or UDP only to a VIP that is a local address of this host (the MASTER's case)";
+pub const NON_ROOT_RULE: &str = "a caller who is not root may send TCP or UDP only to a VIP this host holds on lo or on the interface it sends out of (the MASTER's case)";
 
 /// May a caller (`root` or not) send frames that carry a flow of its own
 /// payload (`flow`: TCP or UDP; not ARP, NDP or an echo request) to a VIP
@@ -166,6 +172,51 @@ pub fn drop_all() -> io::Result<Dropped> {
     })
 }
 
+/// For a caller who is not root: take CAP_NET_RAW out of the effective
+/// set at once, keeping it permitted, so that nothing before the packet
+/// socket (the arguments, a `--ca-file` read by OpenSSL, a `--regex`
+/// compiled) runs with it; [`raise_net_raw`] brings it back for the
+/// socket's opening alone. Root is left alone: its effective set is also
+/// what lets it read files it does not own (the role file, a CA file).
+pub fn lower_effective() -> io::Result<()> {
+    if caller_is_root() {
+        return Ok(());
+    }
+    set_effective(0)
+}
+
+/// CAP_NET_RAW back into the effective set, if it is still permitted,
+/// for opening the packet socket; [`drop_all`] follows at once.
+pub fn raise_net_raw() -> io::Result<()> {
+    if caller_is_root() {
+        return Ok(());
+    }
+    set_effective(permitted()? & (1 << CAP_NET_RAW))
+}
+
+/// The effective set becomes `mask` (a subset of the permitted set); the
+/// permitted and inheritable sets stay as they are.
+fn set_effective(mask: u64) -> io::Result<()> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: capget writes two data structs (version 3) into our live array.
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    data[0].effective = mask as u32;
+    data[1].effective = (mask >> 32) as u32;
+    // SAFETY: capset reads the header and the two data structs just
+    // filled by capget; an effective set within the permitted one is
+    // always allowed.
+    if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// The permitted set, as a 64-bit mask.
 fn permitted() -> io::Result<u64> {
     let mut header = CapHeader {
@@ -222,7 +273,7 @@ mod tests {
     #[test]
     fn the_rule_names_itself_on_one_line() {
         assert!(NON_ROOT_RULE.contains("not root"));
-        assert!(NON_ROOT_RULE.contains("local address"));
+        assert!(NON_ROOT_RULE.contains("holds on lo or on the interface it sends out of"));
         assert!(!NON_ROOT_RULE.contains('\n'));
     }
 

@@ -144,8 +144,22 @@ fn nobody_checks_the_local_vip_and_the_capability_goes() {
 
 /// A non-local target for `nobody`: one UNKNOWN line naming the rule, no
 /// frame on rs1; the same as root reaches rs1 (the counter's control).
-fn refused_with_nothing_sent(check: &[&str], service: &str) {
+/// `held_elsewhere`: lb holds the target, but on an interface of its own
+/// that the check does not send out of (as every Docker host holds
+/// docker0's 172.17.0.1): not a VIP of this director either.
+fn refused_with_nothing_sent(check: &[&str], service: &str, held_elsewhere: bool) {
     let tb = Testbed::new();
+    if held_elsewhere {
+        for cmd in [
+            "ip link add crtx0 type veth peer name crtx1",
+            &format!("ip addr add {FOREIGN_VIP}/24 dev crtx0"),
+            "ip link set crtx0 up",
+        ] {
+            let args: Vec<&str> = cmd.split(' ').collect();
+            let r = tb.run_in("lb", &args);
+            assert_eq!(r.code, Some(0), "{cmd}\n{r}");
+        }
+    }
     let i = install();
     let dir = TempDir::new();
     let counter = Counter::on_rs1(&tb, &dir);
@@ -155,7 +169,9 @@ fn refused_with_nothing_sent(check: &[&str], service: &str) {
     let line = r.status_line();
     assert!(line.starts_with(&format!("{service} UNKNOWN - ")), "{r}");
     assert!(
-        line.contains("not root") && line.contains("local address") && line.contains(FOREIGN_VIP),
+        line.contains("not root")
+            && line.contains("holds on lo or on the interface it sends out of")
+            && line.contains(FOREIGN_VIP),
         "the rule, named\n{r}"
     );
     // The detached close, if any, is long over; nothing may come late.
@@ -181,14 +197,21 @@ fn nobody_may_not_send_udp_to_an_address_this_host_lacks() {
         "53",
         "x.example.com",
     ];
-    refused_with_nothing_sent(&check, "RAW_DNS");
+    refused_with_nothing_sent(&check, "RAW_DNS", false);
 }
 
 #[test]
 fn nobody_may_not_send_tcp_to_an_address_this_host_lacks() {
     require!(Need::Testbed, SETCAP, SETPRIV, NFT);
     let check = ["tcp", "-t", "500", IFACE, RS1, FOREIGN_VIP, "22"];
-    refused_with_nothing_sent(&check, "RAW_TCP");
+    refused_with_nothing_sent(&check, "RAW_TCP", false);
+}
+
+#[test]
+fn nobody_may_not_send_to_an_address_held_on_another_interface() {
+    require!(Need::Testbed, SETCAP, SETPRIV, NFT);
+    let check = ["tcp", "-t", "500", IFACE, RS1, FOREIGN_VIP, "22"];
+    refused_with_nothing_sent(&check, "RAW_TCP", true);
 }
 
 /// `CapEff` and `CapPrm` of process `pid`, if it still lives.

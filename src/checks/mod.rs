@@ -30,7 +30,7 @@ use crate::channel::{Datagram, Peer, Transport};
 use crate::cli::{Common, Config, IfaceArg, Mode};
 use crate::failure::IcmpErrorKind;
 use crate::failure::{Failure, Step};
-use crate::net::link::Interface;
+use crate::net::link::{self, Interface};
 use crate::net::path::{Awaited, Hazard, PathError, PathSpec, RawPath};
 use crate::net::port;
 use crate::net::source;
@@ -281,8 +281,16 @@ impl<'c> CheckRun<'c> {
             .expect
             .iter()
             .any(|e| matches!(e, Awaited::Flow { .. }));
-        // Asked only when it matters: it lists the host's addresses.
-        let vip_local = !root && flow && crate::net::link::is_local_address(spec.vip);
+        // Asked only when it matters: it lists the host's addresses. The
+        // interface is the one the frames would leave by; no route, no
+        // interface: only `lo` counts.
+        let vip_local = !root && flow && {
+            let iface = match &spec.iface {
+                Some(name) => name.clone(),
+                None => link::route_interface(spec.real_server).unwrap_or_default(),
+            };
+            link::holds_as_vip(spec.vip, &iface)
+        };
         crate::privilege::may_send(root, flow, vip_local).map_err(|rule| {
             self.unknown(format!(
                 "refused: {rule}, and {} is not; nothing sent",

@@ -229,30 +229,30 @@ fn check_sni(name: &str) -> Result<String, String> {
 }
 
 /// Read and check `--ca-file` now, so a bad one is a usage error and
-/// nothing is sent. Opened non-blocking, as the role file is: a FIFO (or
-/// a device) given by mistake would otherwise wait for a writer past `-t`;
-/// anything but a regular file is then refused before it is read.
+/// nothing is sent. Its type is checked before it is opened (opening a
+/// device can act on it) and again on the opened file (it may have been
+/// replaced in between); opened non-blocking, as the role file is, so a
+/// FIFO put there meanwhile cannot wait for a writer past `-t`. A path on
+/// a hung network file system can still block in `open` itself: that is
+/// not bounded by `-t` (check_raw(8) says so).
 fn read_ca_file(path: &str) -> Result<Trust, String> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let bad = |why: String| format!("cannot use --ca-file '{}': {why}", text::arg(path));
+    let regular = |kind: std::fs::FileType| match not_regular(kind) {
+        Some(what) => Err(bad(format!("{what}, not a regular file"))),
+        None => Ok(()),
+    };
+    regular(
+        std::fs::metadata(path)
+            .map_err(|e| bad(e.to_string()))?
+            .file_type(),
+    )?;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
         .open(path)
         .map_err(|e| bad(e.to_string()))?;
-    let kind = file.metadata().map_err(|e| bad(e.to_string()))?.file_type();
-    if !kind.is_file() {
-        let what = if kind.is_fifo() {
-            "a FIFO"
-        } else if kind.is_dir() {
-            "a directory"
-        } else if kind.is_socket() {
-            "a socket"
-        } else {
-            "a device"
-        };
-        return Err(bad(format!("{what}, not a regular file")));
-    }
+    regular(file.metadata().map_err(|e| bad(e.to_string()))?.file_type())?;
     let mut pem = Vec::new();
     file.take(MAX_CA_FILE + 1)
         .read_to_end(&mut pem)
@@ -270,6 +270,22 @@ fn read_ca_file(path: &str) -> Result<Trust, String> {
             "not PEM certificates ({})",
             text::flatten(&e.to_string())
         ))),
+    }
+}
+
+/// What a file that is not a regular file is, for the refusal.
+fn not_regular(kind: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_file() {
+        None
+    } else if kind.is_fifo() {
+        Some("a FIFO")
+    } else if kind.is_dir() {
+        Some("a directory")
+    } else if kind.is_socket() {
+        Some("a socket")
+    } else {
+        Some("a device")
     }
 }
 

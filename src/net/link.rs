@@ -101,6 +101,36 @@ pub fn route_interface(dest: IpAddr) -> Result<String, String> {
         })
 }
 
+/// Does this host hold `addr` the way a director holds a VIP: on `lo` or
+/// on `iface` (the interface the check sends out of), and neither a
+/// loopback, link-local, multicast nor unspecified address? The rule for
+/// callers who are not root asks this, not [`is_local_address`]: an
+/// address that every host of a kind carries (docker0's 172.17.0.1,
+/// virbr0's, fe80::1 on any link) is held by neighbours too, and would let
+/// a local user reach them past this host's firewall.
+pub fn holds_as_vip(addr: IpAddr, iface: &str) -> bool {
+    let usable = match addr {
+        IpAddr::V4(a) => {
+            !(a.is_loopback()
+                || a.is_link_local()
+                || a.is_multicast()
+                || a.is_unspecified()
+                || a.is_broadcast())
+        }
+        IpAddr::V6(a) => {
+            !(a.is_loopback()
+                || a.is_multicast()
+                || a.is_unspecified()
+                || (a.segments()[0] & 0xffc0) == 0xfe80)
+        }
+    };
+    usable
+        && interfaces()
+            .iter()
+            .filter(|i| i.name == "lo" || i.name == iface)
+            .any(|i| i.ips.iter().any(|net| net.ip() == addr))
+}
+
 /// Is `addr` assigned to any interface of this host (the VIP test of `-r auto`)?
 pub fn is_local_address(addr: IpAddr) -> bool {
     interfaces()

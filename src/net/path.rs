@@ -154,6 +154,9 @@ impl<'a> RawPath<'a> {
         let reserved = reserve_ports(spec, src_ip, iface.index)?;
         let local_port = reserved.first().map_or(0, |r| r.port);
         let filter = filter_for(spec, local_port)?;
+        // CAP_NET_RAW is effective for this one call (callers who are not
+        // root run without it until here: `privilege::lower_effective`).
+        crate::privilege::raise_net_raw().map_err(PathError::Privilege)?;
         let sock = PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
         // The one step that needed CAP_NET_RAW is done: see `privilege`.
         let dropped = crate::privilege::drop_all().map_err(PathError::Privilege)?;

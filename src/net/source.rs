@@ -32,13 +32,17 @@ pub enum Why {
     Given,
     /// The kernel's route to the real server uses it.
     Route { real_server: IpAddr },
-    /// The kernel's choice was the VIP (`kernel`) or none: this address
-    /// of the interface instead, with its prefix length; `covers`: that
+    /// The kernel's choice (`kernel`) was the VIP, another host address
+    /// (/32 or /128: what VIPs are held as, so perhaps another VIP) while
+    /// the interface has an address of its own network, or none: this
+    /// address of the interface instead, with its prefix length; `covers`: that
     /// prefix holds the real server (else no prefix did, and this is the
     /// interface's first other global address).
     Instead {
         real_server: IpAddr,
         kernel: Option<IpAddr>,
+        /// `kernel` was the VIP itself (else another host address).
+        kernel_is_vip: bool,
         prefix: u8,
         covers: bool,
     },
@@ -56,13 +60,19 @@ impl fmt::Display for Source {
             Why::Instead {
                 real_server,
                 kernel,
+                kernel_is_vip,
                 prefix,
                 covers,
             } => {
                 match kernel {
-                    Some(vip) => write!(
+                    Some(k) if kernel_is_vip => write!(
                         f,
-                        "source {addr}: the kernel's choice towards {real_server}, {vip}, is the VIP, never a source"
+                        "source {addr}: the kernel's choice towards {real_server}, {k}, is the VIP, never a source"
+                    )?,
+                    Some(k) => write!(
+                        f,
+                        "source {addr}: the kernel's choice towards {real_server}, {k}, is a host address \
+                         (/32 or /128, as VIPs are held), perhaps another VIP"
                     )?,
                     None => write!(f, "source {addr}: the kernel has no route to {real_server}")?,
                 }
@@ -84,6 +94,15 @@ fn is_link_local(addr: IpAddr) -> bool {
     match addr {
         IpAddr::V4(v4) => v4.is_link_local(),
         IpAddr::V6(v6) => port::is_link_local(v6),
+    }
+}
+
+/// 32 for IPv4, 128 for IPv6: the prefix of a single host's address.
+fn full_prefix(addr: IpAddr) -> u8 {
+    if addr.is_ipv4() {
+        32
+    } else {
+        128
     }
 }
 
@@ -117,14 +136,6 @@ pub fn choose(
     real_server: IpAddr,
     vip: IpAddr,
 ) -> Option<Source> {
-    if let Some(k) = kernel {
-        if k != vip && k.is_ipv4() == real_server.is_ipv4() {
-            return Some(Source {
-                addr: k,
-                why: Why::Route { real_server },
-            });
-        }
-    }
     let link_ok = is_link_local(real_server);
     let candidates = || {
         addrs.iter().copied().filter(move |(a, _)| {
@@ -134,11 +145,26 @@ pub fn choose(
                 && (link_ok || !is_link_local(*a))
         })
     };
+    // A host address (/32, /128) is how keepalived adds a VIP: another
+    // service's VIP as our source would be answered by a real server that
+    // holds it too, to itself. Taken only when the interface has no
+    // address of its own network.
+    let host_address = |a: IpAddr| addrs.iter().any(|&(x, p)| x == a && p == full_prefix(a));
+    let own_network = candidates().any(|(a, _)| !host_address(a));
+    if let Some(k) = kernel {
+        if k != vip && k.is_ipv4() == real_server.is_ipv4() && !(own_network && host_address(k)) {
+            return Some(Source {
+                addr: k,
+                why: Why::Route { real_server },
+            });
+        }
+    }
     let instead = |(addr, prefix): (IpAddr, u8), covers: bool| Source {
         addr,
         why: Why::Instead {
             real_server,
-            kernel: kernel.filter(|k| *k == vip),
+            kernel,
+            kernel_is_vip: kernel == Some(vip),
             prefix,
             covers,
         },
@@ -147,7 +173,8 @@ pub fn choose(
         return Some(instead(found, true));
     }
     candidates()
-        .find(|(a, _)| !is_link_local(*a))
+        .filter(|(a, _)| !is_link_local(*a))
+        .min_by_key(|(a, _)| host_address(*a))
         .map(|found| instead(found, false))
 }
 
@@ -208,6 +235,44 @@ mod tests {
         assert!(s
             .to_string()
             .contains("the kernel's route to 198.51.100.11"));
+    }
+
+    #[test]
+    fn another_vip_is_no_source_either() {
+        // Two IPv6 VIPs from the real servers' /64: checking ::100, the
+        // kernel's longest match may pick ::101, which a real server
+        // holding both VIPs would answer to itself.
+        let addrs = [
+            "2001:db8:1::101/128",
+            "2001:db8:1::100/128",
+            "2001:db8:1::1/64",
+        ];
+        let s = choose(
+            &addrs.map(net),
+            Some(ip("2001:db8:1::101")),
+            ip(RS6),
+            ip(VIP6),
+        )
+        .unwrap();
+        assert_eq!(s.addr, ip("2001:db8:1::1"));
+        assert!(s.to_string().contains("is a host address"), "{s}");
+        // IPv4: a second VIP on the interface, listed first, never leads.
+        let addrs = ["203.0.113.11/32", "203.0.113.10/32", "198.51.100.1/24"];
+        assert_eq!(
+            pick(&addrs, Some("203.0.113.11"), RS4, VIP4),
+            Some(ip("198.51.100.1"))
+        );
+        assert_eq!(
+            pick(&addrs, None, "192.0.2.9", VIP4),
+            Some(ip("198.51.100.1"))
+        );
+        // A host address is still taken when the interface has nothing else
+        // (a /32 with a peer route, as some providers configure).
+        let addrs = ["203.0.113.11/32", "203.0.113.10/32"];
+        assert_eq!(
+            pick(&addrs, Some("203.0.113.11"), RS4, VIP4),
+            Some(ip("203.0.113.11"))
+        );
     }
 
     #[test]
