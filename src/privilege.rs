@@ -197,15 +197,7 @@ pub fn raise_net_raw() -> io::Result<()> {
 /// The effective set becomes `mask` (a subset of the permitted set); the
 /// permitted and inheritable sets stay as they are.
 fn set_effective(mask: u64) -> io::Result<()> {
-    let mut header = CapHeader {
-        version: CAP_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget writes two data structs (version 3) into our live array.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let (mut header, mut data) = capget()?;
     data[0].effective = mask as u32;
     data[1].effective = (mask >> 32) as u32;
     // SAFETY: capset reads the header and the two data structs just
@@ -217,34 +209,31 @@ fn set_effective(mask: u64) -> io::Result<()> {
     Ok(())
 }
 
-/// The permitted set, as a 64-bit mask.
-fn permitted() -> io::Result<u64> {
+/// This process's capability sets (version 3: two 32-bit words each),
+/// with the header that reads them.
+fn capget() -> io::Result<(CapHeader, [CapData; 2])> {
     let mut header = CapHeader {
         version: CAP_VERSION_3,
         pid: 0,
     };
     let mut data = [CapData::default(); 2];
     // SAFETY: capget writes two data structs (version 3) into our live array.
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    if rc < 0 {
+    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } < 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok((header, data))
+}
+
+/// The permitted set, as a 64-bit mask.
+fn permitted() -> io::Result<u64> {
+    let (_, data) = capget()?;
     Ok(u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32))
 }
 
 /// The effective set, as the kernel shows it in /proc/self/status
 /// (`CapEff`): for tests and `-v`.
 pub fn effective() -> io::Result<u64> {
-    let mut header = CapHeader {
-        version: CAP_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: as in `permitted`.
-    let rc = unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) };
-    if rc < 0 {
-        return Err(io::Error::last_os_error());
-    }
+    let (_, data) = capget()?;
     Ok(u64::from(data[0].effective) | (u64::from(data[1].effective) << 32))
 }
 
