@@ -125,8 +125,10 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
             }
             Printed::Outcome(outcome, protocol)
         }
-        Err(e) if waiter.pending().is_some() => {
-            // A signal cut a name lookup short: that is no usage error.
+        Err(e) if e.lookup_failed && waiter.pending().is_some() => {
+            // A signal cut a name lookup short: that is no usage error. Any
+            // other refusal stays one, signal or not (its exit protocol may
+            // be the one a bad --protocol fell back to).
             let sig = waiter.pending().map(|s| s.name()).unwrap_or("a signal");
             let service = e.mode.map(Mode::service).unwrap_or("CHECK_RAW");
             Printed::Outcome(
