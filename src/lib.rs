@@ -33,7 +33,9 @@
 //! 4. `http`, `dns`: sans-IO protocol codecs; they use base only.
 //! 5. `cli`: argv to a checked config.
 //! 6. `checks`: the probes, one per check, over a channel the role picks.
-//! 7. `main` (the binary): dispatch, print, exit.
+//! 7. `serve`: check_raw_serve's configuration, rise/fall state,
+//!    schedule and keepalived fragments (many checks, one process).
+//! 8. `main` (the binary): dispatch, print, exit.
 
 // Layer 1, base.
 pub mod channel;
@@ -64,3 +66,6 @@ pub mod cli;
 
 // Layer 6.
 pub mod checks;
+
+// Layer 7, serve.
+pub mod serve;

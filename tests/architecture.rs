@@ -70,9 +70,22 @@ const LAYERS: &[Layer] = &[
         uses: &["base", "net", "transport", "codecs", "cli"],
     },
     Layer {
+        name: "serve",
+        modules: &["serve"],
+        uses: &["base", "net", "transport", "codecs", "cli", "checks"],
+    },
+    Layer {
         name: "main",
         modules: &["main"],
-        uses: &["base", "net", "transport", "codecs", "cli", "checks"],
+        uses: &[
+            "base",
+            "net",
+            "transport",
+            "codecs",
+            "cli",
+            "checks",
+            "serve",
+        ],
     },
 ];
 
