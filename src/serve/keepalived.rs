@@ -78,7 +78,7 @@ use std::path::{Path, PathBuf};
 /// One check as keepalived sees it: the real server it vouches for, in the
 /// virtual service `vip`:`port`, and the file that holds its verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Target {
+pub struct KeepalivedTarget {
     /// The check's name, also the `track_file` name ([A-Za-z0-9_.-]+).
     pub name: String,
     pub vip: IpAddr,
@@ -92,16 +92,16 @@ pub struct Target {
 /// The parts of the `virtual_server` blocks that are the operator's choice,
 /// not the checks'.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
+pub struct FragmentOptions {
     /// `lb_algo` (IPVS scheduler).
     pub lb_algo: String,
     /// Each real server's IPVS weight while it is up.
     pub weight: u32,
 }
 
-impl Default for Options {
+impl Default for FragmentOptions {
     fn default() -> Self {
-        Options {
+        FragmentOptions {
             lb_algo: "wlc".to_owned(),
             weight: 1,
         }
@@ -137,8 +137,8 @@ pub fn unfit_path(path: &Path) -> Option<String> {
 /// (sorted by VIP, port, real server, then name), whatever order they come
 /// in. Every state file must pass [`unfit_path`] (the configuration checks
 /// it; the section would not parse otherwise).
-pub fn fragment(targets: &[Target], options: &Options) -> String {
-    let mut sorted: Vec<&Target> = targets.iter().collect();
+pub fn fragment(targets: &[KeepalivedTarget], options: &FragmentOptions) -> String {
+    let mut sorted: Vec<&KeepalivedTarget> = targets.iter().collect();
     sorted.sort_by(|a, b| {
         (a.vip, a.port, a.real_server, &a.name).cmp(&(b.vip, b.port, b.real_server, &b.name))
     });
@@ -232,8 +232,8 @@ pub fn fragment(targets: &[Target], options: &Options) -> String {
 mod tests {
     use super::*;
 
-    fn target(name: &str, vip: &str, port: Option<u16>, rs: &str) -> Target {
-        Target {
+    fn target(name: &str, vip: &str, port: Option<u16>, rs: &str) -> KeepalivedTarget {
+        KeepalivedTarget {
             name: name.to_owned(),
             vip: vip.parse().unwrap(),
             port,
@@ -243,8 +243,8 @@ mod tests {
     }
 
     /// The section without its opening comment.
-    fn body(targets: &[Target]) -> String {
-        let text = fragment(targets, &Options::default());
+    fn body(targets: &[KeepalivedTarget]) -> String {
+        let text = fragment(targets, &FragmentOptions::default());
         text.split_once("\n\n")
             .map(|(_, b)| b.to_owned())
             .unwrap_or_default()
@@ -254,7 +254,7 @@ mod tests {
     fn one_ipv4_check_gives_its_track_file_and_virtual_server() {
         let text = fragment(
             &[target("web-rs1", "203.0.113.10", Some(80), "198.51.100.11")],
-            &Options::default(),
+            &FragmentOptions::default(),
         );
         assert!(text.starts_with("# check_raw_serve --print-keepalived: 1 check (keepalived"));
         assert_eq!(
@@ -377,7 +377,7 @@ virtual_server 203.0.113.10 80 {
         let text = body(&[target("vip-rs3", "2001:db8::10", None, "2001:db8::13")]);
         assert!(text.contains("track_file vip-rs3 {\n"), "{text}");
         assert!(
-            !text.contains("virtual_server"),
+            !text.contains("\nvirtual_server"),
             "no port, no service\n{text}"
         );
         assert!(
@@ -396,7 +396,7 @@ virtual_server 203.0.113.10 80 {
     fn options_set_the_scheduler_and_weight() {
         let text = fragment(
             &[target("w", "203.0.113.10", Some(80), "198.51.100.11")],
-            &Options {
+            &FragmentOptions {
                 lb_algo: "rr".to_owned(),
                 weight: 5,
             },
@@ -407,7 +407,7 @@ virtual_server 203.0.113.10 80 {
 
     #[test]
     fn no_targets_give_only_the_comment() {
-        let text = fragment(&[], &Options::default());
+        let text = fragment(&[], &FragmentOptions::default());
         assert!(text.lines().all(|l| l.starts_with('#')), "{text}");
         assert!(text.contains(": 0 checks ("), "{text}");
     }
