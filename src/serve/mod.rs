@@ -8,9 +8,12 @@
 //! - `config`: the configuration file, read, checked and summed up;
 //! - `state`: each check's rise/fall state and counters;
 //! - `statefile`: keepalived's FILE_CHECK files, written atomically;
-//! - `schedule`: when each check runs, spread over its interval.
+//! - `schedule`: when each check runs, spread over its interval;
+//! - `keepalived`: the keepalived.conf fragments for these checks, and
+//!   what keepalived 2.2.7 does with the state files (measured).
 
 pub mod config;
+pub mod keepalived;
 pub mod schedule;
 pub mod state;
 pub mod statefile;
