@@ -47,6 +47,8 @@ use toml::Spanned;
 use crate::cli::{Config, IfaceArg, Mode, NameLookup};
 use crate::text;
 
+use super::keepalived::{self, KeepalivedTarget};
+
 mod tables;
 
 pub use tables::{parse_command, valid_name};
@@ -103,6 +105,21 @@ pub struct CheckSpec {
     pub fall: u32,
     /// The line of its `[[check]]` header.
     pub line: usize,
+}
+
+impl CheckSpec {
+    /// What `--print-keepalived` needs of this check: its VIP, port (none
+    /// for check_raw_vip without `--port`), real server and state file.
+    pub fn keepalived_target(&self, state_dir: &Path) -> KeepalivedTarget {
+        let t = &self.config.common().target;
+        KeepalivedTarget {
+            name: self.name.clone(),
+            vip: t.vip,
+            port: (t.port != 0).then_some(t.port),
+            real_server: t.real_server,
+            state_file: state_dir.join(&self.name),
+        }
+    }
 }
 
 /// One error: `FILE:LINE: KEY: message` on one line. `key` is a top-level
@@ -402,6 +419,11 @@ fn state_dir(value: Entry, errors: &mut Errors) -> Option<PathBuf> {
             text::quoted(s)
         );
         errors.add(value.span().start, "state_dir", message);
+        return None;
+    }
+    // Each state file's path is written into keepalived.conf.
+    if let Some(why) = keepalived::unfit_path(Path::new(s)) {
+        errors.add(value.span().start, "state_dir", why);
         return None;
     }
     Some(PathBuf::from(s))

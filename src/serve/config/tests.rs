@@ -394,6 +394,22 @@ fn state_dir_must_be_an_absolute_path() {
         &top("[]"),
         &format!("{FILE}:1: state_dir: must be a string, not array"),
     );
+    // keepalived.conf cannot quote a path with a space or '#'.
+    one_error(
+        &top("\"/run/check raw\""),
+        &format!(
+            "{FILE}:1: state_dir: /run/check raw: keepalived.conf cannot hold ' ' in a file name"
+        ),
+    );
+}
+
+#[test]
+fn a_check_gives_keepalived_its_target() {
+    let cfg = good(&with(""));
+    let t = cfg.checks[0].keepalived_target(Path::new("/run/check_raw"));
+    assert_eq!(t.name, cfg.checks[0].name);
+    assert_eq!(t.state_file, Path::new("/run/check_raw").join(&t.name));
+    assert_eq!(t.port, Some(cfg.checks[0].config.common().target.port));
 }
 
 #[test]
