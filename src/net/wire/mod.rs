@@ -284,6 +284,19 @@ mod tests {
         assert!(tcp_frame(link(), mixed, 0, &syn()).is_empty());
     }
 
+    /// Overwrite `flips` bytes of `frame` at places an xorshift state `x`
+    /// picks (deterministic, bounded), and pick a length to cut it to.
+    fn mutate(frame: &mut [u8], x: &mut u64, flips: usize) -> usize {
+        for _ in 0..flips {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            let at = (*x as usize) % frame.len();
+            frame[at] = (*x >> 32) as u8;
+        }
+        (*x >> 40) as usize % (frame.len() + 1)
+    }
+
     #[test]
     fn random_bytes_never_panic() {
         // xorshift: deterministic, bounded.
@@ -291,14 +304,7 @@ mod tests {
         let template = tcp_frame(link(), flow(), 1, &syn());
         for round in 0..20_000 {
             let mut frame = template.clone();
-            for _ in 0..(round % 8 + 1) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let at = (x as usize) % frame.len();
-                frame[at] = (x >> 32) as u8;
-            }
-            let cut = (x >> 40) as usize % (frame.len() + 1);
+            let cut = mutate(&mut frame, &mut x, round % 8 + 1);
             let _ = parse(&frame[..cut], round % 2 == 0);
         }
     }
@@ -331,14 +337,7 @@ mod tests {
         let mut x: u64 = 0x2545_f491_4f6c_dd1d;
         for round in 0..40_000 {
             let mut frame = templates[round % templates.len()].clone();
-            for _ in 0..(round % 4 + 1) {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                let at = (x as usize) % frame.len();
-                frame[at] = (x >> 32) as u8;
-            }
-            let cut = (x >> 40) as usize % (frame.len() + 1);
+            let cut = mutate(&mut frame, &mut x, round % 4 + 1);
             if let Ok(parsed) = parse(&frame[..cut], round % 3 == 0) {
                 let _ = parsed.to_string();
             }
