@@ -130,7 +130,7 @@ CRITICAL and says why. -c sends close_notify before the FIN handshake.
 
 const POSITIONAL_HELP: &str = "\
 Positional arguments:
-  SOURCE_IFACE   interface to send from (its MAC and address are the
+  SOURCE_IFACE   interface to send from (its MAC and an address of it are the
                  source of every frame), e.g. eth0
   REAL_SERVER    the real server's own IPv4/IPv6 address or name; its MAC
                  is found by ARP or NDP (BACKUP role: the address
@@ -218,7 +218,10 @@ Exit codes (--protocol):
   keepalived-dynamic  OK: N + 2 (--weight N), WARNING: 2 (weight 0, drain),
                       anything else: 1
 Raw frames need CAP_NET_RAW: run as root or `setcap cap_net_raw+ep` the
-check_raw binary.
+check_raw binary. It is dropped for good once the packet socket is open
+(-v says so), and never raised as BACKUP. A caller who is not root may
+send TCP or UDP only to a VIP this host holds on lo or on the interface
+it sends out of; anything else is refused before a frame is sent.
 ";
 
 const LDIRECTORD_HELP: &str = "\
