@@ -294,26 +294,11 @@ fn rs3_closed_port_fails_at_once_on_rst() {
 
 // ---- IPv6 ------------------------------------------------------------------
 
-const BODY: &[u8] = b"ok\n";
-
-/// MD5 of "ok\n".
-const BODY_MD5: &str = "eff5bc1ef8ec9d03e640fc4370f5eacd";
-
-fn response() -> Vec<u8> {
-    let mut r = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
-        BODY.len()
-    )
-    .into_bytes();
-    r.extend_from_slice(BODY);
-    r
-}
-
 /// A testbed whose rs1 and rs2 answer HTTP on [::]:80 (IPv4 too).
 fn http_testbed() -> Testbed {
     let tb = Testbed::without_servers();
-    tb.serve("rs1", PORT, Behaviour::Respond(response()));
-    tb.serve("rs2", PORT, Behaviour::Respond(response()));
+    tb.serve("rs1", PORT, Behaviour::Respond(health_reply()));
+    tb.serve("rs2", PORT, Behaviour::Respond(health_reply()));
     tb
 }
 
@@ -334,7 +319,7 @@ fn checks(real_server: &str, opts: &[&str]) -> Vec<(&'static str, Vec<String>)> 
     };
     vec![
         ("check_raw_tcp", with(&[])),
-        ("check_raw_http_get", with(&["www", "/health", BODY_MD5])),
+        ("check_raw_http_get", with(&["www", "/health", HEALTH_MD5])),
         ("check_raw_http", with(&["-S", "200", "www", "/health"])),
     ]
 }

@@ -23,27 +23,13 @@ const LB6_SITE: &str = "2001:db8:1::1";
 const RS1_6_SITE: &str = "2001:db8:1::11";
 const VIP6_SITE: &str = "2001:db8:1::100";
 
-const BODY: &[u8] = b"ok\n";
-/// MD5 of "ok\n".
-const BODY_MD5: &str = "eff5bc1ef8ec9d03e640fc4370f5eacd";
-
-fn response() -> Vec<u8> {
-    let mut r = format!(
-        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
-        BODY.len()
-    )
-    .into_bytes();
-    r.extend_from_slice(BODY);
-    r
-}
-
 /// The testbed with the IPv4 VIP moved from lb's lo onto its eth0, ahead
 /// of 198.51.100.1/24; rs1 answers HTTP on :80 and DNS on RS1 and the VIP.
 fn ipv4_site() -> (Testbed, Nsd) {
     let tb = Testbed::without_servers();
     tb.remove_vip("lb");
     tb.vip_on_iface_first("lb", &format!("{VIP}/32"));
-    tb.serve("rs1", PORT, Behaviour::Respond(response()));
+    tb.serve("rs1", PORT, Behaviour::Respond(health_reply()));
     let nsd = tb.nsd("rs1", &[RS1, VIP]);
     (tb, nsd)
 }
@@ -57,7 +43,7 @@ fn ipv6_site() -> (Testbed, Nsd) {
     tb.vip_on_iface_first("lb", &format!("{VIP6_SITE}/128"));
     tb.add_addrs("rs1", IFACE, &[&format!("{RS1_6_SITE}/64")]);
     tb.add_addrs("rs1", "lo", &[&format!("{VIP6_SITE}/128")]);
-    tb.serve("rs1", PORT, Behaviour::Respond(response()));
+    tb.serve("rs1", PORT, Behaviour::Respond(health_reply()));
     let nsd = tb.nsd("rs1", &[RS1_6_SITE, VIP6_SITE]);
     (tb, nsd)
 }
@@ -76,7 +62,7 @@ fn every_check(rs: &str, vip: &str, opts: &[&str]) -> Vec<(&'static str, Vec<Str
         ),
         (
             "check_raw_http_get",
-            args(&[IFACE, rs, vip, &port, "www", "/health", BODY_MD5]),
+            args(&[IFACE, rs, vip, &port, "www", "/health", HEALTH_MD5]),
             format!("via {rs} ("),
         ),
         (
@@ -177,7 +163,7 @@ fn source_option_naming_the_vip_is_refused() {
         assert!(first.contains("never be the VIP"), "{r}");
     }
     // Any other address of ours still overrides.
-    tb.serve("rs1", PORT, Behaviour::Respond(response()));
+    tb.serve("rs1", PORT, Behaviour::Respond(health_reply()));
     let r = tb.run(
         "lb",
         &check_raw_bin("check_raw_tcp"),

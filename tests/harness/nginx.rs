@@ -35,6 +35,19 @@ use super::testbed::Testbed;
 pub const HEALTH_BODY: &[u8] = b"ok\n";
 /// MD5 of [`HEALTH_BODY`], as `printf 'ok\n' | md5sum` prints it.
 pub const HEALTH_MD5: &str = "eff5bc1ef8ec9d03e640fc4370f5eacd";
+
+/// A 200 response carrying [`HEALTH_BODY`], for our own listeners
+/// (`Behaviour::Respond`) where a test wants nginx's /health answer
+/// without nginx.
+pub fn health_reply() -> Vec<u8> {
+    let mut r = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: text/plain\r\n\r\n",
+        HEALTH_BODY.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(HEALTH_BODY);
+    r
+}
 /// Length of `/big`.
 pub const BIG_LEN: usize = 64 * 1024;
 /// The body of `/chunked` (sent chunked by nginx).
