@@ -25,20 +25,12 @@ mod tcp {
     const CRITICAL: &str = "RAW_TCP CRITICAL - ";
     const UNKNOWN: &str = "RAW_TCP UNKNOWN - ";
 
-    /// `check_raw_tcp OPTS... eth0 REAL_SERVER VIP 80`, run in `host`.
-    fn check(tb: &Testbed, host: &str, opts: &[&str], real_server: &str) -> RunResult {
-        let port = PORT.to_string();
-        let mut args = opts.to_vec();
-        args.extend([IFACE, real_server, VIP, &port]);
-        tb.run(host, &check_raw_bin("check_raw_tcp"), &args)
-    }
-
     #[test]
     fn role_file_1_means_master() {
         require!(Need::Testbed);
         let tb = Testbed::new();
         let role = RoleFile::master();
-        let r = check(&tb, "lb", &[&role.opts()[..], &["-t", "500"]].concat(), RS2);
+        let r = tcp_check(&tb, "lb", &[&role.opts()[..], &["-t", "500"]].concat(), RS2);
         assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
     }
 
@@ -46,12 +38,12 @@ mod tcp {
     /// server without the VIP passes; a closed port still fails.
     fn assert_backup_verdicts(tb: &Testbed, host: &str, role: &RoleFile) {
         let role = role.path();
-        let r = check(tb, host, &["-r", role], RS1);
+        let r = tcp_check(tb, host, &["-r", role], RS1);
         assert_verdict(&r, 0, OK, &[RS1]);
         assert_nothing_left_open(tb, "rs1", PORT, &r);
-        let r = check(tb, host, &["-r", role], RS2);
+        let r = tcp_check(tb, host, &["-r", role], RS2);
         assert_verdict(&r, 0, OK, &[RS2]);
-        let r = check(tb, host, &["-r", role, "-t", "1000"], RS3);
+        let r = tcp_check(tb, host, &["-r", role, "-t", "1000"], RS3);
         assert_verdict(&r, 2, CRITICAL, &[]);
     }
 
@@ -75,7 +67,7 @@ mod tcp {
         let tb = Testbed::new();
         let dir = TempDir::new();
         let missing = dir.path().join("no-such-role-file");
-        let r = check(&tb, "lb", &["-r", path_str(&missing)], RS1);
+        let r = tcp_check(&tb, "lb", &["-r", path_str(&missing)], RS1);
         assert_verdict(&r, 3, UNKNOWN, &[path_str(&missing), "No such file"]);
     }
 
@@ -83,7 +75,7 @@ mod tcp {
     fn role_auto_on_lb_holding_the_vip_is_master() {
         require!(Need::Testbed);
         let tb = Testbed::new();
-        let r = check(&tb, "lb", &["-r", "auto", "-t", "500"], RS2);
+        let r = tcp_check(&tb, "lb", &["-r", "auto", "-t", "500"], RS2);
         assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
     }
 
@@ -91,7 +83,7 @@ mod tcp {
     fn role_auto_on_lb_without_the_vip_is_backup() {
         require!(Need::Testbed);
         let tb = Testbed::new();
-        let r = check(&tb, "lbb", &["-r", "auto", "-t", "500"], RS2);
+        let r = tcp_check(&tb, "lbb", &["-r", "auto", "-t", "500"], RS2);
         assert_verdict(&r, 0, OK, &[RS2]);
     }
 }

@@ -32,14 +32,6 @@ const OK: &str = "RAW_TCP OK - ";
 const CRITICAL: &str = "RAW_TCP CRITICAL - ";
 const UNKNOWN: &str = "RAW_TCP UNKNOWN - ";
 
-/// `check_raw_tcp OPTS... eth0 REAL_SERVER VIP 80`, run in `host`.
-fn check(tb: &Testbed, host: &str, opts: &[&str], real_server: &str) -> RunResult {
-    let port = PORT.to_string();
-    let mut args = opts.to_vec();
-    args.extend([IFACE, real_server, VIP, &port]);
-    tb.run(host, &check_raw_bin("check_raw_tcp"), &args)
-}
-
 /// Perfdata in the monitoring-plugins form: `| time=<seconds>s;;;0.000000`.
 fn assert_perfdata(r: &RunResult) {
     let perf = r.status_line().split_once('|').map(|(_, p)| p.trim());
@@ -57,7 +49,7 @@ fn vip_port() -> String {
 fn rs1_with_vip_and_listener_is_ok() {
     require!(Need::Testbed);
     let tb = Testbed::new();
-    let r = check(&tb, "lb", &[], RS1);
+    let r = tcp_check(&tb, "lb", &[], RS1);
     assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
     assert_perfdata(&r);
     // The default close is a RST: the server must not keep the connection.
@@ -69,7 +61,7 @@ fn clean_close_ends_with_fin_handshake() {
     require!(Need::Testbed);
     let tb = Testbed::new();
     let server = tb.server("rs1", PORT);
-    let r = check(&tb, "lb", &["-c"], RS1);
+    let r = tcp_check(&tb, "lb", &["-c"], RS1);
     assert_verdict(&r, 0, OK, &[&vip_port(), RS1]);
     // The C original's -c never completed against Linux: the server must
     // see an orderly EOF, not a reset.
@@ -86,7 +78,7 @@ fn clean_close_ends_with_fin_handshake() {
 fn rs2_without_vip_times_out() {
     require!(Need::Testbed);
     let tb = Testbed::new();
-    let r = check(&tb, "lb", &["-t", "500"], RS2);
+    let r = tcp_check(&tb, "lb", &["-t", "500"], RS2);
     assert_verdict(&r, 2, CRITICAL, &["lack the VIP"]);
     // -t bounds the whole check: it waits the timeout, and not much longer.
     assert_elapsed(&r, 500, 2500);
@@ -96,7 +88,7 @@ fn rs2_without_vip_times_out() {
 fn rs3_closed_port_fails_at_once_on_rst() {
     require!(Need::Testbed);
     let tb = Testbed::new();
-    let r = check(&tb, "lb", &["-t", "3000"], RS3);
+    let r = tcp_check(&tb, "lb", &["-t", "3000"], RS3);
     assert_verdict(&r, 2, CRITICAL, &["RST"]);
     // A RST is an answer: no waiting for the timeout.
     assert!(
@@ -144,7 +136,7 @@ fn a_firewall_reject_fails_at_once_naming_it() {
 fn nobody_at_real_server_address_fails_on_arp() {
     require!(Need::Testbed);
     let tb = Testbed::new();
-    let r = check(&tb, "lb", &["-t", "300"], NOBODY);
+    let r = tcp_check(&tb, "lb", &["-t", "300"], NOBODY);
     assert_verdict(&r, 2, CRITICAL, &["ARP"]);
     assert!(
         r.elapsed < Duration::from_millis(2500),
@@ -211,7 +203,7 @@ fn mixed_families_are_a_usage_error() {
 fn verbose_prints_status_line_then_detail() {
     require!(Need::Testbed);
     let tb = Testbed::new();
-    let r = check(&tb, "lb", &["-vvv"], RS1);
+    let r = tcp_check(&tb, "lb", &["-vvv"], RS1);
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.status_line().starts_with(OK), "status line first\n{r}");
     assert!(r.line_count() > 1, "-vvv should add detail lines\n{r}");
@@ -231,7 +223,7 @@ fn backup_clean_close_with_a_fixed_source_port_runs_again_at_once() {
     let opts = ["-r", role.path(), "--source-port", "41235", "-c"];
     let mut failures = Vec::new();
     for run in 1..=3 {
-        let r = check(&tb, "lb", &opts, RS1);
+        let r = tcp_check(&tb, "lb", &opts, RS1);
         if let Err(e) = verdict(&r, 0, OK, &[RS1, "BACKUP role"]) {
             failures.push(format!("run {run} of 3: {e}"));
         }
@@ -253,7 +245,7 @@ fn clean_close_gives_up_early_on_a_server_that_never_sends_its_fin() {
     let mut failures = Vec::new();
     for (role, role_opts) in roles.both() {
         let opts = [&["-c", "-t", "4000"][..], &role_opts].concat();
-        let r = check(&tb, "lb", &opts, RS1);
+        let r = tcp_check(&tb, "lb", &opts, RS1);
         if let Err(e) = verdict(&r, 0, OK, &[RS1, "no FIN from the server in time"]) {
             failures.push(format!("[{role}] {e}"));
         } else if r.elapsed >= Duration::from_millis(2500) {
@@ -277,7 +269,7 @@ fn source_address_not_on_the_interface_is_unknown_and_sends_nothing() {
     let tb = Testbed::with_relay(FaultPlan::none());
     tb.sysctl("lb", "net.ipv4.ip_nonlocal_bind", "1");
     let server = tb.server("rs1", PORT);
-    let r = check(&tb, "lb", &["--source", FOREIGN, "-t", "1000"], RS1);
+    let r = tcp_check(&tb, "lb", &["--source", FOREIGN, "-t", "1000"], RS1);
     let ctx = format!("{:?}\n{}", tb.relay().stats(), tb.relay().log());
     assert_verdict_with(&r, 3, UNKNOWN, &[FOREIGN, "not configured"], &ctx);
     assert_eq!(
@@ -304,7 +296,7 @@ fn master_without_the_vip_warns_that_the_kernel_resets() {
     let tb = Testbed::new();
     tb.remove_vip("lb");
     let role = RoleFile::master();
-    let r = check(&tb, "lb", &["-v", "-r", role.path()], RS1);
+    let r = tcp_check(&tb, "lb", &["-v", "-r", role.path()], RS1);
     assert!(r.status_line().starts_with("RAW_TCP "), "{r}");
     let warning = kernel_rst_warning();
     assert!(

@@ -61,8 +61,8 @@ pub use relay::{
 pub use roles::{path_str, RoleFile, Roles};
 pub use servers::{read_request, Behaviour, ConnEnd, ServerHandle};
 pub use testbed::{
-    Testbed, HOSTS, IFACE, LB6, LBB6, LBB_IP, LB_IP, NOBODY, NOBODY6, PORT, RS1, RS1_6, RS2, RS2_6,
-    RS3, RS3_6, SWITCH, VIP, VIP6,
+    tcp_check, Testbed, HOSTS, IFACE, LB6, LBB6, LBB_IP, LB_IP, NOBODY, NOBODY6, PORT, RS1, RS1_6,
+    RS2, RS2_6, RS3, RS3_6, SWITCH, VIP, VIP6,
 };
 pub use tls::*;
 pub use verdict::{

@@ -444,3 +444,12 @@ fn set_sysctls(ns: &str, real_server: bool) -> io::Result<()> {
         Ok(())
     })
 }
+
+/// `check_raw_tcp OPTS... eth0 REAL_SERVER VIP 80`, run in `host`: the TCP
+/// check at the testbed's fixed target, as the TCP and role tests run it.
+pub fn tcp_check(tb: &Testbed, host: &str, opts: &[&str], real_server: &str) -> RunResult {
+    let port = PORT.to_string();
+    let mut args = opts.to_vec();
+    args.extend([IFACE, real_server, VIP, &port]);
+    tb.run(host, &super::files::check_raw_bin("check_raw_tcp"), &args)
+}
