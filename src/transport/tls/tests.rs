@@ -101,6 +101,15 @@ fn config() -> TlsConfig {
     }
 }
 
+/// The kernel's connection to `addr`, from whatever source it picks.
+fn kernel_target(addr: SocketAddr) -> KernelTarget {
+    KernelTarget {
+        addr,
+        source: None,
+        source_port: None,
+    }
+}
+
 /// Connect to `addr` with `config`, send a line, read what comes back.
 fn run(
     addr: SocketAddr,
@@ -109,11 +118,7 @@ fn run(
 ) -> Result<(Vec<u8>, Session), Failure> {
     let waiter = Waiter::install().unwrap();
     let mut trace = Trace::new(0);
-    let target = KernelTarget {
-        addr,
-        source: None,
-        source_port: None,
-    };
+    let target = kernel_target(addr);
     let deadline = Instant::now() + deadline;
     let mut kernel = KernelStream::new(target, &waiter, deadline, TIMEOUT, &mut trace);
     let mut tls = TlsStream::new(&mut kernel, config);
@@ -363,11 +368,7 @@ fn a_request_at_the_limit_fits_with_tls_records_around_it() {
     });
     let waiter = Waiter::install().unwrap();
     let mut trace = Trace::new(0);
-    let target = KernelTarget {
-        addr,
-        source: None,
-        source_port: None,
-    };
+    let target = kernel_target(addr);
     let deadline = Instant::now() + TIMEOUT;
     let mut bound = RawBound {
         inner: KernelStream::new(target, &waiter, deadline, TIMEOUT, &mut trace),
