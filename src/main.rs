@@ -117,7 +117,7 @@ fn run(argv: Vec<OsString>, waiter: &Waiter) -> Printed {
             if !config.common().sync_close && !detach::sync_close_from_env() {
                 detach::enable();
             }
-            let mut outcome = checks::run(&config, waiter);
+            let mut outcome = checks::run(&config, &checks::Runner::plugin(waiter));
             // -t counts milliseconds, where Nagios plugins count seconds:
             // -v says so before anything else.
             if verbosity >= check_raw::trace::DETAIL {

@@ -84,7 +84,7 @@ fn raw_exchange(tb: &Testbed, real_server: &str, vip: &str, timeout: Duration) -
         let waiter = Waiter::install()?;
         let mut trace = Trace::new(3);
         let deadline = Instant::now() + timeout;
-        let mut path = RawPath::open(&spec, &waiter, deadline, &mut trace)
+        let mut path = RawPath::open(&spec, None, &waiter, deadline, &mut trace)
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         let mut udp = path.udp(UDP_PORT);
         let mut accept = |reply: &[u8]| {

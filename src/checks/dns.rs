@@ -18,9 +18,8 @@ use crate::dns::{answer, Answer, Query};
 use crate::failure::{Failure, Step};
 use crate::outcome::{Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
-use crate::wait::Waiter;
 
-use super::{ms, ByteStream, CheckRun, Datagrams};
+use super::{ms, ByteStream, CheckRun, Datagrams, Runner};
 
 /// How the answer came.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,8 +40,8 @@ struct DnsExchange {
     carried: Carried,
 }
 
-pub fn run(cfg: &DnsConfig, waiter: &Waiter) -> Outcome {
-    let check = CheckRun::new(Mode::Dns, &cfg.common, waiter);
+pub fn run(cfg: &DnsConfig, runner: &Runner) -> Outcome {
+    let check = CheckRun::new(Mode::Dns, &cfg.common, runner);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = match query_id() {
         Ok(id) => ask(&check, cfg, id, &mut trace),

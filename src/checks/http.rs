@@ -15,9 +15,8 @@ use crate::http::{Method, Phase, Progress, Response, ResponseParser};
 use crate::outcome::{Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::tls::TlsStream;
-use crate::wait::Waiter;
 
-use super::{ms, CheckRun};
+use super::{ms, CheckRun, Runner};
 
 /// Body bytes shown at `-vv`.
 const BODY_SHOWN: usize = 4096;
@@ -34,8 +33,8 @@ struct HttpExchange {
     over: String,
 }
 
-pub fn run(mode: Mode, cfg: &HttpConfig, waiter: &Waiter) -> Outcome {
-    let check = CheckRun::new(mode, &cfg.common, waiter);
+pub fn run(mode: Mode, cfg: &HttpConfig, runner: &Runner) -> Outcome {
+    let check = CheckRun::new(mode, &cfg.common, runner);
     let mut trace = Trace::new(cfg.common.verbosity);
     let request = cfg.request.to_bytes();
     let outcome = check.over_stream(&mut trace, |stream| {

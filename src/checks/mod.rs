@@ -33,6 +33,7 @@ use crate::failure::{Failure, Step};
 use crate::net::link::{self, Interface};
 use crate::net::path::{Awaited, Hazard, PathError, PathSpec, RawPath};
 use crate::net::port;
+use crate::net::shared::Engine;
 use crate::net::source;
 use crate::outcome::{Outcome, Perf, State};
 use crate::role::{self, Role};
@@ -43,12 +44,37 @@ use crate::wait::Waiter;
 pub use carrier::{ByteStream, Carrier, Datagrams};
 
 /// Run the check `config` asks for.
-pub fn run(config: &Config, waiter: &Waiter) -> Outcome {
+pub fn run(config: &Config, runner: &Runner) -> Outcome {
     match config {
-        Config::Tcp(cfg) => tcp::run(cfg, waiter),
-        Config::Http(mode, cfg) => http::run(*mode, cfg, waiter),
-        Config::Dns(cfg) => dns::run(cfg, waiter),
-        Config::Vip(cfg) => vip::run(cfg, waiter),
+        Config::Tcp(cfg) => tcp::run(cfg, runner),
+        Config::Http(mode, cfg) => http::run(*mode, cfg, runner),
+        Config::Dns(cfg) => dns::run(cfg, runner),
+        Config::Vip(cfg) => vip::run(cfg, runner),
+    }
+}
+
+/// What carries one run of a check, whoever runs it: the plugin (one run
+/// in its own process, its own packet socket) or check_raw_serve (many
+/// runs through one shared [`Engine`]). The probe is the same either way.
+#[derive(Clone, Copy)]
+pub struct Runner<'r> {
+    /// Wakes on the signals that end a run early (with RST).
+    pub waiter: &'r Waiter,
+    /// When the run began: `-t` counts from here.
+    pub started: Instant,
+    /// The daemon's packet engine; `None`: the run opens its own socket.
+    pub engine: Option<&'r Engine>,
+}
+
+impl<'r> Runner<'r> {
+    /// The plugin's one run: `-t` from the process start, so name lookups
+    /// and set-up count too; its own packet socket.
+    pub fn plugin(waiter: &'r Waiter) -> Runner<'r> {
+        Runner {
+            waiter,
+            started: crate::wait::process_start(),
+            engine: None,
+        }
     }
 }
 
@@ -58,20 +84,23 @@ pub struct CheckRun<'c> {
     pub mode: Mode,
     pub common: &'c Common,
     pub waiter: &'c Waiter,
-    /// `-t` from the process start, so name lookups and set-up count too.
+    /// `-t` from the run's start (the plugin's: the process start).
     pub deadline: Instant,
+    /// The shared packet engine of check_raw_serve, if any.
+    pub engine: Option<&'c Engine>,
     /// The role, once decided: a check that uses two transports (DNS's
     /// TCP retry) must not read a role file that may change in between.
     role: OnceCell<Role>,
 }
 
 impl<'c> CheckRun<'c> {
-    pub fn new(mode: Mode, common: &'c Common, waiter: &'c Waiter) -> CheckRun<'c> {
+    pub fn new(mode: Mode, common: &'c Common, runner: &Runner<'c>) -> CheckRun<'c> {
         CheckRun {
             mode,
             common,
-            waiter,
-            deadline: crate::wait::process_start() + common.timeout,
+            waiter: runner.waiter,
+            deadline: runner.started + common.timeout,
+            engine: runner.engine,
             role: OnceCell::new(),
         }
     }
@@ -270,7 +299,8 @@ impl<'c> CheckRun<'c> {
     ) -> Result<RawPath<'t>, Outcome> {
         let spec = self.path_spec(expect);
         self.may_send(&spec)?;
-        RawPath::open(&spec, self.waiter, self.deadline, trace).map_err(|e| self.path_error(e))
+        RawPath::open(&spec, self.engine, self.waiter, self.deadline, trace)
+            .map_err(|e| self.path_error(e))
     }
 
     /// The rule for callers who are not root (see `privilege`), checked

@@ -13,12 +13,11 @@ use crate::failure::Failure;
 use crate::outcome::{Outcome, State};
 use crate::trace::Trace;
 use crate::transport::tls::TlsStream;
-use crate::wait::Waiter;
 
-use super::{ms, CheckRun};
+use super::{ms, CheckRun, Runner};
 
-pub fn run(cfg: &TcpConfig, waiter: &Waiter) -> Outcome {
-    let check = CheckRun::new(Mode::Tcp, &cfg.common, waiter);
+pub fn run(cfg: &TcpConfig, runner: &Runner) -> Outcome {
+    let check = CheckRun::new(Mode::Tcp, &cfg.common, runner);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = check.over_stream(&mut trace, |stream| {
         let Some(tls) = &cfg.tls else {

@@ -32,9 +32,8 @@ use crate::outcome::{Outcome, State};
 use crate::resend::Backoff;
 use crate::role::{self, Role, RoleSource};
 use crate::trace::{Trace, DETAIL};
-use crate::wait::Waiter;
 
-use super::{ms, CheckRun};
+use super::{ms, CheckRun, Runner};
 
 /// Bytes of random payload in the echo request: the reply must carry them
 /// back, so a forged or stale reply cannot pass for ours.
@@ -42,8 +41,8 @@ const ECHO_PAYLOAD: usize = 16;
 /// Distinct MACs kept of a `--segment` answer; more is a storm, named as such.
 const MAX_CLAIMANTS: usize = 16;
 
-pub fn run(cfg: &VipConfig, waiter: &Waiter) -> Outcome {
-    let check = CheckRun::new(Mode::Vip, &cfg.common, waiter);
+pub fn run(cfg: &VipConfig, runner: &Runner) -> Outcome {
+    let check = CheckRun::new(Mode::Vip, &cfg.common, runner);
     let mut trace = Trace::new(cfg.common.verbosity);
     let outcome = probe(&check, cfg, &mut trace);
     outcome.with_details(trace.into_lines())

@@ -24,6 +24,7 @@ pub mod neigh;
 pub mod path;
 pub mod port;
 pub mod seq;
+pub mod shared;
 pub mod socket;
 pub mod source;
 pub mod tcp;

@@ -24,6 +24,7 @@ use super::conn::Conn;
 use super::datagram::UdpFlow;
 use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
+use super::shared::Engine;
 use super::socket::PacketSocket;
 use super::source::{self, Source};
 use super::tcp::{Seq, TcpParams};
@@ -139,6 +140,7 @@ impl<'a> RawPath<'a> {
     /// Interface, source, port, filtered socket, then ARP/NDP.
     pub fn open(
         spec: &PathSpec,
+        _engine: Option<&Engine>,
         waiter: &'a Waiter,
         deadline: Instant,
         trace: &'a mut Trace,
