@@ -247,6 +247,11 @@ impl<'c> CheckRun<'c> {
     /// Drop every capability before a path that needs none (BACKUP): see
     /// `privilege`. Idempotent.
     fn drop_privilege(&self, trace: &mut Trace) -> Result<(), Outcome> {
+        if self.engine.is_some() {
+            // check_raw_serve keeps CAP_NET_RAW for the packet sockets of
+            // its later runs; a drop here would act on this thread alone.
+            return Ok(());
+        }
         let dropped = crate::privilege::drop_all().map_err(|e| {
             self.unknown(format!("cannot drop the capabilities: {e}; nothing sent"))
         })?;

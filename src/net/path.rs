@@ -140,7 +140,7 @@ impl<'a> RawPath<'a> {
     /// Interface, source, port, filtered socket, then ARP/NDP.
     pub fn open(
         spec: &PathSpec,
-        _engine: Option<&Engine>,
+        engine: Option<&Engine>,
         waiter: &'a Waiter,
         deadline: Instant,
         trace: &'a mut Trace,
@@ -156,12 +156,22 @@ impl<'a> RawPath<'a> {
         let reserved = reserve_ports(spec, src_ip, iface.index)?;
         let local_port = reserved.first().map_or(0, |r| r.port);
         let filter = filter_for(spec, local_port)?;
-        // CAP_NET_RAW is effective for this one call (callers who are not
-        // root run without it until here: `privilege::lower_effective`).
-        crate::privilege::raise_net_raw().map_err(PathError::Privilege)?;
-        let sock = PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
-        // The one step that needed CAP_NET_RAW is done: see `privilege`.
-        let dropped = crate::privilege::drop_all().map_err(PathError::Privilege)?;
+        let (sock, dropped) = match engine {
+            // check_raw_serve keeps CAP_NET_RAW for its life (it opens
+            // sockets as interfaces come): no per-run raise or drop, which
+            // would act on this worker thread alone.
+            Some(engine) => (engine.open(iface.index, &filter)?, None),
+            None => {
+                // CAP_NET_RAW is effective for this one call (callers who
+                // are not root run without it until here:
+                // `privilege::lower_effective`).
+                crate::privilege::raise_net_raw().map_err(PathError::Privilege)?;
+                let sock = PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
+                // The one step that needed CAP_NET_RAW is done: see `privilege`.
+                let dropped = crate::privilege::drop_all().map_err(PathError::Privilege)?;
+                (sock, Some(dropped))
+            }
+        };
         let mtu = sock.mtu(&iface.name).unwrap_or(1500);
         let ip_id = random_u32().map_err(PathError::Random)? as u16;
         let hazards = if awaits_flow(spec, Proto::Tcp) {
@@ -185,12 +195,14 @@ impl<'a> RawPath<'a> {
                 SocketAddr::new(src_ip, local_port)
             )
         });
-        wire.trace.line(DETAIL, || {
-            format!(
-                "capabilities dropped: {} after the packet socket opened",
-                dropped.describe()
-            )
-        });
+        if let Some(dropped) = dropped {
+            wire.trace.line(DETAIL, || {
+                format!(
+                    "capabilities dropped: {} after the packet socket opened",
+                    dropped.describe()
+                )
+            });
+        }
         for hazard in &hazards {
             wire.trace.line(DETAIL, || format!("warning: {hazard}"));
         }
