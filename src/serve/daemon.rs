@@ -37,7 +37,7 @@ use super::reload::{reloaded_line, Fate, ReloadPlan};
 use super::schedule::Schedule;
 use super::state::{Health, RiseFall};
 use super::statefile::StateDir;
-use super::{load, log};
+use super::{count_checks, load, log};
 
 /// How long the workers get to end their runs after SIGTERM: an
 /// interrupted run sends its RST and closes its socket in milliseconds;
@@ -147,8 +147,8 @@ impl Daemon {
     /// the exit code.
     pub fn run(mut self, bell: &Doorbell, reload: &AtomicBool) -> i32 {
         log::line(format!(
-            "started: {} checks from {}, state files in {}",
-            self.checks.len(),
+            "started: {} from {}, state files in {}",
+            count_checks(self.checks.len()),
             self.path.display(),
             self.states.dir().display()
         ));
@@ -406,8 +406,8 @@ impl Daemon {
             .filter(|w| w.machine.health() == Health::Up)
             .count();
         format!(
-            "{} checks: {up} up, {} down",
-            self.checks.len(),
+            "{}: {up} up, {} down",
+            count_checks(self.checks.len()),
             self.checks.len() - up
         )
     }

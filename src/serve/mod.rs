@@ -210,6 +210,15 @@ pub fn panic_message() -> String {
     pool::take_panic()
 }
 
+/// `1 check`, `3 checks`: in every line that counts them.
+pub fn count_checks(n: usize) -> String {
+    if n == 1 {
+        "1 check".into()
+    } else {
+        format!("{n} checks")
+    }
+}
+
 /// Read `path`, names resolved within each check's `-t` from now.
 pub(crate) fn load(path: &Path, waiter: &Waiter) -> Result<ServeConfig, Vec<ConfigError>> {
     let start = Instant::now();

@@ -108,8 +108,8 @@ pub fn report(results: &[(String, Outcome)], elapsed: Duration, verbose: bool) -
     let [ok, warning, critical, unknown] = counts;
     let perf = |label: &str, v: usize| format!("{label}={v};;;0;{n}");
     let mut out = format!(
-        "{SERVICE} {worst} - {n} check{}: {ok} ok, {warning} warning, {critical} critical, {unknown} unknown | {} {} {} {} time={:.3}s;;;0\n",
-        if n == 1 { "" } else { "s" },
+        "{SERVICE} {worst} - {}: {ok} ok, {warning} warning, {critical} critical, {unknown} unknown | {} {} {} {} time={:.3}s;;;0\n",
+        super::count_checks(n),
         perf("ok", ok),
         perf("warning", warning),
         perf("critical", critical),

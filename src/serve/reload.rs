@@ -79,9 +79,9 @@ impl ReloadPlan {
 /// The log line of a reload that took.
 pub fn reloaded_line(path: &std::path::Path, plan: &ReloadPlan) -> String {
     format!(
-        "reloaded {}: {} checks ({} added, {} removed, {} kept)",
+        "reloaded {}: {} ({} added, {} removed, {} kept)",
         path.display(),
-        plan.fates.len(),
+        super::count_checks(plan.fates.len()),
         plan.added(),
         plan.removed.len(),
         plan.kept()
