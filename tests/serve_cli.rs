@@ -301,7 +301,9 @@ fn the_daemon_writes_states_reloads_and_stops_on_sigterm_within_a_second() {
     let s = bed_setup("interval = \"1s\"\nrise = 1\nfall = 1");
     // rs2 left a 1 from an earlier life: kept at start, then fails closed.
     fs::write(s.state_dir.join("rs2"), "1\n").unwrap();
-    let daemon = tb.spawn("lb", &check_raw_bin(SERVE), &["--config", s.config(), "-v"]);
+    // Held until the end: the link goes with the last holder.
+    let bin = check_raw_bin(SERVE);
+    let daemon = tb.spawn("lb", &bin, &["--config", s.config(), "-v"]);
     let up = wait_state(&s.state_dir.join("rs1"), "1\n", Duration::from_secs(5));
     let down = wait_state(&s.state_dir.join("rs2"), "0\n", Duration::from_secs(5));
     // SIGHUP with rs2 gone: its file goes, rs1 keeps its state.
@@ -369,4 +371,66 @@ fn the_daemon_writes_states_reloads_and_stops_on_sigterm_within_a_second() {
     );
     assert!(r.stdout.is_empty(), "{r}");
     assert_nothing_left_open(&tb, "rs1", PORT, &r);
+}
+
+#[test]
+fn systemd_hears_ready_reloading_watchdog_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    require!(Need::Testbed);
+    let tb = Testbed::new();
+    let s = bed_setup("interval = \"1s\"");
+    // A path socket: the daemon runs in another network namespace, where
+    // an abstract one would not be seen.
+    let path = s.dir.path().join("notify");
+    let systemd = UnixDatagram::bind(&path).unwrap();
+    systemd
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let bin = check_raw_bin(SERVE);
+    let mut cmd = std::process::Command::new("ip");
+    cmd.args(["netns", "exec", tb.ns("lb")])
+        .arg(&*bin)
+        .args(["--config", s.config()])
+        .env("NOTIFY_SOCKET", &path)
+        .env("WATCHDOG_USEC", "200000");
+    let daemon = spawn(cmd);
+    let mut buf = [0u8; 512];
+    let mut next = || {
+        let n = systemd.recv(&mut buf).expect("a notification within 5 s");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let ready = next();
+    // Both states were written before READY=1.
+    assert_eq!(s.state("rs1").as_deref(), Some("0\n"));
+    assert_eq!(s.state("rs2").as_deref(), Some("0\n"));
+    assert_eq!(ready, "READY=1\nSTATUS=2 checks: 0 up, 2 down");
+    // The watchdog: every 100 ms (half of WATCHDOG_USEC).
+    let start = Instant::now();
+    let pings = (0..3).filter(|_| next() == "WATCHDOG=1").count();
+    assert!(pings >= 2, "{pings} of 3 were WATCHDOG=1");
+    assert!(start.elapsed() < Duration::from_secs(2));
+    daemon.signal(libc::SIGHUP);
+    let mut seen = Vec::new();
+    for _ in 0..20 {
+        let m = next();
+        if m != "WATCHDOG=1" {
+            seen.push(m);
+        }
+        if seen.len() == 2 {
+            break;
+        }
+    }
+    assert!(
+        seen[0].starts_with("RELOADING=1\nSTATUS=reloading\nMONOTONIC_USEC="),
+        "{seen:?}"
+    );
+    assert!(
+        seen[1].starts_with("READY=1\nSTATUS=2 checks: "),
+        "{seen:?}"
+    );
+    daemon.signal(libc::SIGTERM);
+    let stopping = (0..20).map(|_| next()).find(|m| m != "WATCHDOG=1");
+    assert_eq!(stopping.as_deref(), Some("STOPPING=1\nSTATUS=stopping"));
+    let r = daemon.wait(Duration::from_secs(5));
+    assert_eq!(r.code, Some(0), "{r}");
 }

@@ -178,12 +178,20 @@ fn run(path: &Path, verbose: bool, waiter: Arc<Waiter>) -> Served {
         Ok(flag) => flag,
         Err(e) => return Served::errors(&[format!("cannot install the SIGHUP handler: {e}")]),
     };
-    match daemon::Daemon::start(path, verbose, waiter, &bell) {
+    match daemon::Daemon::start(path, verbose, Arc::clone(&waiter), &bell) {
         Ok(d) => Served {
             stdout: String::new(),
             stderr: String::new(),
             code: d.run(&bell, &reload),
         },
+        // Stopped while starting (a name lookup cut short): no error.
+        Err(_) if waiter.pending().is_some() => {
+            let sig = waiter.pending().map_or("a signal", |s| s.name());
+            Served {
+                code: 0,
+                ..Served::errors(&[format!("stopping on {sig}")])
+            }
+        }
         Err(lines) => Served::errors(&lines),
     }
 }
