@@ -434,3 +434,52 @@ fn systemd_hears_ready_reloading_watchdog_and_stopping() {
     let r = daemon.wait(Duration::from_secs(5));
     assert_eq!(r.code, Some(0), "{r}");
 }
+
+#[test]
+fn a_panicking_run_is_its_unknown_and_the_daemon_lives_on() {
+    require!(Need::Testbed);
+    let tb = Testbed::new();
+    let s = bed_setup("interval = \"600ms\"");
+    let bin = check_raw_bin(SERVE);
+    let with_panic = |args: &[&str]| {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", tb.ns("lb")])
+            .arg(&*bin)
+            .args(args)
+            .env("CHECK_RAW_SELF_TEST_PANIC", "1");
+        spawn(cmd)
+    };
+    let r = with_panic(&["--once", "--config", s.config()]).wait(Duration::from_secs(10));
+    assert_eq!(r.code, Some(3), "{r}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "CHECK_RAW_SERVE UNKNOWN - 2 checks: 0 ok, 0 warning, 0 critical, 2 unknown"
+        ),
+        "{r}"
+    );
+    for (line, name) in lines[1..].iter().zip(["rs1", "rs2"]) {
+        let want =
+            format!("{name}: RAW_TCP UNKNOWN - internal error, please report: self-test panic");
+        assert!(line.starts_with(&want), "{r}");
+    }
+    assert!(r.stderr.is_empty(), "no panic report on stderr\n{r}");
+    // The daemon: runs panic again and again, it keeps running them.
+    let daemon = with_panic(&["--config", s.config(), "-v"]);
+    std::thread::sleep(Duration::from_millis(1600));
+    daemon.signal(libc::SIGTERM);
+    let r = daemon.wait(Duration::from_secs(5));
+    assert_eq!(r.code, Some(0), "{r}");
+    let runs = r
+        .stderr
+        .lines()
+        .filter(|l| {
+            l.contains(": RAW_TCP UNKNOWN - internal error, please report: self-test panic")
+        })
+        .count();
+    assert!(
+        runs >= 4,
+        "{runs} runs logged in 1.6 s of two checks every 600 ms\n{r}"
+    );
+    assert_eq!(s.state("rs1").as_deref(), Some("0\n"), "{r}");
+}
