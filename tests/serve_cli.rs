@@ -483,3 +483,41 @@ fn a_panicking_run_is_its_unknown_and_the_daemon_lives_on() {
     );
     assert_eq!(s.state("rs1").as_deref(), Some("0\n"), "{r}");
 }
+
+#[test]
+fn https_runs_fit_a_worker_thread() {
+    // The deepest runs there are (openssl's handshake, a 1 MiB body
+    // hashed and searched by a regex) on the workers' small stacks, in
+    // both roles.
+    use harness::tls_bed::{TlsBed, HTTPS};
+    require!(Need::Testbed, NGINX);
+    let bed = TlsBed::new();
+    let backup = RoleFile::backup();
+    let https = |path: &str, extra: &str| {
+        format!(
+            "check_raw_http --ssl -t 5000 -S 200 {extra} {IFACE} {RS1} {VIP} {HTTPS} {TLS_HOST} {path}"
+        )
+    };
+    let s = Setup::new(
+        "interval = \"10s\"",
+        &[
+            ("health", &https("/health", "")),
+            ("big1m", &https("/big1m", "--regex '[a-z]+'")),
+            (
+                "backup",
+                &https("/health", &format!("-r {}", backup.path())),
+            ),
+        ],
+    );
+    let bin = check_raw_bin(SERVE);
+    let r = bed.tb.run("lb", &bin, &["--once", "--config", s.config()]);
+    assert!(
+        r.signal.is_none(),
+        "died by a signal (a stack overflow?)\n{r}"
+    );
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{r}");
+    assert!(lines[1].starts_with("health: RAW_HTTP OK - "), "{r}");
+    assert!(lines[2].starts_with("big1m: RAW_HTTP "), "{r}");
+    assert!(lines[3].starts_with("backup: RAW_HTTP OK - "), "{r}");
+}

@@ -39,13 +39,16 @@ use crate::wait::{Ringer, Waiter};
 
 use super::config::CheckSpec;
 
-/// Each worker's stack. A run's deepest path (an HTTPS check: openssl's
-/// handshake under the probe, the response parser) stays well below
-/// 128 KiB; twice that again leaves room for what was not measured,
-/// since an overflow would abort the daemon. Untouched pages cost nothing.
-pub const STACK_SIZE: usize = 512 * 1024;
+/// Each worker's stack. The deepest runs there are (an HTTPS check in
+/// either role: openssl's handshake under the probe, a 1 MiB body hashed
+/// and searched by a regex) pass on 48 KiB (measured with
+/// tests/serve_cli.rs's `https_runs_fit_a_worker_thread`); five times that
+/// leaves room for what was not measured, since an overflow would abort
+/// the daemon. Untouched pages cost nothing.
+pub const STACK_SIZE: usize = 256 * 1024;
 
-/// The most threads a pool starts: 512 runs in flight is a configuration
+/// The most threads a pool starts (128 MiB of stacks reserved, little of
+/// it touched): 512 runs in flight is a configuration
 /// of thousands of checks, all timing out. Beyond it runs wait their turn
 /// (and are counted as skipped when their turn comes too late).
 pub const MAX_WORKERS: usize = 512;
