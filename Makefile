@@ -7,7 +7,7 @@
 #   make lint     rustfmt and clippy, as CI runs them
 #   make bench    timing and memory goals, measured in the testbed (root)
 #   make install  PREFIX=/usr/local DESTDIR= (what goes where: below)
-#   make deb      the Debian package, in target/deb/
+#   make deb      the Debian package, in target/deb/ (DEBDIR=)
 #
 # demo, test, bench, lint and deb first install the Debian packages they
 # need that are missing (as root; otherwise they say which): tests/deps.sh
@@ -66,8 +66,14 @@ EXAMPLES  := packaging/keepalived/keepalived.conf.example \
              packaging/sysctl/90-check_raw-real-server.conf \
              packaging/serve.toml
 DEPS      := tests/deps.sh
-# A rustup toolchain is not a Debian package: skip the Build-Depends check then.
-DEB_NODEPS := $(if $(filter /usr/bin/%,$(shell command -v rustc)),,-d)
+# make deb: where the packages go (a directory of their own: it is
+# emptied first), and CHECK_RAW_BIN=PATH to package a binary built already
+# instead of building one (debian/rules copies it).
+DEBDIR       ?= target/deb
+CHECK_RAW_BIN ?=
+# A rustup toolchain is not a Debian package, and a binary built already
+# needs none: skip the Build-Depends check then.
+DEB_NODEPS := $(if $(CHECK_RAW_BIN),-d,$(if $(filter /usr/bin/%,$(shell command -v rustc)),,-d))
 
 .PHONY: all build demo test lint bench install install-files deb clean
 
@@ -167,13 +173,15 @@ install-files:
 # land in target/deb/ (and its clean does not remove our target/).
 deb:
 	@$(DEPS) deb
-	rm -rf target/deb && mkdir -p target/deb/check-raw
+	@test -n "$(DEBDIR)" || { echo "make deb: DEBDIR is empty" >&2; exit 1; }
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/check-raw
 	tar --exclude=./target --exclude=./fuzz/target --exclude=./.git --exclude=./debian \
-		-cf - . | tar -C target/deb/check-raw -xf -
-	cp -r packaging/debian target/deb/check-raw/debian
-	cd target/deb/check-raw && dpkg-buildpackage -us -uc -b $(DEB_NODEPS)
-	rm -rf target/deb/check-raw
-	@ls target/deb/*.deb
+		-cf - . | tar -C $(DEBDIR)/check-raw -xf -
+	cp -r packaging/debian $(DEBDIR)/check-raw/debian
+	cd $(DEBDIR)/check-raw && CHECK_RAW_BIN=$(abspath $(CHECK_RAW_BIN)) \
+		dpkg-buildpackage -us -uc -b $(DEB_NODEPS)
+	rm -rf $(DEBDIR)/check-raw
+	@ls $(DEBDIR)/*.deb
 
 clean:
 	$(CARGO) clean
