@@ -178,7 +178,7 @@ deb:
 	tar --exclude=./target --exclude=./fuzz/target --exclude=./.git --exclude=./debian \
 		-cf - . | tar -C $(DEBDIR)/check-raw -xf -
 	cp -r packaging/debian $(DEBDIR)/check-raw/debian
-	cd $(DEBDIR)/check-raw && CHECK_RAW_BIN=$(abspath $(CHECK_RAW_BIN)) \
+	cd $(DEBDIR)/check-raw && DEB_CHECK_RAW_BIN=$(abspath $(CHECK_RAW_BIN)) \
 		dpkg-buildpackage -us -uc -b $(DEB_NODEPS)
 	rm -rf $(DEBDIR)/check-raw
 	@ls $(DEBDIR)/*.deb
