@@ -66,9 +66,10 @@ EXAMPLES  := packaging/keepalived/keepalived.conf.example \
              packaging/sysctl/90-check_raw-real-server.conf \
              packaging/serve.toml
 DEPS      := tests/deps.sh
-# make deb: where the packages go (a directory of their own: it is
-# emptied first), and CHECK_RAW_BIN=PATH to package a binary built already
-# instead of building one (debian/rules copies it).
+# make deb: where the packages go (a directory of their own, emptied
+# first; outside the tree or under target/, which the copy leaves out),
+# and CHECK_RAW_BIN=PATH to package a binary built already instead of
+# building one (debian/rules copies it).
 DEBDIR       ?= target/deb
 CHECK_RAW_BIN ?=
 # A rustup toolchain is not a Debian package, and a binary built already
