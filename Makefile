@@ -92,6 +92,7 @@ bench:
 	@$(DEPS) bench
 	$(cargo-build)
 	$(CARGO) bench --locked --bench timing
+	$(CARGO) bench --locked --bench serve
 
 lint:
 	@$(DEPS) lint
