@@ -34,6 +34,8 @@ mod checker;
 mod configs;
 #[path = "serve/driver.rs"]
 mod driver;
+#[path = "serve/flip.rs"]
+mod flip;
 
 use std::fs;
 use std::path::Path;
@@ -42,7 +44,8 @@ use std::time::{Duration, Instant};
 
 use bed::{targets, Servers, Target};
 use checker::Checker;
-use configs::{keepalived_conf, serve_toml, tcp_command, KeepalivedCheck, BLACKBOX_YML};
+use configs::{http_command, keepalived_conf, tcp_command, KeepalivedCheck, BLACKBOX_YML};
+use flip::Serve;
 use driver::ProbeLoop;
 use harness::keepalived::{build_ipvs_stub, KEEPALIVED};
 use harness::*;
@@ -51,6 +54,14 @@ use harness::*;
 const WARMUP: Duration = Duration::from_secs(3);
 const BLACKBOX: &str = "/usr/bin/prometheus-blackbox-exporter";
 const BLACKBOX_PORT: u16 = 9115;
+/// Every row once, TCP_CHECK and check_raw_serve a second time (the host
+/// is shared: the lower of two is the less disturbed, and the ratio that
+/// matters most gets it), the flooded ones, then the flip timing: ~4 min.
+const DEFAULT_ROWS: &str =
+    "tcp,serve,http,serve_http,blackbox,misc,tcp,serve,tcp_flood,serve_flood,flip";
+const SCALE_ROWS: &str = "tcp,serve";
+/// Flooded rows run under this long a flood (more than warm-up + window).
+const FLOOD_SECS: u32 = 120;
 
 /// What one run measures.
 struct Plan {
@@ -119,35 +130,54 @@ fn main() {
     let list = targets(plan.targets);
     let servers = Servers::start(&tb, plan.targets.div_ceil(2) as u16);
     let dir = TempDir::new();
-    // CHECK_RAW_BENCH_ROWS=tcp,serve: only those rows (the first one is
-    // the ratios' base).
+    // CHECK_RAW_BENCH_ROWS=tcp,serve: only those rows, in that order; a
+    // kind listed twice is measured twice (the table keeps the lower CPU
+    // per check and notes both). The first kind is the ratios' base.
     let wanted = std::env::var("CHECK_RAW_BENCH_ROWS").unwrap_or_else(|_| {
-        if plan.scale { "tcp,serve" } else { "tcp,http,blackbox,misc,serve" }.into()
+        if plan.scale { SCALE_ROWS } else { DEFAULT_ROWS }.into()
     });
-    let mut rows = Vec::new();
-    for kind in wanted.split(',') {
-        rows.push(match kind.trim() {
-            "tcp" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::Tcp),
-            "http" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::HttpGet),
-            "misc" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::Misc),
+    let mut rows: Vec<(String, Row)> = Vec::new();
+    let mut flip = None;
+    for kind in wanted.split(',').map(str::trim) {
+        eprintln!("bench: {kind}");
+        let row = match kind {
+            "tcp" | "tcp_flood" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::Tcp, kind),
+            "http" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::HttpGet, kind),
+            "misc" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::Misc, kind),
             "blackbox" => blackbox_row(&tb, &servers, &plan, &list, &dir),
-            "serve" => serve_row(&tb, &servers, &plan, &list, &dir),
-            other => Row::missing(other, "", "unknown row (tcp, http, blackbox, misc, serve)".into()),
-        });
+            "serve" | "serve_http" | "serve_flood" => serve_row(&tb, &servers, &plan, &list, kind),
+            "flip" => {
+                flip = Some(flip::run(&tb, &list));
+                continue;
+            }
+            other => Row::missing(other, "", format!("unknown row (of {DEFAULT_ROWS})")),
+        };
+        rows.push((kind.to_owned(), row));
     }
+    let rows = best_of(rows);
     print_table(&plan, &rows);
+    if plan.scale {
+        scale_goals(&rows);
+    }
+    if let Some(flip) = flip {
+        println!();
+        println!("{flip}");
+    }
     drop(servers);
 }
 
-/// Runs `checker` through the warm-up and the window: its row.
+/// Runs `checker` through the warm-up and the window (under a UDP flood
+/// at `lb` if `flooded`): its row.
 fn measure(
     tb: &Testbed,
     servers: &Servers,
     plan: &Plan,
-    name: &str,
-    path: &'static str,
+    (name, path): (&str, &'static str),
+    flooded: bool,
     mut checker: Checker,
 ) -> Row {
+    let flood = flooded.then(|| Flood::start(tb, FLOOD_SECS));
+    let rx0 = lb_rx_packets(tb);
     thread::sleep(WARMUP);
     if !checker.running() {
         return Row::missing(
@@ -162,20 +192,29 @@ fn measure(
     let secs = t0.elapsed().as_secs_f64();
     let rss_kib = checker.peak_rss_kib();
     let mut note = String::new();
-    if !checker.running() {
-        note = format!("exited in the window: {}", checker.log_tail(5));
+    if flood.is_some() {
+        let rate = (lb_rx_packets(tb) - rx0) as f64 / (secs + WARMUP.as_secs_f64());
+        note.push_str(&format!("flood {rate:.0} packets/s at lb; "));
     }
-    let checks = syn1 - syn0;
-    let expected = (plan.targets as f64 * secs).round() as u64;
+    drop(flood);
+    if !checker.running() {
+        note.push_str(&format!("exited in the window: {}; ", checker.log_tail(5)));
+    }
+    let log = checker.log();
+    let late = log.matches("thread timer expired").count();
+    if late > 0 {
+        note.push_str(&format!("keepalived logged {late} late timers; "));
+    }
     if std::env::var_os("CHECK_RAW_BENCH_LOG").is_some() {
         eprintln!("--- {} log (last lines) ---\n{}", checker.what, checker.log_tail(30));
     }
+    note.push_str(&format!("load {}", loadavg()));
     checker.stop();
     Row {
         checker: name.to_owned(),
         path,
-        checks,
-        expected,
+        checks: syn1 - syn0,
+        expected: (plan.targets as f64 * secs).round() as u64,
         cpu_ns: cpu1 - cpu0,
         rss_kib,
         note,
@@ -188,22 +227,19 @@ fn keepalived_row(
     plan: &Plan,
     list: &[Target],
     check: KeepalivedCheck,
+    kind: &str,
 ) -> Row {
-    let (name, path, what) = match check {
-        KeepalivedCheck::Tcp => (
-            "keepalived TCP_CHECK",
-            "kernel TCP to RS:port",
-            "ka_tcp",
-        ),
-        KeepalivedCheck::HttpGet => (
+    let flooded = kind.ends_with("_flood");
+    let (name, path) = match (check, flooded) {
+        (KeepalivedCheck::Tcp, false) => ("keepalived TCP_CHECK", "kernel TCP to RS:port"),
+        (KeepalivedCheck::Tcp, true) => ("keepalived TCP_CHECK, flooded", "kernel TCP to RS:port"),
+        (KeepalivedCheck::HttpGet, _) => (
             "keepalived HTTP_GET /health",
-            "kernel TCP to RS:port, GET, MD5",
-            "ka_http",
+            "kernel TCP to RS:port, GET, MD5 of the body",
         ),
-        KeepalivedCheck::Misc => (
+        (KeepalivedCheck::Misc, _) => (
             "keepalived MISC_CHECK `check_raw_tcp -t 800`",
-            "fork+exec per check; frames to VIP at RS's MAC",
-            "ka_misc",
+            "a fork and exec per check; frames to the VIP at RS's MAC",
         ),
     };
     for (tool, pkg) in [(KEEPALIVED, "keepalived"), ("gcc", "gcc")] {
@@ -240,8 +276,8 @@ fn keepalived_row(
         ("IPVS_STUB_LOG", p("ipvs.log")),
     ];
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    match Checker::start(tb, "lb", what, &argv, &env, dir.path()) {
-        Ok(c) => measure(tb, servers, plan, name, path, c),
+    match Checker::start(tb, "lb", &format!("ka_{kind}"), &argv, &env, dir.path()) {
+        Ok(c) => measure(tb, servers, plan, (name, path), flooded, c),
         Err(e) => Row::missing(name, path, e),
     }
 }
@@ -282,62 +318,82 @@ fn blackbox_row(
     }
     let limit = WARMUP + plan.window + Duration::from_secs(10);
     let probes = ProbeLoop::start(tb.ns("lb"), BLACKBOX_PORT, list, limit);
-    let mut row = measure(tb, servers, plan, name, path, checker);
+    let mut row = measure(tb, servers, plan, (name, path), false, checker);
     let (sent, ok, bad) = probes.finish();
     row.note = format!(
-        "{}{} probes sent in all, {ok} `probe_success 1`, {bad} failed",
-        row.note,
-        sent
+        "{sent} probes sent in all, {ok} `probe_success 1`, {bad} failed; {}",
+        row.note
     );
     row
 }
 
-fn serve_row(
-    tb: &Testbed,
-    servers: &Servers,
-    plan: &Plan,
-    list: &[Target],
-    dir: &TempDir,
-) -> Row {
-    let name = "check_raw_serve `check_raw_tcp -t 800`";
-    let path = "one process, frames to VIP at RS's MAC";
-    let help = run_local(Path::new(CHECK_RAW), &["serve", "--help"]);
-    if help.code != Some(0) {
-        return Row::missing(name, path, "not built (`check_raw serve --help` fails)".into());
-    }
-    let state = dir.path().join("state");
-    fs::create_dir_all(&state).expect("state dir");
-    let conf = dir.write(
-        "serve.toml",
-        serve_toml(list, &state, |t| tcp_command("check_raw_tcp", t)).as_bytes(),
-    );
-    let bin = check_raw_bin("check_raw_serve");
-    let argv = vec![
-        bin.display().to_string(),
-        "--config".into(),
-        conf.display().to_string(),
-    ];
-    let checker = match Checker::start(tb, "lb", "serve", &argv, &[], dir.path()) {
+/// check_raw_serve, one `[[check]]` per target: `check_raw_tcp -t 800`
+/// (`serve`, `serve_flood`) or `check_raw_http_get -t 800 ... /health MD5`
+/// (`serve_http`).
+fn serve_row(tb: &Testbed, servers: &Servers, plan: &Plan, list: &[Target], kind: &str) -> Row {
+    let (name, path) = match kind {
+        "serve_http" => (
+            "check_raw_serve `check_raw_http_get -t 800 ... /health MD5`",
+            "one process, frames to the VIP at RS's MAC, GET, MD5 of the body",
+        ),
+        "serve_flood" => (
+            "check_raw_serve `check_raw_tcp -t 800`, flooded",
+            "one process, frames to the VIP at RS's MAC",
+        ),
+        _ => (
+            "check_raw_serve `check_raw_tcp -t 800`",
+            "one process, frames to the VIP at RS's MAC",
+        ),
+    };
+    let dir = TempDir::new();
+    let command = |t: &Target| {
+        if kind == "serve_http" {
+            http_command(t)
+        } else {
+            tcp_command("check_raw_tcp", t)
+        }
+    };
+    let checker = match Serve::start(tb, &dir, list, command, kind) {
         Ok(c) => c,
         Err(e) => return Row::missing(name, path, e),
     };
-    let log = dir.path().join("serve.log");
-    let mut row = measure(tb, servers, plan, name, path, checker);
-    let up = fs::read_dir(&state)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| fs::read_to_string(e.path()).is_ok_and(|s| s == "1\n"))
-                .count()
-        })
-        .unwrap_or(0);
-    let log = fs::read_to_string(log).unwrap_or_default();
-    row.note = format!(
-        "{}{up} of {} state files `1`; {} log lines",
-        row.note,
-        list.len(),
-        log.lines().count()
-    );
+    let mut row = measure(tb, servers, plan, (name, path), kind == "serve_flood", checker.checker);
+    let up = flip::count_state(&checker.state, "1\n");
+    row.note = format!("{up} of {} state files `1`; {}", list.len(), row.note);
     row
+}
+
+/// Rows of the same kind measured more than once: the one with the lower
+/// CPU per check, the others' figures noted.
+fn best_of(rows: Vec<(String, Row)>) -> Vec<Row> {
+    let mut out: Vec<(String, Row, Vec<String>)> = Vec::new();
+    for (kind, row) in rows {
+        let figure = row
+            .us_per_check()
+            .map_or("-".to_owned(), |us| format!("{us:.0}"));
+        match out.iter_mut().find(|(k, _, _)| *k == kind) {
+            Some((_, best, figures)) => {
+                figures.push(figure);
+                let better = match (row.us_per_check(), best.us_per_check()) {
+                    (Some(a), Some(b)) => a < b,
+                    (Some(_), None) => true,
+                    _ => false,
+                };
+                if better {
+                    *best = row;
+                }
+            }
+            None => out.push((kind, row, vec![figure])),
+        }
+    }
+    out.into_iter()
+        .map(|(_, mut row, figures)| {
+            if figures.len() > 1 {
+                row.note = format!("rounds: {} µs; {}", figures.join(", "), row.note);
+            }
+            row
+        })
+        .collect()
 }
 
 fn print_table(plan: &Plan, rows: &[Row]) {
@@ -367,6 +423,35 @@ fn print_table(plan: &Plan, rows: &[Row]) {
             r.checker, r.path, r.checks, r.expected, r.rss_kib, r.note
         );
     }
+}
+
+/// `serve-scale`'s goals for the check_raw_serve rows: every check every
+/// interval (SYNs within 2% of targets × seconds), peak RSS ≤ 64 MiB.
+fn scale_goals(rows: &[Row]) {
+    for r in rows.iter().filter(|r| r.checker.starts_with("check_raw_serve")) {
+        if r.expected == 0 {
+            println!("\n{}: {}", r.checker, r.note);
+            continue;
+        }
+        let pct = r.checks as f64 / r.expected as f64 * 100.0;
+        let met = |ok: bool| if ok { "met" } else { "NOT met" };
+        println!(
+            "\n{}: {} SYNs of {} expected ({pct:.1}%, goal within 2%: {}); peak RSS {} KiB (goal ≤ 65536: {}).",
+            r.checker,
+            r.checks,
+            r.expected,
+            met((pct - 100.0).abs() <= 2.0),
+            r.rss_kib,
+            met(r.rss_kib > 0 && r.rss_kib <= 65536),
+        );
+    }
+}
+
+/// The 1-, 5- and 15-minute load averages: how shared the host was.
+fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// Date, CPU model, core count and kernel, for the table's caption.

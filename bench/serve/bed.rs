@@ -54,7 +54,6 @@ pub fn targets(n: usize) -> Vec<Target> {
 pub struct Servers {
     nginx: Vec<Child>,
     dir: TempDir,
-    last_port: u16,
 }
 
 impl Servers {
@@ -66,7 +65,6 @@ impl Servers {
         let mut servers = Servers {
             nginx: Vec::new(),
             dir,
-            last_port,
         };
         for (host, _) in REAL_SERVERS {
             let root = servers.dir.path().join(host);
@@ -135,10 +133,6 @@ impl Servers {
                     .unwrap_or_else(|| panic!("no counter in {out}"))
             })
             .sum()
-    }
-
-    pub fn last_port(&self) -> u16 {
-        self.last_port
     }
 }
 

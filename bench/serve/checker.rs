@@ -74,11 +74,6 @@ impl Checker {
         self.group.usage_ns()
     }
 
-    /// The checker's own pid.
-    pub fn pid(&self) -> i32 {
-        self.child.as_ref().map_or(0, |c| c.id() as i32)
-    }
-
     /// Peak RSS of the processes in its group now (VmHWM summed), KiB.
     pub fn peak_rss_kib(&self) -> u64 {
         cgroup::peak_rss_kib(&self.group.pids())
