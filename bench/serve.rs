@@ -186,12 +186,17 @@ fn measure(
             format!("exited during the warm-up: {}", checker.log_tail(5)),
         );
     }
+    let runs0 = runs_logged(&checker.log());
     let (cpu0, syn0, t0) = (checker.cpu_ns(), servers.syns(tb), Instant::now());
     thread::sleep(plan.window);
     let (cpu1, syn1) = (checker.cpu_ns(), servers.syns(tb));
+    let runs = runs_logged(&checker.log()) - runs0;
     let secs = t0.elapsed().as_secs_f64();
     let rss_kib = checker.peak_rss_kib();
     let mut note = String::new();
+    if runs > 0 {
+        note.push_str(&format!("{runs} runs logged (`-v`); "));
+    }
     if flood.is_some() {
         let rate = (lb_rx_packets(tb) - rx0) as f64 / (secs + WARMUP.as_secs_f64());
         note.push_str(&format!("flood {rate:.0} packets/s at lb; "));
@@ -445,6 +450,14 @@ fn scale_goals(rows: &[Row]) {
             met(r.rss_kib > 0 && r.rss_kib <= 65536),
         );
     }
+}
+
+/// check_raw_serve's `-v` lines of a log, each `NAME: <status line>` of
+/// one run (the cross-check of the SYN count).
+fn runs_logged(log: &str) -> usize {
+    log.lines()
+        .filter(|l| l.starts_with("check_raw_serve: ") && l.contains(": CHECK_RAW_"))
+        .count()
 }
 
 /// The 1-, 5- and 15-minute load averages: how shared the host was.
