@@ -453,10 +453,16 @@ fn scale_goals(rows: &[Row]) {
 }
 
 /// check_raw_serve's `-v` lines of a log, each `NAME: <status line>` of
-/// one run (the cross-check of the SYN count).
+/// one run (the cross-check of the SYN count); state changes, which also
+/// quote a status line, say `(was ...)`.
 fn runs_logged(log: &str) -> usize {
     log.lines()
-        .filter(|l| l.starts_with("check_raw_serve: ") && l.contains(": CHECK_RAW_"))
+        .filter(|l| l.starts_with("check_raw_serve: ") && !l.contains("(was "))
+        .filter(|l| {
+            [" OK - ", " WARNING - ", " CRITICAL - ", " UNKNOWN - "]
+                .iter()
+                .any(|s| l.contains(s))
+        })
         .count()
 }
 
