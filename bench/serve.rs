@@ -22,8 +22,6 @@
 //! and keepalived's TCP_CHECK only: SYNs against targets × seconds and the
 //! daemon's peak RSS (VmHWM). Never part of `make test` (a bench target).
 
-#[path = "../tests/harness/mod.rs"]
-mod harness;
 #[path = "serve/bed.rs"]
 mod bed;
 #[path = "serve/cgroup.rs"]
@@ -36,6 +34,8 @@ mod configs;
 mod driver;
 #[path = "serve/flip.rs"]
 mod flip;
+#[path = "../tests/harness/mod.rs"]
+mod harness;
 
 use std::fs;
 use std::path::Path;
@@ -45,8 +45,8 @@ use std::time::{Duration, Instant};
 use bed::{targets, Servers, Target};
 use checker::Checker;
 use configs::{http_command, keepalived_conf, tcp_command, KeepalivedCheck, BLACKBOX_YML};
-use flip::Serve;
 use driver::ProbeLoop;
+use flip::Serve;
 use harness::keepalived::{build_ipvs_stub, KEEPALIVED};
 use harness::*;
 
@@ -133,15 +133,16 @@ fn main() {
     // CHECK_RAW_BENCH_ROWS=tcp,serve: only those rows, in that order; a
     // kind listed twice is measured twice (the table keeps the lower CPU
     // per check and notes both). The first kind is the ratios' base.
-    let wanted = std::env::var("CHECK_RAW_BENCH_ROWS").unwrap_or_else(|_| {
-        if plan.scale { SCALE_ROWS } else { DEFAULT_ROWS }.into()
-    });
+    let wanted = std::env::var("CHECK_RAW_BENCH_ROWS")
+        .unwrap_or_else(|_| if plan.scale { SCALE_ROWS } else { DEFAULT_ROWS }.into());
     let mut rows: Vec<(String, Row)> = Vec::new();
     let mut flip = None;
     for kind in wanted.split(',').map(str::trim) {
         eprintln!("bench: {kind}");
         let row = match kind {
-            "tcp" | "tcp_flood" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::Tcp, kind),
+            "tcp" | "tcp_flood" => {
+                keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::Tcp, kind)
+            }
             "http" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::HttpGet, kind),
             "misc" => keepalived_row(&tb, &servers, &plan, &list, KeepalivedCheck::Misc, kind),
             "blackbox" => blackbox_row(&tb, &servers, &plan, &list, &dir),
@@ -211,7 +212,11 @@ fn measure(
         note.push_str(&format!("keepalived logged {late} late timers; "));
     }
     if std::env::var_os("CHECK_RAW_BENCH_LOG").is_some() {
-        eprintln!("--- {} log (last lines) ---\n{}", checker.what, checker.log_tail(30));
+        eprintln!(
+            "--- {} log (last lines) ---\n{}",
+            checker.what,
+            checker.log_tail(30)
+        );
     }
     note.push_str(&format!("load {}", loadavg()));
     checker.stop();
@@ -317,7 +322,11 @@ fn blackbox_row(
     let start = Instant::now();
     while tb.connect("lb", "127.0.0.1", BLACKBOX_PORT).is_err() {
         if start.elapsed() > Duration::from_secs(5) {
-            return Row::missing(name, path, format!("not listening: {}", checker.log_tail(5)));
+            return Row::missing(
+                name,
+                path,
+                format!("not listening: {}", checker.log_tail(5)),
+            );
         }
         thread::sleep(Duration::from_millis(50));
     }
@@ -362,7 +371,14 @@ fn serve_row(tb: &Testbed, servers: &Servers, plan: &Plan, list: &[Target], kind
         Ok(c) => c,
         Err(e) => return Row::missing(name, path, e),
     };
-    let mut row = measure(tb, servers, plan, (name, path), kind == "serve_flood", checker.checker);
+    let mut row = measure(
+        tb,
+        servers,
+        plan,
+        (name, path),
+        kind == "serve_flood",
+        checker.checker,
+    );
     let up = flip::count_state(&checker.state, "1\n");
     row.note = format!("{up} of {} state files `1`; {}", list.len(), row.note);
     row
@@ -419,7 +435,10 @@ fn print_table(plan: &Plan, rows: &[Row]) {
             Some(us) => (
                 format!("{us:.0}"),
                 base.map_or("".into(), |b| format!("{:.2}x", us / b)),
-                format!("{:.1}", r.cpu_ns as f64 / plan.window.as_nanos() as f64 * 100.0),
+                format!(
+                    "{:.1}",
+                    r.cpu_ns as f64 / plan.window.as_nanos() as f64 * 100.0
+                ),
             ),
             None => ("".into(), "".into(), "".into()),
         };
@@ -433,7 +452,10 @@ fn print_table(plan: &Plan, rows: &[Row]) {
 /// `serve-scale`'s goals for the check_raw_serve rows: every check every
 /// interval (SYNs within 2% of targets × seconds), peak RSS ≤ 64 MiB.
 fn scale_goals(rows: &[Row]) {
-    for r in rows.iter().filter(|r| r.checker.starts_with("check_raw_serve")) {
+    for r in rows
+        .iter()
+        .filter(|r| r.checker.starts_with("check_raw_serve"))
+    {
         if r.expected == 0 {
             println!("\n{}: {}", r.checker, r.note);
             continue;

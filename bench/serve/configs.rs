@@ -79,7 +79,11 @@ pub fn http_command(t: &Target) -> String {
 
 /// serve.toml: every target checked every second, state files in
 /// `state_dir`; `command` gives each target's command line.
-pub fn serve_toml(targets: &[Target], state_dir: &Path, command: impl Fn(&Target) -> String) -> String {
+pub fn serve_toml(
+    targets: &[Target],
+    state_dir: &Path,
+    command: impl Fn(&Target) -> String,
+) -> String {
     let mut toml = format!(
         "interval = \"1s\"\nrise = 2\nfall = 3\nstate_dir = \"{}\"\n",
         state_dir.display()

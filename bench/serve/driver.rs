@@ -67,7 +67,9 @@ impl ProbeLoop {
                                 if stop.load(Ordering::Relaxed) {
                                     return;
                                 }
-                                thread::sleep((slot - start.elapsed()).min(Duration::from_millis(50)));
+                                thread::sleep(
+                                    (slot - start.elapsed()).min(Duration::from_millis(50)),
+                                );
                             }
                             if stop.load(Ordering::Relaxed) || start.elapsed() > limit {
                                 return;
@@ -133,7 +135,9 @@ fn probe(conn: &mut Option<BufReader<TcpStream>>, port: u16, target: &str) -> io
         s.set_nodelay(true)?;
         *conn = Some(BufReader::new(s));
     }
-    let r = conn.as_mut().ok_or_else(|| io::Error::other("no connection"))?;
+    let r = conn
+        .as_mut()
+        .ok_or_else(|| io::Error::other("no connection"))?;
     write!(
         r.get_mut(),
         "GET /probe?module=tcp_connect&target={target} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
