@@ -39,6 +39,8 @@ mod harness;
 
 use std::fs;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -113,6 +115,11 @@ fn main() {
         }
     }
     cgroup::sweep_stale();
+    // Ctrl-C or SIGTERM ends the waits with a panic, whose unwinding stops
+    // every checker and removes its cgroup and the namespaces.
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        let _ = signal_hook::flag::register(sig, Arc::clone(&INTERRUPTED));
+    }
     let plan = if std::env::var("CHECK_RAW_BENCH").is_ok_and(|v| v == "serve-scale") {
         Plan {
             targets: 2000,
@@ -179,7 +186,7 @@ fn measure(
 ) -> Row {
     let flood = flooded.then(|| Flood::start(tb, FLOOD_SECS));
     let rx0 = lb_rx_packets(tb);
-    thread::sleep(WARMUP);
+    nap(WARMUP);
     if !checker.running() {
         return Row::missing(
             name,
@@ -189,7 +196,7 @@ fn measure(
     }
     let runs0 = runs_logged(&checker.log());
     let (cpu0, syn0, t0) = (checker.cpu_ns(), servers.syns(tb), Instant::now());
-    thread::sleep(plan.window);
+    nap(plan.window);
     let (cpu1, syn1) = (checker.cpu_ns(), servers.syns(tb));
     let runs = runs_logged(&checker.log()) - runs0;
     let secs = t0.elapsed().as_secs_f64();
@@ -486,6 +493,21 @@ fn runs_logged(log: &str) -> usize {
                 .any(|s| l.contains(s))
         })
         .count()
+}
+
+/// Set by SIGINT and SIGTERM.
+static INTERRUPTED: LazyLock<Arc<AtomicBool>> = LazyLock::new(|| Arc::new(AtomicBool::new(false)));
+
+/// `thread::sleep`, cut short by SIGINT/SIGTERM with a panic (so that
+/// everything is cleaned up on the way out).
+fn nap(d: Duration) {
+    let end = Instant::now() + d;
+    while Instant::now() < end {
+        if INTERRUPTED.load(Ordering::Relaxed) {
+            panic!("bench: interrupted; stopping the checkers and removing the testbed");
+        }
+        thread::sleep((end - Instant::now()).min(Duration::from_millis(50)));
+    }
 }
 
 /// The 1-, 5- and 15-minute load averages: how shared the host was.
