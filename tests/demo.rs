@@ -8,7 +8,8 @@
 #[macro_use]
 mod harness;
 
-use std::time::Duration;
+use std::path::Path;
+use std::time::{Duration, Instant};
 
 use harness::*;
 
@@ -85,6 +86,9 @@ fn main() {
         }
         print_case(case, &r, good);
     }
+    if !serve_demo(&tb) {
+        wrong += 1;
+    }
     // Tear down before exiting: process::exit skips destructors.
     drop(nginx);
     drop(tb);
@@ -141,4 +145,71 @@ fn print_case(case: &Case, r: &RunResult, good: bool) {
 
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
+}
+
+/// check_raw_serve for a few seconds: rs1 and rs2 checked from one
+/// process, their state files (keepalived's FILE_CHECK) read, then rs2
+/// given its VIP: its file flips to 1 and the daemon logs the change.
+/// True when every step went as expected.
+fn serve_demo(tb: &Testbed) -> bool {
+    let dir = TempDir::new();
+    let state_dir = dir.path().join("state");
+    std::fs::create_dir(&state_dir).expect("create the state directory");
+    let config = dir.write(
+        "serve.toml",
+        format!(
+            "interval = \"300ms\"\nrise = 2\nfall = 2\nstate_dir = \"{}\"\n\n\
+             [[check]]\nname = \"web-rs1\"\ncommand = \"check_raw_tcp -t 250 {IFACE} {RS1} {VIP} {PORT}\"\n\n\
+             [[check]]\nname = \"web-rs2\"\ncommand = \"check_raw_tcp -t 250 {IFACE} {RS2} {VIP} {PORT}\"\n",
+            state_dir.display()
+        )
+        .as_bytes(),
+    );
+    let config = config.to_string_lossy().into_owned();
+    println!();
+    println!("  check_raw_serve: both checks from one process, every 300 ms, rise 2, fall 2");
+    println!("    $ check_raw_serve --config serve.toml");
+    // The link lives as long as the daemon (it is removed on drop).
+    let program = check_raw_bin("check_raw_serve");
+    let daemon = tb.spawn("lb", &program, &["--config", config.as_str()]);
+    let files = |want: [&str; 2]| wait_files(&state_dir, want, Duration::from_secs(8));
+    let before = files(["1", "0"]);
+    println!(
+        "    state files: web-rs1 {} web-rs2 {}",
+        before[0], before[1]
+    );
+    println!("    $ ip addr add {VIP}/32 dev lo    # on rs2: it gets its VIP back");
+    tb.add_vip("rs2");
+    let after = files(["1", "1"]);
+    println!("    state files: web-rs1 {} web-rs2 {}", after[0], after[1]);
+    daemon.signal(libc::SIGTERM);
+    let r = daemon.wait(Duration::from_secs(5));
+    for line in r.stderr.lines() {
+        println!("    log: {line}");
+    }
+    let good = before == ["1", "0"] && after == ["1", "1"] && r.code == Some(0);
+    println!(
+        "    rs2 flipped to up, daemon stopped (exit {:?})   {}",
+        r.code,
+        if good { "ok" } else { "WRONG" }
+    );
+    good
+}
+
+/// The two state files' contents once they read `want`, or as they are
+/// at `limit` ("-" for a missing file).
+fn wait_files(dir: &Path, want: [&str; 2], limit: Duration) -> [String; 2] {
+    let read = || {
+        ["web-rs1", "web-rs2"].map(|name| {
+            std::fs::read_to_string(dir.join(name)).map_or("-".into(), |s| s.trim().to_owned())
+        })
+    };
+    let start = Instant::now();
+    loop {
+        let now = read();
+        if now == want || start.elapsed() >= limit {
+            return now;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
