@@ -4,7 +4,9 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use pnet_datalink::{MacAddr, NetworkInterface};
 
@@ -15,10 +17,37 @@ pub const MAX_IFNAME: usize = 15;
 /// shared by the interface lookup, `-r auto` and the hazard check. Each
 /// read is two netlink dumps plus an ioctl per interface (10+ syscalls);
 /// a check is one short process and changes no address, so one snapshot
-/// is as fresh as the check needs.
-fn interfaces() -> &'static [NetworkInterface] {
-    static SNAPSHOT: OnceLock<Vec<NetworkInterface>> = OnceLock::new();
-    SNAPSHOT.get_or_init(pnet_datalink::interfaces)
+/// is as fresh as the check needs. A daemon outlives address changes: it
+/// sets [`refresh_every`], and a snapshot older than that is read again.
+fn interfaces() -> Arc<Vec<NetworkInterface>> {
+    static SNAPSHOT: RwLock<Option<(Instant, Arc<Vec<NetworkInterface>>)>> = RwLock::new(None);
+    let max_age = Duration::from_millis(REFRESH_MS.load(Ordering::Relaxed));
+    let fresh = |taken: &Instant| max_age.is_zero() || taken.elapsed() < max_age;
+    if let Some((taken, list)) = &*SNAPSHOT.read().unwrap_or_else(|e| e.into_inner()) {
+        if fresh(taken) {
+            return list.clone();
+        }
+    }
+    let mut slot = SNAPSHOT.write().unwrap_or_else(|e| e.into_inner());
+    match &*slot {
+        // Another thread read it meanwhile.
+        Some((taken, list)) if fresh(taken) => list.clone(),
+        _ => {
+            let list = Arc::new(pnet_datalink::interfaces());
+            *slot = Some((Instant::now(), list.clone()));
+            list
+        }
+    }
+}
+
+/// How old a snapshot may get, in ms; 0: never re-read (the plugin).
+static REFRESH_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Re-read the interfaces when the snapshot is older than `max_age`, for
+/// a process that lives longer than an address does (check_raw_serve).
+pub fn refresh_every(max_age: Duration) {
+    let ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX).max(1);
+    REFRESH_MS.store(ms, Ordering::Relaxed);
 }
 
 /// What we need to know about the source interface.
@@ -52,7 +81,8 @@ impl std::fmt::Display for InterfaceError {
 
 impl Interface {
     pub fn lookup(name: &str) -> Result<Interface, InterfaceError> {
-        let found = interfaces()
+        let all = interfaces();
+        let found = all
             .iter()
             .find(|i| i.name == name)
             .ok_or_else(|| InterfaceError::NotFound(name.to_string()))?;
