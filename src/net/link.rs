@@ -20,24 +20,46 @@ pub const MAX_IFNAME: usize = 15;
 /// is as fresh as the check needs. A daemon outlives address changes: it
 /// sets [`refresh_every`], and a snapshot older than that is read again.
 fn interfaces() -> Arc<Vec<NetworkInterface>> {
-    static SNAPSHOT: RwLock<Option<(Instant, Arc<Vec<NetworkInterface>>)>> = RwLock::new(None);
+    static SNAPSHOT: RwLock<Option<Snapshot>> = RwLock::new(None);
     let max_age = Duration::from_millis(REFRESH_MS.load(Ordering::Relaxed));
-    let fresh = |taken: &Instant| max_age.is_zero() || taken.elapsed() < max_age;
-    if let Some((taken, list)) = &*SNAPSHOT.read().unwrap_or_else(|e| e.into_inner()) {
-        if fresh(taken) {
-            return list.clone();
+    // Under a daemon, also the network namespace it was read in: threads
+    // of one process may live in different ones (the engine's tests do).
+    let netns = if max_age.is_zero() { 0 } else { netns_id() };
+    let fresh =
+        |s: &Snapshot| s.netns == netns && (max_age.is_zero() || s.taken.elapsed() < max_age);
+    if let Some(snapshot) = &*SNAPSHOT.read().unwrap_or_else(|e| e.into_inner()) {
+        if fresh(snapshot) {
+            return snapshot.list.clone();
         }
     }
     let mut slot = SNAPSHOT.write().unwrap_or_else(|e| e.into_inner());
     match &*slot {
         // Another thread read it meanwhile.
-        Some((taken, list)) if fresh(taken) => list.clone(),
+        Some(snapshot) if fresh(snapshot) => snapshot.list.clone(),
         _ => {
             let list = Arc::new(pnet_datalink::interfaces());
-            *slot = Some((Instant::now(), list.clone()));
+            *slot = Some(Snapshot {
+                taken: Instant::now(),
+                netns,
+                list: list.clone(),
+            });
             list
         }
     }
+}
+
+/// One read of the interfaces, when and where it was taken.
+struct Snapshot {
+    taken: Instant,
+    /// The inode of the reading thread's network namespace (0: not asked).
+    netns: u64,
+    list: Arc<Vec<NetworkInterface>>,
+}
+
+/// The calling thread's network namespace, as an inode number.
+fn netns_id() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/thread-self/ns/net").map_or(0, |m| m.ino())
 }
 
 /// How old a snapshot may get, in ms; 0: never re-read (the plugin).
@@ -46,7 +68,9 @@ static REFRESH_MS: AtomicU64 = AtomicU64::new(0);
 /// Re-read the interfaces when the snapshot is older than `max_age`, for
 /// a process that lives longer than an address does (check_raw_serve).
 pub fn refresh_every(max_age: Duration) {
-    let ms = u64::try_from(max_age.as_millis()).unwrap_or(u64::MAX).max(1);
+    let ms = u64::try_from(max_age.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
     REFRESH_MS.store(ms, Ordering::Relaxed);
 }
 

@@ -184,8 +184,7 @@ impl<'a> RawPath<'a> {
                         let sock =
                             PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
                         // The one step that needed CAP_NET_RAW is done: see `privilege`.
-                        let dropped =
-                            crate::privilege::drop_all().map_err(PathError::Privilege)?;
+                        let dropped = crate::privilege::drop_all().map_err(PathError::Privilege)?;
                         (sock, Some(dropped))
                     }
                 };

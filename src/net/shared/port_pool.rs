@@ -64,7 +64,10 @@ pub(crate) fn choose(
     }
     let size = u32::from(hi - lo) + 1;
     let above = (u32::from(ehi) + 1, u32::from(ehi) + size);
-    let below = (u32::from(elo).checked_sub(size), u32::from(elo).checked_sub(1));
+    let below = (
+        u32::from(elo).checked_sub(size),
+        u32::from(elo).checked_sub(1),
+    );
     let moved = if above.1 <= u32::from(u16::MAX) {
         (above.0, above.1)
     } else if let (Some(b0), Some(b1)) = below {
@@ -76,7 +79,10 @@ pub(crate) fn choose(
         return Err(format!("{clash}; no room above or below it"));
     };
     let (mlo, mhi) = (moved.0 as u16, moved.1 as u16);
-    Ok(((mlo, mhi), Some(format!("{clash}: using {mlo}-{mhi} instead"))))
+    Ok((
+        (mlo, mhi),
+        Some(format!("{clash}: using {mlo}-{mhi} instead")),
+    ))
 }
 
 /// A kernel socket holding `port` of `proto` on every address of a family.
@@ -201,7 +207,8 @@ impl PortPool {
                 Some(port) => {
                     let at = port.wrapping_sub(self.lo);
                     let i = state.free.iter().position(|a| *a == at);
-                    i.and_then(|i| state.free.remove(i)).ok_or(LendError::Busy)?
+                    i.and_then(|i| state.free.remove(i))
+                        .ok_or(LendError::Busy)?
                 }
                 None => state.free.pop_front().ok_or(LendError::Busy)?,
             };
@@ -272,7 +279,10 @@ mod tests {
     #[test]
     fn the_range_keeps_clear_of_the_kernels() {
         let wanted = DEFAULT_PORTS;
-        assert_eq!(choose(wanted, Some((32768, 60999)), true).unwrap(), (wanted, None));
+        assert_eq!(
+            choose(wanted, Some((32768, 60999)), true).unwrap(),
+            (wanted, None)
+        );
         assert_eq!(choose(wanted, None, true).unwrap(), (wanted, None));
         // Overlap: refused when fixed, moved when adjustable.
         assert!(choose(wanted, Some((32768, 61500)), false).is_err());
@@ -304,7 +314,10 @@ mod tests {
             checksum_verified: true,
         };
         assert_eq!(pool.inbox(a.port).unwrap().push(frame()), Push::Delivered);
-        assert!(matches!(pool.lend(Some(a.port), false, &[Proto::Tcp]), Err(LendError::Busy)));
+        assert!(matches!(
+            pool.lend(Some(a.port), false, &[Proto::Tcp]),
+            Err(LendError::Busy)
+        ));
         pool.give_back(a.port);
         pool.give_back(a.port); // twice is harmless
         assert_eq!(pool.lent(), 1);
@@ -313,8 +326,13 @@ mod tests {
         // The third number first, then the one given back.
         let c = pool.lend(None, false, &[Proto::Tcp]).unwrap();
         assert!(c.port != a.port && c.port != b.port);
-        assert!(matches!(pool.lend(None, false, &[Proto::Tcp]).map(|l| l.port), Ok(p) if p == a.port));
-        assert!(matches!(pool.lend(None, false, &[Proto::Tcp]), Err(LendError::Busy)));
+        assert!(
+            matches!(pool.lend(None, false, &[Proto::Tcp]).map(|l| l.port), Ok(p) if p == a.port)
+        );
+        assert!(matches!(
+            pool.lend(None, false, &[Proto::Tcp]),
+            Err(LendError::Busy)
+        ));
         assert!(pool.inbox(64099).is_none() && pool.inbox(64103).is_none());
     }
 }

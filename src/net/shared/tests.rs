@@ -72,12 +72,19 @@ fn frames_go_to_the_run_holding_their_port_and_nowhere_else() {
     let rx = a.recv().unwrap().expect("the frame for port a");
     assert_eq!(rx.frame, reply_to(port_a).as_slice());
     assert!(a.recv().unwrap().is_none());
-    assert!(!readable(a.raw_fd(), Duration::ZERO), "drained: not readable");
+    assert!(
+        !readable(a.raw_fd(), Duration::ZERO),
+        "drained: not readable"
+    );
     a.send(b"a frame of ours").unwrap();
     assert_eq!(fake::sent(&theirs), vec![b"a frame of ours".to_vec()]);
     let stats = engine.stats();
     assert_eq!(
-        (stats.frames_delivered, stats.frames_unmatched, stats.frames_sent),
+        (
+            stats.frames_delivered,
+            stats.frames_unmatched,
+            stats.frames_sent
+        ),
         (1, 2, 1)
     );
     assert_eq!((stats.flows_in_flight, stats.shared_runs), (2, 2));

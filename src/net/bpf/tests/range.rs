@@ -34,7 +34,11 @@ fn passes_neighbour_answers_and_icmp_errors_about_the_range() {
     let prog = shared();
     assert_eq!(run(&prog, &arp(RS, true)), ACCEPT);
     assert_eq!(run(&prog, &arp(ROUTER, true)), ACCEPT);
-    assert_eq!(run(&prog, &arp(RS, false)), DROP, "requests are not answers");
+    assert_eq!(
+        run(&prog, &arp(RS, false)),
+        DROP,
+        "requests are not answers"
+    );
     assert_eq!(run(&prog, &advert(RS6)), ACCEPT);
     for (src, dst) in [
         (IpAddr::from(LB), IpAddr::from(VIP)),
@@ -42,13 +46,8 @@ fn passes_neighbour_answers_and_icmp_errors_about_the_range() {
     ] {
         for (sport, verdict) in [(61234, ACCEPT), (40000, DROP)] {
             let ours = wire::udp_frame(LINK, flow(src, dst, sport, 53), 1, b"query");
-            let error = wire::icmp_error_frame(
-                LINK,
-                dst,
-                src,
-                IcmpErrorKind::PortUnreachable,
-                &ours[14..],
-            );
+            let error =
+                wire::icmp_error_frame(LINK, dst, src, IcmpErrorKind::PortUnreachable, &ours[14..]);
             assert_eq!(run(&prog, &error), verdict, "{src} {sport}");
         }
     }
