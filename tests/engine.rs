@@ -21,15 +21,10 @@ use check_raw::outcome::{Outcome, State};
 use check_raw::wait::Waiter;
 use harness::*;
 
-/// `check_raw_tcp -t 2000 ARGS... eth0 REAL_SERVER VIP 80`, parsed.
+/// `check_raw_tcp -t 2000 OPTS... eth0 REAL_SERVER VIP 80`, parsed.
 fn tcp(opts: &[&str], real_server: &str, vip: &str) -> Config {
     let port = PORT.to_string();
-    let mut argv: Vec<OsString> = vec![
-        "check_raw_tcp".into(),
-        "-vvv".into(),
-        "-t".into(),
-        "2000".into(),
-    ];
+    let mut argv: Vec<OsString> = vec!["check_raw_tcp".into(), "-t".into(), "2000".into()];
     argv.extend(opts.iter().map(OsString::from));
     argv.extend([IFACE, real_server, vip, &port].map(OsString::from));
     match cli::parse(argv) {
@@ -108,7 +103,7 @@ fn many_concurrent_runs_share_one_socket_and_each_gets_its_verdict() {
         (RS3, State::Critical),
     ];
     let plan: Vec<(&str, State)> = (0..60).map(|i| targets[i % 3]).collect();
-    let configs = plan.iter().map(|(rs, _)| tcp(&[], rs, VIP)).collect();
+    let configs = plan.iter().map(|(rs, _)| tcp(&["-vvv"], rs, VIP)).collect();
     let (outcomes, stats, most_sockets) = through_one_engine(&tb, configs, 16);
     for ((rs, want), got) in plan.iter().zip(&outcomes) {
         assert_eq!(
@@ -156,4 +151,90 @@ fn ipv6_a_fixed_port_and_the_vip_check_each_find_their_way() {
     );
     assert_eq!(stats.flows_in_flight, 0);
     assert_nothing_left_open(&tb, "rs1", PORT, &format!("{stats:?}"));
+}
+
+/// On-CPU time of thread `tid` of this process so far (schedstat, ns).
+fn cpu_ns(tid: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/self/task/{tid}/schedstat"))
+        .ok()
+        .and_then(|t| t.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// This process's threads whose name starts with `prefix`.
+fn threads_named(prefix: &str) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let tid = e.ok()?.file_name().into_string().ok()?;
+        let comm = std::fs::read_to_string(format!("/proc/self/task/{tid}/comm")).ok()?;
+        comm.starts_with(prefix).then_some(tid)
+    })
+    .collect()
+}
+
+/// Not a test: the CPU a TCP check costs through the engine's shared
+/// socket and through a socket of its own (`--source-port` outside the
+/// range takes that path), `runs` sequential runs each, the run's thread
+/// and the engine's reader counted (the servers, threads of this process
+/// too, are not). `cargo test --release --test engine -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn cpu_per_check() {
+    require!(Need::Testbed);
+    // ENGINE_RUNS=N: fewer runs, e.g. under strace.
+    let runs: u32 = std::env::var("ENGINE_RUNS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(2000);
+    let tb = Testbed::new();
+    let report = tb
+        .in_ns("lb", move || {
+            let waiter = Waiter::install()?;
+            let engine = Engine::new();
+            let me = unsafe_gettid();
+            let mut lines = Vec::new();
+            for (what, opts) in [
+                ("shared socket", &[][..]),
+                ("own socket", &["--source-port", "40000"][..]),
+            ] {
+                let config = tcp(opts, RS1, VIP);
+                let runner = || Runner {
+                    waiter: &waiter,
+                    started: Instant::now(),
+                    engine: Some(&engine),
+                };
+                // Warm up: the socket, the port, the neighbour cache.
+                assert_eq!(checks::run(&config, &runner()).state, State::Ok);
+                let readers = threads_named("reader-");
+                let reader_cpu = || readers.iter().map(|t| cpu_ns(t)).sum::<u64>();
+                let (worker0, reader0, wall0) = (cpu_ns(&me), reader_cpu(), Instant::now());
+                for _ in 0..runs {
+                    let outcome = checks::run(&config, &runner());
+                    assert_eq!(outcome.state, State::Ok, "{}", outcome.status_line());
+                }
+                let per = |ns: u64| ns as f64 / f64::from(runs) / 1000.0;
+                let worker = per(cpu_ns(&me) - worker0);
+                let reader = per(reader_cpu() - reader0);
+                let wall = wall0.elapsed().as_secs_f64() * 1e6 / f64::from(runs);
+                lines.push(format!(
+                    "{what}: {runs} runs, CPU per check {:.1} us (run {worker:.1}, reader {reader:.1}), wall {wall:.0} us",
+                    worker + reader
+                ));
+            }
+            lines.push(format!("{:?}", engine.stats()));
+            Ok(lines)
+        })
+        .unwrap();
+    for line in report {
+        println!("{line}");
+    }
+}
+
+fn unsafe_gettid() -> String {
+    std::fs::read_link("/proc/thread-self")
+        .ok()
+        .and_then(|p| p.file_name()?.to_str().map(String::from))
+        .unwrap_or_default()
 }

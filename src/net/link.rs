@@ -5,7 +5,7 @@
 use std::io;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use pnet_datalink::{MacAddr, NetworkInterface};
@@ -60,6 +60,35 @@ struct Snapshot {
 fn netns_id() -> u64 {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata("/proc/thread-self/ns/net").map_or(0, |m| m.ino())
+}
+
+/// Facts a daemon may reuse as long as an interface snapshot (the route's
+/// source address, a sysctl): `read()` at most once per refresh period
+/// per key and network namespace. The plugin (no refresh period) reads
+/// every time, as before: one run, one read.
+pub(crate) type Memo<V> = Mutex<Vec<(String, u64, Instant, V)>>;
+
+/// Entries a memo keeps: a daemon asks after a bounded set of targets;
+/// past this the memo starts again rather than grow.
+const MEMO_ENTRIES: usize = 1024;
+
+pub(crate) fn remembered<V: Clone>(memo: &Memo<V>, key: String, read: impl FnOnce() -> V) -> V {
+    let max_age = Duration::from_millis(REFRESH_MS.load(Ordering::Relaxed));
+    if max_age.is_zero() {
+        return read();
+    }
+    let netns = netns_id();
+    let mut entries = memo.lock().unwrap_or_else(|e| e.into_inner());
+    entries.retain(|(_, _, at, _)| at.elapsed() < max_age);
+    if let Some((.., v)) = entries.iter().find(|(k, n, ..)| *k == key && *n == netns) {
+        return v.clone();
+    }
+    let value = read();
+    if entries.len() >= MEMO_ENTRIES {
+        entries.clear();
+    }
+    entries.push((key, netns, Instant::now(), value.clone()));
+    value
 }
 
 /// How old a snapshot may get, in ms; 0: never re-read (the plugin).

@@ -465,10 +465,13 @@ fn hazards(vip: IpAddr, iface: &str) -> Vec<Hazard> {
     if !link::is_local_address(vip) {
         return vec![Hazard::VipNotLocal { vip }];
     }
+    static ACCEPT_LOCAL: link::Memo<bool> = std::sync::Mutex::new(Vec::new());
     let accept_local = |conf: &str| {
-        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{conf}/accept_local"))
-            .map(|v| v.trim() == "1")
-            .unwrap_or(false)
+        link::remembered(&ACCEPT_LOCAL, conf.to_string(), || {
+            std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{conf}/accept_local"))
+                .map(|v| v.trim() == "1")
+                .unwrap_or(false)
+        })
     };
     if vip.is_ipv4() && (accept_local("all") || accept_local(iface)) {
         return vec![Hazard::AcceptLocal {
