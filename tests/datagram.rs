@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use check_raw::channel::Datagram;
 use check_raw::net::path::{Awaited, PathSpec, Proto, RawPath};
+use check_raw::net::shared::{Engine, Stats};
 use check_raw::trace::Trace;
 use check_raw::transport::kernel::KernelTarget;
 use check_raw::transport::kernel_udp::KernelDatagram;
@@ -63,6 +64,18 @@ fn echo(tb: &Testbed, host: &str, addr: &str, count: usize) -> thread::JoinHandl
 type Exchanged = Result<(Vec<u8>, Duration), String>;
 
 fn raw_exchange(tb: &Testbed, real_server: &str, vip: &str, timeout: Duration) -> Exchanged {
+    raw_exchange_via(tb, real_server, vip, timeout, false).0
+}
+
+/// `raw_exchange`, through a check_raw_serve `Engine` of its own when
+/// `shared` (with the engine's counters after the exchange).
+fn raw_exchange_via(
+    tb: &Testbed,
+    real_server: &str,
+    vip: &str,
+    timeout: Duration,
+    shared: bool,
+) -> (Exchanged, Option<Stats>) {
     let spec = PathSpec {
         iface: Some(IFACE.to_string()),
         real_server: real_server.parse().unwrap(),
@@ -84,7 +97,8 @@ fn raw_exchange(tb: &Testbed, real_server: &str, vip: &str, timeout: Duration) -
         let waiter = Waiter::install()?;
         let mut trace = Trace::new(3);
         let deadline = Instant::now() + timeout;
-        let mut path = RawPath::open(&spec, None, &waiter, deadline, &mut trace)
+        let engine = shared.then(Engine::new);
+        let mut path = RawPath::open(&spec, engine.as_ref(), &waiter, deadline, &mut trace)
             .map_err(|e| std::io::Error::other(format!("{e:?}")))?;
         let mut udp = path.udp(UDP_PORT);
         let mut accept = |reply: &[u8]| {
@@ -96,7 +110,9 @@ fn raw_exchange(tb: &Testbed, real_server: &str, vip: &str, timeout: Duration) -
         };
         let result = udp.exchange(b"ping", &mut accept);
         drop(path);
-        Ok(result.map_err(|f| format!("{f:?}\n{}", trace.into_lines().join("\n"))))
+        let stats = engine.as_ref().map(Engine::stats);
+        let result = result.map_err(|f| format!("{f:?}\n{}", trace.into_lines().join("\n")));
+        Ok((result, stats))
     })
     .expect("the raw path opens in lb")
 }
@@ -156,6 +172,31 @@ fn raw_udp_to_a_closed_port_on_the_vip_is_port_unreachable_at_once() {
     let err = raw_exchange(&tb, RS3, VIP, Duration::from_secs(3)).unwrap_err();
     assert!(err.starts_with("Icmp { kind: PortUnreachable"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(1));
+}
+
+/// check_raw_serve's engine carries the datagram exchange: the answer
+/// reaches the run by its port, an ICMP error by the port it quotes, in
+/// either family, on the shared socket.
+#[test]
+fn raw_udp_through_the_engine_gets_answers_and_icmp_errors() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    for (rs1, rs3, vip) in [(RS1, RS3, VIP), (RS1_6, RS3_6, VIP6)] {
+        let server = echo(&tb, "rs1", vip, 1);
+        let (reply, stats) = raw_exchange_via(&tb, rs1, vip, Duration::from_secs(2), true);
+        assert_eq!(reply.unwrap().0, b"echo:ping");
+        assert_eq!(server.join().unwrap(), 1);
+        let stats = stats.unwrap();
+        assert_eq!(
+            (stats.shared_runs, stats.own_socket_runs),
+            (1, 0),
+            "{stats:?}"
+        );
+        let (err, stats) = raw_exchange_via(&tb, rs3, vip, Duration::from_secs(3), true);
+        let err = err.unwrap_err();
+        assert!(err.starts_with("Icmp { kind: PortUnreachable"), "{err}");
+        assert_eq!(stats.unwrap().shared_runs, 1);
+    }
 }
 
 #[test]

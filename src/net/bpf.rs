@@ -217,6 +217,64 @@ impl Program {
         Program::from_blocks(&blocks)
     }
 
+    /// check_raw_serve's one program per interface, for every flow of every
+    /// run at once (`net::shared`): ARP replies and Neighbor
+    /// Advertisements (any: the neighbour cache learns from them), TCP and
+    /// UDP to a local port in `ports`, and ICMP/ICMPv6 errors quoting a
+    /// TCP or UDP datagram from such a port. Sources are not tested, as
+    /// they differ per run: each run's handler checks its own 4-tuple, as
+    /// it does behind a per-run filter. A flood to other ports, or any
+    /// traffic of the host's own sockets, still stays in the kernel.
+    pub fn port_range(ports: (u16, u16)) -> Result<Program, BpfError> {
+        let range = (u32::from(ports.0), u32::from(ports.1));
+        let mut asm = Asm::default();
+        let next = asm.label();
+        asm.expect(LD_H_ABS, OFF_ETHERTYPE, u32::from(ETHERTYPE_ARP), next);
+        asm.expect(LD_H_ABS, OFF_ARP_OPER, ARP_REPLY, next);
+        asm.accept();
+        asm.mark(next);
+        for proto in [Proto::Tcp, Proto::Udp] {
+            let next = asm.label();
+            asm.ipv4(proto.number(), next);
+            asm.within(LD_H_IND, IND_L4 + 2, range, next);
+            asm.accept();
+            asm.mark(next);
+            let next = asm.label();
+            asm.ipv6(proto.number(), next);
+            asm.within(LD_H_ABS, OFF_IP6_L4 + 2, range, next);
+            asm.accept();
+            asm.mark(next);
+            let next = asm.label();
+            asm.ipv4(u32::from(IPPROTO_ICMP), next);
+            asm.ops.push(Op::Stmt(LD_B_IND, IND_L4));
+            asm.one_of(&ICMP_ERRORS.map(u32::from), next);
+            asm.expect(LD_B_IND, IND_QUOTED, IPV4_NO_OPTIONS, next);
+            asm.expect(LD_B_IND, IND_QUOTED_PROTO, proto.number(), next);
+            asm.within(LD_H_IND, IND_QUOTED_L4, range, next);
+            asm.accept();
+            asm.mark(next);
+            let next = asm.label();
+            asm.ipv6(u32::from(IPPROTO_ICMPV6), next);
+            asm.ops.push(Op::Stmt(LD_B_ABS, OFF_IP6_L4));
+            asm.one_of(&ICMPV6_ERRORS.map(u32::from), next);
+            asm.expect(LD_B_ABS, OFF_QUOTED6_NEXT, proto.number(), next);
+            asm.within(LD_H_ABS, OFF_QUOTED6_L4, range, next);
+            asm.accept();
+            asm.mark(next);
+        }
+        let next = asm.label();
+        asm.ipv6(u32::from(IPPROTO_ICMPV6), next);
+        asm.expect(
+            LD_B_ABS,
+            OFF_IP6_L4,
+            u32::from(ICMPV6_NEIGHBOR_ADVERT),
+            next,
+        );
+        asm.accept();
+        asm.mark(next);
+        assemble(&asm.ops)
+    }
+
     /// One program passing what any of `blocks` describes (in either
     /// family) and dropping all others.
     fn from_blocks(blocks: &[Block]) -> Result<Program, BpfError> {

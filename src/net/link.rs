@@ -4,7 +4,9 @@
 
 use std::io;
 use std::net::IpAddr;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
 use pnet_datalink::{MacAddr, NetworkInterface};
 
@@ -15,10 +17,90 @@ pub const MAX_IFNAME: usize = 15;
 /// shared by the interface lookup, `-r auto` and the hazard check. Each
 /// read is two netlink dumps plus an ioctl per interface (10+ syscalls);
 /// a check is one short process and changes no address, so one snapshot
-/// is as fresh as the check needs.
-fn interfaces() -> &'static [NetworkInterface] {
-    static SNAPSHOT: OnceLock<Vec<NetworkInterface>> = OnceLock::new();
-    SNAPSHOT.get_or_init(pnet_datalink::interfaces)
+/// is as fresh as the check needs. A daemon outlives address changes: it
+/// sets [`refresh_every`], and a snapshot older than that is read again.
+fn interfaces() -> Arc<Vec<NetworkInterface>> {
+    static SNAPSHOT: RwLock<Option<Snapshot>> = RwLock::new(None);
+    let max_age = Duration::from_millis(REFRESH_MS.load(Ordering::Relaxed));
+    // Under a daemon, also the network namespace it was read in: threads
+    // of one process may live in different ones (the engine's tests do).
+    let netns = if max_age.is_zero() { 0 } else { netns_id() };
+    let fresh =
+        |s: &Snapshot| s.netns == netns && (max_age.is_zero() || s.taken.elapsed() < max_age);
+    if let Some(snapshot) = &*SNAPSHOT.read().unwrap_or_else(|e| e.into_inner()) {
+        if fresh(snapshot) {
+            return snapshot.list.clone();
+        }
+    }
+    let mut slot = SNAPSHOT.write().unwrap_or_else(|e| e.into_inner());
+    match &*slot {
+        // Another thread read it meanwhile.
+        Some(snapshot) if fresh(snapshot) => snapshot.list.clone(),
+        _ => {
+            let list = Arc::new(pnet_datalink::interfaces());
+            *slot = Some(Snapshot {
+                taken: Instant::now(),
+                netns,
+                list: list.clone(),
+            });
+            list
+        }
+    }
+}
+
+/// One read of the interfaces, when and where it was taken.
+struct Snapshot {
+    taken: Instant,
+    /// The inode of the reading thread's network namespace (0: not asked).
+    netns: u64,
+    list: Arc<Vec<NetworkInterface>>,
+}
+
+/// The calling thread's network namespace, as an inode number.
+fn netns_id() -> u64 {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/thread-self/ns/net").map_or(0, |m| m.ino())
+}
+
+/// Facts a daemon may reuse as long as an interface snapshot (the route's
+/// source address, a sysctl): `read()` at most once per refresh period
+/// per key and network namespace. The plugin (no refresh period) reads
+/// every time, as before: one run, one read.
+pub(crate) type Memo<V> = Mutex<Vec<(String, u64, Instant, V)>>;
+
+/// Entries a memo keeps: a daemon asks after a bounded set of targets;
+/// past this the memo starts again rather than grow.
+const MEMO_ENTRIES: usize = 1024;
+
+pub(crate) fn remembered<V: Clone>(memo: &Memo<V>, key: String, read: impl FnOnce() -> V) -> V {
+    let max_age = Duration::from_millis(REFRESH_MS.load(Ordering::Relaxed));
+    if max_age.is_zero() {
+        return read();
+    }
+    let netns = netns_id();
+    let mut entries = memo.lock().unwrap_or_else(|e| e.into_inner());
+    entries.retain(|(_, _, at, _)| at.elapsed() < max_age);
+    if let Some((.., v)) = entries.iter().find(|(k, n, ..)| *k == key && *n == netns) {
+        return v.clone();
+    }
+    let value = read();
+    if entries.len() >= MEMO_ENTRIES {
+        entries.clear();
+    }
+    entries.push((key, netns, Instant::now(), value.clone()));
+    value
+}
+
+/// How old a snapshot may get, in ms; 0: never re-read (the plugin).
+static REFRESH_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Re-read the interfaces when the snapshot is older than `max_age`, for
+/// a process that lives longer than an address does (check_raw_serve).
+pub fn refresh_every(max_age: Duration) {
+    let ms = u64::try_from(max_age.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    REFRESH_MS.store(ms, Ordering::Relaxed);
 }
 
 /// What we need to know about the source interface.
@@ -52,7 +134,8 @@ impl std::fmt::Display for InterfaceError {
 
 impl Interface {
     pub fn lookup(name: &str) -> Result<Interface, InterfaceError> {
-        let found = interfaces()
+        let all = interfaces();
+        let found = all
             .iter()
             .find(|i| i.name == name)
             .ok_or_else(|| InterfaceError::NotFound(name.to_string()))?;

@@ -41,7 +41,7 @@ use crate::failure::Failure;
 use crate::resend::{resend, Backoff};
 use crate::trace::Trace;
 use crate::wait::{Ready, Waiter};
-use socket::PacketSocket;
+use shared::FramePort;
 use wire::Parsed;
 
 /// Frames handled per wake-up before checking the clock again, so a burst
@@ -51,7 +51,8 @@ const FRAMES_PER_WAKE: usize = 256;
 /// The socket and everything the steps of one check share.
 #[derive(Debug)]
 pub struct Wire<'a> {
-    pub sock: PacketSocket,
+    /// The run's own socket, or its flow in check_raw_serve's engine.
+    pub sock: FramePort,
     pub waiter: &'a Waiter,
     pub our_mac: MacAddr,
     /// The whole check ends here, ARP included.
@@ -216,7 +217,7 @@ mod tests {
             fake::put(&theirs, &frame(seq));
         }
         let mut wire = Wire {
-            sock,
+            sock: FramePort::Own(sock),
             waiter: &waiter,
             our_mac: link().src,
             deadline: Instant::now() + Duration::from_secs(5),

@@ -24,7 +24,7 @@ use super::conn::Conn;
 use super::datagram::UdpFlow;
 use super::link::{self, Interface, InterfaceError};
 use super::port::{self, ReservedPort};
-use super::shared::Engine;
+use super::shared::{Engine, FramePort};
 use super::socket::PacketSocket;
 use super::source::{self, Source};
 use super::tcp::{Seq, TcpParams};
@@ -153,23 +153,42 @@ impl<'a> RawPath<'a> {
         let source = source_address(spec, &iface)?;
         trace.line(DETAIL, || source.to_string());
         let src_ip = source.addr;
-        let reserved = reserve_ports(spec, src_ip, iface.index)?;
-        let local_port = reserved.first().map_or(0, |r| r.port);
-        let filter = filter_for(spec, local_port)?;
-        let (sock, dropped) = match engine {
-            // check_raw_serve keeps CAP_NET_RAW for its life (it opens
-            // sockets as interfaces come): no per-run raise or drop, which
-            // would act on this worker thread alone.
-            Some(engine) => (engine.open(iface.index, &filter)?, None),
+        // check_raw_serve's engine carries the run on its interface's
+        // shared socket when it can (`shared::Engine::lease`); else the
+        // run reserves its port and opens its own socket, as the plugin.
+        let lease = match engine {
+            Some(engine) if shareable(spec) => {
+                engine.lease(iface.index, src_ip, &protocols(spec), spec.source_port)?
+            }
+            _ => None,
+        };
+        let (sock, local_port, reserved, dropped) = match lease {
+            Some(lease) => {
+                let port = lease.port();
+                (FramePort::Shared(lease), port, Vec::new(), None)
+            }
             None => {
-                // CAP_NET_RAW is effective for this one call (callers who
-                // are not root run without it until here:
-                // `privilege::lower_effective`).
-                crate::privilege::raise_net_raw().map_err(PathError::Privilege)?;
-                let sock = PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
-                // The one step that needed CAP_NET_RAW is done: see `privilege`.
-                let dropped = crate::privilege::drop_all().map_err(PathError::Privilege)?;
-                (sock, Some(dropped))
+                let reserved = reserve_ports(spec, src_ip, iface.index)?;
+                let local_port = reserved.first().map_or(0, |r| r.port);
+                let filter = filter_for(spec, local_port)?;
+                let (sock, dropped) = match engine {
+                    // check_raw_serve keeps CAP_NET_RAW for its life (it
+                    // opens sockets as interfaces come): no per-run raise
+                    // or drop, which would act on this worker thread alone.
+                    Some(engine) => (engine.open(iface.index, &filter)?, None),
+                    None => {
+                        // CAP_NET_RAW is effective for this one call
+                        // (callers who are not root run without it until
+                        // here: `privilege::lower_effective`).
+                        crate::privilege::raise_net_raw().map_err(PathError::Privilege)?;
+                        let sock =
+                            PacketSocket::open(iface.index, &filter).map_err(PathError::Socket)?;
+                        // The one step that needed CAP_NET_RAW is done: see `privilege`.
+                        let dropped = crate::privilege::drop_all().map_err(PathError::Privilege)?;
+                        (sock, Some(dropped))
+                    }
+                };
+                (FramePort::Own(sock), local_port, reserved, dropped)
             }
         };
         let mtu = sock.mtu(&iface.name).unwrap_or(1500);
@@ -206,7 +225,32 @@ impl<'a> RawPath<'a> {
         for hazard in &hazards {
             wire.trace.line(DETAIL, || format!("warning: {hazard}"));
         }
-        let rs_mac = match neigh::resolve(&mut wire, src_ip, spec.real_server) {
+        // Under the engine, a young answer from its neighbour cache
+        // spares the ARP/NDP exchange (`shared::YOUNG`); an older one is
+        // asked again here, the answer routed to this run's mailbox.
+        let cached = match (&mut wire.sock, engine) {
+            (FramePort::Shared(lease), Some(engine)) => {
+                let young = engine.young_neighbour(iface.index, spec.real_server);
+                if young.is_none() {
+                    lease.resolving(spec.real_server);
+                }
+                young
+            }
+            _ => None,
+        };
+        let resolved = match cached {
+            Some(mac) => {
+                wire.trace.line(DETAIL, || {
+                    format!("neighbour cache: {} is at {mac}", spec.real_server)
+                });
+                Ok(mac)
+            }
+            None => neigh::resolve(&mut wire, src_ip, spec.real_server),
+        };
+        if let FramePort::Shared(lease) = &mut wire.sock {
+            lease.resolved();
+        }
+        let rs_mac = match resolved {
             Ok(mac) => mac,
             Err(Failure::Timeout(Step::Arp)) => {
                 return Err(PathError::Unreachable { iface: iface.name })
@@ -300,6 +344,31 @@ impl<'a> RawPath<'a> {
     }
 }
 
+/// Can the engine's shared socket carry `spec`? Its filter passes flows
+/// to its port range, their ICMP errors and the real server's ARP/NDP
+/// answer; an echo reply or an answer about the VIP (the VIP check) needs
+/// a run's own filter.
+fn shareable(spec: &PathSpec) -> bool {
+    !protocols(spec).is_empty()
+        && spec
+            .expect
+            .iter()
+            .all(|e| matches!(e, Awaited::Flow { .. } | Awaited::IcmpErrors { .. }))
+}
+
+/// The protocols of the flows `spec` awaits, each once.
+fn protocols(spec: &PathSpec) -> Vec<Proto> {
+    let mut protos: Vec<Proto> = Vec::new();
+    for e in &spec.expect {
+        if let Awaited::Flow { proto, .. } = e {
+            if !protos.contains(proto) {
+                protos.push(*proto);
+            }
+        }
+    }
+    protos
+}
+
 /// Does `spec` await a flow of `proto`?
 fn awaits_flow(spec: &PathSpec, proto: Proto) -> bool {
     spec.expect
@@ -316,14 +385,7 @@ fn reserve_ports(
     src_ip: IpAddr,
     ifindex: u32,
 ) -> Result<Vec<ReservedPort>, PathError> {
-    let mut protos: Vec<Proto> = Vec::new();
-    for e in &spec.expect {
-        if let Awaited::Flow { proto, .. } = e {
-            if !protos.contains(proto) {
-                protos.push(*proto);
-            }
-        }
-    }
+    let protos = protocols(spec);
     let fail = |err| PathError::Reserve {
         source: src_ip,
         err,
@@ -403,10 +465,13 @@ fn hazards(vip: IpAddr, iface: &str) -> Vec<Hazard> {
     if !link::is_local_address(vip) {
         return vec![Hazard::VipNotLocal { vip }];
     }
+    static ACCEPT_LOCAL: link::Memo<bool> = std::sync::Mutex::new(Vec::new());
     let accept_local = |conf: &str| {
-        std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{conf}/accept_local"))
-            .map(|v| v.trim() == "1")
-            .unwrap_or(false)
+        link::remembered(&ACCEPT_LOCAL, conf.to_string(), || {
+            std::fs::read_to_string(format!("/proc/sys/net/ipv4/conf/{conf}/accept_local"))
+                .map(|v| v.trim() == "1")
+                .unwrap_or(false)
+        })
     };
     if vip.is_ipv4() && (accept_local("all") || accept_local(iface)) {
         return vec![Hazard::AcceptLocal {

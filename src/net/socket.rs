@@ -153,6 +153,12 @@ impl PacketSocket {
         })
     }
 
+    /// A second descriptor of this socket, for the engine's senders while
+    /// its reader owns the socket (a send is one syscall on either).
+    pub(crate) fn dup_fd(&self) -> io::Result<OwnedFd> {
+        Ok(OwnedFd::from(self.socket.try_clone()?))
+    }
+
     pub fn raw_fd(&self) -> RawFd {
         self.socket.as_raw_fd()
     }
@@ -160,52 +166,12 @@ impl PacketSocket {
     /// The interface MTU, asked of the kernel through our own socket (so it
     /// is right in any network namespace, unlike /sys).
     pub fn mtu(&self, ifname: &str) -> io::Result<u32> {
-        #[repr(C)]
-        struct IfreqMtu {
-            name: [u8; libc::IFNAMSIZ],
-            mtu: libc::c_int,
-            _pad: [u8; 20], // struct ifreq is 40 bytes
-        }
-        let mut req = IfreqMtu {
-            name: [0; libc::IFNAMSIZ],
-            mtu: 0,
-            _pad: [0; 20],
-        };
-        let bytes = ifname.as_bytes();
-        if bytes.len() > MAX_IFNAME {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "interface name",
-            ));
-        }
-        req.name[..bytes.len()].copy_from_slice(bytes);
-        // SAFETY: SIOCGIFMTU reads the NUL-terminated name and writes one
-        // c_int into our 40-byte, ifreq-shaped, live struct.
-        let rc = unsafe { libc::ioctl(self.socket.as_raw_fd(), libc::SIOCGIFMTU, &mut req) };
-        if rc < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        u32::try_from(req.mtu).map_err(|_| io::Error::other("negative MTU"))
+        mtu(self.socket.as_raw_fd(), ifname)
     }
 
     /// Send one complete frame out of the bound interface.
     pub fn send(&self, frame: &[u8]) -> io::Result<()> {
-        // SAFETY: the pointer and length describe `frame`, which outlives the call.
-        let n = unsafe {
-            libc::send(
-                self.socket.as_raw_fd(),
-                frame.as_ptr().cast(),
-                frame.len(),
-                libc::MSG_DONTWAIT,
-            )
-        };
-        if n < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        if n as usize != frame.len() {
-            return Err(io::Error::other("short send on packet socket"));
-        }
-        Ok(())
+        send(self.socket.as_raw_fd(), frame)
     }
 
     /// Frames already read from the kernel and not yet handed out: while
@@ -290,6 +256,52 @@ impl PacketSocket {
         }
         Ok(n)
     }
+}
+
+/// Send one complete frame on the bound packet socket `fd` (a run's own,
+/// or the engine's shared one, which many runs send on at once: each send
+/// is one syscall, so frames never interleave).
+pub(crate) fn send(fd: RawFd, frame: &[u8]) -> io::Result<()> {
+    // SAFETY: the pointer and length describe `frame`, which outlives the call.
+    let n = unsafe { libc::send(fd, frame.as_ptr().cast(), frame.len(), libc::MSG_DONTWAIT) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if n as usize != frame.len() {
+        return Err(io::Error::other("short send on packet socket"));
+    }
+    Ok(())
+}
+
+/// The MTU of interface `ifname`, asked through socket `fd` (any socket of
+/// the namespace the interface lives in).
+pub(crate) fn mtu(fd: RawFd, ifname: &str) -> io::Result<u32> {
+    #[repr(C)]
+    struct IfreqMtu {
+        name: [u8; libc::IFNAMSIZ],
+        mtu: libc::c_int,
+        _pad: [u8; 20], // struct ifreq is 40 bytes
+    }
+    let mut req = IfreqMtu {
+        name: [0; libc::IFNAMSIZ],
+        mtu: 0,
+        _pad: [0; 20],
+    };
+    let bytes = ifname.as_bytes();
+    if bytes.len() > MAX_IFNAME {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "interface name",
+        ));
+    }
+    req.name[..bytes.len()].copy_from_slice(bytes);
+    // SAFETY: SIOCGIFMTU reads the NUL-terminated name and writes one
+    // c_int into our 40-byte, ifreq-shaped, live struct.
+    let rc = unsafe { libc::ioctl(fd, libc::SIOCGIFMTU, &mut req) };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    u32::try_from(req.mtu).map_err(|_| io::Error::other("negative MTU"))
 }
 
 /// tp_status from the PACKET_AUXDATA control message, 0 if absent.

@@ -180,7 +180,11 @@ pub fn choose(
 
 /// The raw path's source out of `iface` towards `real_server`.
 pub fn for_raw_path(iface: &Interface, real_server: IpAddr, vip: IpAddr) -> Option<Source> {
-    let kernel = port::kernel_source(Some((&iface.name, iface.index)), real_server);
+    static ROUTES: link::Memo<Option<IpAddr>> = std::sync::Mutex::new(Vec::new());
+    let key = format!("{} {real_server}", iface.index);
+    let kernel = link::remembered(&ROUTES, key, || {
+        port::kernel_source(Some((&iface.name, iface.index)), real_server)
+    });
     choose(&iface.addrs, kernel, real_server, vip)
 }
 

@@ -19,6 +19,8 @@ pub(super) const LDX_B_MSH: u16 = 0xb1; // X = 4 * (u8 at k & 0xf)
 pub(super) const ALU_AND_K: u16 = 0x54; // A &= k
 pub(super) const JEQ_K: u16 = 0x15;
 pub(super) const JSET_K: u16 = 0x45;
+pub(super) const JGT_K: u16 = 0x25;
+pub(super) const JGE_K: u16 = 0x35;
 pub(super) const RET_K: u16 = 0x06;
 
 /// The kernel refuses longer programs (BPF_MAXINSNS, linux/bpf_common.h).
@@ -90,6 +92,10 @@ pub(super) enum Op {
     JeqThen(u32, Label),
     /// `if A & k` jump to the label, else fall through.
     JsetThen(u32, Label),
+    /// `if A >= k` fall through, else jump to the label.
+    JgeElse(u32, Label),
+    /// `if A > k` jump to the label, else fall through.
+    JgtThen(u32, Label),
     Mark(Label),
 }
 
@@ -149,6 +155,8 @@ pub(super) fn assemble(ops: &[Op]) -> Result<Program, BpfError> {
             Op::JeqElse(k, label) => out.push(jump(JEQ_K, k, 0, offset(here, label)?)),
             Op::JeqThen(k, label) => out.push(jump(JEQ_K, k, offset(here, label)?, 0)),
             Op::JsetThen(k, label) => out.push(jump(JSET_K, k, offset(here, label)?, 0)),
+            Op::JgeElse(k, label) => out.push(jump(JGE_K, k, 0, offset(here, label)?)),
+            Op::JgtThen(k, label) => out.push(jump(JGT_K, k, offset(here, label)?, 0)),
             Op::Mark(_) => {}
         }
     }
@@ -193,6 +201,14 @@ impl Asm {
             self.ops.push(Op::JeqElse(*last, next));
         }
         self.mark(hit);
+    }
+
+    /// Load with `code` at `k`, go on if it is within `lo..=hi`, else to
+    /// `next` (the engine's port range).
+    pub(super) fn within(&mut self, code: u16, k: u32, (lo, hi): (u32, u32), next: Label) {
+        self.ops.push(Op::Stmt(code, k));
+        self.ops.push(Op::JgeElse(lo, next));
+        self.ops.push(Op::JgtThen(hi, next));
     }
 
     /// 16 bytes (an IPv6 address) at `k`, word by word.

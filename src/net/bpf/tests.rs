@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// A minimal classic-BPF interpreter for the opcodes we emit; like the
 /// kernel, an out-of-bounds load drops the frame.
-fn run(prog: &Program, pkt: &[u8]) -> u32 {
+pub(super) fn run(prog: &Program, pkt: &[u8]) -> u32 {
     let (mut a, mut x) = (0u32, 0u32);
     let mut pc = 0usize;
     let load = |at: u32, size: usize| -> Option<u32> {
@@ -42,6 +42,8 @@ fn run(prog: &Program, pkt: &[u8]) -> u32 {
             (ALU_AND_K, _) => a &= ins.k,
             (JEQ_K, _) => pc += jump_to(a == ins.k),
             (JSET_K, _) => pc += jump_to(a & ins.k != 0),
+            (JGE_K, _) => pc += jump_to(a >= ins.k),
+            (JGT_K, _) => pc += jump_to(a > ins.k),
             (RET_K, _) => return ins.k,
             (other, _) => panic!("opcode {other:#x} not emitted by us"),
         }
@@ -236,3 +238,4 @@ fn mixed_families_pass_each_only_in_its_own_family() {
 
 mod assembler;
 mod kinds;
+mod range;

@@ -71,7 +71,7 @@ fn with_conn<R>(
         fake::put(&theirs, frame);
     }
     let mut wire = Wire {
-        sock,
+        sock: crate::net::shared::FramePort::Own(sock),
         waiter: &waiter,
         our_mac: link().src,
         deadline: Instant::now() + timeout,
