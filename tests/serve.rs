@@ -1,0 +1,704 @@
+//! check_raw_serve, the daemon (issue 21), as an operator meets it: run in
+//! the testbed's MASTER load balancer `lb` on a serve.toml the test writes
+//! (`harness::serve`), against the harness's real servers, its state files
+//! read every 20 ms.
+//!
+//! - many checks (TCP and HTTP, IPv4 and IPv6, two ports, three real
+//!   servers) come up; one real server losing the VIP takes exactly its
+//!   checks down, with one DOWN line each, and back up with one UP line;
+//! - a role file flipped to BACKUP moves a check onto the kernel path;
+//! - SIGHUP adds, removes and keeps checks (no flap), and refuses a broken
+//!   file while the old checks keep running;
+//! - a restart on healthy servers never shows a `0`;
+//! - SIGTERM or SIGINT while flows are open: RST to the server, exit 0
+//!   within 1 s;
+//! - a configuration this host cannot run (no such interface, no usable
+//!   state_dir) is refused with FILE:LINE: KEY before anything is sent;
+//! - `--once`, the Nagios form, and `--check`.
+//!
+//! Intervals of 400 ms with rise and fall 2 keep the file fast; the time
+//! limits carry seconds of slack, since the machine is loaded: the timing
+//! goals are the bench's, not these tests'. Each test builds its own
+//! testbed; tests skip, with a message, when not root (under CI=true they
+//! fail).
+
+#[macro_use]
+mod harness;
+
+use std::fs;
+use std::path::Path;
+use std::thread;
+use std::time::Duration;
+
+use harness::serve::*;
+use harness::*;
+
+/// Every check's `-t`, in ms.
+const T: u64 = 300;
+const TIMING: Timing = Timing {
+    interval: Duration::from_millis(400),
+    rise: 2,
+    fall: 2,
+};
+/// What the loaded machine may add to a change's expected time.
+const SLACK: Duration = Duration::from_secs(4);
+/// A SIGTERM or SIGINT must end the daemon within this (the contract).
+const STOP_WITHIN: Duration = Duration::from_secs(1);
+
+fn timeout() -> Duration {
+    Duration::from_millis(T)
+}
+
+fn tcp(real_server: &str, vip: &str, port: u16) -> String {
+    format!("check_raw_tcp -t {T} {IFACE} {real_server} {vip} {port}")
+}
+
+fn http(real_server: &str, port: u16) -> String {
+    format!("check_raw_http -S 200 -s ok -t {T} {IFACE} {real_server} {VIP} {port} {VHOST} /health")
+}
+
+/// rs1, rs2 and rs3 all healthy LVS-DR real servers: the canned HTTP reply
+/// on ports 80 and `HTTP_PORT`, the VIPs (IPv4 and IPv6) on `lo` of all
+/// three (the testbed leaves rs2 without them).
+fn healthy_testbed() -> Testbed {
+    let tb = Testbed::without_servers();
+    for host in ["rs1", "rs2", "rs3"] {
+        for port in [PORT, HTTP_PORT] {
+            tb.serve(host, port, Behaviour::Respond(HTTP_REPLY.to_vec()));
+        }
+    }
+    put_vips_back(&tb, "rs2");
+    tb
+}
+
+/// The VIPs (IPv4 and IPv6) on `host`'s `lo` again, after `remove_vip`.
+fn put_vips_back(tb: &Testbed, host: &str) {
+    tb.add_vip(host);
+    tb.add_addrs(host, "lo", &[&format!("{VIP6}/128")]);
+}
+
+/// The state of every name.
+fn all(names: &[&str], content: &'static str) -> Vec<(String, Option<&'static str>)> {
+    names
+        .iter()
+        .map(|n| ((*n).to_owned(), Some(content)))
+        .collect()
+}
+
+fn wait_all(
+    bed: &ServeBed,
+    d: &ServeProc,
+    names: &[&str],
+    content: &'static str,
+    limit: Duration,
+    what: &str,
+) -> Duration {
+    let want = all(names, content);
+    let want: Vec<(&str, Option<&str>)> = want.iter().map(|(n, v)| (n.as_str(), *v)).collect();
+    let took = bed.wait_states(&want, limit, d, what);
+    println!("{what}: {took:?}");
+    took
+}
+
+/// The `started:` line, which the contract words exactly.
+fn wait_started(bed: &ServeBed, d: &ServeProc, n: usize) {
+    let line = format!(
+        "started: {n} checks from {}, state files in {}",
+        bed.config.display(),
+        bed.state_dir.display()
+    );
+    d.wait_line(0, &line, &[], SLACK);
+}
+
+/// Exactly one change line for each name among the lines after `skip`:
+/// `NAME: UP after 2 up results (was DOWN for ...): <status line>` (or
+/// DOWN/failures), the status line containing `needle`.
+fn assert_one_change_each(d: &ServeProc, skip: usize, names: &[&str], up: bool, needle: &str) {
+    let lines: Vec<String> = d.lines().into_iter().skip(skip).collect();
+    let (health, results, was) = if up {
+        ("UP", TIMING.rise, "DOWN")
+    } else {
+        ("DOWN", TIMING.fall, "UP")
+    };
+    let words = if up { "up results" } else { "failures" };
+    for name in names {
+        let start = format!("{name}: {health} after {results} {words} (was {was} for ");
+        let found: Vec<&String> = lines.iter().filter(|l| l.starts_with(&start)).collect();
+        assert!(
+            found.len() == 1 && found[0].contains("s): ") && found[0].contains(needle),
+            "expected one line {start:?}...\"s): ...{needle}...\", found {found:?}\n{}",
+            d.diag()
+        );
+    }
+}
+
+/// No change line at all for these names among the lines after `skip`.
+fn assert_no_change(d: &ServeProc, skip: usize, names: &[&str]) {
+    let changes: Vec<String> = d
+        .lines()
+        .into_iter()
+        .skip(skip)
+        .filter(|l| {
+            names.iter().any(|n| {
+                l.starts_with(&format!("{n}: UP after"))
+                    || l.starts_with(&format!("{n}: DOWN after"))
+            })
+        })
+        .collect();
+    assert!(
+        changes.is_empty(),
+        "no state change expected for {names:?}, got {changes:?}\n{}",
+        d.diag()
+    );
+}
+
+/// SIGTERM: exit 0 within `STOP_WITHIN`, saying so, every line prefixed.
+fn assert_stops_on(d: &mut ServeProc, sig: libc::c_int, name: &str) {
+    let sent = d.signal(sig);
+    let Some((status, at)) = d.wait_exit(SLACK) else {
+        panic!(
+            "check_raw_serve still running {SLACK:?} after {name}\n{}",
+            d.diag()
+        );
+    };
+    let latency = at.saturating_duration_since(sent);
+    println!(
+        "{name}: {} {latency:?} after the signal",
+        show_status(&status)
+    );
+    assert_eq!(status.code(), Some(0), "exit 0 on {name}\n{}", d.diag());
+    assert!(
+        latency < STOP_WITHIN,
+        "took {latency:?} after {name}\n{}",
+        d.diag()
+    );
+    assert!(
+        d.lines()
+            .iter()
+            .any(|l| l == &format!("stopping on {name}")),
+        "the log should say `stopping on {name}`\n{}",
+        d.diag()
+    );
+    d.assert_log_prefixed();
+}
+
+/// Nine checks over three real servers, two ports, both address
+/// families, TCP and HTTP: all come up. rs3 loses its VIPs: its three
+/// checks go down within fall intervals (plus one run's `-t` and slack),
+/// one DOWN line each, the six others stay up throughout; the VIPs back,
+/// rs3's checks come up within rise intervals, one UP line each.
+#[test]
+fn state_files_follow_a_real_server_losing_and_regaining_the_vip() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let mut checks = Vec::new();
+    for (host, rs, rs6) in [
+        ("rs1", RS1, RS1_6),
+        ("rs2", RS2, RS2_6),
+        ("rs3", RS3, RS3_6),
+    ] {
+        checks.push(Check::new(&format!("tcp-{host}"), tcp(rs, VIP, PORT)));
+        checks.push(Check::new(&format!("http-{host}"), http(rs, HTTP_PORT)));
+        checks.push(Check::new(&format!("tcp6-{host}"), tcp(rs6, VIP6, PORT)));
+    }
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    let (rs3, others): (Vec<&str>, Vec<&str>) = names.iter().partition(|n| n.ends_with("-rs3"));
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, names.len());
+    // No file yet: every check starts at 0 (fail closed), up after rise.
+    let up = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &names, "1\n", up, "all nine up");
+    assert_one_change_each(&d, 0, &names, true, " OK - ");
+
+    let watch = bed.watch(&others);
+    let skip = d.line_count();
+    tb.remove_vip("rs3");
+    let down = TIMING.limit(TIMING.fall, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &d,
+        &rs3,
+        "0\n",
+        down,
+        "rs3's checks down after its VIPs went",
+    );
+    // The last failing run of each may log a moment after the file.
+    thread::sleep(POLL * 5);
+    assert_one_change_each(&d, skip, &rs3, false, " CRITICAL - ");
+
+    let skip = d.line_count();
+    put_vips_back(&tb, "rs3");
+    let up = TIMING.limit(TIMING.rise, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &d,
+        &rs3,
+        "1\n",
+        up,
+        "rs3's checks up with its VIPs back",
+    );
+    thread::sleep(POLL * 5);
+    assert_one_change_each(&d, skip, &rs3, true, " OK - ");
+
+    assert_never_flapped(&watch.stop(), "rs1's and rs2's checks", &d.diag());
+    let downs: Vec<String> = d
+        .lines()
+        .into_iter()
+        .filter(|l| others.iter().any(|n| l.starts_with(&format!("{n}: DOWN"))))
+        .collect();
+    assert!(
+        downs.is_empty(),
+        "rs1 and rs2 never went down: {downs:?}\n{}",
+        d.diag()
+    );
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+    // Stopping leaves the files as they are.
+    for n in &names {
+        assert_eq!(
+            bed.state(n).as_deref(),
+            Some("1\n"),
+            "{n} after the stop\n{}",
+            bed.show_states()
+        );
+    }
+}
+
+/// Replaces the role file atomically (the check may read it at any time).
+fn set_role(role: &RoleFile, value: &str) {
+    let path = Path::new(role.path());
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, value).expect("write the role file");
+    fs::rename(&tmp, path).expect("rename the role file");
+}
+
+/// Each run reads its role file: `1` (MASTER) sends raw frames to the VIP
+/// at rs2, which lacks it, so `flip` is down; `0` (BACKUP) connects
+/// through the kernel to rs2's own address, so it comes up, its status
+/// line saying BACKUP role; `1` again takes it down. `steady` (rs1, which
+/// has the VIP) stays up on both paths, its per-run lines (`-v`) naming
+/// the path taken.
+#[test]
+fn a_role_file_flipped_to_backup_moves_a_check_to_the_kernel_path() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    for host in ["rs1", "rs2"] {
+        tb.serve(host, PORT, Behaviour::Respond(HTTP_REPLY.to_vec()));
+    }
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let role = RoleFile::master();
+    let r = role.path();
+    let checks = [
+        Check::new(
+            "flip",
+            format!("check_raw_tcp -r {r} -t {T} {IFACE} {RS2} {VIP} {PORT}"),
+        ),
+        Check::new(
+            "steady",
+            format!("check_raw_tcp -r {r} -t {T} {IFACE} {RS1} {VIP} {PORT}"),
+        ),
+    ];
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &["-v"]);
+    wait_started(&bed, &d, 2);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &["steady"], "1\n", limit, "steady up as MASTER");
+    let line = d.wait_line(0, "flip: RAW_TCP CRITICAL - ", &["lack the VIP"], limit);
+    assert!(
+        !line.contains("BACKUP"),
+        "MASTER expected: {line}\n{}",
+        d.diag()
+    );
+    assert_eq!(bed.state("flip").as_deref(), Some("0\n"), "{}", d.diag());
+    let steady = d.wait_line(0, "steady: RAW_TCP OK - ", &[], limit);
+    assert!(
+        !steady.contains("BACKUP"),
+        "MASTER expected: {steady}\n{}",
+        d.diag()
+    );
+
+    let watch = bed.watch(&["steady"]);
+    let skip = d.line_count();
+    set_role(&role, "0\n");
+    let limit = TIMING.limit(TIMING.rise, timeout(), SLACK);
+    wait_all(&bed, &d, &["flip"], "1\n", limit, "flip up as BACKUP");
+    thread::sleep(POLL * 5);
+    assert_one_change_each(&d, skip, &["flip"], true, "BACKUP role");
+    d.wait_line(skip, "steady: RAW_TCP OK - ", &["BACKUP role", RS1], limit);
+
+    let skip = d.line_count();
+    set_role(&role, "1\n");
+    let limit = TIMING.limit(TIMING.fall, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &d,
+        &["flip"],
+        "0\n",
+        limit,
+        "flip down as MASTER again",
+    );
+    thread::sleep(POLL * 5);
+    assert_one_change_each(&d, skip, &["flip"], false, "lack the VIP");
+    assert_never_flapped(&watch.stop(), "steady, on both paths", &d.diag());
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// SIGHUP with `gone` removed and `added` added: its file goes, the new
+/// one comes (and comes up), `keep` keeps its state (1 at every read, no
+/// second UP line). A broken file then: `reload refused`, and the running
+/// checks go on (rs2 losing its VIPs still takes `added` down).
+#[test]
+fn sighup_adds_removes_keeps_and_refuses_a_broken_file() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let keep = Check::new("keep", tcp(RS1, VIP, PORT));
+    let gone = Check::new("gone", tcp(RS3, VIP, PORT));
+    let added = Check::new("added", http(RS2, HTTP_PORT));
+    bed.write_config(&bed.toml(TIMING, &[keep.clone(), gone]));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, 2);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &d,
+        &["keep", "gone"],
+        "1\n",
+        limit,
+        "keep and gone up",
+    );
+    let watch = bed.watch(&["keep"]);
+
+    let good = bed.toml(TIMING, &[keep, added]);
+    bed.write_config(&good);
+    let skip = d.line_count();
+    d.signal(libc::SIGHUP);
+    let reloaded = format!(
+        "reloaded {}: 2 checks (1 added, 1 removed, 1 kept)",
+        bed.config.display()
+    );
+    d.wait_line(skip, &reloaded, &[], SLACK);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    let want = [
+        ("gone", None),
+        ("added", Some("1\n")),
+        ("keep", Some("1\n")),
+    ];
+    let took = bed.wait_states(&want, limit, &d, "after the reload");
+    println!("reload: gone removed, added up in {took:?}");
+    assert_one_change_each(&d, skip, &["added"], true, " OK - ");
+
+    let skip = d.line_count();
+    let broken = good.replacen("rise = 2\n", "rise = 0\n", 1);
+    assert_ne!(broken, good);
+    bed.write_config(&broken);
+    d.signal(libc::SIGHUP);
+    let refused = format!(
+        "reload refused, still running the previous configuration: {}:2: rise: ",
+        bed.config.display()
+    );
+    d.wait_line(skip, &refused, &[], SLACK);
+    tb.remove_vip("rs2");
+    let limit = TIMING.limit(TIMING.fall, timeout(), SLACK);
+    let want = [
+        ("gone", None),
+        ("added", Some("0\n")),
+        ("keep", Some("1\n")),
+    ];
+    bed.wait_states(
+        &want,
+        limit,
+        &d,
+        "the old checks still running after the refusal",
+    );
+    thread::sleep(POLL * 5);
+    assert_one_change_each(&d, skip, &["added"], false, " CRITICAL - ");
+
+    assert_never_flapped(&watch.stop(), "keep, across both reloads", &d.diag());
+    assert_one_change_each(&d, 0, &["keep"], true, " OK - ");
+    let keep_downs = d.lines_starting("keep: DOWN");
+    assert!(keep_downs.is_empty(), "{keep_downs:?}\n{}", d.diag());
+    assert!(
+        d.lines_starting("gone: ")
+            .iter()
+            .all(|l| l.starts_with("gone: UP after")),
+        "nothing more of gone after its removal\n{}",
+        d.diag()
+    );
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// Healthy servers, files at 1; SIGTERM, start again: read every 20 ms
+/// from before the stop to rise intervals after the new start, no file
+/// ever reads anything but 1, and the new run logs no change.
+#[test]
+fn a_restart_on_healthy_servers_never_shows_a_0() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [
+        Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
+        Check::new("http-rs2", http(RS2, HTTP_PORT)),
+        Check::new("tcp6-rs3", tcp(RS3_6, VIP6, PORT)),
+    ];
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut first = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &first, 3);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &first,
+        &names,
+        "1\n",
+        limit,
+        "all up before the restart",
+    );
+
+    let watch = bed.watch(&names);
+    thread::sleep(POLL * 3);
+    assert_stops_on(&mut first, libc::SIGTERM, "SIGTERM");
+    let second = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &second, 3);
+    thread::sleep(TIMING.interval * (TIMING.rise + 2));
+    second.assert_running_for("the restart");
+    let history = watch.stop();
+    let diag = format!("{}\n--- the first run ---\n{}", second.diag(), first.diag());
+    assert_never_flapped(&history, "across the restart", &diag);
+    assert_no_change(&second, 0, &names);
+}
+
+/// SIGTERM (then SIGINT, on a second run) while an HTTP check's flow is
+/// open on a server that never answers and a TCP check waits for ARP:
+/// exit 0 within 1 s, the flow reset (rs1 saw RST, nothing left
+/// established there), the state files as they were.
+#[test]
+fn sigterm_and_sigint_mid_exchange_reset_the_flows_and_exit_0_within_1s() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    let mute_port = 8081;
+    let mute = tb.serve("rs1", mute_port, Behaviour::Silent);
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let long = 2500;
+    let checks = [
+        Check::new(
+            "mute",
+            format!("check_raw_http -S 200 -t {long} {IFACE} {RS1} {VIP} {mute_port} {VHOST} /"),
+        ),
+        Check::new(
+            "nobody",
+            format!("check_raw_tcp -t {long} {IFACE} {NOBODY} {VIP} {PORT}"),
+        ),
+    ];
+    let timing = Timing {
+        interval: Duration::from_millis(3000),
+        ..TIMING
+    };
+    bed.write_config(&bed.toml(timing, &checks));
+    for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
+        let ends_before = mute.ends().len();
+        let mut d = bed.start(&tb, "lb", &[]);
+        wait_started(&bed, &d, 2);
+        // The schedule spreads the first runs over the interval.
+        let limit = timing.interval + SLACK;
+        let start = std::time::Instant::now();
+        while tb.established_on("rs1", mute_port) == 0 {
+            assert!(
+                start.elapsed() < limit,
+                "no flow open on rs1:{mute_port} within {limit:?} ({mute:?})\n{}",
+                d.diag()
+            );
+            d.assert_running_for("waiting for the flow");
+            thread::sleep(POLL);
+        }
+        let states: Vec<Option<String>> = ["mute", "nobody"].map(|n| bed.state(n)).to_vec();
+        assert_stops_on(&mut d, sig, name);
+        let open = tb.wait_none_established("rs1", mute_port, SETTLE);
+        assert_eq!(
+            open,
+            0,
+            "{open} flow(s) left established on rs1 after {name}\n{}",
+            d.diag()
+        );
+        let ends = mute.wait_ends(ends_before + 1, SETTLE);
+        assert!(
+            matches!(ends.last(), Some(ConnEnd::Reset | ConnEnd::Error(_))),
+            "rs1 should see the RST of the open flow ({mute:?})\n{}",
+            d.diag()
+        );
+        let after: Vec<Option<String>> = ["mute", "nobody"].map(|n| bed.state(n)).to_vec();
+        assert_eq!(
+            after,
+            states,
+            "the state files are left as they are\n{}",
+            d.diag()
+        );
+    }
+}
+
+/// The line (from 1) of the `n`th (from 0) `[[check]]` header.
+fn check_line(toml: &str, n: usize) -> usize {
+    toml.lines()
+        .enumerate()
+        .filter(|(_, l)| *l == "[[check]]")
+        .nth(n)
+        .map(|(i, _)| i + 1)
+        .expect("the check's header")
+}
+
+/// A config this host cannot run: an interface that does not exist, a
+/// state_dir that does not exist or is a file. Run mode and `--check`
+/// exit 1 with `check_raw_serve: FILE:LINE: KEY: message` on stderr,
+/// nothing on stdout, nothing sent (rs1's HTTP server accepts nothing),
+/// no state file; `--once` says UNKNOWN with the first error, exit 3.
+#[test]
+fn a_config_the_host_cannot_run_is_refused_before_any_frame() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    let web = tb.serve("rs1", HTTP_PORT, Behaviour::Respond(HTTP_REPLY.to_vec()));
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let config = bed.config.display().to_string();
+    let good = Check::new("web", http(RS1, HTTP_PORT));
+    let bad_if = Check::new(
+        "bad-if",
+        format!("check_raw_tcp -t {T} eth9 {RS1} {VIP} {PORT}"),
+    );
+
+    let no_if = bed.toml(TIMING, &[good.clone(), bad_if]);
+    let if_line = format!(
+        "check_raw_serve: {config}:{}: check.bad-if.command: interface 'eth9' does not exist here",
+        check_line(&no_if, 1)
+    );
+    let missing = bed.dir().join("missing");
+    let no_dir = toml(&missing, TIMING, &[good.clone()]);
+    let a_file = bed.dir().join("a-file");
+    fs::write(&a_file, "").expect("write a-file");
+    let file_dir = toml(&a_file, TIMING, &[good]);
+    let state_line = |dir: &Path| {
+        format!(
+            "check_raw_serve: {config}:4: state_dir: {}: ",
+            dir.display()
+        )
+    };
+    let cases = [
+        (
+            "no such interface",
+            no_if,
+            if_line.clone(),
+            "eth9".to_owned(),
+        ),
+        (
+            "state_dir missing",
+            no_dir,
+            state_line(&missing),
+            "No such file".to_owned(),
+        ),
+        (
+            "state_dir a file",
+            file_dir,
+            state_line(&a_file),
+            "not a directory".to_owned(),
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, text, line, needle) in &cases {
+        bed.write_config(text);
+        for mode in [&[][..], &["--check"][..]] {
+            let r = bed.run(&tb, "lb", mode);
+            let found = r
+                .stderr
+                .lines()
+                .any(|l| l.starts_with(line.as_str()) && l.contains(needle.as_str()));
+            if r.code != Some(1) || !found || !r.stdout.is_empty() || r.killed {
+                failures.push(format!(
+                    "[{what}, {mode:?}] exit 1, nothing on stdout and a line {line:?}...{needle:?} on stderr expected\n{r}\n{text}"
+                ));
+            }
+        }
+        let r = bed.run(&tb, "lb", &["--once"]);
+        let unknown = r.status_line().starts_with("CHECK_RAW_SERVE UNKNOWN - ")
+            && r.status_line().contains(needle.as_str());
+        if r.code != Some(3) || !unknown {
+            failures.push(format!(
+                "[{what}, --once] exit 3, `CHECK_RAW_SERVE UNKNOWN - ...{needle}...` expected\n{r}\n{text}"
+            ));
+        }
+    }
+    assert_eq!(
+        bed.state_names(),
+        Vec::<String>::new(),
+        "no state file may be written"
+    );
+    thread::sleep(Duration::from_millis(200));
+    if web.accepted() != 0 {
+        failures.push(format!(
+            "nothing may be sent, yet rs1 accepted a connection ({web:?})"
+        ));
+    }
+    assert_all_ok(&failures);
+}
+
+/// `--once`, a Nagios plugin: every check once, the worst state first,
+/// perfdata with the counts, then one line per check in file order; exit
+/// the worst code. `--check` prints the summary, exit 0.
+#[test]
+fn once_runs_every_check_once_and_check_prints_the_summary() {
+    require!(Need::Testbed);
+    let tb = Testbed::new();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [
+        Check::new("rs1", tcp(RS1, VIP, PORT)),
+        Check::new("rs2", tcp(RS2, VIP, PORT)),
+        Check::new("rs1-again", tcp(RS1, VIP, PORT)),
+    ];
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let r = bed.run(&tb, "lb", &["--check"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(
+        r.status_line().starts_with(&format!(
+            "{}: 3 checks (3 tcp), state files in ",
+            bed.config.display()
+        )),
+        "--check prints serve::config::summary\n{r}"
+    );
+
+    let r = bed.run(&tb, "lb", &["--once"]);
+    let first = "CHECK_RAW_SERVE CRITICAL - 3 checks: 2 ok, 0 warning, 1 critical, 0 unknown | ok=2;;;0;3 warning=0;;;0;3 critical=1;;;0;3 unknown=0;;;0;3 time=";
+    assert_eq!(r.code, Some(2), "{r}");
+    assert!(
+        r.status_line().starts_with(first),
+        "first line {first:?}...\n{r}"
+    );
+    let rest: Vec<&str> = r.stdout.lines().skip(1).collect();
+    let ok = rest.len() == 3
+        && rest[0].starts_with("rs1: RAW_TCP OK - ")
+        && rest[1].starts_with("rs2: RAW_TCP CRITICAL - ")
+        && rest[1].contains("lack the VIP")
+        && rest[2].starts_with("rs1-again: RAW_TCP OK - ");
+    assert!(ok, "one line per check, in file order\n{r}");
+    assert_nothing_left_open(&tb, "rs1", PORT, &r);
+    assert_eq!(
+        bed.state_names(),
+        Vec::<String>::new(),
+        "--once writes no state file"
+    );
+
+    bed.write_config(&bed.toml(TIMING, &[Check::new("rs1", tcp(RS1, VIP, PORT))]));
+    let r = bed.run(&tb, "lb", &["--once"]);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert!(
+        r.status_line()
+            .starts_with("CHECK_RAW_SERVE OK - 1 checks: 1 ok, ")
+            || r.status_line()
+                .starts_with("CHECK_RAW_SERVE OK - 1 check: 1 ok, "),
+        "{r}"
+    );
+}
