@@ -348,7 +348,8 @@ fn a_role_file_flipped_to_backup_moves_a_check_to_the_kernel_path() {
 
 /// SIGHUP with `gone` removed and `added` added: its file goes, the new
 /// one comes (and comes up), `keep` keeps its state (1 at every read, no
-/// second UP line). A broken file then: `reload refused`, and the running
+/// second UP line), `moved` (a new command, a closed port) stays 1 until
+/// its fall, then goes down. A broken file then: `reload refused`, and the running
 /// checks go on (rs2 losing its VIPs still takes `added` down).
 #[test]
 fn sighup_adds_removes_keeps_and_refuses_a_broken_file() {
@@ -359,26 +360,24 @@ fn sighup_adds_removes_keeps_and_refuses_a_broken_file() {
     let keep = Check::new("keep", tcp(RS1, VIP, PORT));
     let gone = Check::new("gone", tcp(RS3, VIP, PORT));
     let added = Check::new("added", http(RS2, HTTP_PORT));
-    bed.write_config(&bed.toml(TIMING, &[keep.clone(), gone]));
+    let moved = Check::new("moved", tcp(RS1, VIP, PORT));
+    // Nothing listens on rs1:81: refused at once.
+    let moved_away = Check::new("moved", tcp(RS1, VIP, 81));
+    bed.write_config(&bed.toml(TIMING, &[keep.clone(), gone, moved]));
     let mut d = bed.start(&tb, "lb", &[]);
-    wait_started(&bed, &d, 2);
+    wait_started(&bed, &d, 3);
     let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
-    wait_all(
-        &bed,
-        &d,
-        &["keep", "gone"],
-        "1\n",
-        limit,
-        "keep and gone up",
-    );
+    let names = ["keep", "gone", "moved"];
+    wait_all(&bed, &d, &names, "1\n", limit, "keep, gone and moved up");
     let watch = bed.watch(&["keep"]);
+    let moved_watch = bed.watch(&["moved"]);
 
-    let good = bed.toml(TIMING, &[keep, added]);
+    let good = bed.toml(TIMING, &[keep, added, moved_away]);
     bed.write_config(&good);
     let skip = d.line_count();
     d.signal(libc::SIGHUP);
     let reloaded = format!(
-        "reloaded {}: 2 checks (1 added, 1 removed, 1 kept)",
+        "reloaded {}: 3 checks (1 added, 1 removed, 2 kept)",
         bed.config.display()
     );
     d.wait_line(skip, &reloaded, &[], SLACK);
@@ -387,10 +386,25 @@ fn sighup_adds_removes_keeps_and_refuses_a_broken_file() {
         ("gone", None),
         ("added", Some("1\n")),
         ("keep", Some("1\n")),
+        ("moved", Some("0\n")),
     ];
     let took = bed.wait_states(&want, limit, &d, "after the reload");
-    println!("reload: gone removed, added up in {took:?}");
+    println!("reload: gone removed, added up, moved down in {took:?}");
+    thread::sleep(POLL * 5);
     assert_one_change_each(&d, skip, &["added"], true, " OK - ");
+    // A new command under the same name keeps the state (no flap at the
+    // reload) until its own fall decides.
+    assert_one_change_each(&d, skip, &["moved"], false, " CRITICAL - ");
+    let moved_seen: Vec<Option<String>> = moved_watch.stop()["moved"]
+        .iter()
+        .map(|s| s.content.clone())
+        .collect();
+    assert_eq!(
+        moved_seen,
+        [Some("1\n".to_owned()), Some("0\n".to_owned())],
+        "moved: 1 until its fall, then 0\n{}",
+        d.diag()
+    );
 
     let skip = d.line_count();
     let broken = good.replacen("rise = 2\n", "rise = 0\n", 1);
@@ -556,7 +570,8 @@ fn check_line(toml: &str, n: usize) -> usize {
 /// state_dir that does not exist or is a file. Run mode and `--check`
 /// exit 1 with `check_raw_serve: FILE:LINE: KEY: message` on stderr,
 /// nothing on stdout, nothing sent (rs1's HTTP server accepts nothing),
-/// no state file; `--once` says UNKNOWN with the first error, exit 3.
+/// no state file. `--once` says UNKNOWN with the missing interface, exit
+/// 3, and runs whatever state_dir says (it writes no state file).
 #[test]
 fn a_config_the_host_cannot_run_is_refused_before_any_frame() {
     require!(Need::Testbed);
@@ -622,14 +637,6 @@ fn a_config_the_host_cannot_run_is_refused_before_any_frame() {
                 ));
             }
         }
-        let r = bed.run(&tb, "lb", &["--once"]);
-        let unknown = r.status_line().starts_with("CHECK_RAW_SERVE UNKNOWN - ")
-            && r.status_line().contains(needle.as_str());
-        if r.code != Some(3) || !unknown {
-            failures.push(format!(
-                "[{what}, --once] exit 3, `CHECK_RAW_SERVE UNKNOWN - ...{needle}...` expected\n{r}\n{text}"
-            ));
-        }
     }
     assert_eq!(
         bed.state_names(),
@@ -641,6 +648,28 @@ fn a_config_the_host_cannot_run_is_refused_before_any_frame() {
         failures.push(format!(
             "nothing may be sent, yet rs1 accepted a connection ({web:?})"
         ));
+    }
+    // --once: the missing interface is UNKNOWN, nothing sent; state_dir is
+    // no concern of a run that writes no state file, so it runs.
+    for (what, text, _, needle) in &cases {
+        bed.write_config(text);
+        let r = bed.run(&tb, "lb", &["--once"]);
+        let (code, start, needle) = if what.starts_with("state_dir") {
+            (0, "CHECK_RAW_SERVE OK - 1 check: 1 ok, ", "")
+        } else {
+            (3, "CHECK_RAW_SERVE UNKNOWN - ", needle.as_str())
+        };
+        if r.code != Some(code)
+            || !r.status_line().starts_with(start)
+            || !r.status_line().contains(needle)
+        {
+            failures.push(format!(
+                "[{what}, --once] exit {code}, `{start}...{needle}...` expected\n{r}\n{text}"
+            ));
+        }
+        if code == 3 && web.accepted() != 0 {
+            failures.push(format!("[{what}, --once] nothing may be sent ({web:?})"));
+        }
     }
     assert_all_ok(&failures);
 }
@@ -701,4 +730,188 @@ fn once_runs_every_check_once_and_check_prints_the_summary() {
                 .starts_with("CHECK_RAW_SERVE OK - 1 check: 1 ok, "),
         "{r}"
     );
+}
+
+/// A state file a previous run left is the check's starting state: `0`
+/// for a healthy server stays until rise says UP (`was DOWN`), `1` for a
+/// dead one (a closed port) stays until fall says DOWN (`was UP`). No
+/// file, or one that is not ours (`x`), starts at `0` (fail closed),
+/// written at the start.
+#[test]
+fn state_files_left_by_a_previous_run_are_the_starting_state() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [
+        Check::new("was-down", tcp(RS1, VIP, PORT)),
+        Check::new("was-up", tcp(RS1, VIP, 81)),
+        Check::new("new", tcp(RS2, VIP, PORT)),
+        Check::new("garbage", tcp(RS3, VIP, PORT)),
+    ];
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    fs::write(bed.state_file("was-down"), "0\n").expect("write was-down");
+    fs::write(bed.state_file("was-up"), "1\n").expect("write was-up");
+    fs::write(bed.state_file("garbage"), "x\n").expect("write garbage");
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let watch = bed.watch(&names);
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, 4);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    let want = [
+        ("was-down", Some("1\n")),
+        ("was-up", Some("0\n")),
+        ("new", Some("1\n")),
+        ("garbage", Some("1\n")),
+    ];
+    bed.wait_states(&want, limit, &d, "every check decided");
+    thread::sleep(POLL * 5);
+    assert_one_change_each(&d, 0, &["was-down", "new", "garbage"], true, " OK - ");
+    assert_one_change_each(&d, 0, &["was-up"], false, " CRITICAL - ");
+    let history = watch.stop();
+    let seen =
+        |n: &str| -> Vec<Option<String>> { history[n].iter().map(|s| s.content.clone()).collect() };
+    let some =
+        |v: &[&str]| -> Vec<Option<String>> { v.iter().map(|s| Some((*s).to_owned())).collect() };
+    let mut failures = Vec::new();
+    for (name, want) in [
+        ("was-down", some(&["0\n", "1\n"])),
+        ("was-up", some(&["1\n", "0\n"])),
+        ("garbage", some(&["x\n", "0\n", "1\n"])),
+    ] {
+        if seen(name) != want {
+            failures.push(format!("{name}: read {:?}, expected {want:?}", seen(name)));
+        }
+    }
+    let new = seen("new");
+    if new.first() != Some(&None) || new.get(1..) != Some(&some(&["0\n", "1\n"])[..]) {
+        failures.push(format!(
+            "new: read {new:?}, expected no file, then 0, then 1"
+        ));
+    }
+    if !failures.is_empty() {
+        failures.push(d.diag());
+    }
+    assert_all_ok(&failures);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// systemd's notify protocol on `$NOTIFY_SOCKET`: READY=1 once the first
+/// state files are written, RELOADING=1 (with MONOTONIC_USEC) then
+/// READY=1 around a SIGHUP, WATCHDOG=1 at half of `$WATCHDOG_USEC`,
+/// STOPPING=1 on SIGTERM.
+#[test]
+fn systemd_notify_ready_reloading_watchdog_stopping() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [Check::new("web", tcp(RS1, VIP, PORT))];
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut notify = NotifySocket::bind(bed.dir());
+    let socket = path_str(&notify.path).to_owned();
+    // 600 ms: WATCHDOG=1 every 300 ms.
+    let env = [
+        ("NOTIFY_SOCKET", socket.as_str()),
+        ("WATCHDOG_USEC", "600000"),
+    ];
+    let mut d = bed.start_env(&tb, "lb", &[], &env);
+    let ready = notify.wait_for(0, "READY=1", SLACK);
+    let files_then = bed.state_names();
+    let Some(ready) = ready else {
+        panic!(
+            "no READY=1 within {SLACK:?}\n{}\n{}",
+            notify.show(),
+            d.diag()
+        );
+    };
+    assert_eq!(
+        files_then,
+        ["web"],
+        "READY=1 after the first state files are written\n{}",
+        d.diag()
+    );
+
+    let watchdogs = |n: &mut NotifySocket| {
+        n.messages()
+            .iter()
+            .filter(|(_, m)| m.lines().any(|l| l == "WATCHDOG=1"))
+            .count()
+    };
+    let before = watchdogs(&mut notify);
+    thread::sleep(Duration::from_millis(1500));
+    let pings = watchdogs(&mut notify) - before;
+    // Five are due in 1.5 s; a loaded machine may be late with a few.
+    assert!(
+        pings >= 2,
+        "{pings} WATCHDOG=1 in 1.5 s with WATCHDOG_USEC=600000\n{}",
+        notify.show()
+    );
+
+    let skip = notify.messages().len();
+    d.signal(libc::SIGHUP);
+    let reloading = notify.wait_for(skip, "RELOADING=1", SLACK);
+    let ready_again = reloading.and_then(|i| notify.wait_for(i + 1, "READY=1", SLACK));
+    assert!(
+        ready_again.is_some(),
+        "RELOADING=1 then READY=1 after SIGHUP (ready first at #{ready})\n{}\n{}",
+        notify.show(),
+        d.diag()
+    );
+    let reloading_msg = notify.messages()[reloading.unwrap_or(0)].1.clone();
+    assert!(
+        reloading_msg
+            .lines()
+            .any(|l| l.starts_with("MONOTONIC_USEC=")),
+        "RELOADING=1 comes with MONOTONIC_USEC (Type=notify-reload)\n{}",
+        notify.show()
+    );
+
+    let skip = notify.messages().len();
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+    assert!(
+        notify
+            .wait_for(skip, "STOPPING=1", Duration::from_millis(100))
+            .is_some(),
+        "STOPPING=1 on SIGTERM\n{}",
+        notify.show()
+    );
+}
+
+/// Sixty checks on one engine (three real servers, two ports, TCP and
+/// HTTP, ten names each), all up within rise intervals; stopped, nothing
+/// is left established on any real server.
+#[test]
+fn sixty_checks_come_up_and_leave_nothing_open() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let mut checks = Vec::new();
+    for (host, rs) in [("rs1", RS1), ("rs2", RS2), ("rs3", RS3)] {
+        for i in 0..10 {
+            checks.push(Check::new(&format!("tcp-{host}-{i}"), tcp(rs, VIP, PORT)));
+            checks.push(Check::new(&format!("http-{host}-{i}"), http(rs, HTTP_PORT)));
+        }
+    }
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, names.len());
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &names, "1\n", limit, "sixty checks up");
+    thread::sleep(POLL * 5);
+    assert_one_change_each(&d, 0, &names, true, " OK - ");
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+    for host in ["rs1", "rs2", "rs3"] {
+        for port in [PORT, HTTP_PORT] {
+            let open = tb.wait_none_established(host, port, SETTLE);
+            assert_eq!(
+                open,
+                0,
+                "{open} left established on {host}:{port}\n{}",
+                d.diag()
+            );
+        }
+    }
 }

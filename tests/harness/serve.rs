@@ -146,6 +146,17 @@ impl ServeBed {
 
     /// Starts `check_raw_serve --config serve.toml ARGS` in `host`.
     pub fn start(&self, tb: &Testbed, host: &str, args: &[&str]) -> ServeProc {
+        self.start_env(tb, host, args, &[])
+    }
+
+    /// `start` with environment variables (`NOTIFY_SOCKET`...).
+    pub fn start_env(
+        &self,
+        tb: &Testbed,
+        host: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> ServeProc {
         let n = {
             let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
             *runs += 1;
@@ -153,7 +164,7 @@ impl ServeBed {
         };
         let mut argv = vec!["--config", self.config_str()];
         argv.extend(args);
-        ServeProc::start(tb, host, &self.bin, &argv, self.dir.path(), n)
+        ServeProc::start(tb, host, &self.bin, &argv, env, self.dir.path(), n)
     }
 
     /// `check_raw_serve --config serve.toml ARGS` in `host` to its end
@@ -252,6 +263,7 @@ impl ServeProc {
         host: &str,
         bin: &BinLink,
         argv: &[&str],
+        env: &[(&str, &str)],
         dir: &Path,
         n: usize,
     ) -> ServeProc {
@@ -263,6 +275,7 @@ impl ServeProc {
         cmd.args(["netns", "exec", tb.ns(host)])
             .arg(&**bin)
             .args(argv)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file(&stdout))
             .stderr(file(&stderr))
@@ -563,4 +576,82 @@ pub fn assert_built(bed: &ServeBed) {
         r.code == Some(0),
         "check_raw_serve not built (the binary does not answer to the name)\n{r}"
     );
+}
+
+/// A stand-in for systemd's notify socket: a datagram socket bound in a
+/// temp dir, read by the test (`$NOTIFY_SOCKET` is its path).
+pub struct NotifySocket {
+    sock: std::os::unix::net::UnixDatagram,
+    pub path: PathBuf,
+    begin: Instant,
+    seen: Vec<(Duration, String)>,
+}
+
+impl NotifySocket {
+    pub fn bind(dir: &Path) -> NotifySocket {
+        let path = dir.join("notify");
+        let sock = std::os::unix::net::UnixDatagram::bind(&path)
+            .unwrap_or_else(|e| panic!("bind {}: {e}", path.display()));
+        sock.set_read_timeout(Some(POLL)).expect("read timeout");
+        NotifySocket {
+            sock,
+            path,
+            begin: Instant::now(),
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads what has arrived (each datagram's `KEY=VALUE` lines), for
+    /// `POLL` at most.
+    fn drain(&mut self) {
+        let mut buf = vec![0u8; 4096];
+        // Bounded: a datagram at most per pass, then the timeout.
+        for _ in 0..1000 {
+            match self.sock.recv(&mut buf) {
+                Ok(n) => {
+                    let at = self.begin.elapsed();
+                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+                    self.seen.push((at, text));
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Every datagram so far, with when it came (since the bind).
+    pub fn messages(&mut self) -> &[(Duration, String)] {
+        self.drain();
+        &self.seen
+    }
+
+    /// Waits at most `limit` for a datagram past the first `skip` that has
+    /// the line `line` (`READY=1`); returns its index.
+    pub fn wait_for(&mut self, skip: usize, line: &str, limit: Duration) -> Option<usize> {
+        let start = Instant::now();
+        loop {
+            self.drain();
+            let found = self
+                .seen
+                .iter()
+                .enumerate()
+                .skip(skip)
+                .find(|(_, (_, m))| m.lines().any(|l| l == line));
+            if let Some((i, _)) = found {
+                return Some(i);
+            }
+            if start.elapsed() > limit {
+                return None;
+            }
+        }
+    }
+
+    /// The datagrams, one per line, for failure messages.
+    pub fn show(&mut self) -> String {
+        self.drain();
+        self.seen
+            .iter()
+            .map(|(at, m)| format!("{at:?}: {}", m.replace('\n', " | ")))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 }
