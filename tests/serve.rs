@@ -182,10 +182,10 @@ fn assert_stops_on(d: &mut ServeProc, sig: libc::c_int, name: &str) {
     d.assert_log_prefixed();
 }
 
-/// Nine checks over three real servers, two ports, both address
-/// families, TCP and HTTP: all come up. rs3 loses its VIPs: its three
+/// Twelve checks over three real servers, two ports, both address
+/// families, TCP, HTTP and VIP: all come up. rs3 loses its VIPs: its four
 /// checks go down within fall intervals (plus one run's `-t` and slack),
-/// one DOWN line each, the six others stay up throughout; the VIPs back,
+/// one DOWN line each, the eight others stay up throughout; the VIPs back,
 /// rs3's checks come up within rise intervals, one UP line each.
 #[test]
 fn state_files_follow_a_real_server_losing_and_regaining_the_vip() {
@@ -202,6 +202,10 @@ fn state_files_follow_a_real_server_losing_and_regaining_the_vip() {
         checks.push(Check::new(&format!("tcp-{host}"), tcp(rs, VIP, PORT)));
         checks.push(Check::new(&format!("http-{host}"), http(rs, HTTP_PORT)));
         checks.push(Check::new(&format!("tcp6-{host}"), tcp(rs6, VIP6, PORT)));
+        checks.push(Check::new(
+            &format!("vip-{host}"),
+            format!("check_raw_vip -t {T} {IFACE} {rs} {VIP}"),
+        ));
     }
     let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
     let (rs3, others): (Vec<&str>, Vec<&str>) = names.iter().partition(|n| n.ends_with("-rs3"));
@@ -210,7 +214,7 @@ fn state_files_follow_a_real_server_losing_and_regaining_the_vip() {
     wait_started(&bed, &d, names.len());
     // No file yet: every check starts at 0 (fail closed), up after rise.
     let up = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
-    wait_all(&bed, &d, &names, "1\n", up, "all nine up");
+    wait_all(&bed, &d, &names, "1\n", up, "all twelve up");
     assert_one_change_each(&d, 0, &names, true, " OK - ");
 
     let watch = bed.watch(&others);
@@ -225,8 +229,6 @@ fn state_files_follow_a_real_server_losing_and_regaining_the_vip() {
         down,
         "rs3's checks down after its VIPs went",
     );
-    // The last failing run of each may log a moment after the file.
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, skip, &rs3, false, " CRITICAL - ");
 
     let skip = d.line_count();
@@ -240,7 +242,6 @@ fn state_files_follow_a_real_server_losing_and_regaining_the_vip() {
         up,
         "rs3's checks up with its VIPs back",
     );
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, skip, &rs3, true, " OK - ");
 
     assert_never_flapped(&watch.stop(), "rs1's and rs2's checks", &d.diag());
@@ -325,7 +326,6 @@ fn a_role_file_flipped_to_backup_moves_a_check_to_the_kernel_path() {
     set_role(&role, "0\n");
     let limit = TIMING.limit(TIMING.rise, timeout(), SLACK);
     wait_all(&bed, &d, &["flip"], "1\n", limit, "flip up as BACKUP");
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, skip, &["flip"], true, "BACKUP role");
     d.wait_line(skip, "steady: RAW_TCP OK - ", &["BACKUP role", RS1], limit);
 
@@ -340,7 +340,6 @@ fn a_role_file_flipped_to_backup_moves_a_check_to_the_kernel_path() {
         limit,
         "flip down as MASTER again",
     );
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, skip, &["flip"], false, "lack the VIP");
     assert_never_flapped(&watch.stop(), "steady, on both paths", &d.diag());
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
@@ -390,7 +389,6 @@ fn sighup_adds_removes_keeps_and_refuses_a_broken_file() {
     ];
     let took = bed.wait_states(&want, limit, &d, "after the reload");
     println!("reload: gone removed, added up, moved down in {took:?}");
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, skip, &["added"], true, " OK - ");
     // A new command under the same name keeps the state (no flap at the
     // reload) until its own fall decides.
@@ -429,7 +427,6 @@ fn sighup_adds_removes_keeps_and_refuses_a_broken_file() {
         &d,
         "the old checks still running after the refusal",
     );
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, skip, &["added"], false, " CRITICAL - ");
 
     assert_never_flapped(&watch.stop(), "keep, across both reloads", &d.diag());
@@ -487,10 +484,11 @@ fn a_restart_on_healthy_servers_never_shows_a_0() {
     assert_no_change(&second, 0, &names);
 }
 
-/// SIGTERM (then SIGINT, on a second run) while an HTTP check's flow is
-/// open on a server that never answers and a TCP check waits for ARP:
-/// exit 0 within 1 s, the flow reset (rs1 saw RST, nothing left
-/// established there), the state files as they were.
+/// SIGTERM (then SIGINT, on a second run) while two HTTP checks' flows
+/// are open on a server that never answers, one raw (MASTER), one a
+/// kernel connection (BACKUP), and a TCP check waits for ARP: exit 0
+/// within 1 s, each flow reset (rs1 saw RST, nothing left established
+/// there), the state files as they were.
 #[test]
 fn sigterm_and_sigint_mid_exchange_reset_the_flows_and_exit_0_within_1s() {
     require!(Need::Testbed);
@@ -500,16 +498,19 @@ fn sigterm_and_sigint_mid_exchange_reset_the_flows_and_exit_0_within_1s() {
     let bed = ServeBed::new();
     assert_built(&bed);
     let long = 2500;
+    let backup = RoleFile::backup();
+    let http_mute = |opts: &str| {
+        format!("check_raw_http {opts}-S 200 -t {long} {IFACE} {RS1} {VIP} {mute_port} {VHOST} /")
+    };
     let checks = [
-        Check::new(
-            "mute",
-            format!("check_raw_http -S 200 -t {long} {IFACE} {RS1} {VIP} {mute_port} {VHOST} /"),
-        ),
+        Check::new("mute", http_mute("")),
+        Check::new("mute-backup", http_mute(&format!("-r {} ", backup.path()))),
         Check::new(
             "nobody",
             format!("check_raw_tcp -t {long} {IFACE} {NOBODY} {VIP} {PORT}"),
         ),
     ];
+    let names = ["mute", "mute-backup", "nobody"];
     let timing = Timing {
         interval: Duration::from_millis(3000),
         ..TIMING
@@ -518,20 +519,22 @@ fn sigterm_and_sigint_mid_exchange_reset_the_flows_and_exit_0_within_1s() {
     for (sig, name) in [(libc::SIGTERM, "SIGTERM"), (libc::SIGINT, "SIGINT")] {
         let ends_before = mute.ends().len();
         let mut d = bed.start(&tb, "lb", &[]);
-        wait_started(&bed, &d, 2);
-        // The schedule spreads the first runs over the interval.
-        let limit = timing.interval + SLACK;
+        wait_started(&bed, &d, 3);
+        // The schedule spreads the first runs over the interval; both
+        // flows (raw and kernel) are open at once for part of it.
+        let limit = timing.interval * 2 + SLACK;
         let start = std::time::Instant::now();
-        while tb.established_on("rs1", mute_port) == 0 {
+        while tb.established_on("rs1", mute_port) < 2 {
             assert!(
                 start.elapsed() < limit,
-                "no flow open on rs1:{mute_port} within {limit:?} ({mute:?})\n{}",
+                "not two flows open on rs1:{mute_port} within {limit:?} ({mute:?})\n{}",
                 d.diag()
             );
-            d.assert_running_for("waiting for the flow");
+            d.assert_running_for("waiting for the flows");
             thread::sleep(POLL);
         }
-        let states: Vec<Option<String>> = ["mute", "nobody"].map(|n| bed.state(n)).to_vec();
+        let open_before = mute.accepted() - ends_before;
+        let states: Vec<Option<String>> = names.map(|n| bed.state(n)).to_vec();
         assert_stops_on(&mut d, sig, name);
         let open = tb.wait_none_established("rs1", mute_port, SETTLE);
         assert_eq!(
@@ -540,13 +543,17 @@ fn sigterm_and_sigint_mid_exchange_reset_the_flows_and_exit_0_within_1s() {
             "{open} flow(s) left established on rs1 after {name}\n{}",
             d.diag()
         );
-        let ends = mute.wait_ends(ends_before + 1, SETTLE);
+        let ends = mute.wait_ends(ends_before + open_before, SETTLE);
+        let new = &ends[ends_before.min(ends.len())..];
         assert!(
-            matches!(ends.last(), Some(ConnEnd::Reset | ConnEnd::Error(_))),
-            "rs1 should see the RST of the open flow ({mute:?})\n{}",
+            new.len() >= 2
+                && new
+                    .iter()
+                    .all(|e| matches!(e, ConnEnd::Reset | ConnEnd::Error(_))),
+            "rs1 should see a RST end each open flow, raw and kernel ({mute:?})\n{}",
             d.diag()
         );
-        let after: Vec<Option<String>> = ["mute", "nobody"].map(|n| bed.state(n)).to_vec();
+        let after: Vec<Option<String>> = names.map(|n| bed.state(n)).to_vec();
         assert_eq!(
             after,
             states,
@@ -765,7 +772,6 @@ fn state_files_left_by_a_previous_run_are_the_starting_state() {
         ("garbage", Some("1\n")),
     ];
     bed.wait_states(&want, limit, &d, "every check decided");
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, 0, &["was-down", "new", "garbage"], true, " OK - ");
     assert_one_change_each(&d, 0, &["was-up"], false, " CRITICAL - ");
     let history = watch.stop();
@@ -900,7 +906,6 @@ fn sixty_checks_come_up_and_leave_nothing_open() {
     wait_started(&bed, &d, names.len());
     let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
     wait_all(&bed, &d, &names, "1\n", limit, "sixty checks up");
-    thread::sleep(POLL * 5);
     assert_one_change_each(&d, 0, &names, true, " OK - ");
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
     for host in ["rs1", "rs2", "rs3"] {
@@ -914,4 +919,50 @@ fn sixty_checks_come_up_and_leave_nothing_open() {
             );
         }
     }
+}
+
+/// SIGHUP with another state_dir: every check's current state is written
+/// there at once (up and down alike, nothing recomputed), the old files
+/// stay where they are, and nothing changes state.
+#[test]
+fn a_reload_to_a_new_state_dir_writes_every_state_there() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [
+        Check::new("up", tcp(RS1, VIP, PORT)),
+        // Nothing listens on rs1:81: down from the start, never up.
+        Check::new("down", tcp(RS1, VIP, 81)),
+    ];
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, 2);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    let want = [("up", Some("1\n")), ("down", Some("0\n"))];
+    bed.wait_states(&want, limit, &d, "up and down");
+
+    let new_dir = bed.dir().join("state2");
+    fs::create_dir(&new_dir).expect("mkdir state2");
+    bed.write_config(&toml(&new_dir, TIMING, &checks));
+    let skip = d.line_count();
+    d.signal(libc::SIGHUP);
+    let reloaded = format!(
+        "reloaded {}: 2 checks (0 added, 0 removed, 2 kept)",
+        bed.config.display()
+    );
+    d.wait_line(skip, &reloaded, &[], SLACK);
+    let read = |dir: &Path, n: &str| fs::read_to_string(dir.join(n)).ok();
+    // At once: well within one interval of the reload line.
+    thread::sleep(POLL * 5);
+    let got = [read(&new_dir, "up"), read(&new_dir, "down")];
+    let old = [bed.state("up"), bed.state("down")];
+    let want = [Some("1\n".to_owned()), Some("0\n".to_owned())];
+    assert!(
+        got == want && old == want,
+        "new state_dir {got:?}, old {old:?}, both {want:?} expected\n{}",
+        d.diag()
+    );
+    assert_no_change(&d, skip, &["up", "down"]);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
 }

@@ -30,6 +30,8 @@ pub const SERVE: &str = "check_raw_serve";
 pub const LOG_PREFIX: &str = "check_raw_serve: ";
 /// How often the state files are read for flaps (the brief: ~20 ms).
 pub const POLL: Duration = Duration::from_millis(20);
+/// How long after a state file a change's log line may come.
+pub const LOG_AFTER_FILE: Duration = Duration::from_millis(100);
 /// A watch stops by itself after this, even if nobody stops it.
 const WATCH_LIFETIME: Duration = Duration::from_secs(120);
 
@@ -177,8 +179,9 @@ impl ServeBed {
     }
 
     /// Polls every `POLL` until every `(name, content)` holds (`None`: no
-    /// file), at most `limit`; returns how long it took, or panics with
-    /// what the files and the daemon's log say.
+    /// file), at most `limit`; returns how long it took (then waits
+    /// `LOG_AFTER_FILE`, for the change lines), or panics with what the
+    /// files and the daemon's log say.
     pub fn wait_states(
         &self,
         want: &[(&str, Option<&str>)],
@@ -189,7 +192,10 @@ impl ServeBed {
         let start = Instant::now();
         loop {
             if want.iter().all(|(n, v)| self.state(n).as_deref() == *v) {
-                return start.elapsed();
+                let took = start.elapsed();
+                // A change's log line is written just after its file.
+                thread::sleep(LOG_AFTER_FILE);
+                return took;
             }
             if start.elapsed() > limit {
                 panic!(
