@@ -966,3 +966,177 @@ fn a_reload_to_a_new_state_dir_writes_every_state_there() {
     assert_no_change(&d, skip, &["up", "down"]);
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
 }
+
+/// `ip ARGS` in `host`, which must succeed.
+fn ip(tb: &Testbed, host: &str, args: &[&str]) {
+    let mut cmd = vec!["ip"];
+    cmd.extend(args);
+    let r = tb.run_in(host, &cmd);
+    assert_eq!(r.code, Some(0), "{r}");
+}
+
+/// The network under the engine changes while it runs: rs1 gets a new
+/// MAC (a replaced server, or the bond failing over), then `lb`'s eth0
+/// goes down (its checks go down) and up again. Each time the checks
+/// come back up by themselves, within a few seconds: the runs (`-v`)
+/// name rs1's new MAC.
+#[test]
+fn a_new_mac_and_the_interface_bouncing_are_followed() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [
+        Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
+        Check::new("http-rs1", http(RS1, HTTP_PORT)),
+        Check::new("tcp-rs2", tcp(RS2, VIP, PORT)),
+    ];
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &["-v"]);
+    wait_started(&bed, &d, 3);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &names, "1\n", limit, "all up");
+
+    let old_mac = tb.mac("rs1");
+    let new_mac = "02:00:00:00:01:11";
+    ip(&tb, "rs1", &["link", "set", IFACE, "address", new_mac]);
+    assert_ne!(tb.mac("rs1"), old_mac, "rs1's MAC did not change");
+    // Up again (or never down) a while after: how long a stale MAC may be
+    // used is the engine's choice, a few seconds at most.
+    thread::sleep(TIMING.interval * (TIMING.fall + 1) + timeout());
+    let limit = TIMING.limit(TIMING.rise, timeout(), SLACK);
+    wait_all(&bed, &d, &names, "1\n", limit, "all up on rs1's new MAC");
+    let skip = d.line_count();
+    d.wait_line(skip, "tcp-rs1: RAW_TCP OK - ", &[new_mac], limit);
+    d.wait_line(skip, "http-rs1: RAW_HTTP OK - ", &[new_mac], limit);
+
+    let skip = d.line_count();
+    ip(&tb, "lb", &["link", "set", IFACE, "down"]);
+    let limit = TIMING.limit(TIMING.fall, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &d,
+        &names,
+        "0\n",
+        limit,
+        "all down with lb's eth0 down",
+    );
+    ip(&tb, "lb", &["link", "set", IFACE, "up"]);
+    let limit = TIMING.limit(TIMING.rise + 2, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &d,
+        &names,
+        "1\n",
+        limit,
+        "all up with lb's eth0 up again",
+    );
+    assert_one_change_each(&d, skip, &names, false, " - ");
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// `lb`'s eth0 deleted and made anew (a driver reload, a VLAN or bond
+/// recreated): a new interface index under the same name. The checks go
+/// down while it is gone and come back up on the new one by themselves.
+#[test]
+fn an_interface_made_anew_is_followed() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [
+        Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
+        Check::new("http-rs2", http(RS2, HTTP_PORT)),
+    ];
+    let names: Vec<&str> = checks.iter().map(|c| c.name.as_str()).collect();
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &["-v"]);
+    wait_started(&bed, &d, 2);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &names, "1\n", limit, "all up");
+
+    // Deleting one end of a veth deletes its peer on the switch too.
+    ip(&tb, "lb", &["link", "del", IFACE]);
+    let limit = TIMING.limit(TIMING.fall, timeout(), SLACK);
+    wait_all(&bed, &d, &names, "0\n", limit, "all down with eth0 gone");
+    let (lb, sw) = (tb.ns("lb").to_owned(), tb.ns(SWITCH).to_owned());
+    harness::netns::ip_batch(
+        None,
+        &[format!(
+            "link add {IFACE} netns {lb} type veth peer name plb netns {sw}"
+        )],
+    );
+    harness::netns::ip_batch(
+        Some(&sw),
+        &[
+            "link set plb master br0".to_owned(),
+            "link set plb up".to_owned(),
+        ],
+    );
+    for (ns, dev) in [(&lb, IFACE), (&sw, "plb")] {
+        harness::netns::output_in(ns, "ethtool", &["-K", dev, "rx", "off", "tx", "off"])
+            .unwrap_or_else(|e| panic!("ethtool in {ns}: {e}"));
+    }
+    harness::netns::ip_batch(
+        Some(&lb),
+        &[
+            format!("addr add {LB_IP}/24 dev {IFACE}"),
+            format!("link set {IFACE} up"),
+        ],
+    );
+    // The plugin works on the new interface at once (the test's own
+    // set-up is right).
+    let r = tcp_check(&tb, "lb", &["-t", "2000"], RS1);
+    assert_verdict(&r, 0, "RAW_TCP OK - ", &[RS1]);
+    // The engine may look for the new interface on a timer: give it
+    // seconds beyond rise.
+    let limit = TIMING.limit(TIMING.rise, timeout(), SLACK * 2);
+    wait_all(&bed, &d, &names, "1\n", limit, "all up on the new eth0");
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// `-r auto` follows the VIP as VRRP moves it: on `lbb` (no VIP) the
+/// check of rs2 (no VIP either) takes the kernel path and is up; the VIP
+/// comes to `lbb` (it became MASTER): raw frames to the VIP, rs2 lacks it,
+/// down; the VIP leaves again: BACKUP, up. Each run decides (`-v`).
+#[test]
+fn role_auto_follows_the_vip_onto_and_off_this_balancer() {
+    require!(Need::Testbed);
+    let tb = Testbed::without_servers();
+    tb.serve("rs2", PORT, Behaviour::Respond(HTTP_REPLY.to_vec()));
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let checks = [Check::new(
+        "auto",
+        format!("check_raw_tcp -r auto -t {T} {IFACE} {RS2} {VIP} {PORT}"),
+    )];
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lbb", &["-v"]);
+    wait_started(&bed, &d, 1);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &["auto"], "1\n", limit, "up as BACKUP");
+    d.wait_line(0, "auto: RAW_TCP OK - ", &["BACKUP role"], limit);
+
+    let skip = d.line_count();
+    tb.add_vip("lbb");
+    // The plugin, run now, sees the VIP (the test's own set-up is right).
+    let r = tcp_check(&tb, "lbb", &["-r", "auto", "-t", "500"], RS2);
+    assert_verdict(&r, 2, "RAW_TCP CRITICAL - ", &["lack the VIP"]);
+    let limit = TIMING.limit(TIMING.fall, timeout(), SLACK);
+    let line = d.wait_line(skip, "auto: RAW_TCP ", &["lack the VIP"], limit);
+    println!("with the VIP: {line}");
+    wait_all(&bed, &d, &["auto"], "0\n", limit, "down as MASTER");
+    assert_one_change_each(&d, skip, &["auto"], false, "lack the VIP");
+
+    let skip = d.line_count();
+    ip(
+        &tb,
+        "lbb",
+        &["addr", "del", &format!("{VIP}/32"), "dev", "lo"],
+    );
+    let limit = TIMING.limit(TIMING.rise, timeout(), SLACK);
+    wait_all(&bed, &d, &["auto"], "1\n", limit, "up as BACKUP again");
+    assert_one_change_each(&d, skip, &["auto"], true, "BACKUP role");
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
