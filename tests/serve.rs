@@ -1140,3 +1140,69 @@ fn role_auto_follows_the_vip_onto_and_off_this_balancer() {
     assert_one_change_each(&d, skip, &["auto"], true, "BACKUP role");
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
 }
+
+/// TLS under the daemon (nginx on rs1, `harness::tls`): HTTPS and bare
+/// TLS, MASTER and BACKUP, come up; a certificate expiring in 5 days is a
+/// WARNING, which counts as up; an expired one stays down. Stopped,
+/// nothing is left established on rs1.
+#[test]
+fn tls_checks_in_both_roles_warning_is_up_expired_is_down() {
+    require!(Need::Testbed, NGINX);
+    use harness::tls_bed::TlsBed;
+    let tls = TlsBed::new();
+    let tb = &tls.tb;
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let backup = RoleFile::backup();
+    let host = harness::TLS_HOST;
+    let https = |opts: &str, port: TlsPort| {
+        format!(
+            "check_raw_http --ssl -S 200 -t 500 {opts}{IFACE} {RS1} {VIP} {} {host} /health",
+            port.port()
+        )
+    };
+    let b = format!("-r {} ", backup.path());
+    // Warn below 30 days, critical below 3: rs1's 5-day one warns.
+    let days = "--certificate-days 30,3 ";
+    let checks = [
+        Check::new("https", https("", TlsPort::Good)),
+        Check::new("https-backup", https(&b, TlsPort::Good)),
+        Check::new(
+            "tls",
+            format!("check_raw_tcp --ssl -t 500 {IFACE} {RS1} {VIP} 443"),
+        ),
+        Check::new("https-soon", https(days, TlsPort::Soon)),
+        Check::new("https-expired", https(days, TlsPort::Expired)),
+    ];
+    let timing = Timing {
+        interval: Duration::from_millis(600),
+        ..TIMING
+    };
+    bed.write_config(&bed.toml(timing, &checks));
+    let mut d = bed.start(tb, "lb", &["-v"]);
+    wait_started(&bed, &d, checks.len());
+    let up = ["https", "https-backup", "tls", "https-soon"];
+    let limit = timing.limit(timing.rise + 1, Duration::from_millis(500), SLACK);
+    wait_all(&bed, &d, &up, "1\n", limit, "TLS checks up");
+    assert_one_change_each(&d, 0, &up[..3], true, " OK - ");
+    assert_one_change_each(&d, 0, &["https-soon"], true, " WARNING - ");
+    d.wait_line(0, "https-expired: RAW_HTTP CRITICAL - ", &[], limit);
+    assert_eq!(
+        bed.state("https-expired").as_deref(),
+        Some("0\n"),
+        "{}",
+        d.diag()
+    );
+    assert_no_change(&d, 0, &["https-expired"]);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+    for port in TlsPort::ALL {
+        let open = tb.wait_none_established("rs1", port.port(), SETTLE);
+        assert_eq!(
+            open,
+            0,
+            "{open} left established on rs1:{}\n{}",
+            port.port(),
+            d.diag()
+        );
+    }
+}
