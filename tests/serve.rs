@@ -1206,3 +1206,47 @@ fn tls_checks_in_both_roles_warning_is_up_expired_is_down() {
         );
     }
 }
+
+/// A rack gone dark: forty checks of an address nobody answers (each run
+/// waits its whole `-t` for ARP) beside two healthy ones. The healthy
+/// ones come up in time all the same, the dead stay down with no change
+/// line, and SIGTERM with some thirty runs in flight still ends within
+/// 1 s.
+#[test]
+fn dead_servers_do_not_starve_the_healthy_ones() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let mut checks = vec![
+        Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
+        Check::new("http-rs2", http(RS2, HTTP_PORT)),
+    ];
+    for i in 0..40 {
+        checks.push(Check::new(&format!("dead-{i}"), tcp(NOBODY, VIP, PORT)));
+    }
+    let dead: Vec<String> = (0..40).map(|i| format!("dead-{i}")).collect();
+    let dead: Vec<&str> = dead.iter().map(String::as_str).collect();
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, checks.len());
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(
+        &bed,
+        &d,
+        &["tcp-rs1", "http-rs2"],
+        "1\n",
+        limit,
+        "the healthy two up",
+    );
+    let watch = bed.watch(&["tcp-rs1", "http-rs2"]);
+    thread::sleep(TIMING.interval * 4);
+    assert_never_flapped(
+        &watch.stop(),
+        "the healthy two beside forty dead",
+        &d.diag(),
+    );
+    wait_all(&bed, &d, &dead, "0\n", SLACK, "the dead forty down");
+    assert_no_change(&d, 0, &dead);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
