@@ -1250,3 +1250,41 @@ fn dead_servers_do_not_starve_the_healthy_ones() {
     assert_no_change(&d, 0, &dead);
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
 }
+
+/// DNS under the daemon (NSD on rs1 and rs3, `harness::dns`): UDP flows
+/// over IPv4 and IPv6, MASTER and BACKUP, come up; rs2 (no VIP, no NSD)
+/// stays down with no change line.
+#[test]
+fn dns_checks_over_both_families_and_roles() {
+    require!(Need::Testbed, NSD);
+    let tb = Testbed::without_servers();
+    let _nsd = [
+        tb.nsd("rs1", &[RS1, VIP, RS1_6, VIP6]),
+        tb.nsd("rs3", &[RS3, VIP]),
+    ];
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let backup = RoleFile::backup();
+    let qname = format!("www.{}", harness::dns::ZONE);
+    let dns = |opts: &str, rs: &str, vip: &str| {
+        format!("check_raw_dns -t {T} {opts}{IFACE} {rs} {vip} 53 {qname}")
+    };
+    let b = format!("-r {} ", backup.path());
+    let checks = [
+        Check::new("dns-rs1", dns("", RS1, VIP)),
+        Check::new("dns6-rs1", dns("", RS1_6, VIP6)),
+        Check::new("dns-rs3", dns("", RS3, VIP)),
+        Check::new("dns-backup-rs1", dns(&b, RS1, VIP)),
+        Check::new("dns-rs2", dns("", RS2, VIP)),
+    ];
+    bed.write_config(&bed.toml(TIMING, &checks));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, checks.len());
+    let up = ["dns-rs1", "dns6-rs1", "dns-rs3", "dns-backup-rs1"];
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &up, "1\n", limit, "DNS checks up");
+    assert_one_change_each(&d, 0, &up, true, " OK - ");
+    assert_eq!(bed.state("dns-rs2").as_deref(), Some("0\n"), "{}", d.diag());
+    assert_no_change(&d, 0, &["dns-rs2"]);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
