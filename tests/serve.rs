@@ -114,15 +114,29 @@ fn wait_started(bed: &ServeBed, d: &ServeProc, n: usize) {
 /// `NAME: UP after 2 up results (was DOWN for ...): <status line>` (or
 /// DOWN/failures), the status line containing `needle`.
 fn assert_one_change_each(d: &ServeProc, skip: usize, names: &[&str], up: bool, needle: &str) {
+    let n = if up { TIMING.rise } else { TIMING.fall };
+    assert_one_change_after(d, skip, names, up, n, needle);
+}
+
+/// `assert_one_change_each` after `n` results (`rise` or `fall`).
+fn assert_one_change_after(
+    d: &ServeProc,
+    skip: usize,
+    names: &[&str],
+    up: bool,
+    n: u32,
+    needle: &str,
+) {
     let lines: Vec<String> = d.lines().into_iter().skip(skip).collect();
-    let (health, results, was) = if up {
-        ("UP", TIMING.rise, "DOWN")
-    } else {
-        ("DOWN", TIMING.fall, "UP")
+    let (health, was) = if up { ("UP", "DOWN") } else { ("DOWN", "UP") };
+    let words = match (up, n) {
+        (true, 1) => "up result",
+        (true, _) => "up results",
+        (false, 1) => "failure",
+        (false, _) => "failures",
     };
-    let words = if up { "up results" } else { "failures" };
     for name in names {
-        let start = format!("{name}: {health} after {results} {words} (was {was} for ");
+        let start = format!("{name}: {health} after {n} {words} (was {was} for ");
         let found: Vec<&String> = lines.iter().filter(|l| l.starts_with(&start)).collect();
         assert!(
             found.len() == 1 && found[0].contains("s): ") && found[0].contains(needle),
@@ -1286,5 +1300,60 @@ fn dns_checks_over_both_families_and_roles() {
     assert_one_change_each(&d, 0, &up, true, " OK - ");
     assert_eq!(bed.state("dns-rs2").as_deref(), Some("0\n"), "{}", d.diag());
     assert_no_change(&d, 0, &["dns-rs2"]);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// A check's own interval, rise and fall override the file's: `fast`
+/// (200 ms, rise 1, fall 1) and `slow` (the file's 400 ms, rise 3, fall
+/// 3) on the same real server change after 1 and 3 results, and `fast`
+/// runs about twice as often (`-v`).
+#[test]
+fn a_check_s_own_interval_rise_and_fall_apply() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let file = Timing {
+        rise: 3,
+        fall: 3,
+        ..TIMING
+    };
+    let fast = Timing {
+        interval: Duration::from_millis(200),
+        rise: 1,
+        fall: 1,
+    };
+    let checks = [
+        Check::new(
+            "fast",
+            format!("check_raw_tcp -t 150 {IFACE} {RS3} {VIP} {PORT}"),
+        )
+        .own(fast),
+        Check::new("slow", tcp(RS3, VIP, PORT)),
+    ];
+    bed.write_config(&bed.toml(file, &checks));
+    let mut d = bed.start(&tb, "lb", &["-v"]);
+    wait_started(&bed, &d, 2);
+    let limit = file.limit(file.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &["fast", "slow"], "1\n", limit, "both up");
+    assert_one_change_after(&d, 0, &["fast"], true, 1, " OK - ");
+    assert_one_change_after(&d, 0, &["slow"], true, 3, " OK - ");
+    let count = |name: &str| d.lines_starting(&format!("{name}: RAW_TCP ")).len();
+    let (fast0, slow0) = (count("fast"), count("slow"));
+    thread::sleep(Duration::from_millis(2000));
+    let (fast_runs, slow_runs) = (count("fast") - fast0, count("slow") - slow0);
+    println!("in 2 s: fast {fast_runs} runs, slow {slow_runs}");
+    assert!(
+        fast_runs * 10 >= slow_runs * 14 && slow_runs >= 3,
+        "fast (200 ms) should run about twice as often as slow (400 ms): {fast_runs} and {slow_runs} runs in 2 s\n{}",
+        d.diag()
+    );
+
+    let skip = d.line_count();
+    tb.remove_vip("rs3");
+    let limit = file.limit(file.fall, timeout(), SLACK);
+    wait_all(&bed, &d, &["fast", "slow"], "0\n", limit, "both down");
+    assert_one_change_after(&d, skip, &["fast"], false, 1, " CRITICAL - ");
+    assert_one_change_after(&d, skip, &["slow"], false, 3, " CRITICAL - ");
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
 }

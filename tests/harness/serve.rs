@@ -56,6 +56,8 @@ impl Timing {
 pub struct Check {
     pub name: String,
     pub command: String,
+    /// More lines of the table (`rise = 1`), each ending in `\n`.
+    pub extra: String,
 }
 
 impl Check {
@@ -63,7 +65,19 @@ impl Check {
         Check {
             name: name.to_owned(),
             command: command.into(),
+            extra: String::new(),
         }
+    }
+
+    /// The check with its own `interval`, `rise` and `fall`.
+    pub fn own(mut self, timing: Timing) -> Check {
+        self.extra = format!(
+            "interval = \"{}ms\"\nrise = {}\nfall = {}\n",
+            timing.interval.as_millis(),
+            timing.rise,
+            timing.fall
+        );
+        self
     }
 }
 
@@ -243,8 +257,8 @@ pub fn toml(state_dir: &Path, timing: Timing, checks: &[Check]) -> String {
     for c in checks {
         let _ = write!(
             out,
-            "\n[[check]]\nname = \"{}\"\ncommand = \"{}\"\n",
-            c.name, c.command
+            "\n[[check]]\nname = \"{}\"\ncommand = \"{}\"\n{}",
+            c.name, c.command, c.extra
         );
     }
     out
