@@ -1357,3 +1357,41 @@ fn a_check_s_own_interval_rise_and_fall_apply() {
     assert_one_change_after(&d, skip, &["slow"], false, 3, " CRITICAL - ");
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
 }
+
+/// SIGHUPs in a burst, the file switching between two versions under
+/// them, then SIGTERM right after the last: the kept check never flaps,
+/// the daemon ends on the last version's checks (coalesced signals are
+/// fine), and stops within 1 s.
+#[test]
+fn a_burst_of_reloads_then_sigterm() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let keep = Check::new("keep", tcp(RS1, VIP, PORT));
+    let a = bed.toml(
+        TIMING,
+        &[keep.clone(), Check::new("a", tcp(RS2, VIP, PORT))],
+    );
+    let b = bed.toml(TIMING, &[keep, Check::new("b", http(RS3, HTTP_PORT))]);
+    bed.write_config(&a);
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, 2);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &["keep", "a"], "1\n", limit, "keep and a up");
+    let watch = bed.watch(&["keep"]);
+    for text in [&b, &a, &b, &a, &b] {
+        bed.write_config(text);
+        d.signal(libc::SIGHUP);
+        thread::sleep(Duration::from_millis(30));
+    }
+    let want = [("keep", Some("1\n")), ("a", None), ("b", Some("1\n"))];
+    bed.wait_states(&want, limit, &d, "on the last version");
+    d.assert_running_for("the burst");
+    let reloads = d.lines_starting("reloaded ").len();
+    assert!(reloads >= 1, "no reload logged\n{}", d.diag());
+    assert_never_flapped(&watch.stop(), "keep, across the burst", &d.diag());
+    bed.write_config(&a);
+    d.signal(libc::SIGHUP);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
