@@ -4,6 +4,9 @@
 //! subcommand), runs the check under a panic guard, prints the status line
 //! and details, and turns the outcome into an exit code. A panic becomes
 //! UNKNOWN, never a crash: ldirectord reads a death by signal as success.
+//! `check_raw_serve` (or `check_raw serve`) goes to `serve::main`, whose
+//! text this prints the same way; only the daemon's log lines, which must
+//! go out while it runs, are written by `serve::log`.
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -13,9 +16,13 @@ use std::sync::{Arc, Mutex};
 use check_raw::cli::{self, Command, Mode};
 use check_raw::outcome::{Outcome, Protocol, State};
 use check_raw::wait::Waiter;
-use check_raw::{checks, detach, privilege, resolve};
+use check_raw::{checks, detach, privilege, resolve, serve};
 
 fn main() {
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    if let Some(args) = serve::invoked(&argv) {
+        detach::exit(serve_main(args));
+    }
     // First: until the handlers are in, SIGTERM would kill us outright.
     let waiter = Waiter::install();
     // Then: a caller who is not root parses its arguments (OpenSSL reads
@@ -23,11 +30,8 @@ fn main() {
     // effect; the packet socket's opening raises it again, then drops it
     // for good. A failure here leaves that to the drop.
     let _ = privilege::lower_effective();
-    // Diagnostics for developers only, to stderr, off unless RUST_LOG asks.
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
-        .try_init();
+    developer_log();
     let panic_message = capture_panics();
-    let argv: Vec<OsString> = std::env::args_os().collect();
     let argv0 = argv.first().cloned().unwrap_or_default();
     // For the panic path, where no parsed config is left to ask.
     let protocol_hint = cli::exit_protocol(&argv);
@@ -59,6 +63,39 @@ fn main() {
     // After the status line is out: a raw check's packet socket is
     // closed in a detached child (see `detach`), not on our clock.
     detach::exit(printed.emit());
+}
+
+/// Diagnostics for developers only, to stderr, off unless RUST_LOG asks.
+fn developer_log() {
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("off"))
+        .try_init();
+}
+
+/// check_raw_serve: the daemon (SIGHUP is its reload, not an end), or
+/// one of its commands. The same order as a check: signal handlers, the
+/// capability out of the effective set (the daemon raises it again for
+/// its workers once its file is read), the panic guard. Returns the exit
+/// code once its text is printed.
+fn serve_main(args: Vec<OsString>) -> i32 {
+    let waiter = Waiter::install_for(serve::signals_for(&args));
+    let _ = privilege::lower_effective();
+    developer_log();
+    let served = match waiter {
+        Err(e) => serve::refused_for(&args, &format!("cannot install signal handlers: {e}")),
+        Ok(waiter) => {
+            let given = args.clone();
+            panic::catch_unwind(AssertUnwindSafe(|| serve::main(given, Arc::new(waiter))))
+                .unwrap_or_else(|_| {
+                    let what = serve::panic_message();
+                    serve::refused_for(&args, &format!("internal error, please report: {what}"))
+                })
+        }
+    };
+    // A closed stdout or stderr must not change the exit code.
+    let _ = std::io::stdout().lock().write_all(served.stdout.as_bytes());
+    let _ = std::io::stdout().lock().flush();
+    let _ = std::io::stderr().lock().write_all(served.stderr.as_bytes());
+    served.code
 }
 
 /// What `main` prints, and how it exits.

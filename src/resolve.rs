@@ -12,14 +12,25 @@ use std::net::{IpAddr, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::wait::{process_start, Ready, WaitError, Waiter};
 
 /// Resolve `name` before the deadline of a check with timeout `timeout`
 /// (counted from the process start, like the check's own deadline).
 pub fn bounded(name: &str, waiter: &Waiter, timeout: Duration) -> io::Result<Vec<IpAddr>> {
-    let deadline = process_start() + timeout;
+    bounded_from(process_start(), name, waiter, timeout)
+}
+
+/// [`bounded`] with the timeout counted from `start`: check_raw_serve's
+/// (re)load of its configuration, long after the process started.
+pub fn bounded_from(
+    start: Instant,
+    name: &str,
+    waiter: &Waiter,
+    timeout: Duration,
+) -> io::Result<Vec<IpAddr>> {
+    let deadline = start + timeout;
     let (mut wake_tx, wake_rx) = UnixStream::pair()?;
     let (tx, rx) = mpsc::channel();
     let owned = name.to_string();

@@ -7,11 +7,16 @@
 //! signal-hook); the waiting code then sees it, sends RST if a connection
 //! is open and reports CRITICAL. The process never dies by a signal, which
 //! ldirectord would read as success.
+//!
+//! check_raw_serve installs its own set ([`Waiter::install_for`]: SIGHUP
+//! is its reload, not an end) and waits for more than one thing at once
+//! through a [`Doorbell`]: workers and the reload signal ring it, the
+//! main loop waits on it with [`Waiter::wait`].
 
-use std::io;
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -62,11 +67,19 @@ impl Waiter {
     /// Route the terminating signals to a pipe. Call first thing in main,
     /// before anything worth cleaning up exists.
     pub fn install() -> io::Result<Waiter> {
+        Waiter::install_for(&TERMINATING_SIGNALS)
+    }
+
+    /// [`Waiter::install`] for the given signals only: check_raw_serve's
+    /// set leaves SIGHUP out (its reload, which must not end the runs in
+    /// flight). The pipe is never read: once a signal arrived, every
+    /// thread polling it wakes, now and later, so every run in flight ends.
+    pub fn install_for(signals: &[libc::c_int]) -> io::Result<Waiter> {
         process_start();
         let (read_end, write_end) = UnixStream::pair()?;
         read_end.set_nonblocking(true)?;
         let last_signal = Arc::new(AtomicUsize::new(0));
-        for sig in TERMINATING_SIGNALS {
+        for &sig in signals {
             // Record which signal, then wake the poller.
             signal_hook::flag::register_usize(sig, Arc::clone(&last_signal), sig as usize)?;
             signal_hook::low_level::pipe::register(sig, write_end.try_clone()?)?;
@@ -155,6 +168,70 @@ impl Waiter {
     }
 }
 
+/// A descriptor a loop waits on with [`Waiter::wait`] while other threads
+/// ([`Ringer::ring`]) and signals ([`Doorbell::ring_on`]) wake it: a
+/// non-blocking socket pair; a ring is one byte (a full buffer already
+/// holds a wake, so a ring never blocks), [`Doorbell::drain`] empties it.
+#[derive(Debug)]
+pub struct Doorbell {
+    read_end: UnixStream,
+    write_end: UnixStream,
+}
+
+/// What rings a [`Doorbell`] from another thread.
+#[derive(Debug)]
+pub struct Ringer(UnixStream);
+
+impl Doorbell {
+    pub fn new() -> io::Result<Doorbell> {
+        let (read_end, write_end) = UnixStream::pair()?;
+        read_end.set_nonblocking(true)?;
+        write_end.set_nonblocking(true)?;
+        Ok(Doorbell {
+            read_end,
+            write_end,
+        })
+    }
+
+    /// The descriptor to wait on for POLLIN.
+    pub fn fd(&self) -> RawFd {
+        self.read_end.as_raw_fd()
+    }
+
+    pub fn ringer(&self) -> io::Result<Ringer> {
+        Ok(Ringer(self.write_end.try_clone()?))
+    }
+
+    /// `signal` sets the returned flag, then rings (signal-hook's handlers
+    /// run in the order registered, so a woken loop sees the flag).
+    pub fn ring_on(&self, signal: libc::c_int) -> io::Result<Arc<AtomicBool>> {
+        let flag = Arc::new(AtomicBool::new(false));
+        signal_hook::flag::register(signal, Arc::clone(&flag))?;
+        signal_hook::low_level::pipe::register(signal, self.write_end.try_clone()?)?;
+        Ok(flag)
+    }
+
+    /// Empty the pipe. Bounded: a ring is a byte, and the pipe holds at
+    /// most a socket buffer of them.
+    pub fn drain(&self) {
+        let mut buf = [0u8; 256];
+        for _ in 0..4096 {
+            match (&self.read_end).read(&mut buf) {
+                Ok(n) if n == buf.len() => continue,
+                _ => return,
+            }
+        }
+    }
+}
+
+impl Ringer {
+    /// Wake the loop waiting on the doorbell. A full pipe already holds a
+    /// wake: that error, and any other, changes nothing for the caller.
+    pub fn ring(&self) {
+        let _ = (&self.0).write(&[1]);
+    }
+}
+
 fn timespec(d: Duration) -> libc::timespec {
     libc::timespec {
         tv_sec: libc::time_t::try_from(d.as_secs()).unwrap_or(libc::time_t::MAX),
@@ -186,8 +263,32 @@ mod tests {
     }
 
     #[test]
+    fn a_doorbell_wakes_the_wait_and_drains() {
+        let waiter = Waiter::install().unwrap();
+        let bell = Doorbell::new().unwrap();
+        let ringer = bell.ringer().unwrap();
+        let far = Instant::now() + Duration::from_secs(5);
+        std::thread::spawn(move || {
+            for _ in 0..10_000 {
+                ringer.ring();
+            }
+        })
+        .join()
+        .unwrap();
+        assert_eq!(
+            waiter.wait(bell.fd(), libc::POLLIN, far).unwrap(),
+            Ready::Io
+        );
+        bell.drain();
+        let soon = Instant::now() + Duration::from_millis(20);
+        assert_eq!(
+            waiter.wait(bell.fd(), libc::POLLIN, soon).unwrap(),
+            Ready::Timeout
+        );
+    }
+
+    #[test]
     fn wakes_when_the_descriptor_is_readable() {
-        use std::io::Write;
         let waiter = Waiter::install().unwrap();
         let (a, mut b) = UnixStream::pair().unwrap();
         b.write_all(b"x").unwrap();

@@ -185,10 +185,11 @@ libcap2-bin  | test             | setcap, for keepalived.rs and privilege.rs
 util-linux   | test             | setpriv, for cli.rs, keepalived.rs and privilege.rs
 nftables     | test             | nft, for tcp.rs (a firewall REJECT on a real server) and privilege.rs (a frame counter)
 rpm          | test             | rpmbuild, for packaging.rs: builds the RPM of packaging/rpm/
-man-db       | lint             | make lint checks the man page with man
-groff-base   | lint             | the formatter man runs
-debhelper    | deb              | dh, which debian/rules runs
-dpkg-dev     | deb              | dpkg-buildpackage
+systemd      | test             | systemd-analyze, for packaging.rs: verifies check_raw_serve.service
+man-db       | lint test        | make lint and packaging.rs check the man pages with man
+groff-base   | lint test        | the formatter man runs
+debhelper    | deb test         | dh, which debian/rules runs (make deb; packaging.rs builds the .deb)
+dpkg-dev     | deb test         | dpkg-buildpackage
 '
 
 usage() {
@@ -215,7 +216,9 @@ esac
 purposes=$(echo "$*" | sed 's/\bvm\b//g; s/  */ /g; s/^ //; s/ $//')
 [ -n "$purposes" ] || exit 0
 
-# One "package|why|purposes" line for each package the purposes need.
+# One "package|why|purposes" line for each package the purposes need,
+# "purposes" being those asked for (build included) that need it: a
+# package of make deb that a test also uses is not a hard need of make test.
 rows=$(printf '%s\n' "$TABLE" | awk -F'|' -v asked="$purposes" '
     BEGIN {
         n = split(asked, a, " ")
@@ -227,8 +230,10 @@ rows=$(printf '%s\n' "$TABLE" | awk -F'|' -v asked="$purposes" '
     NF == 3 {
         for (i = 1; i <= 3; i++) gsub(/^ +| +$/, "", $i)
         n = split($2, f, " ")
+        hit = ""
         for (i = 1; i <= n; i++)
-            if (f[i] in want) { print $1 "|" $3 "|" $2; break }
+            if (f[i] in want) hit = hit " " f[i]
+        if (hit != "") print $1 "|" $3 "|" substr(hit, 2)
     }')
 packages=$(printf '%s\n' "$rows" | cut -d'|' -f1 | tr '\n' ' ')
 packages=${packages% }

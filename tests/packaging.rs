@@ -1,15 +1,23 @@
-//! What an operator installs: `make install` (into a DESTDIR) and the RPM
-//! built from `packaging/rpm/check_raw.spec` put the binary, its names, the
-//! links in PATH and in the monitoring plugin directory, the scripts, the
-//! man pages, the role file's directory and the examples where the man page
-//! (FILES) says; the RPM carries `cap_net_raw` on the binary. Also that the
-//! real servers' sysctl example sets what check_raw_vip asks for.
+//! What an operator installs: `make install` (into a DESTDIR), the RPM
+//! built from `packaging/rpm/check_raw.spec` and the Debian package of
+//! `make deb` put the binary, its names, the links in PATH and (the
+//! plugins') in the monitoring plugin directory, the scripts, the man
+//! pages, check_raw_serve's systemd unit and user, the role file's
+//! directory and the examples where the man pages (FILES) say; the RPM
+//! carries `cap_net_raw` on the binary. Also that the real servers' sysctl
+//! example sets what check_raw_vip asks for, that check_raw_serve's unit
+//! passes `systemd-analyze verify` and matches the configuration's
+//! defaults, that its example configuration parses, and that every man
+//! page renders without a warning.
 //!
-//! No root and no network namespace. The RPM test needs `rpmbuild` (Debian
-//! package `rpm`) and skips with a `skipping ...` line without it (under
-//! CI=true it fails); both need `make` and `tar`. Each works in a temporary
-//! directory that is removed even when the test fails. `make deb` is not
-//! run here (a whole release build); debian/rules checks its own install.
+//! No root and no network namespace. Each test needs its tools (`rpmbuild`
+//! of the Debian package `rpm`; `dpkg-buildpackage` and `dh`; `man`;
+//! `systemd-analyze`) and skips with a `skipping ...` line without them
+//! (under CI=true it fails); all need `make` and `tar`. Each works in a
+//! temporary directory that is removed even when the test fails. The .deb
+//! is built from the binary cargo built for the tests (`make deb
+//! CHECK_RAW_BIN=`), not by a second release build; debian/rules checks
+//! its own install.
 
 #[macro_use]
 mod harness;
@@ -21,14 +29,31 @@ use std::process::{Command, Output};
 
 use harness::{Need, TempDir, CHECK_RAW, REPO};
 
-/// The names of the binary, as the Makefile's NAMES and the spec's.
-const NAMES: [&str; 5] = [
+#[path = "packaging/serve.rs"]
+mod serve;
+
+/// The plugin names of the binary, as the Makefile's PLUGINS and the
+/// spec's: linked into the monitoring plugin directory too.
+const PLUGINS: [&str; 5] = [
     "check_raw_tcp",
     "check_raw_http_get",
     "check_raw_http",
     "check_raw_dns",
     "check_raw_vip",
 ];
+
+/// The daemon's name: beside the binary and in PATH, not a plugin.
+const SERVE: &str = "check_raw_serve";
+
+/// Every name of the binary, as the Makefile's NAMES and the spec's.
+fn names() -> impl Iterator<Item = &'static str> {
+    PLUGINS.into_iter().chain(std::iter::once(SERVE))
+}
+
+/// check_raw_serve's unit, its user, and where it starts the daemon.
+const UNIT: &str = "check_raw_serve.service";
+const SYSUSERS: &str = "/usr/lib/sysusers.d/check_raw.conf";
+const EXEC_START: &str = "ExecStart=/usr/lib/check_raw/check_raw_serve ";
 
 /// The scripts installed next to the binary.
 const SCRIPTS: [&str; 4] = [
@@ -39,17 +64,23 @@ const SCRIPTS: [&str; 4] = [
 ];
 
 /// The examples, installed (never applied) under the doc directory.
-const EXAMPLES: [&str; 5] = [
+const EXAMPLES: [&str; 6] = [
     "keepalived.conf.example",
     "ldirectord.cf.example",
     "check_raw.cfg",
     "check_raw.conf",
     "90-check_raw-real-server.conf",
+    "serve.toml",
 ];
 
 const MAKE: Need = Need::Program("make", "make");
 const TAR: Need = Need::Program("tar", "tar");
 const RPMBUILD: Need = Need::Program("rpmbuild", "rpm");
+const DPKG_BUILDPACKAGE: Need = Need::Program("dpkg-buildpackage", "dpkg-dev");
+const DH: Need = Need::Program("dh", "debhelper");
+const MAN: Need = Need::Program("man", "man-db");
+const GROFF: Need = Need::Program("groff", "groff-base");
+const SYSTEMD_ANALYZE: Need = Need::Program("systemd-analyze", "systemd");
 
 /// Runs `cmd`, panicking with its output unless it exits 0.
 fn run(cmd: &mut Command) -> Output {
@@ -132,7 +163,7 @@ fn make_install_puts_every_file_where_the_man_page_says() {
         0o755,
         "the binary's mode"
     );
-    for name in NAMES {
+    for name in names() {
         let beside = format!("/usr/lib/check_raw/{name}");
         assert_eq!(link(&beside), Path::new("/usr/lib/check_raw/check_raw"));
         assert_eq!(
@@ -140,12 +171,19 @@ fn make_install_puts_every_file_where_the_man_page_says() {
             Path::new("check_raw"),
             "{beside}: a relative link in the binary's own directory (keepalived)"
         );
+    }
+    for name in PLUGINS {
+        let beside = format!("/usr/lib/check_raw/{name}");
         assert_eq!(
             link(&format!("/usr/lib/nagios/plugins/{name}")),
             Path::new(&beside)
         );
     }
-    for name in std::iter::once("check_raw").chain(NAMES) {
+    assert!(
+        fs::symlink_metadata(at(&format!("/usr/lib/nagios/plugins/{SERVE}"))).is_err(),
+        "{SERVE} is no plugin: not in the plugin directory"
+    );
+    for name in std::iter::once("check_raw").chain(names()) {
         let target = format!("/usr/lib/check_raw/{name}");
         assert_eq!(link(&format!("/usr/bin/{name}")), Path::new(&target));
     }
@@ -169,6 +207,13 @@ fn make_install_puts_every_file_where_the_man_page_says() {
     assert!(
         at("/usr/lib/tmpfiles.d/check_raw.conf").is_file(),
         "the tmpfiles.d file"
+    );
+    assert!(at(SYSUSERS).is_file(), "the sysusers.d file");
+    let unit = fs::read_to_string(at(&format!("/usr/lib/systemd/system/{UNIT}")))
+        .unwrap_or_else(|e| panic!("the unit: {e}; make install:\n{}", log()));
+    assert!(
+        unit.lines().any(|l| l.starts_with(EXEC_START)),
+        "the unit starts /usr/lib/check_raw/check_raw_serve"
     );
     let run_dir = fs::symlink_metadata(at("/run/check_raw")).expect("/run/check_raw");
     assert!(run_dir.is_dir(), "the role file's directory");
@@ -315,20 +360,29 @@ fn rpmbuild_packages_the_binary_its_links_and_the_capability() {
 
     let (_, perms, _) = find("/usr/lib/check_raw/check_raw");
     assert_eq!(*perms, "-rwxr-xr-x", "the binary");
-    for name in NAMES {
+    for name in names() {
         let beside = format!("/usr/lib/check_raw/{name}");
         assert_eq!(
             find(&beside).2,
             "check_raw",
             "{beside}: a link in the binary's directory"
         );
+    }
+    assert!(
+        !files
+            .iter()
+            .any(|(p, _, _)| p.ends_with(&format!("/plugins/{SERVE}"))),
+        "{SERVE} is no plugin:\n{listing}"
+    );
+    for name in PLUGINS {
+        let beside = format!("/usr/lib/check_raw/{name}");
         assert_eq!(link(&format!("{plugins}/{name}")), Path::new(&beside));
         assert!(
             !find(&format!("{plugins}/{name}")).2.starts_with('/'),
             "plugin links are relative"
         );
     }
-    for name in std::iter::once("check_raw").chain(NAMES) {
+    for name in std::iter::once("check_raw").chain(names()) {
         let target = format!("/usr/lib/check_raw/{name}");
         assert_eq!(link(&format!("/usr/bin/{name}")), Path::new(&target));
     }
@@ -364,7 +418,18 @@ fn rpmbuild_packages_the_binary_its_links_and_the_capability() {
         "no licence file in the package:\n{listing}"
     );
     find("/usr/lib/tmpfiles.d/check_raw.conf");
+    find(SYSUSERS);
+    find(&format!("/usr/lib/systemd/system/{UNIT}"));
     assert!(find("/run/check_raw").1.starts_with('d'), "/run/check_raw");
+    let scripts = stdout(Command::new("rpm").args(["-qp", "--scripts"]).arg(rpm));
+    assert!(
+        scripts.contains("useradd -r -g check_raw"),
+        "%pre creates the check_raw user:\n{scripts}"
+    );
+    assert!(
+        !scripts.contains("systemctl"),
+        "the unit is neither enabled nor started:\n{scripts}"
+    );
 
     let licence = stdout(
         Command::new("rpm")
@@ -385,4 +450,122 @@ fn rpmbuild_packages_the_binary_its_links_and_the_capability() {
         [("/usr/lib/check_raw/check_raw", "cap_net_raw=ep")],
         "rpm -qp --filecaps:\n{caps}"
     );
+}
+
+// ---- the Debian package ------------------------------------------------------
+
+/// `make deb` with the binary cargo built for this test (`CHECK_RAW_BIN`,
+/// so no second release build) into a temporary `DEBDIR`; then the
+/// package's files and links as `dpkg-deb -c` lists them and its
+/// maintainer scripts: check_raw_serve's name, unit, user and example are
+/// in, its unit is neither enabled nor started.
+#[test]
+fn make_deb_packages_check_raw_serve_its_unit_user_and_example() {
+    require!(MAKE, TAR, DPKG_BUILDPACKAGE, DH);
+    let tmp = TempDir::new();
+    let out_dir = tmp.path().join("deb");
+    run(Command::new("make")
+        .current_dir(REPO)
+        .arg("--no-print-directory")
+        .arg("deb")
+        .arg(format!("DEBDIR={}", out_dir.display()))
+        .arg(format!("CHECK_RAW_BIN={CHECK_RAW}")));
+    let debs: Vec<PathBuf> = fs::read_dir(&out_dir)
+        .expect("DEBDIR")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "deb"))
+        .collect();
+    assert_eq!(debs.len(), 1, "one package: {debs:?}");
+    let deb = &debs[0];
+
+    // "-rwxr-xr-x root/root 123 2026-11-25 00:00 ./usr/bin/x -> y"
+    let listing = stdout(Command::new("dpkg-deb").arg("-c").arg(deb));
+    let entries: Vec<(String, String, String)> = listing
+        .lines()
+        .filter_map(|l| {
+            let fields: Vec<&str> = l.split_whitespace().collect();
+            let perms = (*fields.first()?).to_owned();
+            let path = fields.get(5)?.trim_start_matches('.').to_owned();
+            let target = match fields.get(6) {
+                Some(&"->") => fields.get(7).copied().unwrap_or("").to_owned(),
+                _ => String::new(),
+            };
+            Some((path, perms, target))
+        })
+        .collect();
+    let find = |path: &str| {
+        entries
+            .iter()
+            .find(|(p, _, _)| p == path)
+            .unwrap_or_else(|| panic!("{path} is not in the package:\n{listing}"))
+    };
+    let link = |path: &str| {
+        let (_, perms, target) = find(path);
+        assert!(perms.starts_with('l'), "{path} is a symbolic link: {perms}");
+        resolve(Path::new(path).parent().unwrap(), Path::new(target))
+    };
+
+    let beside = format!("/usr/lib/check_raw/{SERVE}");
+    assert_eq!(find(&beside).2, "check_raw", "{beside}");
+    assert_eq!(link(&format!("/usr/bin/{SERVE}")), Path::new(&beside));
+    for name in PLUGINS {
+        let beside = format!("/usr/lib/check_raw/{name}");
+        assert_eq!(
+            link(&format!("/usr/lib/nagios/plugins/{name}")),
+            Path::new(&beside)
+        );
+    }
+    assert!(
+        !listing.contains(&format!("/plugins/{SERVE}")),
+        "{SERVE} is no plugin:\n{listing}"
+    );
+    // Where bookworm's dh_installsystemd finds it.
+    let (_, perms, _) = find(&format!("/lib/systemd/system/{UNIT}"));
+    assert_eq!(perms, "-rw-r--r--", "the unit");
+    find(SYSUSERS);
+    find("/usr/share/man/man8/check_raw_serve.8.gz");
+    // Uncompressed, to be copied: dh_compress leaves examples/ alone.
+    find("/usr/share/doc/check-raw/examples/serve.toml");
+    assert!(
+        !listing.contains("./run/"),
+        "nothing under /run:\n{listing}"
+    );
+
+    let control = tmp.path().join("control");
+    run(Command::new("dpkg-deb").arg("-e").arg(deb).arg(&control));
+    let postinst = fs::read_to_string(control.join("postinst")).expect("postinst");
+    assert!(
+        postinst.contains("adduser --system --group"),
+        "postinst creates the check_raw user:\n{postinst}"
+    );
+    let user = postinst.find("adduser --system").unwrap();
+    let invoke = postinst
+        .find("deb-systemd-invoke")
+        .expect("dh_installsystemd's restart on upgrade");
+    assert!(
+        user < invoke,
+        "the user exists before any start:\n{postinst}"
+    );
+    // --no-enable: enabled again only if it was (an upgrade), and
+    // deb-systemd-invoke starts only an enabled unit.
+    let code: Vec<&str> = postinst
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    for (i, line) in code.iter().enumerate() {
+        if line.contains("deb-systemd-helper enable") {
+            assert!(
+                i > 0 && code[i - 1].ends_with("was-enabled 'check_raw_serve.service'; then"),
+                "the unit is enabled only if it was: {line}\n{postinst}"
+            );
+        }
+    }
+    let depends = stdout(
+        Command::new("dpkg-deb")
+            .args(["-f"])
+            .arg(deb)
+            .arg("Depends"),
+    );
+    assert!(depends.contains("adduser"), "Depends: {depends}");
 }

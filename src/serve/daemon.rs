@@ -1,0 +1,425 @@
+//! The daemon: the checks of the file run on their schedule through the
+//! worker pool, their results through rise/fall, each change to its state
+//! file and the log, until a terminating signal.
+//!
+//! The main thread owns every piece of state (the checks' machines, the
+//! schedule, the state files); workers only run checks and send results
+//! back. It waits in one place, [`Waiter::wait`] on a [`Doorbell`], for
+//! whichever comes first: the next check due (or the watchdog's next
+//! ping), a result (each worker rings after sending one), SIGHUP (rings
+//! too, and sets the reload flag) or a terminating signal (the waiter's
+//! own pipe, which also wakes every worker polling, so every run in
+//! flight ends with RST).
+//!
+//! Start: the file is loaded and the host checked (an error: exit 1,
+//! nothing sent, no state file touched); each check starts from its state
+//! file ([`StateDir::read_existing`]: no flap on restart; none: down) and
+//! that state is written before READY=1. Stop: scheduling ends, the
+//! workers get up to [`STOP_BOUND`] to see their runs end, exit 0; the
+//! state files stay as they are.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::net::shared::Engine;
+use crate::outcome::{Outcome, State};
+use crate::wait::{Doorbell, WaitError, Waiter};
+
+use super::config::{CheckSpec, ConfigError, ServeConfig};
+use super::notify::Notifier;
+use super::once::SERVICE;
+use super::pool::{workers_for, Done, Job, Pool};
+use super::reload::{reloaded_line, Fate, ReloadPlan};
+use super::schedule::Schedule;
+use super::state::{Health, RiseFall};
+use super::statefile::StateDir;
+use super::{count_checks, load, log};
+
+/// How long the workers get to end their runs after SIGTERM: an
+/// interrupted run sends its RST and closes its socket in milliseconds;
+/// what is left then ends with the process, inside systemd's patience
+/// and the contract's second.
+pub const STOP_BOUND: Duration = Duration::from_millis(600);
+
+/// The longest the main loop sleeps with nothing due: it wakes on every
+/// event anyway; this only bounds a wait on a clock that jumped.
+const MAX_NAP: Duration = Duration::from_secs(60);
+
+/// One check as the daemon runs it.
+pub(super) struct Watched {
+    /// This definition's incarnation: a result is applied only to it.
+    pub(super) id: u64,
+    pub(super) spec: Arc<CheckSpec>,
+    pub(super) machine: RiseFall,
+    /// The run in flight for this check, if any (possibly of an older
+    /// incarnation, after a reload that changed the command).
+    pub(super) run: Option<u64>,
+}
+
+/// The running daemon.
+pub struct Daemon {
+    path: PathBuf,
+    states: StateDir,
+    checks: Vec<Watched>,
+    schedule: Schedule,
+    /// Run in flight -> its check's index in `checks`.
+    in_flight: HashMap<u64, usize>,
+    pool: Pool,
+    results: Receiver<Done>,
+    waiter: Arc<Waiter>,
+    notify: Notifier,
+    verbose: bool,
+    /// Numbers check incarnations and runs alike.
+    next_id: u64,
+}
+
+/// How a start-up ended before the loop: the lines for stderr, exit 1.
+pub type StartError = Vec<String>;
+
+impl Daemon {
+    /// Load, check, write the starting states, start the pool (no
+    /// thread yet: they start with the first runs).
+    pub fn start(
+        path: &Path,
+        verbose: bool,
+        waiter: Arc<Waiter>,
+        bell: &Doorbell,
+    ) -> Result<Daemon, StartError> {
+        let config = load(path, &waiter).map_err(lines)?;
+        let host = config.check_host();
+        if !host.is_empty() {
+            return Err(lines(host));
+        }
+        let now = Instant::now();
+        let states = StateDir::new(&config.state_dir);
+        let mut checks = Vec::with_capacity(config.checks.len());
+        for (n, spec) in config.checks.into_iter().enumerate() {
+            let existing = states.read_existing(&spec.name);
+            let machine = RiseFall::new(&spec.name, spec.rise, spec.fall, existing, now);
+            states
+                .write(&spec.name, machine.health())
+                .map_err(|e| vec![write_error(&states, &spec.name, &e)])?;
+            checks.push(Watched {
+                id: n as u64 + 1,
+                spec: Arc::new(spec),
+                machine,
+                run: None,
+            });
+        }
+        let ringer = bell
+            .ringer()
+            .map_err(|e| vec![format!("cannot make a wake-up socket: {e}")])?;
+        // Capabilities are per thread and threads inherit them: the
+        // workers this thread starts hold CAP_NET_RAW for their packet
+        // sockets (a caller that is not root has it permitted only).
+        let _ = crate::privilege::raise_net_raw();
+        let (tx, results) = mpsc::channel();
+        let cap = workers_for(checks.iter().map(|w| &*w.spec));
+        let pool = Pool::new(
+            Arc::new(Engine::new()),
+            Arc::clone(&waiter),
+            tx,
+            Some(ringer),
+            cap,
+        );
+        let mut daemon = Daemon {
+            path: config.path,
+            states,
+            next_id: checks.len() as u64,
+            checks,
+            schedule: Schedule::new(&[], now, 0),
+            in_flight: HashMap::new(),
+            pool,
+            results,
+            waiter,
+            notify: Notifier::from_env(),
+            verbose,
+        };
+        daemon.schedule = daemon.new_schedule(now);
+        Ok(daemon)
+    }
+
+    /// Log the start, READY=1, then the loop until a terminating signal;
+    /// the exit code.
+    pub fn run(mut self, bell: &Doorbell, reload: &AtomicBool) -> i32 {
+        log::line(format!(
+            "started: {} from {}, state files in {}",
+            count_checks(self.checks.len()),
+            self.path.display(),
+            self.states.dir().display()
+        ));
+        self.notify.ready(&self.status());
+        let code = self.turns(bell, reload);
+        self.stop(code)
+    }
+
+    /// The main loop. It has no count: it is the daemon's life, and ends
+    /// only on a terminating signal (or a wait that fails). Each turn is
+    /// bounded: the checks due (at most all of them), one wait, the
+    /// results in (at most one per run in flight, at most one run per
+    /// check), a reload.
+    fn turns(&mut self, bell: &Doorbell, reload: &AtomicBool) -> i32 {
+        let watchdog = self.notify.watchdog_every();
+        let mut ping = watchdog.map(|every| Instant::now() + every);
+        loop {
+            if self.waiter.pending().is_some() {
+                return 0;
+            }
+            let now = Instant::now();
+            self.start_due(now);
+            let mut wake = now + MAX_NAP;
+            if let Some((_, at)) = self.schedule.next_due() {
+                wake = wake.min(at);
+            }
+            if let Some(at) = ping {
+                wake = wake.min(at);
+            }
+            match self.waiter.wait(bell.fd(), libc::POLLIN, wake) {
+                Ok(_) => {}
+                Err(WaitError::Interrupted(_)) => return 0,
+                Err(WaitError::Io(e)) => {
+                    log::line(format!("cannot wait for events: {e}"));
+                    return 1;
+                }
+            }
+            bell.drain();
+            while let Ok(done) = self.results.try_recv() {
+                self.apply(done);
+            }
+            if reload.swap(false, Ordering::SeqCst) {
+                self.reload();
+            }
+            if let (Some(at), Some(every)) = (ping, watchdog) {
+                if Instant::now() >= at {
+                    self.notify.watchdog();
+                    ping = Some(Instant::now() + every);
+                }
+            }
+        }
+    }
+
+    /// Start every check due by `now`.
+    fn start_due(&mut self, now: Instant) {
+        for _ in 0..self.checks.len() {
+            let Some(i) = self.schedule.due_by(now) else {
+                return;
+            };
+            if !self.schedule.started(i, now) {
+                return;
+            }
+            let run = self.fresh_id();
+            let watched = &mut self.checks[i];
+            watched.run = Some(run);
+            self.in_flight.insert(run, i);
+            let job = Job {
+                run,
+                check: watched.id,
+                spec: Arc::clone(&watched.spec),
+            };
+            let check = watched.id;
+            if let Err(e) = self.pool.submit(job) {
+                let outcome = Outcome::new(
+                    SERVICE,
+                    State::Unknown,
+                    format!("cannot start a worker thread: {e}"),
+                );
+                self.apply(Done {
+                    run,
+                    check,
+                    outcome,
+                    ended: now,
+                });
+            }
+        }
+    }
+
+    /// One result: the schedule frees its check, rise/fall reads it (if
+    /// the check is still the one that ran), a change is written and logged.
+    fn apply(&mut self, done: Done) {
+        // A run of a check a reload removed: nobody to tell.
+        let Some(i) = self.in_flight.remove(&done.run) else {
+            return;
+        };
+        let watched = &mut self.checks[i];
+        watched.run = None;
+        let skipped = self.schedule.finished(i, done.ended);
+        watched.machine.skipped(skipped);
+        if done.check != watched.id {
+            return;
+        }
+        let line = done.outcome.status_line();
+        if self.verbose {
+            log::line(format!("{}: {line}", watched.spec.name));
+        }
+        let Some(change) = watched
+            .machine
+            .observe(done.outcome.state, &line, done.ended)
+        else {
+            return;
+        };
+        if let Err(e) = self.states.write(&change.name, change.health) {
+            log::line(write_error(&self.states, &change.name, &e));
+        }
+        log::line(change.to_string());
+        self.notify.status(&self.status());
+    }
+
+    /// SIGHUP: read the file again; apply it if sound, else keep running
+    /// the old one (see `reload`).
+    fn reload(&mut self) {
+        self.notify.reloading();
+        let loaded = load(&self.path, &self.waiter).and_then(|config| {
+            let host = config.check_host();
+            if host.is_empty() {
+                Ok(config)
+            } else {
+                Err(host)
+            }
+        });
+        match loaded {
+            Ok(config) => self.apply_config(config),
+            Err(errors) => {
+                let mut errors = errors.iter();
+                if let Some(first) = errors.next() {
+                    log::line(format!(
+                        "reload refused, still running the previous configuration: {first}"
+                    ));
+                }
+                for e in errors {
+                    log::line(e.to_string());
+                }
+            }
+        }
+        self.notify.ready(&self.status());
+    }
+
+    fn apply_config(&mut self, config: ServeConfig) {
+        let now = Instant::now();
+        let plan = ReloadPlan::new(self.checks.iter().map(|w| &*w.spec), &config.checks);
+        let new_states = StateDir::new(&config.state_dir);
+        let moved = new_states != self.states;
+        let mut old: Vec<Option<Watched>> = self.checks.drain(..).map(Some).collect();
+        let mut next = Vec::with_capacity(config.checks.len());
+        for (spec, fate) in config.checks.into_iter().zip(&plan.fates) {
+            let kept = match fate {
+                Fate::Kept(i) | Fate::Restarted(i) => old.get_mut(*i).and_then(Option::take),
+                Fate::Added => None,
+            };
+            let watched = match (fate, kept) {
+                (Fate::Kept(_), Some(mut w)) => {
+                    w.machine.set_thresholds(spec.rise, spec.fall);
+                    w.spec = Arc::new(spec);
+                    w
+                }
+                (Fate::Restarted(_), Some(w)) => {
+                    let health = Some(w.machine.health());
+                    Watched {
+                        id: self.fresh_id(),
+                        machine: RiseFall::new(&spec.name, spec.rise, spec.fall, health, now),
+                        spec: Arc::new(spec),
+                        run: w.run,
+                    }
+                }
+                _ => {
+                    let existing = new_states.read_existing(&spec.name);
+                    let machine = RiseFall::new(&spec.name, spec.rise, spec.fall, existing, now);
+                    if let Err(e) = new_states.write(&spec.name, machine.health()) {
+                        log::line(write_error(&new_states, &spec.name, &e));
+                    }
+                    Watched {
+                        id: self.fresh_id(),
+                        spec: Arc::new(spec),
+                        machine,
+                        run: None,
+                    }
+                }
+            };
+            if moved && *fate != Fate::Added {
+                if let Err(e) = new_states.write(&watched.spec.name, watched.machine.health()) {
+                    log::line(write_error(&new_states, &watched.spec.name, &e));
+                }
+            }
+            next.push(watched);
+        }
+        for gone in old.into_iter().flatten() {
+            if let Err(e) = self.states.remove(&gone.spec.name) {
+                log::line(format!(
+                    "cannot remove the state file of {}: {e}",
+                    gone.spec.name
+                ));
+            }
+        }
+        self.states = new_states;
+        self.checks = next;
+        self.in_flight = self
+            .checks
+            .iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.run.map(|run| (run, i)))
+            .collect();
+        self.schedule = self.new_schedule(now);
+        for i in 0..self.checks.len() {
+            if self.checks[i].run.is_some() {
+                self.schedule.started(i, now);
+            }
+        }
+        self.pool
+            .set_cap(workers_for(self.checks.iter().map(|w| &*w.spec)));
+        log::line(reloaded_line(&self.path, &plan));
+    }
+
+    /// SIGTERM and the like: stop scheduling, let the runs end, exit.
+    fn stop(self, code: i32) -> i32 {
+        let sig = self.waiter.pending().map_or("a failure", |s| s.name());
+        log::line(format!("stopping on {sig}"));
+        self.notify.stopping();
+        let left = self.pool.shutdown(STOP_BOUND);
+        if left > 0 {
+            log::line(format!(
+                "{left} worker(s) still in a run after {} ms, left to the exit",
+                STOP_BOUND.as_millis()
+            ));
+        }
+        code
+    }
+
+    fn new_schedule(&self, now: Instant) -> Schedule {
+        let intervals: Vec<Duration> = self.checks.iter().map(|w| w.spec.interval).collect();
+        let seed = getrandom::u64().unwrap_or_else(|_| u64::from(std::process::id()));
+        Schedule::new(&intervals, now, seed)
+    }
+
+    fn fresh_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// STATUS=: `3 checks: 2 up, 1 down`.
+    fn status(&self) -> String {
+        let up = self
+            .checks
+            .iter()
+            .filter(|w| w.machine.health() == Health::Up)
+            .count();
+        format!(
+            "{}: {up} up, {} down",
+            count_checks(self.checks.len()),
+            self.checks.len() - up
+        )
+    }
+}
+
+fn write_error(states: &StateDir, name: &str, e: &std::io::Error) -> String {
+    format!(
+        "cannot write the state file {}: {e}",
+        states.dir().join(name).display()
+    )
+}
+
+fn lines(errors: Vec<ConfigError>) -> Vec<String> {
+    errors.iter().map(ToString::to_string).collect()
+}

@@ -1,0 +1,41 @@
+//! The daemon's log: one line per event on stderr, `check_raw_serve: `
+//! first, as journald (and a terminal) shows it. The one place in `serve`
+//! that prints: the plugin's output stays `main`'s, but a daemon's log
+//! lines are its output while it runs, and they must go out as they
+//! happen, not when it ends.
+//!
+//! A line is made one line here (control characters out), whatever text
+//! it carries, so one event is one journal entry. A closed or full stderr
+//! never stops the daemon: the line is lost, the checks go on.
+
+use std::io::Write;
+
+use super::args::PROGRAM;
+
+/// Write `line` to stderr as one log line.
+pub fn line(line: impl AsRef<str>) {
+    let text = one_line(line.as_ref());
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{PROGRAM}: {text}");
+}
+
+/// `text` with every line break and control character made harmless.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_stays_one_line() {
+        assert_eq!(one_line("a\nb\r\tc\u{1b}[1m"), "a b  c?[1m");
+    }
+}
