@@ -613,7 +613,7 @@ fn a_config_the_host_cannot_run_is_refused_before_any_frame() {
         check_line(&no_if, 1)
     );
     let missing = bed.dir().join("missing");
-    let no_dir = toml(&missing, TIMING, &[good.clone()]);
+    let no_dir = toml(&missing, TIMING, std::slice::from_ref(&good));
     let a_file = bed.dir().join("a-file");
     fs::write(&a_file, "").expect("write a-file");
     let file_dir = toml(&a_file, TIMING, &[good]);
