@@ -3,15 +3,22 @@
 //! (`harness::serve`), against the harness's real servers, its state files
 //! read every 20 ms.
 //!
-//! - many checks (TCP and HTTP, IPv4 and IPv6, two ports, three real
+//! - many checks (TCP, HTTP and VIP, IPv4 and IPv6, two ports, three real
 //!   servers) come up; one real server losing the VIP takes exactly its
 //!   checks down, with one DOWN line each, and back up with one UP line;
+//!   sixty checks on one engine; forty dead ones starve no healthy one;
+//!   TLS and DNS checks in both roles;
 //! - a role file flipped to BACKUP moves a check onto the kernel path;
-//! - SIGHUP adds, removes and keeps checks (no flap), and refuses a broken
-//!   file while the old checks keep running;
-//! - a restart on healthy servers never shows a `0`;
+//!   `-r auto` follows the VIP onto and off the balancer;
+//! - SIGHUP adds, removes, keeps and restarts checks (no flap), moves the
+//!   state_dir, survives a burst, and refuses a broken file while the old
+//!   checks keep running; a check removed mid-flow leaves nothing open;
+//! - a restart on healthy servers never shows a `0`; files a previous run
+//!   left are the starting state; a check's own interval, rise and fall;
 //! - SIGTERM or SIGINT while flows are open: RST to the server, exit 0
-//!   within 1 s;
+//!   within 1 s; systemd's notify protocol;
+//! - the network changing under it: a real server's new MAC, `lb`'s eth0
+//!   bouncing or made anew, the state_dir deleted;
 //! - a configuration this host cannot run (no such interface, no usable
 //!   state_dir) is refused with FILE:LINE: KEY before anything is sent;
 //! - `--once`, the Nagios form, and `--check`.
@@ -103,7 +110,8 @@ fn wait_all(
 /// The `started:` line, which the contract words exactly.
 fn wait_started(bed: &ServeBed, d: &ServeProc, n: usize) {
     let line = format!(
-        "started: {n} checks from {}, state files in {}",
+        "started: {n} check{} from {}, state files in {}",
+        if n == 1 { "" } else { "s" },
         bed.config.display(),
         bed.state_dir.display()
     );
@@ -1393,5 +1401,101 @@ fn a_burst_of_reloads_then_sigterm() {
     assert_never_flapped(&watch.stop(), "keep, across the burst", &d.diag());
     bed.write_config(&a);
     d.signal(libc::SIGHUP);
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// A check removed by SIGHUP while its flow is open on a server that
+/// never answers: the flow still ends with RST (at its `-t` at the
+/// latest), nothing is left established, the file is gone.
+#[test]
+fn a_check_removed_mid_flow_leaves_nothing_open() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let mute_port = 8081;
+    let mute = tb.serve("rs1", mute_port, Behaviour::Silent);
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    let keep = Check::new("keep", tcp(RS1, VIP, PORT));
+    let long = 1500;
+    let mute_check = Check::new(
+        "mute",
+        format!("check_raw_http -S 200 -t {long} {IFACE} {RS1} {VIP} {mute_port} {VHOST} /"),
+    );
+    let timing = Timing {
+        interval: Duration::from_millis(2000),
+        ..TIMING
+    };
+    bed.write_config(&bed.toml(timing, &[keep.clone(), mute_check]));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, 2);
+    let limit = timing.interval * 2 + SLACK;
+    let start = std::time::Instant::now();
+    while tb.established_on("rs1", mute_port) == 0 {
+        assert!(
+            start.elapsed() < limit,
+            "no flow on rs1:{mute_port}\n{}",
+            d.diag()
+        );
+        thread::sleep(POLL);
+    }
+    bed.write_config(&bed.toml(timing, &[keep]));
+    let skip = d.line_count();
+    d.signal(libc::SIGHUP);
+    d.wait_line(skip, "reloaded ", &["(0 added, 1 removed, 1 kept)"], SLACK);
+    let settle = Duration::from_millis(long) + SETTLE;
+    let open = tb.wait_none_established("rs1", mute_port, settle);
+    assert_eq!(
+        open,
+        0,
+        "the removed check's flow is still open ({mute:?})\n{}",
+        d.diag()
+    );
+    let ends = mute.wait_ends(mute.accepted(), SETTLE);
+    assert!(
+        ends.iter()
+            .all(|e| matches!(e, ConnEnd::Reset | ConnEnd::Error(_))),
+        "every flow ended with RST ({mute:?})\n{}",
+        d.diag()
+    );
+    assert_eq!(bed.state("mute"), None, "{}", bed.show_states());
+    assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
+}
+
+/// The state directory is deleted under the daemon (a careless cleanup):
+/// a change cannot be written. The daemon says so and lives on; once the
+/// directory is back, the next change is written.
+#[test]
+fn a_state_dir_deleted_under_the_daemon_is_survived() {
+    require!(Need::Testbed);
+    let tb = healthy_testbed();
+    let bed = ServeBed::new();
+    assert_built(&bed);
+    bed.write_config(&bed.toml(TIMING, &[Check::new("web", tcp(RS3, VIP, PORT))]));
+    let mut d = bed.start(&tb, "lb", &[]);
+    wait_started(&bed, &d, 1);
+    let limit = TIMING.limit(TIMING.rise + 1, timeout(), SLACK);
+    wait_all(&bed, &d, &["web"], "1\n", limit, "up");
+    fs::remove_dir_all(&bed.state_dir).expect("remove the state dir");
+    let skip = d.line_count();
+    tb.remove_vip("rs3");
+    d.wait_line(
+        skip,
+        "web: DOWN after ",
+        &[],
+        TIMING.limit(TIMING.fall, timeout(), SLACK),
+    );
+    thread::sleep(TIMING.interval * 2);
+    d.assert_running_for("its state dir gone");
+    let web = bed.state_file("web");
+    d.wait_line(
+        skip,
+        "cannot write the state file ",
+        &[path_str(&web)],
+        SLACK,
+    );
+    fs::create_dir(&bed.state_dir).expect("make the state dir again");
+    put_vips_back(&tb, "rs3");
+    let limit = TIMING.limit(TIMING.rise, timeout(), SLACK);
+    wait_all(&bed, &d, &["web"], "1\n", limit, "up, written again");
     assert_stops_on(&mut d, libc::SIGTERM, "SIGTERM");
 }
