@@ -109,6 +109,7 @@ bench:
 	@$(DEPS) bench
 	$(cargo-build)
 	$(CARGO) bench --locked --bench timing
+	$(CARGO) bench --locked --bench serve
 
 lint:
 	@$(DEPS) lint

@@ -175,15 +175,16 @@ time         | bench            | make bench: peak RSS and CPU time (/usr/bin/ti
 nsd          | test             | dns.rs: the DNS server of the real servers
 monitoring-plugins-standard | bench | check_dig, the yardstick of the DNS bench
 bind9-dnsutils | bench          | dig, which check_dig runs
-keepalived   | test             | daemons.rs: MISC_CHECK, misc_dynamic
+prometheus-blackbox-exporter | bench | bench/serve.rs: the tcp_connect prober, a yardstick of check_raw_serve
+keepalived   | test bench       | daemons.rs: MISC_CHECK, misc_dynamic; make bench: the keepalived rows of bench/serve.rs
 ldirectord   | test             | daemons.rs: external checks
 nagios4-core | test             | daemons.rs: Nagios 4 runs the plugins
 icinga2-bin  | test             | daemons.rs: Icinga 2 runs the plugins
-gcc          | test             | daemons.rs builds its IPVS stub with it
-libc6-dev    | test             | the C headers of that stub
+gcc          | test bench       | daemons.rs and bench/serve.rs build the IPVS stub with it
+libc6-dev    | test bench       | the C headers of that stub
 libcap2-bin  | test             | setcap, for keepalived.rs and privilege.rs
 util-linux   | test             | setpriv, for cli.rs, keepalived.rs and privilege.rs
-nftables     | test             | nft, for tcp.rs (a firewall REJECT on a real server) and privilege.rs (a frame counter)
+nftables     | test bench       | nft, for tcp.rs (a firewall REJECT on a real server), privilege.rs (a frame counter) and bench/serve.rs (the SYN counters)
 rpm          | test             | rpmbuild, for packaging.rs: builds the RPM of packaging/rpm/
 systemd      | test             | systemd-analyze, for packaging.rs: verifies check_raw_serve.service
 man-db       | lint test        | make lint and packaging.rs check the man pages with man

@@ -64,6 +64,10 @@ Usage: check_raw_NAME [options] ARGS   (check_raw by a link of that name)
 
 Checks:
 {checks}
+And the daemon that runs many of them from one process (check_raw serve):
+  check_raw_serve     every [[check]] of /etc/check_raw/serve.toml, state
+                      files for keepalived's FILE_CHECK (--help for more)
+
 Exit codes: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (Nagios); --protocol
 keepalived|keepalived-dynamic|ldirectord for the daemons' exit codes.
 Raw frames need CAP_NET_RAW (root, or setcap cap_net_raw+ep check_raw).

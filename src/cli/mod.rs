@@ -55,7 +55,7 @@ pub enum Mode {
     Vip,
 }
 
-pub const VALID_NAMES: &str = "check_raw_tcp, check_raw_http_get, check_raw_http, check_raw_dns, check_raw_vip (or check_raw tcp|http_get|http|dns|vip)";
+pub const VALID_NAMES: &str = "check_raw_tcp, check_raw_http_get, check_raw_http, check_raw_dns, check_raw_vip (or check_raw tcp|http_get|http|dns|vip), and the daemon check_raw_serve (check_raw serve)";
 
 impl Mode {
     /// The mode of a program name (`check_raw_tcp`) or subcommand (`tcp`).
