@@ -15,11 +15,12 @@
 //! (running programs), `netns` (namespace plumbing), `files` (temp files and
 //! the `check_raw_*` symlinks), `relay` (fault injection: loss and delay
 //! between `lb` and the switch, a UDP flood at `lb`), `site` (the VIP on a
-//! balancer's own interface, extra addresses). Three are for one
+//! balancer's own interface, extra addresses). Four are for one
 //! subject's targets only and not re-exported here, because their short
 //! names (`OK`, `http`) would clash elsewhere: `http` (the HTTP checks at
 //! the fixed target, the nginx bed), `tls_bed` (the `--ssl` bed and its
-//! runners), `keepalived` (keepalived and its IPVS stub).
+//! runners), `keepalived` (keepalived and its IPVS stub), `serve`
+//! (check_raw_serve's config, state files and daemon).
 
 // Each test target uses a different part of the harness; what one target
 // leaves unused is not dead code, nor an unused import.
@@ -35,6 +36,7 @@ pub mod nginx;
 pub mod process;
 pub mod relay;
 pub mod roles;
+pub mod serve;
 pub mod servers;
 pub mod site;
 pub mod stop;
