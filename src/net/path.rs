@@ -231,8 +231,9 @@ impl<'a> RawPath<'a> {
         let cached = match (&mut wire.sock, engine) {
             (FramePort::Shared(lease), Some(engine)) => {
                 let young = engine.young_neighbour(iface.index, spec.real_server);
-                if young.is_none() {
-                    lease.resolving(spec.real_server);
+                match young {
+                    Some(_) => lease.trusting(spec.real_server),
+                    None => lease.resolving(spec.real_server),
                 }
                 young
             }

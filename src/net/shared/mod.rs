@@ -245,6 +245,8 @@ impl Engine {
             inbox: loan.inbox,
             current: None,
             resolving: None,
+            trusted: None,
+            heard: false,
         }))
     }
 
@@ -430,6 +432,11 @@ pub struct Lease {
     current: Option<Frame>,
     /// Registered as resolving an address (the id to deregister).
     resolving: Option<u64>,
+    /// The real server whose MAC came from the cache, not from an answer
+    /// to this run: forgotten at the drop if no frame came back at all.
+    trusted: Option<IpAddr>,
+    /// A frame reached this run.
+    heard: bool,
 }
 
 impl Lease {
@@ -447,6 +454,11 @@ impl Lease {
             .neigh
             .wait_for(self.iface.index, ip, id, self.inbox.clone());
         self.resolving = Some(id);
+    }
+
+    /// This run sends to `ip` at the MAC the cache gave: see `trusted`.
+    pub fn trusting(&mut self, ip: IpAddr) {
+        self.trusted = Some(ip);
     }
 
     pub fn resolved(&mut self) {
@@ -474,6 +486,7 @@ impl Lease {
 
     fn recv(&mut self) -> io::Result<Option<Received<'_>>> {
         self.current = self.inbox.pop();
+        self.heard |= self.current.is_some();
         if self.current.is_none() && self.iface.dead.load(Ordering::Relaxed) {
             return Err(io::Error::from_raw_os_error(libc::ENETDOWN));
         }
@@ -493,6 +506,12 @@ impl Lease {
 impl Drop for Lease {
     fn drop(&mut self) {
         self.resolved();
+        // Silence after a cached MAC: the server may have moved (a new NIC,
+        // a failover without a gratuitous ARP); ask next time, as the
+        // plugin always does.
+        if let (Some(ip), false) = (self.trusted, self.heard) {
+            self.inner.neigh.forget(self.iface.index, ip);
+        }
         if let Some(pool) = &self.inner.pool {
             pool.give_back(self.port);
         }

@@ -7,8 +7,9 @@
 //! [`YOUNG`]) is used as is; an older one is asked again by the run, as
 //! the plugin does. Every reply the shared socket sees about an address we
 //! know or wait for refreshes the entry, so a real server whose MAC
-//! changes (a failover sends a gratuitous reply) is followed at once, and
-//! at the latest once its entry ages.
+//! changes (a failover sends a gratuitous reply) is followed at once; one
+//! that moves silently, after the first run that trusted the old entry and
+//! heard nothing back (the entry is then forgotten), or once it ages.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -82,6 +83,13 @@ impl NeighCache {
         waiters
     }
 
+    /// Drop what we know of `ip` on `ifindex`: a run that trusted it
+    /// heard nothing back, so the real server may have moved to another
+    /// MAC without a gratuitous reply; the next run asks again.
+    pub(crate) fn forget(&self, ifindex: u32, ip: IpAddr) {
+        self.lock().entries.remove(&(ifindex, ip));
+    }
+
     /// Route replies about `ip` on `ifindex` to `inbox` until `stop_waiting(id)`.
     pub(crate) fn wait_for(&self, ifindex: u32, ip: IpAddr, id: u64, inbox: Arc<Inbox>) {
         self.lock().waiting.push(((ifindex, ip), id, inbox));
@@ -109,6 +117,17 @@ mod tests {
 
     fn inbox() -> Arc<Inbox> {
         Arc::new(Inbox::new(Arc::new(AtomicUsize::new(0)), 1 << 20).unwrap())
+    }
+
+    #[test]
+    fn a_forgotten_entry_is_asked_again() {
+        let cache = NeighCache::default();
+        let t0 = Instant::now();
+        cache.wait_for(2, IP, 1, inbox());
+        cache.seen(2, IP, Some(MAC1), t0);
+        assert_eq!(cache.young(2, IP, t0), Some(MAC1));
+        cache.forget(2, IP);
+        assert_eq!(cache.young(2, IP, t0), None);
     }
 
     #[test]
