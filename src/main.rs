@@ -198,18 +198,8 @@ fn capture_panics() -> Arc<Mutex<String>> {
     let slot = Arc::clone(&message);
     panic::set_hook(Box::new(move |info| {
         log::error!("{info}");
-        let payload = info
-            .payload()
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| info.payload().downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "panic".into());
-        let at = info
-            .location()
-            .map(|l| format!(" at {}:{}", l.file(), l.line()))
-            .unwrap_or_default();
         if let Ok(mut m) = slot.lock() {
-            *m = format!("{payload}{at}");
+            *m = check_raw::text::panic_message(info);
         }
     }));
     message

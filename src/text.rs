@@ -60,6 +60,33 @@ pub fn flatten(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// `text` with every line break and control character made harmless:
+/// one log line (journald) per event, whatever text it carries.
+pub fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() => '?',
+            c => c,
+        })
+        .collect()
+}
+
+/// A panic's message and place, for the UNKNOWN line that replaces it.
+pub fn panic_message(info: &std::panic::PanicHookInfo) -> String {
+    let payload = info
+        .payload()
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| info.payload().downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "panic".into());
+    let at = info
+        .location()
+        .map(|l| format!(" at {}:{}", l.file(), l.line()))
+        .unwrap_or_default();
+    format!("{payload}{at}")
+}
+
 /// Nagios reads only the first line as the summary and `|` starts
 /// perfdata, so a summary built from untrusted text (OS errors, server
 /// replies) must carry neither line breaks nor pipes.
@@ -77,6 +104,11 @@ pub fn status_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_line_stays_one_line() {
+        assert_eq!(one_line("a\nb\r\tc\u{1b}[1m"), "a b  c?[1m");
+    }
 
     #[test]
     fn excerpt_escapes_control_characters() {

@@ -11,31 +11,11 @@
 use std::io::Write;
 
 use super::args::PROGRAM;
+use crate::text::one_line;
 
 /// Write `line` to stderr as one log line.
 pub fn line(line: impl AsRef<str>) {
     let text = one_line(line.as_ref());
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{PROGRAM}: {text}");
-}
-
-/// `text` with every line break and control character made harmless.
-pub fn one_line(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '\n' | '\r' | '\t' => ' ',
-            c if c.is_control() => '?',
-            c => c,
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_line_stays_one_line() {
-        assert_eq!(one_line("a\nb\r\tc\u{1b}[1m"), "a b  c?[1m");
-    }
 }

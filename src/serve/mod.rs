@@ -74,7 +74,7 @@ impl Served {
     fn errors(lines: &[String]) -> Served {
         let stderr = lines
             .iter()
-            .map(|l| format!("{PROGRAM}: {}\n", log::one_line(l)))
+            .map(|l| format!("{PROGRAM}: {}\n", crate::text::one_line(l)))
             .collect();
         Served {
             stdout: String::new(),

@@ -141,7 +141,7 @@ fn monotonic_usec() -> Option<u64> {
 
 /// A notification field is one line.
 fn one_line(text: &str) -> String {
-    super::log::one_line(text)
+    crate::text::one_line(text)
 }
 
 #[cfg(test)]

@@ -331,19 +331,7 @@ thread_local! {
 pub fn capture_panics() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
-        panic::set_hook(Box::new(|info| {
-            let payload = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "panic".into());
-            let at = info
-                .location()
-                .map(|l| format!(" at {}:{}", l.file(), l.line()))
-                .unwrap_or_default();
-            remember(format!("{payload}{at}"));
-        }));
+        panic::set_hook(Box::new(|info| remember(crate::text::panic_message(info))));
     });
 }
 

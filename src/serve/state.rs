@@ -100,15 +100,7 @@ impl fmt::Display for Change {
             (Health::Down, 1) => "1 failure",
             (Health::Down, _) => "failures",
         };
-        let line: String = self
-            .status_line
-            .chars()
-            .map(|c| match c {
-                '\n' | '\r' | '\t' => ' ',
-                c if c.is_control() => '?',
-                c => c,
-            })
-            .collect();
+        let line = crate::text::one_line(&self.status_line);
         if self.streak == 1 {
             write!(f, "{}: {} after {results}", self.name, self.health)?;
         } else {
