@@ -56,10 +56,26 @@ struct Snapshot {
     list: Arc<Vec<NetworkInterface>>,
 }
 
-/// The calling thread's network namespace, as an inode number.
+/// The calling thread's network namespace, as an inode number: read once
+/// per thread (a path walk through /proc, ~5 a run under the daemon). A
+/// thread keeps its namespace for its life: nothing in check_raw calls
+/// `setns`, and the tests' threads that do enter theirs first thing
+/// (`harness::netns::enter`), before asking anything of this module.
 fn netns_id() -> u64 {
     use std::os::unix::fs::MetadataExt;
-    std::fs::metadata("/proc/thread-self/ns/net").map_or(0, |m| m.ino())
+    thread_local! {
+        static NETNS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    }
+    let read = || std::fs::metadata("/proc/thread-self/ns/net").map_or(0, |m| m.ino());
+    NETNS
+        .try_with(|slot| {
+            slot.get().unwrap_or_else(|| {
+                let id = read();
+                slot.set(Some(id));
+                id
+            })
+        })
+        .unwrap_or_else(|_| read())
 }
 
 /// Facts a daemon may reuse as long as an interface snapshot (the route's
