@@ -44,8 +44,7 @@ use harness::*;
 #[test]
 fn state_files_follow_a_real_server_losing_and_regaining_the_vip() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let mut checks = Vec::new();
     for (host, rs, rs6) in [
         ("rs1", RS1, RS1_6),
@@ -171,8 +170,7 @@ fn a_role_file_flipped_to_backup_moves_a_check_to_the_kernel_path() {
 #[test]
 fn sighup_adds_removes_keeps_and_refuses_a_broken_file() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let keep = Check::new("keep", tcp(RS1, VIP, PORT));
     let gone = Check::new("gone", tcp(RS3, VIP, PORT));
     let added = Check::new("added", http_health(RS2, HTTP_PORT));
@@ -261,8 +259,7 @@ fn some(v: &[&str]) -> Vec<Option<String>> {
 #[test]
 fn a_restart_on_healthy_servers_never_shows_a_0() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let checks = [
         Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
         Check::new("http-rs2", http_health(RS2, HTTP_PORT)),
@@ -359,8 +356,7 @@ fn sigterm_and_sigint_mid_exchange_reset_the_flows_and_exit_0_within_1s() {
 #[test]
 fn state_files_left_by_a_previous_run_are_the_starting_state() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let checks = [
         Check::new("was-down", tcp(RS1, VIP, PORT)),
         Check::new("was-up", tcp(RS1, VIP, 81)),
@@ -414,8 +410,7 @@ fn state_files_left_by_a_previous_run_are_the_starting_state() {
 #[test]
 fn a_reload_to_a_new_state_dir_writes_every_state_there() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let checks = [
         Check::new("up", tcp(RS1, VIP, PORT)),
         // Nothing listens on rs1:81: down from the start, never up.
@@ -455,8 +450,7 @@ fn a_reload_to_a_new_state_dir_writes_every_state_there() {
 #[test]
 fn a_check_s_own_interval_rise_and_fall_apply() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let file = Timing {
         rise: 3,
         fall: 3,
@@ -506,8 +500,7 @@ fn a_check_s_own_interval_rise_and_fall_apply() {
 #[test]
 fn a_burst_of_reloads_then_sigterm() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let keep = Check::new("keep", tcp(RS1, VIP, PORT));
     let a = [keep.clone(), Check::new("a", tcp(RS2, VIP, PORT))];
     let b = bed.toml(

@@ -199,8 +199,7 @@ fn once_runs_every_check_once_and_check_prints_the_summary() {
 #[test]
 fn systemd_notify_ready_reloading_watchdog_stopping() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let checks = [Check::new("web", tcp(RS1, VIP, PORT))];
     bed.write_config(&bed.toml(TIMING, &checks));
     let mut notify = NotifySocket::bind(bed.dir());

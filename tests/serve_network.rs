@@ -32,8 +32,7 @@ use harness::*;
 #[test]
 fn sixty_checks_come_up_and_leave_nothing_open() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let mut checks = Vec::new();
     for (host, rs) in [("rs1", RS1), ("rs2", RS2), ("rs3", RS3)] {
         for i in 0..10 {
@@ -64,8 +63,7 @@ fn sixty_checks_come_up_and_leave_nothing_open() {
 #[test]
 fn a_new_mac_and_the_interface_bouncing_are_followed() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let checks = [
         Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
         Check::new("http-rs1", http_health(RS1, HTTP_PORT)),
@@ -105,8 +103,7 @@ fn a_new_mac_and_the_interface_bouncing_are_followed() {
 #[test]
 fn an_interface_made_anew_is_followed() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let checks = [
         Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
         Check::new("http-rs2", http_health(RS2, HTTP_PORT)),
@@ -257,8 +254,7 @@ fn tls_checks_in_both_roles_warning_is_up_expired_is_down() {
 #[test]
 fn dead_servers_do_not_starve_the_healthy_ones() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let mut checks = vec![
         Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
         Check::new("http-rs2", http_health(RS2, HTTP_PORT)),
@@ -318,10 +314,9 @@ fn dns_checks_over_both_families_and_roles() {
 #[test]
 fn a_check_removed_mid_flow_leaves_nothing_open() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
+    let (tb, bed) = healthy_bed();
     let mute_port = 8081;
     let mute = tb.serve("rs1", mute_port, Behaviour::Silent);
-    let bed = serve_bed();
     let keep = Check::new("keep", tcp(RS1, VIP, PORT));
     let long = 1500;
     let mute_check = Check::new(
@@ -360,8 +355,7 @@ fn a_check_removed_mid_flow_leaves_nothing_open() {
 #[test]
 fn a_state_dir_deleted_under_the_daemon_is_survived() {
     require!(Need::Testbed);
-    let tb = healthy_testbed();
-    let bed = serve_bed();
+    let (tb, bed) = healthy_bed();
     let checks = [Check::new("web", tcp(RS3, VIP, PORT))];
     let mut d = launch(&bed, &tb, "lb", &[], TIMING, &checks);
     wait_up(&bed, &d, &["web"], up_limit(TIMING), "up");

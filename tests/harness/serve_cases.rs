@@ -81,6 +81,12 @@ pub fn serve_bed() -> ServeBed {
     bed
 }
 
+/// `healthy_testbed` and a `serve_bed` (declared in this order, the bed
+/// drops first).
+pub fn healthy_bed() -> (Testbed, ServeBed) {
+    (healthy_testbed(), serve_bed())
+}
+
 /// The checks' names.
 pub fn names(checks: &[Check]) -> Vec<&str> {
     checks.iter().map(|c| c.name.as_str()).collect()
