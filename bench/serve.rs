@@ -37,8 +37,10 @@ mod flip;
 #[path = "../tests/harness/mod.rs"]
 mod harness;
 
+#[path = "common.rs"]
+mod bench_common;
+
 use std::fs;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread;
@@ -109,7 +111,7 @@ fn main() {
         return;
     }
     for (tool, pkg) in [("nft", "nftables"), ("/usr/sbin/nginx", "nginx-light")] {
-        if !on_path(tool) {
+        if !bench_common::on_path(tool) {
             println!("bench: {tool} is missing: apt-get install {pkg} (tests/deps.sh bench does)");
             return;
         }
@@ -260,7 +262,7 @@ fn keepalived_row(
         ),
     };
     for (tool, pkg) in [(KEEPALIVED, "keepalived"), ("gcc", "gcc")] {
-        if !on_path(tool) {
+        if !bench_common::on_path(tool) {
             return Row::missing(name, path, format!("{tool} missing: apt-get install {pkg}"));
         }
     }
@@ -308,7 +310,7 @@ fn blackbox_row(
 ) -> Row {
     let name = "blackbox_exporter tcp_connect (`/probe` loop)";
     let path = "kernel TCP to RS:port, an HTTP request per check";
-    if !on_path(BLACKBOX) {
+    if !bench_common::on_path(BLACKBOX) {
         return Row::missing(
             name,
             path,
@@ -429,7 +431,7 @@ fn print_table(plan: &Plan, rows: &[Row]) {
     println!();
     println!(
         "check_raw_serve at scale: {}, {} targets each checked once a second, {} s window after {} s warm-up",
-        machine(),
+        bench_common::machine(),
         plan.targets,
         plan.window.as_secs(),
         WARMUP.as_secs()
@@ -515,37 +517,4 @@ fn loadavg() -> String {
     fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_default()
-}
-
-/// Date, CPU model, core count and kernel, for the table's caption.
-fn machine() -> String {
-    let cpu = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|k| k.trim().to_string())
-        .unwrap_or_default();
-    let date = std::process::Command::new("date")
-        .args(["-u", "+%Y-%m-%d %H:%M UTC"])
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    format!("{date}, {cpu}, {cores} cores, Linux {kernel}")
-}
-
-fn on_path(prog: &str) -> bool {
-    if prog.contains('/') {
-        return Path::new(prog).exists();
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(["/usr/sbin".into(), "/sbin".into()])
-        .any(|d| d.join(prog).is_file())
 }

@@ -26,6 +26,9 @@ mod harness;
 #[path = "timing/protocols.rs"]
 mod protocols;
 
+#[path = "common.rs"]
+mod bench_common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -113,7 +116,7 @@ fn main() {
         return;
     }
     for tool in ["hyperfine", CHECK_TCP, CHECK_HTTP, CURL, TIME] {
-        if !program_on_path(tool) {
+        if !bench_common::on_path(tool) {
             println!("bench: {tool} is missing: run `tests/deps.sh bench` (make bench does)");
             return;
         }
@@ -233,7 +236,7 @@ fn main() {
     println!();
     println!(
         "check_raw bench, {} ({} runs each, warm-up {WARMUP}; flood {:.0} packets/s at lb)",
-        machine(),
+        bench_common::machine(),
         RUNS,
         rate
     );
@@ -376,36 +379,4 @@ fn huge_body() -> Vec<u8> {
     }
     body.truncate(HUGE_LEN);
     body
-}
-
-/// CPU model, core count and kernel, for the table's caption.
-fn machine() -> String {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
-        .map(|k| k.trim().to_string())
-        .unwrap_or_default();
-    let date = Command::new("date")
-        .arg("-u")
-        .arg("+%Y-%m-%d")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    format!("{date}, {cpu}, {cores} cores, Linux {kernel}")
-}
-
-fn program_on_path(prog: &str) -> bool {
-    if prog.contains('/') {
-        return Path::new(prog).exists();
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|d| d.join(prog).is_file())
 }
