@@ -15,12 +15,13 @@
 //! (running programs), `netns` (namespace plumbing), `files` (temp files and
 //! the `check_raw_*` symlinks), `relay` (fault injection: loss and delay
 //! between `lb` and the switch, a UDP flood at `lb`), `site` (the VIP on a
-//! balancer's own interface, extra addresses). Four are for one
+//! balancer's own interface, extra addresses). Five are for one
 //! subject's targets only and not re-exported here, because their short
 //! names (`OK`, `http`) would clash elsewhere: `http` (the HTTP checks at
 //! the fixed target, the nginx bed), `tls_bed` (the `--ssl` bed and its
 //! runners), `keepalived` (keepalived and its IPVS stub), `serve`
-//! (check_raw_serve's config, state files and daemon).
+//! (check_raw_serve's config, state files and daemon), `serve_cases`
+//! (what the serve test targets share).
 
 // Each test target uses a different part of the harness; what one target
 // leaves unused is not dead code, nor an unused import.
@@ -37,6 +38,7 @@ pub mod process;
 pub mod relay;
 pub mod roles;
 pub mod serve;
+pub mod serve_cases;
 pub mod servers;
 pub mod site;
 pub mod stop;
