@@ -77,7 +77,7 @@ pub struct Done {
 
 /// The jobs not yet taken, and whether the pool still takes more.
 #[derive(Default)]
-struct Queue {
+struct JobQueue {
     jobs: VecDeque<Job>,
     /// Shut down: a worker finding the queue empty ends.
     closed: bool,
@@ -89,7 +89,7 @@ struct Shared {
     /// worker, which takes it. (A channel's receiver behind a mutex woke
     /// two threads per job, the receiver and the next one in line for
     /// the mutex: ~6 futex calls and 2 context switches a run.)
-    queue: Mutex<Queue>,
+    queue: Mutex<JobQueue>,
     ready: Condvar,
     /// Jobs submitted and not yet finished (queued or running).
     busy: AtomicUsize,
@@ -138,7 +138,7 @@ impl Pool {
         capture_panics();
         Pool {
             shared: Arc::new(Shared {
-                queue: Mutex::new(Queue::default()),
+                queue: Mutex::new(JobQueue::default()),
                 ready: Condvar::new(),
                 busy: AtomicUsize::new(0),
                 engine,
@@ -228,7 +228,7 @@ impl Drop for Pool {
 
 impl Shared {
     /// The queue, whatever a panicking holder left (it only holds jobs).
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    fn lock(&self) -> MutexGuard<'_, JobQueue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 

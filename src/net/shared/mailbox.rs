@@ -43,7 +43,7 @@ pub(crate) enum Push {
 }
 
 #[derive(Debug, Default)]
-struct Queue {
+struct FrameQueue {
     /// Lent to a run: frames are taken.
     open: bool,
     frames: VecDeque<Frame>,
@@ -57,7 +57,7 @@ struct Queue {
 /// a frame in its queue and never spins on an empty one.
 #[derive(Debug)]
 pub(crate) struct Inbox {
-    queue: Mutex<Queue>,
+    queue: Mutex<FrameQueue>,
     event: OwnedFd,
     /// Bytes queued in all mailboxes of the engine, against `budget`.
     total: Arc<AtomicUsize>,
@@ -75,7 +75,7 @@ impl Inbox {
             return Err(io::Error::last_os_error());
         }
         Ok(Inbox {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(FrameQueue::default()),
             // SAFETY: `fd` is a fresh descriptor nobody else owns.
             event: unsafe { OwnedFd::from_raw_fd(fd) },
             total,
@@ -84,7 +84,7 @@ impl Inbox {
     }
 
     /// The queue, whatever a panicking holder left (it only holds frames).
-    fn lock(&self) -> MutexGuard<'_, Queue> {
+    fn lock(&self) -> MutexGuard<'_, FrameQueue> {
         self.queue.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -106,7 +106,7 @@ impl Inbox {
         q.open = false;
     }
 
-    fn clear(&self, q: &mut Queue) {
+    fn clear(&self, q: &mut FrameQueue) {
         self.total.fetch_sub(q.bytes, Ordering::Relaxed);
         q.frames.clear();
         q.bytes = 0;
@@ -158,7 +158,7 @@ impl Inbox {
 
     /// Reset the eventfd's counter (under the lock, so a push cannot slip
     /// between the read and the flag).
-    fn drain(&self, q: &mut Queue) {
+    fn drain(&self, q: &mut FrameQueue) {
         if q.signalled {
             let mut count: u64 = 0;
             // SAFETY: reads 8 bytes into a live u64 from our non-blocking
