@@ -13,8 +13,10 @@
 # Checks which of the packages are missing (dpkg-query) and, as root on
 # Debian, installs only those: apt-get update once, then apt-get install
 # --no-install-recommends, with a temporary policy-rc.d so that no service
-# they bring (nginx, keepalived, ...) starts on this host; the tests start
-# their own copies inside network namespaces. Prints one line saying what
+# they bring (nginx, keepalived, prometheus, ...) starts on this host, and
+# the units of Prometheus and the blackbox exporter disabled so that they
+# do not start at the next boot either; the tests start their own copies
+# inside network namespaces. Prints one line saying what
 # it installs and why; nothing when all is there.
 #
 # Not root, not Debian, or --check: prints the command to run instead and
@@ -191,6 +193,8 @@ man-db       | lint test        | make lint and packaging.rs check the man pages
 groff-base   | lint test        | the formatter man runs
 debhelper    | deb test         | dh, which debian/rules runs (make deb; packaging.rs builds the .deb)
 dpkg-dev     | deb test         | dpkg-buildpackage
+prometheus   | test             | serve_prometheus.rs: Prometheus 2.42 scrapes the /metrics and /probe of check_raw_serve in a namespace; promtool checks the exposition and the unit tests of the shipped alert rules
+chromium     | test             | serve_page.rs: headless Chromium loads the status page (screenshot, DOM, JavaScript off)
 '
 
 usage() {
@@ -316,3 +320,21 @@ if ! { apt-get update -q && apt-get install -y -q --no-install-recommends $missi
     echo "$me: apt-get failed (its last lines above); as root, run: $cmd" >&2
     exit 1
 fi
+
+# policy-rc.d keeps a service from starting now; a package's postinst still
+# enables its unit, which would start it at the next boot. The daemons the
+# tests start themselves in namespaces, and that would otherwise listen on
+# this host (Prometheus on :9090, scraping itself; the blackbox exporter on
+# :9115), are disabled here: only those this run installed, so that an
+# operator's own setup is left alone. systemctl disable works on the unit
+# files without a running systemd (deb-systemd-helper refuses outside
+# dpkg), and a later upgrade's postinst keeps a disabled unit disabled.
+for pkg in prometheus prometheus-blackbox-exporter; do
+    case " $missing " in
+    *" $pkg "*) ;;
+    *) continue ;;
+    esac
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable "$pkg.service" >/dev/null 2>&1 || true
+    fi
+done
