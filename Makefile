@@ -27,6 +27,10 @@ BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
 NAGIOSDIR ?= $(PREFIX)/lib/nagios/plugins
 DOCDIR    ?= $(PREFIX)/share/doc/check_raw
+# Data used in place, not documentation: Prometheus' rule_files may name
+# the rules where they are, so they must stay uncompressed (dh_compress
+# leaves /usr/share/check_raw alone).
+DATADIR   ?= $(PREFIX)/share/check_raw
 # systemd-tmpfiles reads /usr/lib/tmpfiles.d and /usr/local/lib/tmpfiles.d,
 # systemd-sysusers /usr/lib/sysusers.d and /usr/local/lib/sysusers.d, and
 # systemd the units in /usr/lib/systemd/system and /usr/local/lib/systemd/system.
@@ -65,6 +69,13 @@ EXAMPLES  := packaging/keepalived/keepalived.conf.example \
              packaging/icinga2/check_raw.conf \
              packaging/sysctl/90-check_raw-real-server.conf \
              packaging/serve.toml
+# check_raw_serve's scrape configuration, alert rules and their unit
+# tests, Grafana dashboard (packaging/prometheus/README.md).
+PROMETHEUS := packaging/prometheus/prometheus.yml \
+              packaging/prometheus/check_raw.rules.yml \
+              packaging/prometheus/check_raw.rules.test.yml \
+              packaging/prometheus/grafana-dashboard.json \
+              packaging/prometheus/README.md
 DEPS      := tests/deps.sh
 # make deb: where the packages go (a directory of their own, emptied
 # first; outside the tree or under target/, which the copy leaves out),
@@ -130,6 +141,8 @@ lint:
 #   $(NAGIOSDIR)/                   the five plugin names, for $USER1$ and PluginDir
 #   $(MANDIR)/man8/                 the man pages
 #   $(DOCDIR)/examples/             $(EXAMPLES), not applied
+#   $(DATADIR)/prometheus/          $(PROMETHEUS): scrape config, alert
+#                                   rules, their tests, Grafana dashboard
 #   $(TMPFILESDIR)/check_raw.conf   recreates $(RUNDIR) and its role file at boot
 #   $(SYSUSERSDIR)/check_raw.conf   the check_raw user the daemon runs as
 #                                   (created by systemd-sysusers, at boot)
@@ -148,7 +161,7 @@ install: build
 install-files:
 	install -d $(LIBDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(NAGIOSDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(TMPFILESDIR) $(DESTDIR)$(SYSUSERSDIR) \
-		$(DESTDIR)$(UNITDIR)
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/prometheus
 	install -m 0755 $(RELEASE)/check_raw $(LIBDIR)/check_raw
 	$(if $(CHECK_GROUP),chgrp $(CHECK_GROUP) $(LIBDIR)/check_raw && chmod 0750 $(LIBDIR)/check_raw)
 	@for name in $(NAMES); do ln -sfn check_raw $(LIBDIR)/$$name; done
@@ -160,6 +173,7 @@ install-files:
 	done
 	install -m 0644 $(MANPAGES) $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 $(EXAMPLES) $(DESTDIR)$(DOCDIR)/examples/
+	install -m 0644 $(PROMETHEUS) $(DESTDIR)$(DATADIR)/prometheus/
 	install -m 0644 packaging/tmpfiles/check_raw.conf $(DESTDIR)$(TMPFILESDIR)/check_raw.conf
 	install -m 0644 packaging/sysusers/check_raw.conf $(DESTDIR)$(SYSUSERSDIR)/check_raw.conf
 	sed 's|/usr/lib/check_raw/|$(PREFIX)/lib/check_raw/|g' $(UNIT) > $(DESTDIR)$(UNITDIR)/check_raw_serve.service

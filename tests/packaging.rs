@@ -2,7 +2,8 @@
 //! built from `packaging/rpm/check_raw.spec` and the Debian package of
 //! `make deb` put the binary, its names, the links in PATH and (the
 //! plugins') in the monitoring plugin directory, the scripts, the man
-//! pages, check_raw_serve's systemd unit and user, the role file's
+//! pages, check_raw_serve's systemd unit and user and its Prometheus files
+//! (scrape configuration, alert rules, dashboard), the role file's
 //! directory and the examples where the man pages (FILES) say; the RPM
 //! carries `cap_net_raw` on the binary. Also that the real servers' sysctl
 //! example sets what check_raw_vip asks for, that check_raw_serve's unit
@@ -72,6 +73,17 @@ const EXAMPLES: [&str; 6] = [
     "90-check_raw-real-server.conf",
     "serve.toml",
 ];
+
+/// check_raw_serve's Prometheus files, installed as they are (data a
+/// Prometheus may use in place, so not compressed) in PROMETHEUS_DIR.
+const PROMETHEUS: [&str; 5] = [
+    "prometheus.yml",
+    "check_raw.rules.yml",
+    "check_raw.rules.test.yml",
+    "grafana-dashboard.json",
+    "README.md",
+];
+const PROMETHEUS_DIR: &str = "/usr/share/check_raw/prometheus";
 
 const MAKE: Need = Need::Program("make", "make");
 const TAR: Need = Need::Program("tar", "tar");
@@ -202,6 +214,10 @@ fn make_install_puts_every_file_where_the_man_page_says() {
     }
     for example in EXAMPLES {
         let path = at(&format!("/usr/share/doc/check_raw/examples/{example}"));
+        assert!(path.is_file(), "{} is installed", path.display());
+    }
+    for file in PROMETHEUS {
+        let path = at(&format!("{PROMETHEUS_DIR}/{file}"));
         assert!(path.is_file(), "{} is installed", path.display());
     }
     assert!(
@@ -417,6 +433,9 @@ fn rpmbuild_packages_the_binary_its_links_and_the_capability() {
             .any(|(p, _, _)| p.starts_with("/usr/share/licenses/check_raw")),
         "no licence file in the package:\n{listing}"
     );
+    for file in PROMETHEUS {
+        find(&format!("{PROMETHEUS_DIR}/{file}"));
+    }
     find("/usr/lib/tmpfiles.d/check_raw.conf");
     find(SYSUSERS);
     find(&format!("/usr/lib/systemd/system/{UNIT}"));
@@ -526,6 +545,10 @@ fn make_deb_packages_check_raw_serve_its_unit_user_and_example() {
     find("/usr/share/man/man8/check_raw_serve.8.gz");
     // Uncompressed, to be copied: dh_compress leaves examples/ alone.
     find("/usr/share/doc/check-raw/examples/serve.toml");
+    // Uncompressed too: rule_files may name the rules where they are.
+    for file in PROMETHEUS {
+        find(&format!("{PROMETHEUS_DIR}/{file}"));
+    }
     assert!(
         !listing.contains("./run/"),
         "nothing under /run:\n{listing}"
