@@ -35,6 +35,7 @@ pub mod keepalived;
 pub mod netns;
 pub mod nginx;
 pub mod process;
+pub mod prometheus;
 pub mod relay;
 pub mod roles;
 pub mod serve;
