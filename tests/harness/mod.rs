@@ -27,6 +27,7 @@
 // leaves unused is not dead code, nor an unused import.
 #![allow(dead_code, unused_imports)]
 
+pub mod chromium;
 pub mod daemon;
 pub mod dns;
 pub mod files;
