@@ -27,6 +27,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use harness::prometheus::*;
+use harness::serve::*;
+use harness::serve_cases::*;
+use harness::web_bed::*;
 use harness::*;
 
 /// Every alert of the shipped rules, as `promtool test rules` must cover
@@ -41,10 +44,6 @@ const ALERTS: [&str; 6] = [
     "CheckRawReloadFailed",
 ];
 
-/// The address the test daemon listens on, in the `lb` namespace (its own
-/// loopback); the shipped configuration's is the same.
-const LISTEN: &str = "127.0.0.1:9917";
-
 /// Grafana's variables of the dashboard, as the test sets them: every job,
 /// balancer and probe job (the "All" of Grafana is a regex too).
 const GRAFANA_VARS: [(&str, &str); 3] = [
@@ -57,10 +56,7 @@ const GRAFANA_VARS: [(&str, &str); 3] = [
 const RATE_INTERVAL: &str = "4s";
 
 fn assert_ran(r: &RunResult, what: &str) {
-    assert!(
-        r.code == Some(0) && !r.killed,
-        "{what} failed:\n{r}"
-    );
+    assert!(r.code == Some(0) && !r.killed, "{what} failed:\n{r}");
 }
 
 /// `promtool check config` on the shipped prometheus.yml (which names the
@@ -76,7 +72,8 @@ fn promtool_checks_the_shipped_config_and_rules_and_their_unit_tests_pass() {
     let r = promtool(&["check", "rules", "check_raw.rules.yml"], &dir);
     assert_ran(&r, "promtool check rules");
     assert!(
-        r.stdout.contains(&format!("SUCCESS: {} rules found", ALERTS.len())),
+        r.stdout
+            .contains(&format!("SUCCESS: {} rules found", ALERTS.len())),
         "{r}"
     );
     let r = promtool(&["test", "rules", "check_raw.rules.test.yml"], &dir);
@@ -115,7 +112,11 @@ fn every_alert_has_a_unit_test_that_fires_and_one_that_does_not() {
             }
             match lines.get(i + 1).copied() {
                 Some("exp_alerts: []") => silent += 1,
-                Some("exp_alerts:") if lines.get(i + 2).is_some_and(|l| l.starts_with("- exp_labels:")) => {
+                Some("exp_alerts:")
+                    if lines
+                        .get(i + 2)
+                        .is_some_and(|l| l.starts_with("- exp_labels:")) =>
+                {
                     fires += 1
                 }
                 other => panic!("{alert}: alertname not followed by exp_alerts: {other:?}"),
@@ -140,7 +141,9 @@ fn the_dashboard_is_importable_and_its_promql_parses() {
     for key in ["title", "uid"] {
         assert!(dash[key].is_string(), "the dashboard has a {key}");
     }
-    let vars = dash["templating"]["list"].as_array().expect("templating.list");
+    let vars = dash["templating"]["list"]
+        .as_array()
+        .expect("templating.list");
     assert!(
         vars.iter()
             .any(|v| v["type"] == "datasource" && v["query"] == "prometheus"),
@@ -179,7 +182,10 @@ fn test_config(listen: &str, rules: &Path) -> String {
     let mut text = shipped_text("prometheus.yml");
     let rules = rules.display().to_string();
     for (from, to) in [
-        ("scrape_interval: 15s", "scrape_interval: 1s\n  scrape_timeout: 900ms"),
+        (
+            "scrape_interval: 15s",
+            "scrape_interval: 1s\n  scrape_timeout: 900ms",
+        ),
         ("evaluation_interval: 15s", "evaluation_interval: 1s"),
         ("  - check_raw.rules.yml", &format!("  - {rules}")),
         ("127.0.0.1:9917", listen),
@@ -207,75 +213,146 @@ fn the_test_config_is_valid() {
     assert_ran(&r, "promtool check config on the test's configuration");
 }
 
-mod live {
-    //! Prometheus against a stand-in for the daemon's listener.
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-    use std::time::Duration;
+/// Series the test's daemon must give the dashboard (an empty answer to
+/// an expression over them fails); the others (TLS, DNS: no such check
+/// here) may be empty.
+const MUST_HAVE_DATA: [&str; 10] = [
+    "check_raw_up",
+    "check_raw_probe_success",
+    "check_raw_checks_total",
+    "check_raw_probe_duration_seconds",
+    "check_raw_last_check_timestamp_seconds",
+    "check_raw_build_info",
+    "check_raw_config_last_reload_successful",
+    "check_raw_frames_sent_total",
+    "probe_success",
+    "probe_duration_seconds",
+];
 
-    use super::harness::prometheus::*;
-    use super::harness::*;
-    use super::*;
+/// How long a change may take to show in Prometheus: the daemon's fall
+/// (or rise) runs, a run's timeout, slack, and two 1 s scrapes.
+fn follow_limit() -> Duration {
+    fall_limit(TIMING).max(rise_limit(TIMING)) + Duration::from_secs(2)
+}
 
-    fn exposition(rs2_up: bool) -> String {
-        let up = u8::from(rs2_up);
-        format!(
-            "# HELP check_raw_up Whether the check is up.\n# TYPE check_raw_up gauge\n\
-             check_raw_up{{check=\"web-rs1\",kind=\"http\",interface=\"eth0\",real_server=\"{RS1}\",vip=\"{VIP}\",port=\"8080\"}} 1\n\
-             check_raw_up{{check=\"web-rs2\",kind=\"http\",interface=\"eth0\",real_server=\"{RS2}\",vip=\"{VIP}\",port=\"8080\"}} {up}\n"
-        )
-    }
+/// Prometheus on the shipped configuration (1 s scrapes) scrapes a real
+/// check_raw_serve in `lb`: `/metrics`, and `/probe` of rs1 and rs2
+/// through the blackbox relabelling. rs2 loses its VIP: its check's
+/// `check_raw_up` and its `probe_success` go to 0 (rs1's stay 1); the VIP
+/// back, both return to 1. Then every dashboard expression evaluates
+/// without error, the shipped rules are loaded and healthy, and `promtool
+/// check metrics` finds nothing in the daemon's `/metrics`.
+#[test]
+fn prometheus_follows_rs2_losing_and_regaining_its_vip() {
+    require!(Need::Testbed, PROMETHEUS, PROMTOOL);
+    let (tb, bed) = healthy_bed();
+    let checks = web_checks();
+    let d = launch_listening(&bed, &tb, &[], &checks);
+    let config = test_config(LISTEN, &shipped("check_raw.rules.yml"));
+    let prom = Prometheus::start(&tb, "lb", &config);
+    let limit = follow_limit();
+    let up = |check: &str| format!(r#"check_raw_up{{job="check_raw",check="{check}"}}"#);
+    let probe = |rs: &str| format!(r#"probe_success{{job="check_raw_probe",instance="{rs}"}}"#);
+    let wait = |expr: &str, want: f64, what: &str| {
+        let took = prom.wait_value(expr, want, limit, &d.diag());
+        println!("{what}: {expr} = {want} after {took:?}");
+    };
 
-    fn stub(tb: &Testbed, rs2: Arc<AtomicBool>) {
-        let port: u16 = LISTEN.rsplit(':').next().unwrap().parse().unwrap();
-        tb.serve(
-            "lb",
-            port,
-            Behaviour::custom(move |mut s| {
-                use std::io::Write;
-                let req = read_request(&mut s).unwrap_or_default();
-                let req = String::from_utf8_lossy(&req);
-                let target = req.split(' ').nth(1).unwrap_or("");
-                let up = rs2.load(Ordering::SeqCst);
-                let body = if target.starts_with("/metrics") {
-                    exposition(up)
-                } else if target.starts_with("/probe") {
-                    let ok = !target.contains(&format!("target={RS2}")) || up;
-                    format!("# TYPE probe_success gauge\nprobe_success {}\n", u8::from(ok))
-                } else {
-                    String::new()
-                };
-                let _ = write!(
-                    s,
-                    "HTTP/1.0 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-            }),
+    wait(&up("web-rs2"), 1.0, "all healthy");
+    wait(&up("web-rs1"), 1.0, "all healthy");
+    wait(&probe(RS2), 1.0, "all healthy");
+    wait(&probe(RS1), 1.0, "all healthy");
+
+    tb.remove_vip("rs2");
+    wait(&up("web-rs2"), 0.0, "rs2 without its VIP");
+    wait(&probe(RS2), 0.0, "rs2 without its VIP");
+    wait(&up("vip-rs2"), 0.0, "rs2 without its VIP");
+    for (expr, what) in [(up("web-rs1"), "web-rs1"), (probe(RS1), "rs1's probe")] {
+        assert_eq!(
+            prom.value(&expr),
+            Some(1.0),
+            "{what} stays up while rs2 lacks the VIP\n{}",
+            prom.diag()
         );
     }
 
-    #[test]
-    fn prometheus_follows_a_stub() {
-        require!(Need::Testbed, PROMETHEUS);
-        let tb = Testbed::without_servers();
-        let rs2 = Arc::new(AtomicBool::new(true));
-        stub(&tb, Arc::clone(&rs2));
-        let config = test_config(LISTEN, &shipped("check_raw.rules.yml"));
-        let prom = Prometheus::start(&tb, "lb", &config);
-        let limit = Duration::from_secs(20);
-        let up = r#"check_raw_up{job="check_raw",check="web-rs2"}"#;
-        let probe = format!(r#"probe_success{{job="check_raw_probe",instance="{RS2}"}}"#);
-        let t = prom.wait_value(up, 1.0, limit, "");
-        println!("up: {t:?}");
-        prom.wait_value(&probe, 1.0, limit, "");
-        rs2.store(false, Ordering::SeqCst);
-        let t = prom.wait_value(up, 0.0, limit, "");
-        println!("down: {t:?}");
-        prom.wait_value(&probe, 0.0, limit, "");
-        rs2.store(true, Ordering::SeqCst);
-        prom.wait_value(up, 1.0, limit, "");
-        prom.wait_value(&probe, 1.0, limit, "");
-        println!("{}", prom.diag());
-        let _ = Duration::ZERO;
+    put_vips_back(&tb, "rs2");
+    wait(&up("web-rs2"), 1.0, "rs2 with its VIP back");
+    wait(&probe(RS2), 1.0, "rs2 with its VIP back");
+
+    dashboard_queries_evaluate(&prom, &d);
+    shipped_rules_are_healthy(&prom, &d);
+    exposition_passes_promtool(&tb, &d);
+}
+
+/// Every `expr` of the dashboard, Grafana's variables replaced, answers
+/// without error; those over `MUST_HAVE_DATA` series with data.
+fn dashboard_queries_evaluate(prom: &Prometheus, d: &ServeProc) {
+    let dash: serde_json::Value =
+        serde_json::from_str(&shipped_text("grafana-dashboard.json")).expect("JSON");
+    let mut empty = Vec::new();
+    let exprs = dashboard_exprs(&dash);
+    for e in &exprs {
+        let q = expand_grafana(e, RATE_INTERVAL, &GRAFANA_VARS);
+        match prom.query(&q) {
+            QueryResult::Error(err) => panic!("dashboard expression {q}: {err}\n{}", d.diag()),
+            QueryResult::Vector(v) if v.is_empty() => {
+                let needed = MUST_HAVE_DATA
+                    .iter()
+                    .any(|m| q.contains(&format!("{m}{{")) || q.contains(&format!("{m}_bucket{{")));
+                assert!(
+                    !needed,
+                    "dashboard expression {q}: no data\n{}",
+                    prom.diag()
+                );
+                empty.push(q);
+            }
+            QueryResult::Vector(_) => {}
+        }
     }
+    println!(
+        "{} dashboard expressions evaluated without error; empty here (no TLS or DNS check): {empty:?}",
+        exprs.len()
+    );
+}
+
+/// The shipped rules, loaded by the test's Prometheus, evaluate without
+/// error (health `ok` once evaluated).
+fn shipped_rules_are_healthy(prom: &Prometheus, d: &ServeProc) {
+    let start = std::time::Instant::now();
+    let rules = loop {
+        let rules = prom.rules();
+        if rules.len() == ALERTS.len() && rules.iter().all(|(_, h, _)| h == "ok") {
+            break rules;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the shipped rules not all healthy: {rules:?}\n{}\n{}",
+            prom.diag(),
+            d.diag()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let names: Vec<&str> = rules.iter().map(|(n, _, _)| n.as_str()).collect();
+    println!("rules loaded and healthy: {names:?}");
+}
+
+/// `promtool check metrics` on the daemon's `/metrics` (the text format, as
+/// a scraper that does not ask for OpenMetrics gets it): nothing to say.
+fn exposition_passes_promtool(tb: &Testbed, d: &ServeProc) {
+    let r = http_get(tb.ns("lb"), LISTEN, "/metrics", &[]).expect("GET /metrics");
+    assert_eq!(r.status, 200, "{r:?}");
+    let tmp = TempDir::new();
+    let lint = promtool_check_metrics(&r.body, tmp.path());
+    assert!(
+        lint.code == Some(0) && lint.stdout.trim().is_empty() && lint.stderr.trim().is_empty(),
+        "promtool check metrics:\n{lint}\n--- /metrics ---\n{}\n{}",
+        r.body,
+        d.diag()
+    );
+    println!(
+        "promtool check metrics: nothing on {} lines of /metrics ({})",
+        r.body.lines().count(),
+        r.header("content-type").unwrap_or("")
+    );
 }

@@ -186,7 +186,10 @@ impl Browser {
             .unwrap_or_else(|| panic!("no sessionId: {attached}\n{}", b.diag()))
             .to_owned();
         if !javascript {
-            b.call("Emulation.setScriptExecutionDisabled", json!({"value": true}));
+            b.call(
+                "Emulation.setScriptExecutionDisabled",
+                json!({"value": true}),
+            );
         }
         b.viewport(900);
         b.call("Page.enable", json!({}));

@@ -50,6 +50,7 @@ pub mod tls_bed;
 pub mod verdict;
 pub mod vip;
 pub mod vm;
+pub mod web_bed;
 
 use std::io::Write;
 use std::path::Path;

@@ -105,7 +105,8 @@ pub fn http_get(
     headers: &[(&str, &str)],
 ) -> Result<Response, String> {
     let sock: SocketAddr = addr.parse().map_err(|e| format!("{addr}: {e}"))?;
-    let mut request = format!("GET {target} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: check_raw-tests\r\n");
+    let mut request =
+        format!("GET {target} HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: check_raw-tests\r\n");
     for (name, value) in headers {
         let _ = write!(request, "{name}: {value}\r\n");
     }
@@ -121,7 +122,9 @@ pub fn http_get(
     })
     .map_err(|e| format!("GET http://{addr}{target}: {e}"))?;
     if raw.len() > MAX_BODY {
-        return Err(format!("GET http://{addr}{target}: more than {MAX_BODY} bytes"));
+        return Err(format!(
+            "GET http://{addr}{target}: more than {MAX_BODY} bytes"
+        ));
     }
     parse_response(&raw).map_err(|e| format!("GET http://{addr}{target}: {e}"))
 }
@@ -327,6 +330,14 @@ impl Prometheus {
         }
     }
 
+    /// The value of `expr` if it is exactly one sample.
+    pub fn value(&self, expr: &str) -> Option<f64> {
+        match self.query(expr) {
+            QueryResult::Vector(v) if v.len() == 1 => Some(v[0].value),
+            _ => None,
+        }
+    }
+
     /// Polls `expr` until it is exactly one sample equal to `want`, at
     /// most `limit`; returns how long it took, or panics with the last
     /// answer, the scrape targets and the log (and `diag`'s text).
@@ -380,8 +391,16 @@ impl Prometheus {
             return Vec::new();
         };
         let mut out = Vec::new();
-        for group in data["groups"].as_array().map(|a| a.as_slice()).unwrap_or_default() {
-            for rule in group["rules"].as_array().map(|a| a.as_slice()).unwrap_or_default() {
+        for group in data["groups"]
+            .as_array()
+            .map(|a| a.as_slice())
+            .unwrap_or_default()
+        {
+            for rule in group["rules"]
+                .as_array()
+                .map(|a| a.as_slice())
+                .unwrap_or_default()
+            {
                 let s = |v: &serde_json::Value| v.as_str().unwrap_or("").to_owned();
                 out.push((s(&rule["name"]), s(&rule["health"]), s(&rule["lastError"])));
             }
