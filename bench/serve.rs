@@ -18,6 +18,13 @@
 //! SYNs that reached the real servers (an nftables counter on their eth0).
 //! CPU per check = CPU / SYNs. Prints one markdown table.
 //!
+//! The listener (issue 22), "never at the checks' expense": check_raw_serve
+//! with `listen` and a `/probe` module, its runs' lateness (from the run
+//! ends `/metrics` reports, bench/serve/lateness.rs) with the listener
+//! idle (`late`) and under load (`late_loaded`: 1,000 idle connections,
+//! 20 slow clients sending a byte a second, 50 `/probe` at once); a
+//! second table.
+//!
 //! `CHECK_RAW_BENCH=serve-scale`: 2,000 targets for 60 s, check_raw_serve
 //! and keepalived's TCP_CHECK only: SYNs against targets × seconds and the
 //! daemon's peak RSS (VmHWM). Never part of `make test` (a bench target).
@@ -36,6 +43,8 @@ mod driver;
 mod flip;
 #[path = "../tests/harness/mod.rs"]
 mod harness;
+#[path = "serve/lateness.rs"]
+mod lateness;
 
 #[path = "common.rs"]
 mod bench_common;
@@ -53,6 +62,7 @@ use driver::ProbeLoop;
 use flip::Serve;
 use harness::keepalived::{build_ipvs_stub, KEEPALIVED};
 use harness::*;
+use lateness::{late_row, print_late, LateRow};
 
 /// Before the window: start-up and the first round of checks.
 const WARMUP: Duration = Duration::from_secs(3);
@@ -60,9 +70,10 @@ const BLACKBOX: &str = "/usr/bin/prometheus-blackbox-exporter";
 const BLACKBOX_PORT: u16 = 9115;
 /// Every row once, TCP_CHECK and check_raw_serve a second time (the host
 /// is shared: the lower of two is the less disturbed, and the ratio that
-/// matters most gets it), the flooded ones, then the flip timing: ~4 min.
+/// matters most gets it), the flooded ones, the listener's lateness rows,
+/// then the flip timing: ~5 min.
 const DEFAULT_ROWS: &str =
-    "tcp,serve,http,serve_http,blackbox,misc,tcp,serve,tcp_flood,serve_flood,flip";
+    "tcp,serve,http,serve_http,blackbox,misc,tcp,serve,tcp_flood,serve_flood,late,late_loaded,flip";
 const SCALE_ROWS: &str = "tcp,serve";
 /// Flooded rows run under this long a flood (more than warm-up + window).
 const FLOOD_SECS: u32 = 120;
@@ -146,6 +157,7 @@ fn main() {
         .unwrap_or_else(|_| if plan.scale { SCALE_ROWS } else { DEFAULT_ROWS }.into());
     let mut rows: Vec<(String, Row)> = Vec::new();
     let mut flip = None;
+    let mut late: Vec<LateRow> = Vec::new();
     for kind in wanted.split(',').map(str::trim) {
         eprintln!("bench: {kind}");
         let row = match kind {
@@ -160,6 +172,10 @@ fn main() {
                 flip = Some(flip::run(&tb, &list));
                 continue;
             }
+            "late" | "late_loaded" => {
+                late.push(late_row(&tb, &plan, &list, kind == "late_loaded"));
+                continue;
+            }
             other => Row::missing(other, "", format!("unknown row (of {DEFAULT_ROWS})")),
         };
         rows.push((kind.to_owned(), row));
@@ -168,6 +184,9 @@ fn main() {
     print_table(&plan, &rows);
     if plan.scale {
         scale_goals(&rows);
+    }
+    if !late.is_empty() {
+        print_late(&plan, &late);
     }
     if let Some(flip) = flip {
         println!();

@@ -41,13 +41,28 @@ impl Serve {
         command: impl Fn(&Target) -> String,
         what: &str,
     ) -> Result<Serve, String> {
+        Serve::start_with(tb, dir, list, command, what, "", "")
+    }
+
+    /// `start` with `top` before serve.toml's keys (`listen = ...`) and
+    /// `tail` after its checks (`[[module]]` tables).
+    pub fn start_with(
+        tb: &Testbed,
+        dir: &TempDir,
+        list: &[Target],
+        command: impl Fn(&Target) -> String,
+        what: &str,
+        top: &str,
+        tail: &str,
+    ) -> Result<Serve, String> {
         let help = run_local(Path::new(CHECK_RAW), &["serve", "--help"]);
         if help.code != Some(0) {
             return Err("not built (`check_raw serve --help` fails)".into());
         }
         let state = dir.path().join("state");
         fs::create_dir_all(&state).map_err(|e| format!("{}: {e}", state.display()))?;
-        let conf = dir.write("serve.toml", serve_toml(list, &state, command).as_bytes());
+        let toml = format!("{top}{}{tail}", serve_toml(list, &state, command));
+        let conf = dir.write("serve.toml", toml.as_bytes());
         let bin = check_raw_bin("check_raw_serve");
         let argv = vec![
             bin.display().to_string(),
