@@ -103,7 +103,7 @@ impl Load {
                 // Bounded: `done`, one pass every 200 ms.
                 while !done() {
                     for c in conns.iter_mut() {
-                        let open = c.as_mut().is_some_and(|s| still_open(s));
+                        let open = c.as_mut().is_some_and(still_open);
                         if !open {
                             *c = idle_connect(addr, &stats);
                         }
