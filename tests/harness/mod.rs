@@ -21,7 +21,11 @@
 //! the fixed target, the nginx bed), `tls_bed` (the `--ssl` bed and its
 //! runners), `keepalived` (keepalived and its IPVS stub), `serve`
 //! (check_raw_serve's config, state files and daemon), `serve_cases`
-//! (what the serve test targets share).
+//! (what the serve test targets share); and the real consumers of
+//! check_raw_serve's listener: `prometheus` (Prometheus, promtool, the
+//! shipped packaging/prometheus files, an HTTP/1.0 client), `chromium`
+//! (headless Chromium over the DevTools pipe), `web_bed` (the daemon with
+//! `listen` and a `/probe` module).
 
 // Each test target uses a different part of the harness; what one target
 // leaves unused is not dead code, nor an unused import.
