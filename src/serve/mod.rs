@@ -27,6 +27,7 @@ pub mod args;
 pub mod config;
 pub mod daemon;
 pub mod keepalived;
+pub mod modules;
 pub mod log;
 pub mod notify;
 pub mod once;
