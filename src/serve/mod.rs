@@ -32,6 +32,7 @@ pub mod log;
 pub mod notify;
 pub mod once;
 pub mod pool;
+pub mod probe;
 pub mod reload;
 pub mod schedule;
 pub mod state;
