@@ -165,6 +165,10 @@ pub fn main(args: Vec<OsString>, waiter: Arc<Waiter>) -> Served {
                 }
             }
         }
+        Action::Probe => {
+            let (module, target) = parsed.probe.unwrap_or_default();
+            probe::once(path, &module, &target, parsed.verbose, &waiter)
+        }
         Action::Run => run(path, parsed.verbose, waiter),
     }
 }

@@ -19,6 +19,7 @@
 //! MODULE TARGET` prints the same answer once, for operators and tests.
 
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::cli::{self, Common, Config};
@@ -27,8 +28,10 @@ use crate::outcome::{Outcome, State};
 use crate::text;
 use crate::wait::Waiter;
 
-use super::config::parse_command;
+use super::args::PROGRAM;
+use super::config::{parse_command, ConfigError};
 use super::modules::ProbeModule;
+use super::Served;
 pub use super::modules::Modules;
 
 /// The exposition's content type (text format 0.0.4).
@@ -110,6 +113,51 @@ pub fn probe(
         content_type: TEXT_TYPE,
         body: debug_text(module, target, timeout, &outcome, &metrics),
     }
+}
+
+/// `check_raw_serve --probe MODULE TARGET [-v]`: the file at `path` read
+/// and checked as `--once` checks it (no state file: `state_dir` is not
+/// asked), then what `GET /probe?module=MODULE&target=TARGET` would
+/// answer, on stdout, exit 0 (`-v`: `debug=true`'s text); a refused
+/// request: its one line on stderr, exit 2; a bad file: its errors, exit 1.
+pub fn once(path: &Path, module: &str, target: &str, debug: bool, waiter: &Waiter) -> Served {
+    let config = match super::load(path, waiter) {
+        Ok(config) => config,
+        Err(errors) => return Served::errors(&lines(&errors)),
+    };
+    let host: Vec<ConfigError> = config
+        .check_host()
+        .into_iter()
+        .filter(|e| e.key != "state_dir")
+        .collect();
+    if !host.is_empty() {
+        return Served::errors(&lines(&host));
+    }
+    let _ = crate::privilege::raise_net_raw();
+    let engine = Engine::new();
+    let req = ProbeRequest {
+        module,
+        target,
+        debug,
+        scrape_timeout: None,
+    };
+    let answer = probe(&req, &config.modules, &engine, waiter);
+    if answer.status == 200 {
+        return Served {
+            stdout: answer.body,
+            stderr: String::new(),
+            code: 0,
+        };
+    }
+    Served {
+        stdout: String::new(),
+        stderr: format!("{PROGRAM}: {}", answer.body),
+        code: 2,
+    }
+}
+
+fn lines(errors: &[ConfigError]) -> Vec<String> {
+    errors.iter().map(ToString::to_string).collect()
 }
 
 /// The module, its command parsed for the target, and the target; or the
