@@ -101,13 +101,32 @@ fn probe_answers_with_blackboxs_metrics_and_refuses_bad_requests() {
     assert!(r.stderr.is_empty(), "{r}");
     let m = &r.stdout;
     assert_eq!(sample(m, "probe_success").as_deref(), Some("1"), "{r}");
-    assert_eq!(sample(m, "probe_http_status_code").as_deref(), Some("200"), "{r}");
+    assert_eq!(
+        sample(m, "probe_http_status_code").as_deref(),
+        Some("200"),
+        "{r}"
+    );
     let body_len = HEALTH_BODY.len().to_string();
-    assert_eq!(sample(m, "probe_http_content_length"), Some(body_len), "{r}");
-    assert_eq!(sample(m, "probe_http_version").as_deref(), Some("1.1"), "{r}");
+    assert_eq!(
+        sample(m, "probe_http_content_length"),
+        Some(body_len),
+        "{r}"
+    );
+    assert_eq!(
+        sample(m, "probe_http_version").as_deref(),
+        Some("1.1"),
+        "{r}"
+    );
     assert_eq!(sample(m, "probe_ip_protocol").as_deref(), Some("4"), "{r}");
-    assert_eq!(sample(m, "check_raw_probe_state").as_deref(), Some("0"), "{r}");
-    let took: f64 = sample(m, "probe_duration_seconds").unwrap().parse().unwrap();
+    assert_eq!(
+        sample(m, "check_raw_probe_state").as_deref(),
+        Some("0"),
+        "{r}"
+    );
+    let took: f64 = sample(m, "probe_duration_seconds")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(took > 0.0 && took < 0.8, "{r}");
     assert!(
         m.contains("\n# check_raw_probe_status_line RAW_HTTP OK - HTTP/1.1 200 OK"),
@@ -119,9 +138,21 @@ fn probe_answers_with_blackboxs_metrics_and_refuses_bad_requests() {
     // rs2 lacks it: the probe ran and failed.
     let r = probe("http_vip", RS2, &[]);
     assert_eq!(r.code, Some(0), "{r}");
-    assert_eq!(sample(&r.stdout, "probe_success").as_deref(), Some("0"), "{r}");
-    assert_eq!(sample(&r.stdout, "probe_http_status_code").as_deref(), Some("0"), "{r}");
-    assert_eq!(sample(&r.stdout, "check_raw_probe_state").as_deref(), Some("2"), "{r}");
+    assert_eq!(
+        sample(&r.stdout, "probe_success").as_deref(),
+        Some("0"),
+        "{r}"
+    );
+    assert_eq!(
+        sample(&r.stdout, "probe_http_status_code").as_deref(),
+        Some("0"),
+        "{r}"
+    );
+    assert_eq!(
+        sample(&r.stdout, "check_raw_probe_state").as_deref(),
+        Some("2"),
+        "{r}"
+    );
     assert!(r.stdout.contains("may lack the VIP"), "{r}");
     assert_eq!(promtool(&r.stdout), "", "{r}");
 
@@ -130,16 +161,32 @@ fn probe_answers_with_blackboxs_metrics_and_refuses_bad_requests() {
     assert_eq!(r.code, Some(0), "{r}");
     assert!(r.stdout.starts_with("Logs for the probe:\nmodule=http_vip6 target=2001:db8::11 timeout_seconds=0.800\nRAW_HTTP OK - "), "{r}");
     assert!(r.stdout.contains("\n> GET /health HTTP/1.1\n"), "{r}");
-    assert!(r.stdout.contains("\nMetrics that would have been returned:\n"), "{r}");
+    assert!(
+        r.stdout
+            .contains("\nMetrics that would have been returned:\n"),
+        "{r}"
+    );
     assert!(r.stdout.contains("\nprobe_success 1\n"), "{r}");
     assert!(r.stdout.contains("\nprobe_ip_protocol 6\n"), "{r}");
-    assert!(r.stdout.contains("\nModule configuration:\n[[module]]\nname = \"http_vip6\"\n"), "{r}");
+    assert!(
+        r.stdout
+            .contains("\nModule configuration:\n[[module]]\nname = \"http_vip6\"\n"),
+        "{r}"
+    );
 
     // Refused: one line, exit 2, nothing sent.
     for (module, target, says) in [
-        ("nope", RS1, "unknown module \"nope\" (modules: http_vip, http_vip6)"),
+        (
+            "nope",
+            RS1,
+            "unknown module \"nope\" (modules: http_vip, http_vip6)",
+        ),
         ("http_vip", "198.51.100.11:80", "is not an IPv4 address"),
-        ("http_vip", RS1_6, "is not an IPv4 address: module http_vip's command needs one"),
+        (
+            "http_vip",
+            RS1_6,
+            "is not an IPv4 address: module http_vip's command needs one",
+        ),
         ("http_vip6", RS1, "is not an IPv6 address"),
         ("http_vip", "rs1.example", "is not an IPv4 address"),
     ] {
@@ -164,8 +211,9 @@ fn probe_answers_with_blackboxs_metrics_and_refuses_bad_requests() {
     let r = tb.run("lb", &bin, &["--probe", "m", RS1, "--config", bad]);
     assert_eq!(r.code, Some(1), "{r}");
     assert!(
-        r.stderr
-            .starts_with(&format!("check_raw_serve: {bad}:3: module.m.command: must hold {{target}} exactly once")),
+        r.stderr.starts_with(&format!(
+            "check_raw_serve: {bad}:3: module.m.command: must hold {{target}} exactly once"
+        )),
         "{r}"
     );
     let r = tb.run("lb", &bin, &["--check", "--config", bad]);

@@ -293,7 +293,14 @@ mod tests {
 
     #[test]
     fn probe_takes_a_module_and_a_target() {
-        let a = parse_strs(&["--probe", "http_vip", "198.51.100.11", "--config", "/s.toml"]).unwrap();
+        let a = parse_strs(&[
+            "--probe",
+            "http_vip",
+            "198.51.100.11",
+            "--config",
+            "/s.toml",
+        ])
+        .unwrap();
         assert_eq!(a.action, Action::Probe);
         assert_eq!(
             a.probe,

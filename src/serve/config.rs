@@ -300,8 +300,14 @@ impl ServeConfig {
             key,
             message,
         };
-        let commands = self.checks.iter().map(|c| (c.line, "check", &c.name, &c.config));
-        let modules = self.modules.iter().map(|m| (m.line, "module", &m.name, &m.sample));
+        let commands = self
+            .checks
+            .iter()
+            .map(|c| (c.line, "check", &c.name, &c.config));
+        let modules = self
+            .modules
+            .iter()
+            .map(|m| (m.line, "module", &m.name, &m.sample));
         for (line, table, name, config) in commands.chain(modules) {
             if let IfaceArg::Named(iface) = &config.common().target.iface {
                 if !interface_exists(iface) {

@@ -109,7 +109,12 @@ impl Modules {
     /// The names, for "unknown module" messages: the first few.
     pub fn names(&self) -> String {
         const SHOWN: usize = 8;
-        let mut names: Vec<&str> = self.by_name.keys().take(SHOWN).map(String::as_str).collect();
+        let mut names: Vec<&str> = self
+            .by_name
+            .keys()
+            .take(SHOWN)
+            .map(String::as_str)
+            .collect();
         if self.by_name.len() > SHOWN {
             names.push("...");
         }
@@ -309,7 +314,10 @@ mod tests {
 
     #[test]
     fn the_placeholder_stands_exactly_once() {
-        let e = errors(&module("m", "check_raw_tcp eth0 198.51.100.11 203.0.113.10 80"));
+        let e = errors(&module(
+            "m",
+            "check_raw_tcp eth0 198.51.100.11 203.0.113.10 80",
+        ));
         assert_eq!(
             e,
             ["/s.toml:3: module.m.command: must hold {target} exactly once (where the real server's address goes), not 0 times"]
@@ -320,9 +328,17 @@ mod tests {
 
     #[test]
     fn a_bad_command_is_refused_with_the_plugins_message_for_each_family() {
-        let e = errors(&module("m", "check_raw_tcp -t 0 eth0 {target} 203.0.113.10 80"));
+        let e = errors(&module(
+            "m",
+            "check_raw_tcp -t 0 eth0 {target} 203.0.113.10 80",
+        ));
         assert_eq!(e.len(), 1, "{e:?}");
-        assert!(e[0].starts_with("/s.toml:3: module.m.command: with {target} = 192.0.2.1: check_raw_tcp: "), "{e:?}");
+        assert!(
+            e[0].starts_with(
+                "/s.toml:3: module.m.command: with {target} = 192.0.2.1: check_raw_tcp: "
+            ),
+            "{e:?}"
+        );
         assert!(e[0].contains("; with {target} = 2001:db8::1: "), "{e:?}");
         let e = errors(&module("m", "check_raw_serve {target}"));
         assert!(e[0].contains("cannot be a check of its own"), "{e:?}");
@@ -337,7 +353,10 @@ mod tests {
             ["/s.toml:5: module.a.name: duplicate name \"a\" (first at line 1)"]
         );
         let e = errors(&module("a/b", tcp));
-        assert!(e[0].starts_with("/s.toml:2: module[1].name: \"a/b\" has \"/\""), "{e:?}");
+        assert!(
+            e[0].starts_with("/s.toml:2: module[1].name: \"a/b\" has \"/\""),
+            "{e:?}"
+        );
         let e = errors(&format!("[[module]]\ncommand = \"{tcp}\"\nbogus = 1\n"));
         assert_eq!(
             e,

@@ -30,9 +30,9 @@ use crate::wait::Waiter;
 
 use super::args::PROGRAM;
 use super::config::{parse_command, ConfigError};
+pub use super::modules::Modules;
 use super::modules::ProbeModule;
 use super::Served;
-pub use super::modules::Modules;
 
 /// The exposition's content type (text format 0.0.4).
 pub const METRICS_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -177,13 +177,15 @@ fn prepare<'m>(
         } else {
             format!("modules: {}", modules.names())
         };
-        return Err(format!("unknown module {} ({known})", text::quoted(req.module)));
+        return Err(format!(
+            "unknown module {} ({known})",
+            text::quoted(req.module)
+        ));
     };
     let target = target(module, req.target)?;
     let lookup = |name: &str, timeout| crate::resolve::bounded_from(started, name, waiter, timeout);
-    let config = parse_command(&module.command_for(target), &lookup).map_err(|e| {
-        format!("target {target} does not fit module {}: {e}", module.name)
-    })?;
+    let config = parse_command(&module.command_for(target), &lookup)
+        .map_err(|e| format!("target {target} does not fit module {}: {e}", module.name))?;
     Ok((module, config, target))
 }
 
@@ -227,7 +229,10 @@ pub fn timeout(command: Duration, scrape: Option<Duration>) -> Duration {
 pub fn scrape_timeout(header: &str) -> Option<Duration> {
     let trimmed = header.trim();
     // Digits and one dot only: no sign, exponent, "inf" or "NaN".
-    if trimmed.is_empty() || trimmed.len() > 32 || !trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+    if trimmed.is_empty()
+        || trimmed.len() > 32
+        || !trimmed.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+    {
         return None;
     }
     let seconds: f64 = trimmed.parse().ok()?;
@@ -269,7 +274,11 @@ pub fn exposition(config: &Config, outcome: &Outcome, took: Duration, target: Ip
     let f = &outcome.facts;
     let up = matches!(outcome.state, State::Ok | State::Warning);
     let mut all = vec![
-        gauge("probe_success", "Displays whether or not the probe was a success", u8::from(up)),
+        gauge(
+            "probe_success",
+            "Displays whether or not the probe was a success",
+            u8::from(up),
+        ),
         gauge(
             "probe_duration_seconds",
             "Returns how long the probe took to complete in seconds",

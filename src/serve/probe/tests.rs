@@ -71,7 +71,13 @@ fn a_good_request_gets_the_command_with_its_target() {
     assert_eq!(target, "198.51.100.12".parse::<IpAddr>().unwrap());
     assert_eq!(config.common().target.real_server, target);
     assert_eq!(config.common().timeout, Duration::from_millis(900));
-    let (_, config, _) = prepare(&request("dns6", "2001:db8::11"), &modules, Instant::now(), &waiter).unwrap();
+    let (_, config, _) = prepare(
+        &request("dns6", "2001:db8::11"),
+        &modules,
+        Instant::now(),
+        &waiter,
+    )
+    .unwrap();
     assert!(matches!(config, Config::Dns(_)));
 }
 
@@ -167,7 +173,8 @@ const RS: &str = "198.51.100.11";
 
 #[test]
 fn an_https_run_is_blackboxs_http_and_tls_gauges() {
-    let cfg = config("check_raw_http -S 200 --ssl eth0 198.51.100.11 203.0.113.10 443 www.example.com /");
+    let cfg =
+        config("check_raw_http -S 200 --ssl eth0 198.51.100.11 203.0.113.10 443 www.example.com /");
     let mut outcome = Outcome::new("RAW_HTTP", State::Ok, "HTTP/1.1 200 OK over TLSv1.3");
     outcome.facts = Facts {
         http_status: Some(200),
@@ -177,7 +184,12 @@ fn an_https_run_is_blackboxs_http_and_tls_gauges() {
         tls_version: Some("TLS 1.3".into()),
         ..Facts::default()
     };
-    let text = exposition(&cfg, &outcome, Duration::from_millis(12), RS.parse().unwrap());
+    let text = exposition(
+        &cfg,
+        &outcome,
+        Duration::from_millis(12),
+        RS.parse().unwrap(),
+    );
     assert_eq!(
         text,
         "# HELP check_raw_probe_state The check's Nagios state: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN
@@ -219,7 +231,12 @@ probe_tls_version_info{version=\"TLS 1.3\"} 1
 fn a_failed_http_run_still_has_its_http_gauges_at_zero() {
     let cfg = config("check_raw_http -S 200 eth0 198.51.100.11 203.0.113.10 80 www.example.com /");
     let outcome = Outcome::new("RAW_HTTP", State::Critical, "no SYN/ACK");
-    let text = exposition(&cfg, &outcome, Duration::from_millis(900), RS.parse().unwrap());
+    let text = exposition(
+        &cfg,
+        &outcome,
+        Duration::from_millis(900),
+        RS.parse().unwrap(),
+    );
     for line in [
         "probe_success 0\n",
         "probe_http_status_code 0\n",
@@ -245,7 +262,12 @@ fn a_dns_run_counts_its_sections_and_a_tcp_run_has_only_the_common_gauges() {
         dns_additional_rrs: Some(2),
         ..Facts::default()
     };
-    let text = exposition(&cfg, &outcome, Duration::ZERO, "2001:db8::11".parse().unwrap());
+    let text = exposition(
+        &cfg,
+        &outcome,
+        Duration::ZERO,
+        "2001:db8::11".parse().unwrap(),
+    );
     for line in [
         "probe_success 1\n",
         "check_raw_probe_state 1\n",
@@ -273,7 +295,10 @@ fn a_dns_run_counts_its_sections_and_a_tcp_run_has_only_the_common_gauges() {
             "probe_success gauge"
         ]
     );
-    assert!(text.ends_with("# check_raw_probe_status_line RAW_TCP UNKNOWN - a b\n"), "{text}");
+    assert!(
+        text.ends_with("# check_raw_probe_status_line RAW_TCP UNKNOWN - a b\n"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -288,9 +313,19 @@ fn label_values_are_escaped() {
 fn debug_text_is_blackboxs_log_metrics_and_module() {
     let modules = modules();
     let module = modules.get("http_vip").unwrap();
-    let outcome = Outcome::new("RAW_HTTP", State::Ok, "fine").with_details(vec!["> GET /health HTTP/1.1".into()]);
-    let text = debug_text(module, RS.parse().unwrap(), Duration::from_millis(900), &outcome, "probe_success 1\n");
+    let outcome = Outcome::new("RAW_HTTP", State::Ok, "fine")
+        .with_details(vec!["> GET /health HTTP/1.1".into()]);
+    let text = debug_text(
+        module,
+        RS.parse().unwrap(),
+        Duration::from_millis(900),
+        &outcome,
+        "probe_success 1\n",
+    );
     assert!(text.starts_with("Logs for the probe:\nmodule=http_vip target=198.51.100.11 timeout_seconds=0.900\nRAW_HTTP OK - fine\n> GET /health HTTP/1.1\n"), "{text}");
-    assert!(text.contains("\n\n\nMetrics that would have been returned:\nprobe_success 1\n"), "{text}");
+    assert!(
+        text.contains("\n\n\nMetrics that would have been returned:\nprobe_success 1\n"),
+        "{text}"
+    );
     assert!(text.ends_with("\n\n\nModule configuration:\n[[module]]\nname = \"http_vip\"\ncommand = \"check_raw_http -S 200 -t 900 eth0 {target} 203.0.113.10 80 www.example.com /health\"\n"), "{text}");
 }
