@@ -20,6 +20,22 @@
 //! Wall-clock times (since, last run) are `SystemTime`: Prometheus and
 //! people want dates. The daemon measures with `Instant`;
 //! [`wall_time`] converts.
+//!
+//! How the daemon feeds it (all from its main thread):
+//!
+//! ```text
+//! let board = Arc::new(Board::new());
+//! board.engine_source(move || engine.stats());           // Arc<Engine>
+//! // start and every applied reload, in the file's order:
+//! board.set_checks(checks.iter().map(|w| BoardCheck::of(&w.spec, &w.machine,
+//!     wall_time(w.machine.since()))).collect());
+//! board.reloaded(ok, SystemTime::now());                 // each SIGHUP
+//! // apply(): after schedule.finished and machine.skipped(n)
+//! board.skipped(&name, n);
+//! // after machine.observe (only for the check's current incarnation)
+//! board.record(&BoardRun::of(&name, &done.outcome, done.ended - done.started,
+//!     wall_time(done.ended), &machine, change.is_some()));
+//! ```
 
 mod json;
 mod metrics;
@@ -236,7 +252,7 @@ struct LastRun {
 
 /// Everything the board knows of one check.
 #[derive(Debug, Clone, PartialEq)]
-struct Record {
+struct CheckRecord {
     check: BoardCheck,
     last: Option<LastRun>,
     /// The last value each fact had (a run that did not learn one keeps
@@ -249,9 +265,9 @@ struct Record {
     durations: Durations,
 }
 
-impl Record {
-    fn new(check: BoardCheck) -> Record {
-        Record {
+impl CheckRecord {
+    fn new(check: BoardCheck) -> CheckRecord {
+        CheckRecord {
             check,
             last: None,
             facts: RunFacts::default(),
@@ -301,15 +317,15 @@ struct Process {
 }
 
 /// What the writers change, under the board's mutex.
-struct Inner {
-    records: Vec<Arc<Record>>,
+struct BoardInner {
+    records: Vec<Arc<CheckRecord>>,
     by_name: HashMap<String, usize>,
     process: Process,
 }
 
 /// A render's copy: the records as they were, the process's facts.
-struct Snapshot {
-    records: Vec<Arc<Record>>,
+struct BoardSnapshot {
+    records: Vec<Arc<CheckRecord>>,
     process: Process,
     at: SystemTime,
 }
@@ -319,7 +335,7 @@ type EngineSource = Box<dyn Fn() -> Stats + Send + Sync>;
 /// The shared record of every check. `Send + Sync`: share it as
 /// `Arc<Board>`.
 pub struct Board {
-    inner: Mutex<Inner>,
+    inner: Mutex<BoardInner>,
     /// Read at each render, outside the board's mutex (the engine's
     /// counters are atomics of its own).
     engine: Mutex<Option<EngineSource>>,
@@ -344,7 +360,7 @@ impl Board {
     pub fn new() -> Board {
         let now = SystemTime::now();
         Board {
-            inner: Mutex::new(Inner {
+            inner: Mutex::new(BoardInner {
                 records: Vec::new(),
                 by_name: HashMap::new(),
                 process: Process {
@@ -358,7 +374,7 @@ impl Board {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, BoardInner> {
         // A panic elsewhere while holding it left whole values behind
         // (every write is one assignment or a counter): keep serving.
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
@@ -373,7 +389,7 @@ impl Board {
     /// one keeps its first.
     pub fn set_checks(&self, checks: Vec<BoardCheck>) {
         let mut inner = self.lock();
-        let mut old: HashMap<String, Arc<Record>> = inner
+        let mut old: HashMap<String, Arc<CheckRecord>> = inner
             .records
             .drain(..)
             .map(|r| (r.name().to_string(), r))
@@ -389,7 +405,7 @@ impl Board {
                     Arc::make_mut(&mut kept).check = check;
                     kept
                 }
-                _ => Arc::new(Record::new(check)),
+                _ => Arc::new(CheckRecord::new(check)),
             };
             by_name.insert(record.name().to_string(), records.len());
             records.push(record);
@@ -472,7 +488,7 @@ impl Board {
         self.len() == 0
     }
 
-    fn snapshot(&self) -> Snapshot {
+    fn snapshot(&self) -> BoardSnapshot {
         let stats = self
             .engine
             .lock()
@@ -484,7 +500,7 @@ impl Board {
         if let Some(stats) = stats {
             process.engine = stats;
         }
-        Snapshot {
+        BoardSnapshot {
             records: inner.records.clone(),
             process,
             at: SystemTime::now(),

@@ -17,7 +17,7 @@
 use std::fmt::Write;
 
 use super::page::{group, totals};
-use super::{result_name, unix_seconds, Record, Snapshot, RESULTS, VERSION};
+use super::{result_name, unix_seconds, BoardSnapshot, CheckRecord, RESULTS, VERSION};
 
 /// `text` as a JSON string, quotes included.
 pub fn string(text: &str) -> String {
@@ -53,7 +53,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "null".to_string(), |v| v.to_string())
 }
 
-pub(super) fn render(s: &Snapshot) -> String {
+pub(super) fn render(s: &BoardSnapshot) -> String {
     let mut out = String::with_capacity(1024 + s.records.len() * 900);
     let p = &s.process;
     let e = &p.engine;
@@ -104,7 +104,7 @@ pub(super) fn render(s: &Snapshot) -> String {
     out
 }
 
-fn check(out: &mut String, r: &Record) {
+fn check(out: &mut String, r: &CheckRecord) {
     let c = &r.check;
     let l = &c.labels;
     let _ = write!(

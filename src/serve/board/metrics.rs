@@ -30,13 +30,14 @@ use crate::outcome::State;
 use crate::serve::state::Health;
 
 use super::{
-    result_name, unix_seconds, CheckLabels, Process, Record, Snapshot, BUCKETS, RESULTS, VERSION,
+    result_name, unix_seconds, BoardSnapshot, CheckLabels, CheckRecord, Process, BUCKETS, RESULTS,
+    VERSION,
 };
 
 /// The OpenMetrics content type (what `encoding::text` writes).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
-pub(super) fn render(snapshot: &Snapshot, openmetrics: bool) -> (&'static str, String) {
+pub(super) fn render(snapshot: &BoardSnapshot, openmetrics: bool) -> (&'static str, String) {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(View {
         records: snapshot.records.clone(),
@@ -90,7 +91,7 @@ impl EncodeLabelSet for WithResult<'_> {
 /// The collector of one scrape: the snapshot's records and process facts.
 #[derive(Debug)]
 struct View {
-    records: Vec<Arc<Record>>,
+    records: Vec<Arc<CheckRecord>>,
     process: Process,
 }
 
@@ -118,10 +119,10 @@ fn bool_num(b: bool) -> Num {
 /// when none has.
 fn gauges(
     enc: &mut DescriptorEncoder,
-    records: &[Arc<Record>],
+    records: &[Arc<CheckRecord>],
     name: &str,
     help: &str,
-    value: impl Fn(&Record) -> Option<Num>,
+    value: impl Fn(&CheckRecord) -> Option<Num>,
 ) -> fmt::Result {
     if !records.iter().any(|r| value(r).is_some()) {
         return Ok(());
@@ -139,10 +140,10 @@ fn gauges(
 /// sample per record.
 fn counters(
     enc: &mut DescriptorEncoder,
-    records: &[Arc<Record>],
+    records: &[Arc<CheckRecord>],
     name: &str,
     help: &str,
-    value: impl Fn(&Record) -> u64,
+    value: impl Fn(&CheckRecord) -> u64,
 ) -> fmt::Result {
     if records.is_empty() {
         return Ok(());

@@ -15,7 +15,7 @@
 use std::fmt::Write;
 use std::time::{Duration, SystemTime};
 
-use super::{result_name, unix_seconds, Record, Snapshot, VERSION};
+use super::{result_name, unix_seconds, BoardSnapshot, CheckRecord, VERSION};
 use crate::outcome::State;
 use crate::transport::tls::cert::utc_date;
 
@@ -32,7 +32,7 @@ h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.1em;margin:1.2em 0 .3em}\
 table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
 th{background:#e8e8e8;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}\
-td.line{font-family:monospace;font-size:12px;word-break:break-all}\
+td.line{font-family:monospace;font-size:12px;word-break:break-all;width:35%}\
 tr.up td.state{background:#2e9e44;color:#fff}tr.down td.state{background:#d0312d;color:#fff}\
 tr.rising td.state,tr.falling td.state{background:#f0b400;color:#222}\
 tr.up{background:#eefbea}tr.down{background:#fdecec}tr.rising,tr.falling{background:#fff6dc}\
@@ -44,7 +44,7 @@ tr.stale td.checked{background:#d0312d;color:#fff}\
 pub(super) struct VipPort<'a> {
     pub vip: &'a str,
     pub port: &'a str,
-    pub records: Vec<&'a Record>,
+    pub records: Vec<&'a CheckRecord>,
 }
 
 impl VipPort<'_> {
@@ -58,7 +58,7 @@ impl VipPort<'_> {
 
 /// The checks grouped by VIP and port, groups in the order of their
 /// first check in the file.
-pub(super) fn group<'a>(records: &'a [std::sync::Arc<Record>]) -> Vec<VipPort<'a>> {
+pub(super) fn group<'a>(records: &'a [std::sync::Arc<CheckRecord>]) -> Vec<VipPort<'a>> {
     let mut groups: Vec<VipPort<'a>> = Vec::new();
     let mut index: std::collections::HashMap<(&str, &str), usize> = Default::default();
     for record in records {
@@ -131,7 +131,7 @@ fn ago(now: SystemTime, then: SystemTime) -> Duration {
 }
 
 /// The totals of the header: checks, up, down, rising, falling.
-pub(super) fn totals(records: &[std::sync::Arc<Record>]) -> [(&'static str, usize); 5] {
+pub(super) fn totals(records: &[std::sync::Arc<CheckRecord>]) -> [(&'static str, usize); 5] {
     let count = |state: &str| records.iter().filter(|r| r.shown_state() == state).count();
     let (rising, falling) = (count("rising"), count("falling"));
     [
@@ -143,7 +143,7 @@ pub(super) fn totals(records: &[std::sync::Arc<Record>]) -> [(&'static str, usiz
     ]
 }
 
-pub(super) fn render(s: &Snapshot) -> String {
+pub(super) fn render(s: &BoardSnapshot) -> String {
     let mut out = String::with_capacity(2048 + s.records.len() * 1024);
     let totals = totals(&s.records);
     let _ = write!(
@@ -166,7 +166,7 @@ pub(super) fn render(s: &Snapshot) -> String {
     out
 }
 
-fn header(out: &mut String, s: &Snapshot, totals: &[(&'static str, usize); 5]) {
+fn header(out: &mut String, s: &BoardSnapshot, totals: &[(&'static str, usize); 5]) {
     let _ = write!(
         out,
         "<header>\n<h1>check_raw_serve</h1>\n<p class=\"meta\">version {VERSION}, \
@@ -185,10 +185,10 @@ fn header(out: &mut String, s: &Snapshot, totals: &[(&'static str, usize); 5]) {
     out.push_str("</tr></table>\n");
     let p = &s.process;
     if !p.reload_ok {
-        let _ = write!(
+        let _ = writeln!(
             out,
             "<p id=\"reload\" class=\"bad\" data-ok=\"false\">The last reload ({}) was refused: \
-             the previous configuration still runs (see the log).</p>\n",
+             the previous configuration still runs (see the log).</p>",
             utc(p.reload_at)
         );
     }
@@ -241,7 +241,7 @@ fn pool(out: &mut String, now: SystemTime, vp: &VipPort) {
     out.push_str("</tbody>\n</table>\n</section>\n");
 }
 
-fn row(out: &mut String, now: SystemTime, r: &Record) {
+fn row(out: &mut String, now: SystemTime, r: &CheckRecord) {
     let c = &r.check;
     let l = &c.labels;
     let name = escape(&l.check);
@@ -303,21 +303,21 @@ fn row(out: &mut String, now: SystemTime, r: &Record) {
             r.runs[state.nagios_code() as usize]
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>\n",
+        "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
         r.changes, r.skipped
     );
 }
 
-fn footer(out: &mut String, s: &Snapshot) {
+fn footer(out: &mut String, s: &BoardSnapshot) {
     let p = &s.process;
     let e = &p.engine;
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<footer id=\"process\">Last configuration load: {} ({}). Engine: {} frames sent, \
          {} received, {} unmatched, {} dropped; {} flows in flight. \
-         Also: <a href=\"/metrics\">/metrics</a>, <a href=\"/status.json\">/status.json</a>.</footer>\n",
+         Also: <a href=\"/metrics\">/metrics</a>, <a href=\"/status.json\">/status.json</a>.</footer>",
         utc(p.reload_success_at),
         if p.reload_ok { "ok" } else { "the last reload failed" },
         e.frames_sent,

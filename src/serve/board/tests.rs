@@ -293,8 +293,7 @@ fn metrics_have_the_contract_names_and_labels() {
 /// package is installed (tests/deps.sh installs it).
 #[test]
 fn promtool_finds_nothing() {
-    let board = board_of(&POOL);
-    board.record(&run("web-rs1", State::Ok, "ok", Health::Up, 0));
+    let board = full_board();
     let (_, body) = board.metrics(false);
     let Some(out) = promtool(&body) else {
         eprintln!("skipping promtool_finds_nothing: no promtool (apt-get install prometheus)");
@@ -312,8 +311,7 @@ fn promtool_finds_nothing() {
 fn the_openmetrics_body_parses_as_openmetrics() {
     use std::io::Write as _;
     use std::process::{Command, Stdio};
-    let board = board_of(&POOL);
-    board.record(&run("web-rs1", State::Ok, "ok", Health::Up, 0));
+    let board = full_board();
     let (_, body) = board.metrics(true);
     let script = "import sys\n\
         try:\n from prometheus_client.openmetrics.parser import text_string_to_metric_families\n\
@@ -349,6 +347,31 @@ fn the_openmetrics_body_parses_as_openmetrics() {
     let samples: usize = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
     let lines = body.lines().filter(|l| !l.starts_with('#')).count();
     assert_eq!(samples, lines);
+}
+
+/// A board with every family: runs of each kind, facts, a skip, a
+/// refused reload.
+fn full_board() -> Board {
+    let board = board_of(&POOL);
+    let mut web = run("web-rs1", State::Ok, "ok", Health::Up, 0);
+    web.facts.http_status = Some(200);
+    web.facts.ssl_earliest_cert_expiry = Some(1_800_000_000);
+    web.changed = true;
+    board.record(&web);
+    let mut dns = run("dns-rs1", State::Critical, "c", Health::Down, 0);
+    dns.facts.dns_rcode = Some(3);
+    dns.facts.dns_answer_rrs = Some(0);
+    dns.duration = Duration::from_secs(30);
+    board.record(&dns);
+    board.skipped("web-rs2", 1);
+    board.reloaded(false, SystemTime::now());
+    board.set_engine(crate::net::shared::Stats {
+        frames_sent: 10,
+        frames_received: 9,
+        flows_in_flight: 2,
+        ..Default::default()
+    });
+    board
 }
 
 /// promtool check metrics' output (stdout and stderr), None without it.
