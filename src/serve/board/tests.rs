@@ -295,6 +295,11 @@ fn metrics_have_the_contract_names_and_labels() {
 fn promtool_finds_nothing() {
     let board = full_board();
     let (_, body) = board.metrics(false);
+    if let Ok(dir) = std::env::var("BOARD_METRICS") {
+        // For a look by hand, or a real Prometheus.
+        std::fs::write(format!("{dir}/metrics.txt"), &body).unwrap();
+        std::fs::write(format!("{dir}/metrics.om"), board.metrics(true).1).unwrap();
+    }
     let Some(out) = promtool(&body) else {
         eprintln!("skipping promtool_finds_nothing: no promtool (apt-get install prometheus)");
         return;
