@@ -41,6 +41,9 @@ mod json;
 mod metrics;
 mod page;
 
+pub use metrics::{wants_openmetrics, OPENMETRICS};
+pub use page::REFRESH_SECONDS;
+
 #[cfg(test)]
 mod tests;
 

@@ -37,6 +37,44 @@ use super::{
 /// The OpenMetrics content type (what `encoding::text` writes).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
+/// Whether a scraper's `Accept` asks for OpenMetrics 1.0 before the
+/// 0.0.4 text (Prometheus 2.42 sends
+/// `application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1`):
+/// an `application/openmetrics-text` range without a version or with
+/// 1.0.0, whose `q` is above 0 and not below `text/plain`'s. Anything
+/// else, an absent or unreadable header included, gets the text format.
+pub fn wants_openmetrics(accept: &str) -> bool {
+    let mut openmetrics: f32 = 0.0;
+    let mut text: f32 = 0.0;
+    // Bounded: a header the listener already bounded, at most 64 ranges.
+    for range in accept.split(',').take(64) {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let (mut q, mut version) = (1.0_f32, None);
+        for param in parts.take(16) {
+            let (key, value) = param.split_once('=').unwrap_or((param, ""));
+            match key.trim().to_ascii_lowercase().as_str() {
+                "q" => q = value.trim().parse().unwrap_or(0.0),
+                "version" => version = Some(value.trim().to_string()),
+                _ => {}
+            }
+        }
+        let q = if q.is_finite() {
+            q.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        match media.as_str() {
+            "application/openmetrics-text" if version.as_deref().is_none_or(|v| v == "1.0.0") => {
+                openmetrics = openmetrics.max(q);
+            }
+            "text/plain" => text = text.max(q),
+            _ => {}
+        }
+    }
+    openmetrics > 0.0 && openmetrics >= text
+}
+
 pub(super) fn render(snapshot: &BoardSnapshot, openmetrics: bool) -> (&'static str, String) {
     let mut registry = Registry::default();
     registry.register_collector(Box::new(View {

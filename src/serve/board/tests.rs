@@ -451,3 +451,27 @@ fn wall_time_maps_the_process_clock() {
     let ago = SystemTime::now().duration_since(wall).unwrap();
     assert!(ago >= Duration::from_secs(30) && ago < Duration::from_secs(31));
 }
+
+#[test]
+fn openmetrics_only_when_the_scraper_prefers_it() {
+    let prometheus = "application/openmetrics-text;version=1.0.0,\
+        application/openmetrics-text;version=0.0.1;q=0.75,\
+        text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    assert!(wants_openmetrics(prometheus));
+    assert!(wants_openmetrics("application/openmetrics-text"));
+    assert!(wants_openmetrics(
+        "Application/OpenMetrics-Text; Version=1.0.0; q=0.9"
+    ));
+    for accept in [
+        "",
+        "*/*",
+        "text/plain;version=0.0.4",
+        "application/openmetrics-text;version=0.0.1",
+        "application/openmetrics-text;q=0",
+        "application/openmetrics-text;q=0.4,text/plain;q=0.5",
+        "application/openmetrics-text;q=nan",
+        ";;;,,,=",
+    ] {
+        assert!(!wants_openmetrics(accept), "{accept}");
+    }
+}
