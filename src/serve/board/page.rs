@@ -8,7 +8,8 @@
 //! (an air-gapped balancer shows it whole), `<meta http-equiv="refresh">`
 //! so it refreshes itself without JavaScript. Every text from the
 //! configuration or the network goes through [`escape`]. Tests and
-//! scripts read stable hooks: `section.pool[data-vip][data-port]`,
+//! scripts read stable hooks: `section.pool[data-vip][data-port]` (class
+//! all-up, some-down or none-up),
 //! `tr.check[data-check][data-state]` (up, down, rising, falling),
 //! `#totals [data-total]`, `#generated[data-unix]`.
 
@@ -38,7 +39,7 @@ tr.rising td.state,tr.falling td.state{background:#f0b400;color:#222}\
 tr.up{background:#eefbea}tr.down{background:#fdecec}tr.rising,tr.falling{background:#fff6dc}\
 tr.stale td.checked{background:#d0312d;color:#fff}\
 #totals{width:auto}#totals td{font-weight:600}.bad{color:#d0312d;font-weight:600}\
-.meta{color:#555}footer{margin-top:1.5em;color:#555;font-size:12px}";
+.meta{color:#555}section.none-up h2{color:#d0312d}section.some-down h2{color:#a66f00}footer{margin-top:1.5em;color:#555;font-size:12px}";
 
 /// One VIP and port, its checks in the file's order.
 pub(super) struct VipPort<'a> {
@@ -223,9 +224,15 @@ fn pool(out: &mut String, now: SystemTime, vp: &VipPort) {
         (false, false) => format!("{vip}:{port}"),
     };
     let up = vp.up();
+    // The pool's heading says at a glance: all up, some down, none up.
+    let health = match up {
+        0 => "none-up",
+        n if n == vp.records.len() => "all-up",
+        _ => "some-down",
+    };
     let _ = write!(
         out,
-        "<section class=\"pool\" id=\"pool-{vip}-{port}\" data-vip=\"{vip}\" data-port=\"{port}\" \
+        "<section class=\"pool {health}\" id=\"pool-{vip}-{port}\" data-vip=\"{vip}\" data-port=\"{port}\" \
          data-up=\"{up}\" data-total=\"{}\">\n<h2>{title} <span class=\"meta\">{up} of {} up</span></h2>\n\
          <table>\n<thead><tr>",
         vp.records.len(),
@@ -282,11 +289,12 @@ fn row(out: &mut String, now: SystemTime, r: &CheckRecord) {
             let _ = write!(
                 out,
                 "<td class=\"result\">{}</td><td class=\"num latency\">{}</td>\
-                 <td class=\"checked\" title=\"{}\">{} ago</td><td class=\"line\">{}</td>",
+                 <td class=\"checked\" title=\"{}\">{} ago</td><td class=\"line\" title=\"{}\">{}</td>",
                 last.state,
                 latency(last.duration),
                 utc(last.ended),
                 age(ago(now, last.ended)),
+                escape(&facts(r)),
                 escape(&last.status_line),
             );
         }
@@ -308,6 +316,26 @@ fn row(out: &mut String, now: SystemTime, r: &CheckRecord) {
         "<td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
         r.changes, r.skipped
     );
+}
+
+/// The last facts in words, for the status line's tooltip: `HTTP 200;
+/// certificate until 2027-01-15 12:00 UTC; DNS rcode 0, 2 answers`.
+fn facts(r: &CheckRecord) -> String {
+    let f = &r.facts;
+    let mut words = Vec::new();
+    if let Some(status) = f.http_status {
+        words.push(format!("HTTP {status}"));
+    }
+    if let Some(expiry) = f.ssl_earliest_cert_expiry {
+        words.push(format!("certificate until {}", utc_date(expiry)));
+    }
+    match (f.dns_rcode, f.dns_answer_rrs) {
+        (Some(rcode), Some(n)) => words.push(format!("DNS rcode {rcode}, {n} answers")),
+        (Some(rcode), None) => words.push(format!("DNS rcode {rcode}")),
+        (None, Some(n)) => words.push(format!("DNS {n} answers")),
+        (None, None) => {}
+    }
+    words.join("; ")
 }
 
 fn footer(out: &mut String, s: &BoardSnapshot) {

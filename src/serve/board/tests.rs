@@ -173,6 +173,13 @@ fn escaping_covers_html_specials() {
     let html = board.status_html();
     assert!(!html.contains("<script>"));
     assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;x&quot;"));
+    let mut web = run("web-rs1", State::Ok, "ok", Health::Up, 0);
+    web.facts.http_status = Some(200);
+    web.facts.ssl_earliest_cert_expiry = Some(1_800_000_000);
+    board.record(&web);
+    assert!(board.status_html().contains(
+        "<td class=\"line\" title=\"HTTP 200; certificate until 2027-01-15 08:00 UTC\">ok</td>"
+    ));
 }
 
 #[test]
@@ -207,6 +214,8 @@ fn the_page_groups_by_vip_and_port_and_marks_states() {
     assert!(html.contains("<td class=\"progress\">2/3 fails</td>"));
     assert!(html.contains("data-check=\"dns-rs1\" data-state=\"down\""));
     assert!(html.contains("data-up=\"2\" data-total=\"2\""));
+    assert!(html.contains("<section class=\"pool all-up\" id=\"pool-203.0.113.10-80\""));
+    assert!(html.contains("<section class=\"pool none-up\" id=\"pool-203.0.113.53-53\""));
     assert!(html.contains("<td class=\"num\" data-total=\"checks\">4</td>"));
     assert!(html.contains("<td class=\"num latency\">0.84 ms</td>"));
     // A check whose last run is long past is marked stale.
