@@ -54,6 +54,7 @@ pub mod tls_bed;
 pub mod verdict;
 pub mod vip;
 pub mod vm;
+pub mod vm_spool;
 pub mod web_bed;
 
 use std::io::Write;
