@@ -246,6 +246,9 @@ fn follow_limit() -> Duration {
 fn prometheus_follows_rs2_losing_and_regaining_its_vip() {
     require!(Need::Testbed, PROMETHEUS, PROMTOOL);
     let (tb, bed) = healthy_bed();
+    if !listener_built(&bed, &tb) {
+        return;
+    }
     let checks = web_checks();
     let d = launch_listening(&bed, &tb, &[], &checks);
     let config = test_config(LISTEN, &shipped("check_raw.rules.yml"));

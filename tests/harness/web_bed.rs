@@ -5,6 +5,7 @@
 //! until its listener answers.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -53,6 +54,26 @@ pub fn web_toml(bed: &ServeBed, checks: &[Check]) -> String {
         module_command()
     );
     text
+}
+
+/// False, after one `skipping ...` line on stderr (under CI=true: a
+/// panic), when the binary refuses the `listen` key: a tree without the
+/// listener yet (issue 22's pieces land one by one). The daemon's own
+/// errors are not judged here: `launch_listening` does.
+pub fn listener_built(bed: &ServeBed, tb: &Testbed) -> bool {
+    bed.write_config(&web_toml(bed, &web_checks()));
+    let r = bed.run(tb, "lb", &["--check"]);
+    if !r.stderr.contains(": listen: unknown key") {
+        return true;
+    }
+    let name = std::thread::current().name().unwrap_or("test").to_owned();
+    let why = "check_raw_serve has no listener yet (its --check says `listen: unknown key`): \
+               build a tree with issue 22's listener";
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("{name}: {why}");
+    }
+    let _ = writeln!(std::io::stderr(), "skipping {name}: {why}");
+    false
 }
 
 /// Writes the config, starts the daemon in `lb` with `args`, waits for its
