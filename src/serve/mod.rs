@@ -24,6 +24,7 @@
 //! except for the daemon's own log lines, which go out as they happen.
 
 pub mod args;
+pub mod board;
 pub mod config;
 pub mod daemon;
 pub mod keepalived;
