@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::net::shared::Engine;
 use crate::outcome::{Outcome, State};
@@ -37,6 +37,8 @@ use super::reload::{reloaded_line, Fate, ReloadPlan};
 use super::schedule::Schedule;
 use super::state::{Health, RiseFall};
 use super::statefile::StateDir;
+use super::web::interim::{InterimBoard, NoModules};
+use super::web::{self, Listener};
 use super::{count_checks, load, log};
 
 /// How long the workers get to end their runs after SIGTERM: an
@@ -75,6 +77,11 @@ pub struct Daemon {
     verbose: bool,
     /// Numbers check incarnations and runs alike.
     next_id: u64,
+    /// What /metrics and the status page show: the daemon is its only
+    /// writer, the listener reads it.
+    board: Arc<InterimBoard>,
+    /// The HTTP listener, if `listen` is set.
+    listener: Option<Listener>,
 }
 
 /// How a start-up ended before the loop: the lines for stderr, exit 1.
@@ -94,6 +101,13 @@ impl Daemon {
         if !host.is_empty() {
             return Err(lines(host));
         }
+        let board = Arc::new(InterimBoard::new());
+        // Bound before READY=1: a port taken since the trial bind of
+        // check_host is a start-up error too, never a missing listener.
+        let listener = match config.listen {
+            Some(addr) => Some(listen(&config, addr, &board).map_err(|e| vec![e])?),
+            None => None,
+        };
         let now = Instant::now();
         let states = StateDir::new(&config.state_dir);
         let mut checks = Vec::with_capacity(config.checks.len());
@@ -138,8 +152,12 @@ impl Daemon {
             waiter,
             notify: Notifier::from_env(),
             verbose,
+            board,
+            listener,
         };
         daemon.schedule = daemon.new_schedule(now);
+        daemon.board.reloaded(true, SystemTime::now());
+        daemon.set_board_checks();
         Ok(daemon)
     }
 
@@ -152,6 +170,9 @@ impl Daemon {
             self.path.display(),
             self.states.dir().display()
         ));
+        if let Some(l) = &self.listener {
+            log::line(listening_line(l.addr));
+        }
         self.notify.ready(&self.status());
         let code = self.turns(bell, reload);
         self.stop(code)
@@ -231,6 +252,7 @@ impl Daemon {
                     run,
                     check,
                     outcome,
+                    started: now,
                     ended: now,
                 });
             }
@@ -248,6 +270,9 @@ impl Daemon {
         watched.run = None;
         let skipped = self.schedule.finished(i, done.ended);
         watched.machine.skipped(skipped);
+        if skipped > 0 {
+            self.board.skipped(&watched.spec.name, skipped);
+        }
         if done.check != watched.id {
             return;
         }
@@ -255,10 +280,18 @@ impl Daemon {
         if self.verbose {
             log::line(format!("{}: {line}", watched.spec.name));
         }
-        let Some(change) = watched
+        let change = watched
             .machine
-            .observe(done.outcome.state, &line, done.ended)
-        else {
+            .observe(done.outcome.state, &line, done.ended);
+        let up = watched.machine.health() == Health::Up;
+        self.board.record(
+            &watched.spec.name,
+            done.outcome.state,
+            &line,
+            up,
+            wall(done.ended),
+        );
+        let Some(change) = change else {
             return;
         };
         if let Err(e) = self.states.write(&change.name, change.health) {
@@ -272,8 +305,14 @@ impl Daemon {
     /// the old one (see `reload`).
     fn reload(&mut self) {
         self.notify.reloading();
+        let listening = self.listener.as_ref().map(|l| l.addr);
         let loaded = load(&self.path, &self.waiter).and_then(|config| {
-            let host = config.check_host();
+            // Our own listener holds its port: its trial bind would fail.
+            let host: Vec<ConfigError> = config
+                .check_host()
+                .into_iter()
+                .filter(|e| !(e.key == "listen" && config.listen == listening))
+                .collect();
             if host.is_empty() {
                 Ok(config)
             } else {
@@ -281,8 +320,14 @@ impl Daemon {
             }
         });
         match loaded {
-            Ok(config) => self.apply_config(config),
+            Ok(config) => {
+                self.relisten(&config);
+                self.apply_config(config);
+                self.board.reloaded(true, SystemTime::now());
+                self.set_board_checks();
+            }
             Err(errors) => {
+                self.board.reloaded(false, SystemTime::now());
                 let mut errors = errors.iter();
                 if let Some(first) = errors.next() {
                     log::line(format!(
@@ -373,10 +418,17 @@ impl Daemon {
     }
 
     /// SIGTERM and the like: stop scheduling, let the runs end, exit.
-    fn stop(self, code: i32) -> i32 {
+    fn stop(mut self, code: i32) -> i32 {
         let sig = self.waiter.pending().map_or("a failure", |s| s.name());
         log::line(format!("stopping on {sig}"));
         self.notify.stopping();
+        // First, and fast (its loop sees the flag at once): no page is
+        // served from a daemon that stopped checking.
+        if let Some(l) = self.listener.take() {
+            if !l.stop(LISTENER_STOP) {
+                log::line("the listener did not stop in time, left to the exit");
+            }
+        }
         let left = self.pool.shutdown(STOP_BOUND);
         if left > 0 {
             log::line(format!(
@@ -385,6 +437,44 @@ impl Daemon {
             ));
         }
         code
+    }
+
+    /// A reload that changes `listen`: the new address bound, then the
+    /// old listener stopped; a new address that cannot be bound leaves the
+    /// old one serving (logged). `""` stops it.
+    fn relisten(&mut self, config: &ServeConfig) {
+        if config.listen == self.listener.as_ref().map(|l| l.addr) {
+            return;
+        }
+        let fresh = match config.listen {
+            Some(addr) => match listen(config, addr, &self.board) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    log::line(format!("{e}; still serving as before"));
+                    return;
+                }
+            },
+            None => None,
+        };
+        if let Some(old) = self.listener.take() {
+            let addr = old.addr;
+            old.stop(LISTENER_STOP);
+            log::line(format!("stopped listening on {addr}"));
+        }
+        if let Some(l) = &fresh {
+            log::line(listening_line(l.addr));
+        }
+        self.listener = fresh;
+    }
+
+    /// The board's list of checks, after a start or a reload.
+    fn set_board_checks(&self) {
+        let checks = self
+            .checks
+            .iter()
+            .map(|w| (w.spec.name.clone(), w.machine.health() == Health::Up))
+            .collect();
+        self.board.set_checks(checks);
     }
 
     fn new_schedule(&self, now: Instant) -> Schedule {
@@ -418,6 +508,43 @@ fn write_error(states: &StateDir, name: &str, e: &std::io::Error) -> String {
         "cannot write the state file {}: {e}",
         states.dir().join(name).display()
     )
+}
+
+/// How long the listener gets to stop: its loop wakes on the flag at
+/// once; with the workers' [`STOP_BOUND`] inside the second.
+const LISTENER_STOP: Duration = Duration::from_millis(200);
+
+/// Bind `addr` and start the listener on `board`; the error names the
+/// file, line and key, as a configuration error does.
+fn listen(config: &ServeConfig, addr: std::net::SocketAddr, board: &Arc<InterimBoard>) -> Result<Listener, String> {
+    let fail = |e: std::io::Error| {
+        ConfigError {
+            path: config.path.clone(),
+            line: config.listen_line,
+            key: "listen".into(),
+            message: format!("cannot listen on {addr}: {e}"),
+        }
+        .to_string()
+    };
+    let socket = web::bind(addr).map_err(fail)?;
+    let pages: Arc<dyn web::Pages> = board.clone();
+    Listener::start(socket, pages, Arc::new(NoModules)).map_err(fail)
+}
+
+fn listening_line(addr: std::net::SocketAddr) -> String {
+    if web::loopback(addr) {
+        format!("listening on http://{addr}/ (/metrics, /probe, /status.json)")
+    } else {
+        format!(
+            "listening on http://{addr}/ (/metrics, /probe, /status.json): not a loopback address, reachable from the network without TLS or authentication (man 8 check_raw_serve)"
+        )
+    }
+}
+
+/// The wall-clock time of `at` (a run's end), for the board's timestamps.
+fn wall(at: Instant) -> SystemTime {
+    let ago = Instant::now().saturating_duration_since(at);
+    SystemTime::now().checked_sub(ago).unwrap_or_else(SystemTime::now)
 }
 
 fn lines(errors: Vec<ConfigError>) -> Vec<String> {
