@@ -101,13 +101,6 @@ impl Daemon {
         if !host.is_empty() {
             return Err(lines(host));
         }
-        let board = Arc::new(InterimBoard::new());
-        // Bound before READY=1: a port taken since the trial bind of
-        // check_host is a start-up error too, never a missing listener.
-        let listener = match config.listen {
-            Some(addr) => Some(listen(&config, addr, &board).map_err(|e| vec![e])?),
-            None => None,
-        };
         let now = Instant::now();
         let states = StateDir::new(&config.state_dir);
         let mut checks = Vec::with_capacity(config.checks.len());
@@ -131,6 +124,16 @@ impl Daemon {
         // workers this thread starts hold CAP_NET_RAW for their packet
         // sockets (a caller that is not root has it permitted only).
         let _ = crate::privilege::raise_net_raw();
+        let board = Arc::new(InterimBoard::new());
+        // Bound before READY=1: a port taken since the trial bind of
+        // check_host is a start-up error too, never a missing listener.
+        // Started after the raise: its probe threads inherit CAP_NET_RAW.
+        let listener = match config.listen {
+            Some(addr) => Some(
+                listen(&config.path, config.listen_line, addr, &board).map_err(|e| vec![e])?,
+            ),
+            None => None,
+        };
         let (tx, results) = mpsc::channel();
         let cap = workers_for(checks.iter().map(|w| &*w.spec));
         let pool = Pool::new(
@@ -447,7 +450,7 @@ impl Daemon {
             return;
         }
         let fresh = match config.listen {
-            Some(addr) => match listen(config, addr, &self.board) {
+            Some(addr) => match listen(&config.path, config.listen_line, addr, &self.board) {
                 Ok(l) => Some(l),
                 Err(e) => {
                     log::line(format!("{e}; still serving as before"));
@@ -516,11 +519,16 @@ const LISTENER_STOP: Duration = Duration::from_millis(200);
 
 /// Bind `addr` and start the listener on `board`; the error names the
 /// file, line and key, as a configuration error does.
-fn listen(config: &ServeConfig, addr: std::net::SocketAddr, board: &Arc<InterimBoard>) -> Result<Listener, String> {
+fn listen(
+    path: &Path,
+    line: usize,
+    addr: std::net::SocketAddr,
+    board: &Arc<InterimBoard>,
+) -> Result<Listener, String> {
     let fail = |e: std::io::Error| {
         ConfigError {
-            path: config.path.clone(),
-            line: config.listen_line,
+            path: path.to_path_buf(),
+            line,
             key: "listen".into(),
             message: format!("cannot listen on {addr}: {e}"),
         }

@@ -18,6 +18,8 @@
 pub mod interim;
 pub mod request;
 pub mod server;
+#[cfg(test)]
+mod server_tests;
 
 use std::net::SocketAddr;
 use std::time::Duration;
