@@ -146,10 +146,20 @@ fn metrics_answer_and_bad_requests_get_their_4xx() {
         Check::new("http-rs1", http_health(RS1, HTTP_PORT)),
     ];
     let names = names(&checks);
-    bed.write_config(&with_listen(&bed, &format!("127.0.0.1:{port}"), TIMING, &checks));
+    bed.write_config(&with_listen(
+        &bed,
+        &format!("127.0.0.1:{port}"),
+        TIMING,
+        &checks,
+    ));
     let mut d = bed.start(&tb, "lb", &[]);
     wait_started(&bed, &d, checks.len());
-    let listening = d.wait_line(0, &format!("listening on http://127.0.0.1:{port}/"), &[], SLACK);
+    let listening = d.wait_line(
+        0,
+        &format!("listening on http://127.0.0.1:{port}/"),
+        &[],
+        SLACK,
+    );
     assert!(!listening.contains("not a loopback"), "{listening}");
     wait_up(&bed, &d, &names, up_limit(TIMING), "all up");
 
@@ -157,7 +167,12 @@ fn metrics_answer_and_bad_requests_get_their_4xx() {
     assert_eq!(m.status, 200, "{}\n{}", m.text, d.diag());
     assert!(m.text.contains("Content-Type: text/plain"), "{}", m.text);
     for n in &names {
-        assert_eq!(sample(m.body(), "check_raw_up", n, ""), Some(1.0), "{n}\n{}", m.text);
+        assert_eq!(
+            sample(m.body(), "check_raw_up", n, ""),
+            Some(1.0),
+            "{n}\n{}",
+            m.text
+        );
     }
     let before: f64 = names.iter().map(|n| runs(m.body(), n)).sum();
     println!("/metrics: {} bytes in {:?}", m.text.len(), m.took);
@@ -173,11 +188,27 @@ fn metrics_answer_and_bad_requests_get_their_4xx() {
     big.resize(20 * 1024, b'a');
     big.extend_from_slice(b"\r\n\r\n");
     let bad: [(&str, Vec<u8>, u16); 6] = [
-        ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec(), 400),
+        (
+            "garbage",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n".to_vec(),
+            400,
+        ),
         ("a 20 KiB header", big, 431),
-        ("POST", b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nab".to_vec(), 405),
-        ("an unknown path", b"GET /admin HTTP/1.1\r\n\r\n".to_vec(), 404),
-        ("bad percent-encoding", b"GET /probe?module=m&target=%zz HTTP/1.1\r\n\r\n".to_vec(), 400),
+        (
+            "POST",
+            b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nab".to_vec(),
+            405,
+        ),
+        (
+            "an unknown path",
+            b"GET /admin HTTP/1.1\r\n\r\n".to_vec(),
+            404,
+        ),
+        (
+            "bad percent-encoding",
+            b"GET /probe?module=m&target=%zz HTTP/1.1\r\n\r\n".to_vec(),
+            400,
+        ),
         ("HTTP/2", b"GET / HTTP/2.0\r\n\r\n".to_vec(), 505),
     ];
     for (what, raw, status) in &bad {
@@ -198,11 +229,16 @@ fn metrics_answer_and_bad_requests_get_their_4xx() {
     thread::sleep(TIMING.interval * 3);
     let m = get(&tb, port, "/metrics");
     let after: f64 = names.iter().map(|n| runs(m.body(), n)).sum();
-    assert!(after >= before + 3.0, "runs {before} -> {after}\n{}", d.diag());
+    assert!(
+        after >= before + 3.0,
+        "runs {before} -> {after}\n{}",
+        d.diag()
+    );
     d.assert_running_for("after the bad requests");
     assert_stops(&mut d);
     assert!(
-        tb.in_ns("lb", move || TcpStream::connect(("127.0.0.1", port))).is_err(),
+        tb.in_ns("lb", move || TcpStream::connect(("127.0.0.1", port)))
+            .is_err(),
         "the port still answers after the exit"
     );
 }
@@ -221,7 +257,9 @@ fn a_bad_or_busy_listen_is_refused_and_a_public_one_is_logged() {
     let r = bed.run(&tb, "lb", &["--check"]);
     assert_eq!(r.code, Some(1), "{r}");
     assert!(
-        r.stderr.contains(&format!("check_raw_serve: {config}:1: listen: \"localhost:9917\" is not ADDRESS:PORT")),
+        r.stderr.contains(&format!(
+            "check_raw_serve: {config}:1: listen: \"localhost:9917\" is not ADDRESS:PORT"
+        )),
         "{r}"
     );
 
@@ -229,7 +267,12 @@ fn a_bad_or_busy_listen_is_refused_and_a_public_one_is_logged() {
         .in_ns("lb", || TcpListener::bind("127.0.0.1:0"))
         .expect("bind in lb");
     let port = taken.local_addr().expect("addr").port();
-    bed.write_config(&with_listen(&bed, &format!("127.0.0.1:{port}"), TIMING, &checks));
+    bed.write_config(&with_listen(
+        &bed,
+        &format!("127.0.0.1:{port}"),
+        TIMING,
+        &checks,
+    ));
     let busy = format!("check_raw_serve: {config}:1: listen: cannot listen on 127.0.0.1:{port}: ");
     let r = bed.run(&tb, "lb", &["--check"]);
     assert_eq!(r.code, Some(1), "{r}");
@@ -238,15 +281,46 @@ fn a_bad_or_busy_listen_is_refused_and_a_public_one_is_logged() {
     let exit = d.wait_exit(SLACK).expect("a busy port ends the start");
     assert_eq!(exit.0.code(), Some(1), "{}", d.diag());
     assert!(d.log().contains(&busy), "{}", d.diag());
-    assert_eq!(bed.state_names(), Vec::<String>::new(), "no state file before READY");
+    assert_eq!(
+        bed.state_names(),
+        Vec::<String>::new(),
+        "no state file before READY"
+    );
     drop(taken);
 
     let port = free_port(&tb);
-    bed.write_config(&with_listen(&bed, &format!("0.0.0.0:{port}"), TIMING, &checks));
+    bed.write_config(&with_listen(
+        &bed,
+        &format!("0.0.0.0:{port}"),
+        TIMING,
+        &checks,
+    ));
     let mut d = bed.start(&tb, "lb", &[]);
     wait_started(&bed, &d, 1);
-    d.wait_line(0, &format!("listening on http://0.0.0.0:{port}/"), &["not a loopback address"], SLACK);
+    d.wait_line(
+        0,
+        &format!("listening on http://0.0.0.0:{port}/"),
+        &["not a loopback address"],
+        SLACK,
+    );
     assert_eq!(get(&tb, port, "/metrics").status, 200, "{}", d.diag());
+
+    // SIGHUP keeping `listen`: its own port is no error; changing it
+    // moves the listener; "" stops it.
+    reload(&d, "reloaded ", &[]);
+    assert_eq!(get(&tb, port, "/metrics").status, 200, "{}", d.diag());
+    let moved = free_port(&tb);
+    let listen = format!("127.0.0.1:{moved}");
+    bed.write_config(&with_listen(&bed, &listen, TIMING, &checks));
+    let skip = reload(&d, "reloaded ", &[]);
+    d.wait_line(skip, &format!("listening on http://{listen}/"), &[], SLACK);
+    d.wait_line(skip, &format!("stopped listening on 0.0.0.0:{port}"), &[], SLACK);
+    assert_eq!(get(&tb, moved, "/metrics").status, 200, "{}", d.diag());
+    let closed = tb.in_ns("lb", move || TcpStream::connect(("127.0.0.1", port)));
+    assert!(closed.is_err(), "the old port still answers\n{}", d.diag());
+    bed.write_config(&with_listen(&bed, "", TIMING, &checks));
+    let skip = reload(&d, "reloaded ", &[]);
+    d.wait_line(skip, &format!("stopped listening on {listen}"), &[], SLACK);
     assert_stops(&mut d);
 }
 
@@ -273,7 +347,12 @@ fn the_schedule_holds_under_idle_slow_and_probe_clients() {
         })
         .collect();
     let names = names(&checks);
-    bed.write_config(&with_listen(&bed, &format!("127.0.0.1:{port}"), timing, &checks));
+    bed.write_config(&with_listen(
+        &bed,
+        &format!("127.0.0.1:{port}"),
+        timing,
+        &checks,
+    ));
     let mut d = bed.start(&tb, "lb", &[]);
     wait_started(&bed, &d, checks.len());
     wait_up(&bed, &d, &names, up_limit(timing), "20 up");
@@ -324,21 +403,40 @@ fn the_schedule_holds_under_idle_slow_and_probe_clients() {
     // Scrapes every 500 ms for 12 s: past the slow clients' 10 s deadline.
     for _ in 0..24 {
         let m = get(&tb, port, "/metrics");
-        assert_eq!(m.status, 200, "a scrape under load: {}\n{}", m.text, d.diag());
+        assert_eq!(
+            m.status,
+            200,
+            "a scrape under load: {}\n{}",
+            m.text,
+            d.diag()
+        );
         slowest = slowest.max(m.took);
         thread::sleep(Duration::from_millis(500));
     }
     let last = get(&tb, port, "/metrics");
     let elapsed = window.elapsed();
     println!("slowest scrape under load: {slowest:?}");
-    assert!(slowest < Duration::from_secs(1), "a scrape took {slowest:?}");
+    assert!(
+        slowest < Duration::from_secs(1),
+        "a scrape took {slowest:?}"
+    );
 
-    let probe_answers: Vec<Answer> = probes.into_iter().map(|t| t.join().expect("probe")).collect();
+    let probe_answers: Vec<Answer> = probes
+        .into_iter()
+        .map(|t| t.join().expect("probe"))
+        .collect();
     let statuses: Vec<u16> = probe_answers.iter().map(|a| a.status).collect();
-    assert!(statuses.iter().all(|s| [400, 503].contains(s)), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [400, 503].contains(s)),
+        "{statuses:?}"
+    );
     for t in slow {
         let a = t.join().expect("slow client");
-        assert_eq!(a.status, 408, "slow client: {:?} after {:?}", a.text, a.took);
+        assert_eq!(
+            a.status, 408,
+            "slow client: {:?} after {:?}",
+            a.text, a.took
+        );
     }
     drop(idle);
 

@@ -129,9 +129,9 @@ impl Daemon {
         // check_host is a start-up error too, never a missing listener.
         // Started after the raise: its probe threads inherit CAP_NET_RAW.
         let listener = match config.listen {
-            Some(addr) => Some(
-                listen(&config.path, config.listen_line, addr, &board).map_err(|e| vec![e])?,
-            ),
+            Some(addr) => {
+                Some(listen(&config.path, config.listen_line, addr, &board).map_err(|e| vec![e])?)
+            }
             None => None,
         };
         let (tx, results) = mpsc::channel();
@@ -174,7 +174,7 @@ impl Daemon {
             self.states.dir().display()
         ));
         if let Some(l) = &self.listener {
-            log::line(listening_line(l.addr));
+            log::line(web::listening_line(l.addr));
         }
         self.notify.ready(&self.status());
         let code = self.turns(bell, reload);
@@ -465,7 +465,7 @@ impl Daemon {
             log::line(format!("stopped listening on {addr}"));
         }
         if let Some(l) = &fresh {
-            log::line(listening_line(l.addr));
+            log::line(web::listening_line(l.addr));
         }
         self.listener = fresh;
     }
@@ -517,42 +517,24 @@ fn write_error(states: &StateDir, name: &str, e: &std::io::Error) -> String {
 /// once; with the workers' [`STOP_BOUND`] inside the second.
 const LISTENER_STOP: Duration = Duration::from_millis(200);
 
-/// Bind `addr` and start the listener on `board`; the error names the
-/// file, line and key, as a configuration error does.
+/// Bind `addr`, start the listener on `board` (the error names file,
+/// line and key).
 fn listen(
     path: &Path,
     line: usize,
     addr: std::net::SocketAddr,
     board: &Arc<InterimBoard>,
 ) -> Result<Listener, String> {
-    let fail = |e: std::io::Error| {
-        ConfigError {
-            path: path.to_path_buf(),
-            line,
-            key: "listen".into(),
-            message: format!("cannot listen on {addr}: {e}"),
-        }
-        .to_string()
-    };
-    let socket = web::bind(addr).map_err(fail)?;
     let pages: Arc<dyn web::Pages> = board.clone();
-    Listener::start(socket, pages, Arc::new(NoModules)).map_err(fail)
-}
-
-fn listening_line(addr: std::net::SocketAddr) -> String {
-    if web::loopback(addr) {
-        format!("listening on http://{addr}/ (/metrics, /probe, /status.json)")
-    } else {
-        format!(
-            "listening on http://{addr}/ (/metrics, /probe, /status.json): not a loopback address, reachable from the network without TLS or authentication (man 8 check_raw_serve)"
-        )
-    }
+    web::start(path, line, addr, pages, Arc::new(NoModules))
 }
 
 /// The wall-clock time of `at` (a run's end), for the board's timestamps.
 fn wall(at: Instant) -> SystemTime {
     let ago = Instant::now().saturating_duration_since(at);
-    SystemTime::now().checked_sub(ago).unwrap_or_else(SystemTime::now)
+    SystemTime::now()
+        .checked_sub(ago)
+        .unwrap_or_else(SystemTime::now)
 }
 
 fn lines(errors: Vec<ConfigError>) -> Vec<String> {

@@ -108,28 +108,65 @@ impl Pages for InterimBoard {
         let gauge = |out: &mut String, name: &str, help: &str| {
             let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
         };
-        gauge(&mut out, "check_raw_up", "The check's rise/fall state (1 up).");
+        gauge(
+            &mut out,
+            "check_raw_up",
+            "The check's rise/fall state (1 up).",
+        );
         for t in &sheet.checks {
-            let _ = writeln!(out, "check_raw_up{{check=\"{}\"}} {}", t.name, u8::from(t.up));
+            let _ = writeln!(
+                out,
+                "check_raw_up{{check=\"{}\"}} {}",
+                t.name,
+                u8::from(t.up)
+            );
         }
-        gauge(&mut out, "check_raw_probe_success", "The last run succeeded.");
+        gauge(
+            &mut out,
+            "check_raw_probe_success",
+            "The last run succeeded.",
+        );
         for t in &sheet.checks {
             if let Some(ok) = t.last_ok {
-                let _ = writeln!(out, "check_raw_probe_success{{check=\"{}\"}} {}", t.name, u8::from(ok));
+                let _ = writeln!(
+                    out,
+                    "check_raw_probe_success{{check=\"{}\"}} {}",
+                    t.name,
+                    u8::from(ok)
+                );
             }
         }
-        let _ = writeln!(out, "# HELP check_raw_checks_total Runs by result.\n# TYPE check_raw_checks_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP check_raw_checks_total Runs by result.\n# TYPE check_raw_checks_total counter"
+        );
         for t in &sheet.checks {
             for (result, n) in RESULTS.iter().zip(t.runs) {
-                let _ = writeln!(out, "check_raw_checks_total{{check=\"{}\",result=\"{result}\"}} {n}", t.name);
+                let _ = writeln!(
+                    out,
+                    "check_raw_checks_total{{check=\"{}\",result=\"{result}\"}} {n}",
+                    t.name
+                );
             }
         }
         let _ = writeln!(out, "# HELP check_raw_skipped_runs_total Runs skipped.\n# TYPE check_raw_skipped_runs_total counter");
         for t in &sheet.checks {
-            let _ = writeln!(out, "check_raw_skipped_runs_total{{check=\"{}\"}} {}", t.name, t.skipped);
+            let _ = writeln!(
+                out,
+                "check_raw_skipped_runs_total{{check=\"{}\"}} {}",
+                t.name, t.skipped
+            );
         }
-        gauge(&mut out, "check_raw_config_last_reload_successful", "The last reload succeeded.");
-        let _ = writeln!(out, "check_raw_config_last_reload_successful {}", u8::from(sheet.reload_ok));
+        gauge(
+            &mut out,
+            "check_raw_config_last_reload_successful",
+            "The last reload succeeded.",
+        );
+        let _ = writeln!(
+            out,
+            "check_raw_config_last_reload_successful {}",
+            u8::from(sheet.reload_ok)
+        );
         ("text/plain; version=0.0.4; charset=utf-8", out)
     }
 
@@ -138,7 +175,14 @@ impl Pages for InterimBoard {
         let checks: Vec<String> = sheet
             .checks
             .iter()
-            .map(|t| format!("{{\"check\":\"{}\",\"up\":{},\"runs\":{}}}", t.name, t.up, t.runs.iter().sum::<u64>()))
+            .map(|t| {
+                format!(
+                    "{{\"check\":\"{}\",\"up\":{},\"runs\":{}}}",
+                    t.name,
+                    t.up,
+                    t.runs.iter().sum::<u64>()
+                )
+            })
             .collect();
         format!("{{\"checks\":[{}]}}\n", checks.join(","))
     }

@@ -22,6 +22,8 @@ pub mod server;
 mod server_tests;
 
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use request::{Verb, WebRequest};
@@ -180,6 +182,38 @@ pub fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
     Ok(Some(addr))
 }
 
+/// Bind `addr` and start the listener; an error as a configuration
+/// error of `listen` at `path:line` says it.
+pub fn start(
+    path: &Path,
+    line: usize,
+    addr: SocketAddr,
+    pages: Arc<dyn Pages>,
+    prober: Arc<dyn Prober>,
+) -> Result<Listener, String> {
+    let fail = |e: std::io::Error| {
+        super::config::ConfigError {
+            path: path.to_path_buf(),
+            line,
+            key: "listen".into(),
+            message: format!("cannot listen on {addr}: {e}"),
+        }
+        .to_string()
+    };
+    let socket = bind(addr).map_err(fail)?;
+    Listener::start(socket, pages, prober).map_err(fail)
+}
+
+/// The log line of a listener started: a non-loopback address is the
+/// operator's choice, and said once.
+pub fn listening_line(addr: SocketAddr) -> String {
+    let mut line = format!("listening on http://{addr}/ (/metrics, /probe, /status.json)");
+    if !loopback(addr) {
+        line.push_str(": not a loopback address, reachable from the network without TLS or authentication (man 8 check_raw_serve)");
+    }
+    line
+}
+
 /// Is `addr` reachable from this host only?
 pub fn loopback(addr: SocketAddr) -> bool {
     addr.ip().is_loopback()
@@ -221,7 +255,9 @@ mod tests {
         assert_eq!(status("GET /status.json HTTP/1.1\r\n\r\n"), 200);
         assert_eq!(status("GET /nope HTTP/1.1\r\n\r\n"), 404);
         assert_eq!(status("GET /metrics/ HTTP/1.1\r\n\r\n"), 404);
-        let Route::Now(r) = routed("GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text\r\n\r\n") else {
+        let Route::Now(r) =
+            routed("GET /metrics HTTP/1.1\r\nAccept: application/openmetrics-text\r\n\r\n")
+        else {
             panic!()
         };
         assert_eq!(r.content_type, "om");
@@ -229,13 +265,23 @@ mod tests {
 
     #[test]
     fn a_probe_needs_module_and_target() {
-        assert_eq!(status("GET /probe?target=198.51.100.11 HTTP/1.1\r\n\r\n"), 400);
+        assert_eq!(
+            status("GET /probe?target=198.51.100.11 HTTP/1.1\r\n\r\n"),
+            400
+        );
         assert_eq!(status("GET /probe?module=m HTTP/1.1\r\n\r\n"), 400);
-        assert_eq!(status("GET /probe?module=m&target=t&debug=maybe HTTP/1.1\r\n\r\n"), 400);
-        let Route::Probe(q) = routed("GET /probe?module=m&target=t&debug=true HTTP/1.1\r\n\r\n") else {
+        assert_eq!(
+            status("GET /probe?module=m&target=t&debug=maybe HTTP/1.1\r\n\r\n"),
+            400
+        );
+        let Route::Probe(q) = routed("GET /probe?module=m&target=t&debug=true HTTP/1.1\r\n\r\n")
+        else {
             panic!()
         };
-        assert_eq!((q.module.as_str(), q.target.as_str(), q.debug), ("m", "t", true));
+        assert_eq!(
+            (q.module.as_str(), q.target.as_str(), q.debug),
+            ("m", "t", true)
+        );
     }
 
     #[test]
@@ -260,7 +306,14 @@ mod tests {
             parse_listen("[::1]:9917").unwrap(),
             Some("[::1]:9917".parse().unwrap())
         );
-        for bad in ["9917", "localhost:9917", "127.0.0.1", "127.0.0.1:0", "::1:9917", "1.2.3.4:99999"] {
+        for bad in [
+            "9917",
+            "localhost:9917",
+            "127.0.0.1",
+            "127.0.0.1:0",
+            "::1:9917",
+            "1.2.3.4:99999",
+        ] {
             assert!(parse_listen(bad).is_err(), "{bad}");
         }
         assert!(loopback("[::1]:1".parse().unwrap()));

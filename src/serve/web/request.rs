@@ -71,9 +71,7 @@ pub fn parse(buf: &[u8]) -> Result<Option<WebRequest>, Rejection> {
     let mut req = httparse::Request::new(&mut fields);
     let status = match req.parse(buf) {
         Ok(status) => status,
-        Err(httparse::Error::TooManyHeaders) => {
-            return Err(refuse(431, "too many header fields"))
-        }
+        Err(httparse::Error::TooManyHeaders) => return Err(refuse(431, "too many header fields")),
         Err(httparse::Error::Version) => {
             return Err(refuse(505, "only HTTP/1.0 and HTTP/1.1 are spoken here"))
         }
@@ -211,7 +209,8 @@ mod tests {
 
     #[test]
     fn the_query_is_decoded() {
-        let r = ok("GET /probe?module=http_vip&target=2001%3Adb8%3A%3A1&debug=true&x HTTP/1.1\r\n\r\n");
+        let r =
+            ok("GET /probe?module=http_vip&target=2001%3Adb8%3A%3A1&debug=true&x HTTP/1.1\r\n\r\n");
         assert_eq!(r.path, "/probe");
         assert_eq!(r.param("module"), Some("http_vip"));
         assert_eq!(r.param("target"), Some("2001:db8::1"));
@@ -225,7 +224,10 @@ mod tests {
     #[test]
     fn an_unfinished_head_waits() {
         assert_eq!(parse(b"").unwrap(), None);
-        assert_eq!(parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap(), None);
+        assert_eq!(
+            parse(b"GET /metrics HTTP/1.1\r\nHost: x\r\n").unwrap(),
+            None
+        );
     }
 
     #[test]
@@ -249,7 +251,10 @@ mod tests {
         many.extend_from_slice(b"\r\n");
         assert_eq!(status(&many), 431);
         let query: String = (0..=MAX_PARAMS).map(|i| format!("a{i}=1&")).collect();
-        assert_eq!(status(format!("GET /?{query} HTTP/1.1\r\n\r\n").as_bytes()), 400);
+        assert_eq!(
+            status(format!("GET /?{query} HTTP/1.1\r\n\r\n").as_bytes()),
+            400
+        );
     }
 
     #[test]

@@ -202,7 +202,11 @@ impl Server {
             // A negative descriptor is skipped by poll: what must not wake
             // the loop (a paused accept, a connection waiting for its probe,
             // whose hang-up would otherwise be reported on every turn).
-            let listening = if accepting { self.socket.as_raw_fd() } else { -1 };
+            let listening = if accepting {
+                self.socket.as_raw_fd()
+            } else {
+                -1
+            };
             fds.push(pollfd(listening, libc::POLLIN));
             let mut wake = now + Duration::from_secs(1);
             for c in &self.clients {
@@ -294,7 +298,11 @@ impl Server {
             Ok(None) => return,
             Ok(Some(req)) => req,
             Err(rejected) => {
-                answer(c, &Reply::error(rejected.status, rejected.reason), Verb::Get);
+                answer(
+                    c,
+                    &Reply::error(rejected.status, rejected.reason),
+                    Verb::Get,
+                );
                 return;
             }
         };
@@ -312,7 +320,11 @@ impl Server {
             }
             Err(_) => {
                 let why = crate::serve::pool::take_panic();
-                answer(c, &Reply::error(500, &format!("internal error: {why}")), req.method);
+                answer(
+                    c,
+                    &Reply::error(500, &format!("internal error: {why}")),
+                    req.method,
+                );
             }
         }
     }
@@ -430,7 +442,11 @@ impl Server {
         for c in self.clients.iter_mut().filter(|c| c.deadline <= now) {
             match c.stage {
                 Stage::Reading(_) => {
-                    answer(c, &Reply::error(408, "request head not received in time"), Verb::Get);
+                    answer(
+                        c,
+                        &Reply::error(408, "request head not received in time"),
+                        Verb::Get,
+                    );
                 }
                 _ => c.stage = Stage::Closed,
             }

@@ -60,9 +60,15 @@ fn a_page_and_a_bad_request_are_answered() {
     let l = start(Arc::new(interim::NoModules));
     let (status, text) = ask(&l, "GET /metrics HTTP/1.1\r\n\r\n");
     assert_eq!(status, 200, "{text}");
-    assert!(text.ends_with("\r\n\r\ncheck_raw_up{check=\"a\"} 1\n"), "{text}");
+    assert!(
+        text.ends_with("\r\n\r\ncheck_raw_up{check=\"a\"} 1\n"),
+        "{text}"
+    );
     assert_eq!(ask(&l, "PUT / HTTP/1.1\r\n\r\n").0, 405);
-    assert_eq!(ask(&l, "GET /probe?module=x&target=y HTTP/1.1\r\n\r\n").0, 400);
+    assert_eq!(
+        ask(&l, "GET /probe?module=x&target=y HTTP/1.1\r\n\r\n").0,
+        400
+    );
     let start = Instant::now();
     let _open = TcpStream::connect(l.addr).unwrap();
     assert!(l.stop(Duration::from_millis(500)));
@@ -91,10 +97,16 @@ fn probes_beyond_the_bound_get_503() {
         .collect();
     let begin = Instant::now();
     while held.running.load(Ordering::SeqCst) < MAX_PROBES {
-        assert!(begin.elapsed() < Duration::from_secs(10), "probes not started");
+        assert!(
+            begin.elapsed() < Duration::from_secs(10),
+            "probes not started"
+        );
         std::thread::sleep(Duration::from_millis(5));
     }
-    assert_eq!(ask(&l, "GET /probe?module=m&target=x HTTP/1.1\r\n\r\n").0, 503);
+    assert_eq!(
+        ask(&l, "GET /probe?module=m&target=x HTTP/1.1\r\n\r\n").0,
+        503
+    );
     // The listener still answers pages while the probes run.
     assert_eq!(ask(&l, "GET / HTTP/1.1\r\n\r\n").0, 200);
     held.release.wait();
@@ -135,7 +147,9 @@ fn one_connection_too_many_evicts_the_oldest_idle_one() {
     assert!(begin.elapsed() < Duration::from_secs(1));
     // The first one was evicted with a 503.
     let first = &mut idle[0];
-    first.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    first
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     let mut out = String::new();
     let _ = first.read_to_string(&mut out);
     assert!(out.starts_with("HTTP/1.1 503 "), "{out:?}");
