@@ -314,7 +314,12 @@ fn a_bad_or_busy_listen_is_refused_and_a_public_one_is_logged() {
     bed.write_config(&with_listen(&bed, &listen, TIMING, &checks));
     let skip = reload(&d, "reloaded ", &[]);
     d.wait_line(skip, &format!("listening on http://{listen}/"), &[], SLACK);
-    d.wait_line(skip, &format!("stopped listening on 0.0.0.0:{port}"), &[], SLACK);
+    d.wait_line(
+        skip,
+        &format!("stopped listening on 0.0.0.0:{port}"),
+        &[],
+        SLACK,
+    );
     assert_eq!(get(&tb, moved, "/metrics").status, 200, "{}", d.diag());
     let closed = tb.in_ns("lb", move || TcpStream::connect(("127.0.0.1", port)));
     assert!(closed.is_err(), "the old port still answers\n{}", d.diag());
