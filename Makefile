@@ -97,11 +97,12 @@ demo:
 	$(CARGO) test --release --locked --test demo
 
 # Every test binary runs even when one fails; tests/summary.sh keeps
-# cargo's status and ends with "N passed, N failed, N skipped".
+# cargo's status and ends with "N passed, N failed, N skipped";
+# tests/with_vm.sh runs the VM suite in the background meanwhile.
 test:
 	@$(DEPS) test
 	$(cargo-build)
-	@tests/summary.sh $(CARGO) test --release --locked --no-fail-fast
+	@CARGO=$(CARGO) tests/summary.sh tests/with_vm.sh $(CARGO) test --release --locked --no-fail-fast
 
 # Wall time, CPU and peak RSS against check_tcp, check_http and curl in
 # one hyperfine run, flooded and idle, and the -t accuracy: root only.

@@ -179,6 +179,31 @@ impl fmt::Display for Perf {
     }
 }
 
+/// What a run learned on the way, beside its verdict: the numbers
+/// check_raw_serve's `/metrics` and `/probe` publish (with
+/// blackbox_exporter's meanings). Every field is optional: a run fills
+/// what it saw, so a failed connect leaves them all `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Facts {
+    /// The final response's status code.
+    pub http_status: Option<u16>,
+    /// Body bytes read (after chunked decoding).
+    pub http_content_length: Option<u64>,
+    /// "HTTP/1.1", as the status line said it.
+    pub http_version: Option<String>,
+    /// Unix seconds: the earliest notAfter of the certificates the server
+    /// sent (leaf and chain), as blackbox's `probe_ssl_earliest_cert_expiry`.
+    pub ssl_earliest_cert_expiry: Option<i64>,
+    /// "TLS 1.3", as blackbox's `probe_tls_version_info{version}`.
+    pub tls_version: Option<String>,
+    /// The answer's rcode (with EDNS0's extended bits; 255 for a larger
+    /// one, which no header-only rcode is).
+    pub dns_rcode: Option<u8>,
+    pub dns_answer_rrs: Option<u32>,
+    pub dns_authority_rrs: Option<u32>,
+    pub dns_additional_rrs: Option<u32>,
+}
+
 /// What a check found, ready to print.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
@@ -190,6 +215,9 @@ pub struct Outcome {
     pub perfdata: Vec<Perf>,
     /// Lines printed after the status line (`-v` and up).
     pub details: Vec<String>,
+    /// What the run learned, for check_raw_serve's metrics; never printed
+    /// by the plugin.
+    pub facts: Facts,
 }
 
 impl Outcome {
@@ -200,6 +228,7 @@ impl Outcome {
             summary: crate::text::status_safe(&summary.into()),
             perfdata: Vec::new(),
             details: Vec::new(),
+            facts: Facts::default(),
         }
     }
 

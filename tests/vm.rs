@@ -6,7 +6,9 @@
 //! `tests/vm/site.sh`); each case leaves its facts (`key=value`) and its
 //! log in the shared directory, and each test below asserts on its own
 //! case's facts, printing the case's log when it fails. The boot is shared
-//! through a `OnceLock`: the first test to run pays for it.
+//! through a `OnceLock`: the first test to run pays for it, unless `make
+//! test` already runs the suite in the background (`harness::vm_spool`,
+//! `tests/with_vm.sh`): then they read that run's result.
 //! `CHECK_RAW_VM_CASES=4` (a list: "3 4") runs only those cases in the VM,
 //! with the test's name as filter, e.g. `CHECK_RAW_VM_CASES=4 cargo test
 //! --release --test vm file_check`.
@@ -25,28 +27,29 @@ use std::path::Path;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use harness::vm::{facts, run_in_vm, skip_vm, vm_setup, VmError, VmRun};
+use harness::vm::{facts, run_in_vm, skip_vm, vm_setup, VmError, VmRun, BOOT_LIMIT};
+use harness::vm_spool;
 use harness::{CHECK_RAW, REPO};
 
 /// The whole suite in the VM: boot, site, five cases (7 minutes measured
 /// under TCG on a two-core machine at load 10, case 4 about 2.5 of them;
 /// every wait in the guest is bounded at 90 s).
-const SUITE_LIMIT: Duration = Duration::from_secs(900);
+const SUITE_LIMIT: Duration = Duration::from_secs(1200);
 
-/// The one VM run of the suite, or why it could not run.
+/// The one VM run of the suite, or why it could not run: the background
+/// run's (`make test`, see `harness::vm_spool`) when there is one, else a
+/// boot of its own.
 fn suite() -> &'static Result<VmRun, VmError> {
     static RUN: OnceLock<Result<VmRun, VmError>> = OnceLock::new();
     RUN.get_or_init(|| {
-        let setup = vm_setup()?;
-        let script = Path::new(REPO).join("tests/vm/cases.sh");
-        // CHECK_RAW_VM_CASES="4" runs only those cases (while working on
-        // one; the others' tests then fail for want of their facts).
-        let cases = std::env::var("CHECK_RAW_VM_CASES").unwrap_or_default();
-        let mut args = vec![CHECK_RAW];
-        if !cases.trim().is_empty() {
-            args.push(cases.trim());
-        }
-        let run = run_in_vm(&setup, &script, &args, SUITE_LIMIT)?;
+        // The spooler started with the other test binaries; it has its own
+        // SUITE_LIMIT, and a boot to wait for on top.
+        let spooled =
+            vm_spool::spool_dir().and_then(|dir| vm_spool::read(&dir, SUITE_LIMIT + BOOT_LIMIT));
+        let run = match spooled {
+            Some(result) => result?,
+            None => boot_suite()?,
+        };
         // The guest's clock per case: where the minutes go.
         let marks: Vec<&str> = run
             .output
@@ -55,14 +58,62 @@ fn suite() -> &'static Result<VmRun, VmError> {
             .collect();
         let _ = writeln!(
             std::io::stderr(),
-            "vm: kernel {} ({:?}) ran the suite in {:.1} s: {}",
-            setup.version,
+            "vm: {:?} guest ran the suite in {:.1} s{}: {}",
             run.accel,
             run.elapsed.as_secs_f64(),
+            if spooled_note() {
+                " (in the background)"
+            } else {
+                ""
+            },
             marks.join(" ")
         );
         Ok(run)
     })
+}
+
+fn spooled_note() -> bool {
+    vm_spool::spool_dir().is_some_and(|d| d.join("done").exists())
+}
+
+/// Boots the VM and runs the cases (all, or `CHECK_RAW_VM_CASES`).
+fn boot_suite() -> Result<VmRun, VmError> {
+    let setup = vm_setup()?;
+    let script = Path::new(REPO).join("tests/vm/cases.sh");
+    // CHECK_RAW_VM_CASES="4" runs only those cases (while working on
+    // one; the others' tests then fail for want of their facts).
+    let cases = std::env::var("CHECK_RAW_VM_CASES").unwrap_or_default();
+    let mut args = vec![CHECK_RAW];
+    if !cases.trim().is_empty() {
+        args.push(cases.trim());
+    }
+    let _ = writeln!(
+        std::io::stderr(),
+        "vm: booting kernel {} ({:?})",
+        setup.version,
+        setup.accel
+    );
+    run_in_vm(&setup, &script, &args, SUITE_LIMIT)
+}
+
+/// Not a test of its own: `make test` (tests/with_vm.sh) runs it in the
+/// background with `CHECK_RAW_VM_SPOOL` set, so the VM suite (minutes
+/// under TCG) runs beside the other test binaries; the tests below then
+/// read its result. Without the variable it has nothing to do.
+#[test]
+#[ignore = "make test runs it in the background (tests/with_vm.sh)"]
+fn spool_the_suite_for_make_test() {
+    let Some(dir) = vm_spool::spool_dir() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipping spool_the_suite_for_make_test: {} is not set",
+            vm_spool::SPOOL_ENV
+        );
+        return;
+    };
+    vm_spool::claim(&dir).expect("write the spool's pid");
+    let result = boot_suite();
+    vm_spool::write(&dir, &result).expect("write the spool");
 }
 
 /// One case's facts and log, or `None` after a skip line. Panics when the

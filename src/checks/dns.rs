@@ -16,7 +16,7 @@ use crate::channel::{Datagram, Peer, Transport, READ_CHUNK};
 use crate::cli::{DnsConfig, Mode};
 use crate::dns::{answer, Answer, Query};
 use crate::failure::{Failure, Step};
-use crate::outcome::{Outcome, Perf, State};
+use crate::outcome::{Facts, Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
 
 use super::{ms, ByteStream, CheckRun, Datagrams, Runner};
@@ -227,12 +227,56 @@ fn verdict(check: &CheckRun, cfg: &DnsConfig, x: DnsExchange, trace: &mut Trace)
             format!("{who} {what}: {mismatch} ({via}{how})"),
         ),
     };
-    let outcome = check
+    let mut outcome = check
         .outcome(state, summary)
         .with_perf(check.time_perf(x.elapsed))
         .with_perf(Perf::Count {
             label: "answers",
             value: n as u64,
         });
+    outcome.facts = facts(a);
     check.apply_thresholds(outcome, x.elapsed)
+}
+
+/// What the answer tells `/metrics` and `/probe`, whatever the verdict.
+/// The counts are the records parsed (a section is at most 65535); an
+/// rcode above 255 (only EDNS0's extended ones) is shown as 255.
+fn facts(a: &Answer) -> Facts {
+    let count = |n: usize| Some(u32::try_from(n).unwrap_or(u32::MAX));
+    Facts {
+        dns_rcode: Some(u8::try_from(a.rcode).unwrap_or(u8::MAX)),
+        dns_answer_rrs: count(a.records.len()),
+        dns_authority_rrs: count(a.authority),
+        dns_additional_rrs: count(a.additional),
+        ..Facts::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answer_gives_rcode_and_section_counts() {
+        // ID 1, QR RD RA, NXDOMAIN; 1 question, 0 answers, 1 authority
+        // (an SOA), 0 additional.
+        let mut reply = vec![0, 1, 0x81, 0x83, 0, 1, 0, 0, 0, 1, 0, 0];
+        reply.extend_from_slice(b"\x01x\x07example\x04test\x00\x00\x01\x00\x01");
+        reply.extend_from_slice(b"\x07example\x04test\x00\x00\x06\x00\x01\x00\x00\x0e\x10");
+        let rdata = b"\x02ns\xc0\x0e\x05admin\xc0\x0e\x00\x00\x00\x01\x00\x00\x0e\x10\x00\x00\x07\x08\x00\x09\x3a\x80\x00\x00\x0e\x10";
+        reply.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        reply.extend_from_slice(rdata);
+        let answer = Answer::parse(&reply).unwrap();
+        let f = facts(&answer);
+        assert_eq!(f.dns_rcode, Some(3));
+        assert_eq!(f.dns_answer_rrs, Some(0));
+        assert_eq!(f.dns_authority_rrs, Some(1));
+        assert_eq!(f.dns_additional_rrs, Some(0));
+        assert_eq!(f.http_status, None);
+        let big = Answer {
+            rcode: 4095,
+            ..answer
+        };
+        assert_eq!(facts(&big).dns_rcode, Some(255));
+    }
 }

@@ -12,7 +12,7 @@ use crate::channel::{Ending, Transport, READ_CHUNK};
 use crate::cli::{HttpConfig, Mode};
 use crate::failure::{Failure, Step};
 use crate::http::{Method, Phase, Progress, Response, ResponseParser};
-use crate::outcome::{Outcome, Perf, State};
+use crate::outcome::{Facts, Outcome, Perf, State};
 use crate::trace::{Trace, DETAIL};
 use crate::transport::tls::TlsStream;
 
@@ -140,14 +140,25 @@ fn verdict(check: &CheckRun, cfg: &HttpConfig, x: HttpExchange) -> Outcome {
             State::Critical
         }
     };
-    let outcome = check
+    let mut outcome = check
         .outcome(state, summary)
         .with_perf(check.time_perf(x.elapsed))
         .with_perf(Perf::Bytes {
             label: "size",
             value: r.body.len() as u64,
         });
+    outcome.facts = facts(r);
     check.apply_thresholds(outcome, x.elapsed)
+}
+
+/// What the response tells `/metrics` and `/probe`, whatever the verdict.
+fn facts(r: &Response) -> Facts {
+    Facts {
+        http_status: Some(r.code),
+        http_content_length: Some(r.body.len() as u64),
+        http_version: Some(format!("HTTP/1.{}", r.version)),
+        ..Facts::default()
+    }
 }
 
 /// `-v`: the request as sent, `> `-prefixed like curl.
@@ -180,4 +191,33 @@ fn trace_response(trace: &mut Trace, r: &Response) {
         }
         text
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(version: u8, code: u16, body: &[u8]) -> Response {
+        Response {
+            version,
+            code,
+            reason: String::new(),
+            headers: Vec::new(),
+            body: body.to_vec(),
+            wire_bytes: 0,
+        }
+    }
+
+    #[test]
+    fn the_response_gives_status_length_and_version() {
+        let f = facts(&response(1, 503, b"busy"));
+        assert_eq!(f.http_status, Some(503));
+        assert_eq!(f.http_content_length, Some(4));
+        assert_eq!(f.http_version.as_deref(), Some("HTTP/1.1"));
+        assert_eq!(f.tls_version, None);
+        assert_eq!(f.dns_rcode, None);
+        let f = facts(&response(0, 204, b""));
+        assert_eq!(f.http_content_length, Some(0));
+        assert_eq!(f.http_version.as_deref(), Some("HTTP/1.0"));
+    }
 }

@@ -8,6 +8,7 @@
 //! check_raw_serve --check [--config FILE]       validate, print the summary
 //! check_raw_serve --once [--config FILE] [-v]   every check once, a plugin
 //! check_raw_serve --print-keepalived [--config FILE]
+//! check_raw_serve --probe MODULE TARGET [--config FILE] [-v]
 //! check_raw_serve --help | --version
 //! ```
 
@@ -32,6 +33,8 @@ pub enum Action {
     Once,
     /// `--print-keepalived`: the keepalived.conf section.
     PrintKeepalived,
+    /// `--probe MODULE TARGET`: what `GET /probe` would answer, once.
+    Probe,
     Help,
     Version,
 }
@@ -42,8 +45,10 @@ pub struct ServeArgs {
     pub action: Action,
     pub config: PathBuf,
     /// `-v` given (any count): the daemon logs every run; `--once` adds
-    /// each check's detail lines.
+    /// each check's detail lines; `--probe` answers as `debug=true`.
     pub verbose: bool,
+    /// `--probe MODULE TARGET`'s two words.
+    pub probe: Option<(String, String)>,
 }
 
 /// A refused command line: one line, without the program's name.
@@ -66,6 +71,7 @@ pub fn parse(args: Vec<OsString>) -> Result<ServeArgs, ArgsError> {
             action: Action::Help,
             config: PathBuf::from(DEFAULT_PATH),
             verbose: false,
+            probe: None,
         });
     }
     if p.contains(["-V", "--version"]) {
@@ -73,6 +79,7 @@ pub fn parse(args: Vec<OsString>) -> Result<ServeArgs, ArgsError> {
             action: Action::Version,
             config: PathBuf::from(DEFAULT_PATH),
             verbose: false,
+            probe: None,
         });
     }
     // From a str, not an OsStr: pico-args splits `--config=FILE` only so.
@@ -87,7 +94,13 @@ pub fn parse(args: Vec<OsString>) -> Result<ServeArgs, ArgsError> {
     if config.as_ref().is_some_and(|c| c.is_empty()) {
         return Err(usage("--config needs a FILE, not an empty name".into()));
     }
+    let probe_module: Option<String> = p
+        .opt_value_from_fn("--probe", |s| Ok::<_, String>(s.to_string()))
+        .map_err(|_| usage("--probe needs a MODULE and a TARGET (--probe MODULE TARGET)".into()))?;
     let mut modes = Vec::new();
+    if probe_module.is_some() {
+        modes.push(("--probe", Action::Probe));
+    }
     for (flag, action) in [
         ("--check", Action::Check),
         ("--once", Action::Once),
@@ -105,6 +118,22 @@ pub fn parse(args: Vec<OsString>) -> Result<ServeArgs, ArgsError> {
         }
         verbose = true;
     }
+    // The target is the one free word --probe takes; looked for after
+    // every option, as pico-args wants.
+    let probe = match probe_module {
+        Some(module) => {
+            let target: Option<String> = p
+                .opt_free_from_fn(|s| Ok::<_, String>(s.to_string()))
+                .map_err(|_| usage("--probe MODULE TARGET: the target is not UTF-8".into()))?;
+            let Some(target) = target else {
+                return Err(usage(
+                    "--probe needs a MODULE and a TARGET (--probe MODULE TARGET)".into(),
+                ));
+            };
+            Some((module, target))
+        }
+        None => None,
+    };
     let rest = p.finish();
     if let Some(first) = rest.first() {
         let arg = first.to_string_lossy();
@@ -139,6 +168,7 @@ pub fn parse(args: Vec<OsString>) -> Result<ServeArgs, ArgsError> {
         action,
         config: config.map_or_else(|| PathBuf::from(DEFAULT_PATH), PathBuf::from),
         verbose,
+        probe,
     })
 }
 
@@ -160,6 +190,7 @@ Usage: {PROGRAM} [--config FILE] [-v]         the daemon (logs on stderr)
        {PROGRAM} --check [--config FILE]      validate, print a summary
        {PROGRAM} --once [--config FILE] [-v]  every check once (a plugin)
        {PROGRAM} --print-keepalived [--config FILE]
+       {PROGRAM} --probe MODULE TARGET [--config FILE] [-v]
        check_raw serve ARGS                   (the same)
 
 Options:
@@ -169,6 +200,11 @@ Options:
       --once             run every check once, concurrently; print a Nagios
                          status line and one line per check; exit 0..3
       --print-keepalived print the keepalived.conf section for these checks
+      --probe MODULE TARGET
+                         run [[module]] MODULE once for the real server TARGET
+                         and print what GET /probe would answer (blackbox's
+                         metrics); with -v its debug text; exit 0 answered,
+                         2 refused (unknown module, bad target: one line)
   -v, --verbose          log every run (daemon); detail lines (--once)
   -h, --help             this text
   -V, --version          the version
@@ -176,7 +212,8 @@ Options:
 Signals: SIGHUP reloads the file (a broken one is refused, the running
 configuration stays); SIGTERM, SIGINT, SIGQUIT stop (open flows end with
 RST; state files stay). systemd: Type=notify, WatchdogSec= honoured.
-Exit codes: 0 stopped by a signal or done; 1 configuration or usage error.
+Exit codes: 0 stopped by a signal or done; 1 configuration or usage error;
+2 a --probe request refused.
 ",
         version = env!("CARGO_PKG_VERSION")
     )
@@ -252,6 +289,39 @@ mod tests {
         for e in [error(&["--config="]), error(&["-x\n"])] {
             assert!(!e.contains('\n'), "{e:?}");
         }
+    }
+
+    #[test]
+    fn probe_takes_a_module_and_a_target() {
+        let a = parse_strs(&[
+            "--probe",
+            "http_vip",
+            "198.51.100.11",
+            "--config",
+            "/s.toml",
+        ])
+        .unwrap();
+        assert_eq!(a.action, Action::Probe);
+        assert_eq!(
+            a.probe,
+            Some(("http_vip".to_string(), "198.51.100.11".to_string()))
+        );
+        assert_eq!(a.config, PathBuf::from("/s.toml"));
+        let a = parse_strs(&["-v", "--probe", "m", "2001:db8::11"]).unwrap();
+        assert!(a.verbose);
+        assert_eq!(a.probe.unwrap().1, "2001:db8::11");
+        let needs = "--probe needs a MODULE and a TARGET (--probe MODULE TARGET)";
+        assert_eq!(error(&["--probe"]), needs);
+        assert_eq!(error(&["--probe", "m"]), needs);
+        assert_eq!(
+            error(&["--probe", "m", "t", "u"]),
+            "unexpected argument 'u': the file goes after --config"
+        );
+        assert_eq!(
+            error(&["--probe", "m", "t", "--once"]),
+            "--probe and --once exclude each other"
+        );
+        assert_eq!(parse_strs(&["--check"]).unwrap().probe, None);
     }
 
     #[test]

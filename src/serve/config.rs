@@ -49,6 +49,7 @@ use crate::cli::{Config, IfaceArg, Mode, NameLookup};
 use crate::text;
 
 use super::keepalived::{self, KeepalivedTarget};
+use super::modules::{self, Modules};
 
 mod tables;
 
@@ -74,7 +75,15 @@ pub const MAX_NAME: usize = 64;
 /// Larger is no hand-written configuration; refused before it is read.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
-const TOP_KEYS: &[&str] = &["interval", "rise", "fall", "state_dir", "listen", "check"];
+const TOP_KEYS: &[&str] = &[
+    "interval",
+    "rise",
+    "fall",
+    "state_dir",
+    "listen",
+    "check",
+    "module",
+];
 const CHECK_KEYS: &[&str] = &["name", "command", "interval", "rise", "fall"];
 
 /// The checked configuration.
@@ -93,6 +102,8 @@ pub struct ServeConfig {
     /// (`None`: absent or "", no listener); its line (0 when absent).
     pub listen: Option<SocketAddr>,
     pub listen_line: usize,
+    /// The `[[module]]`s `/probe` runs (`serve::modules`).
+    pub modules: Modules,
 }
 
 /// One `[[check]]`, its defaults filled in.
@@ -266,6 +277,16 @@ impl ServeConfig {
                 Vec::new()
             }
         };
+        let modules = match top.get("module") {
+            Some(v) => {
+                let (modules, found) = modules::parse(v, lookup, &|at| errors.line(at));
+                for (at, key, message) in found {
+                    errors.add(at, &key, message);
+                }
+                modules
+            }
+            None => Modules::default(),
+        };
         if !errors.list.is_empty() {
             // Stable: the order found within a line stays.
             errors.list.sort_by_key(|e| e.line);
@@ -281,6 +302,7 @@ impl ServeConfig {
             checks,
             listen,
             listen_line,
+            modules,
         })
     }
 
@@ -297,12 +319,20 @@ impl ServeConfig {
             key,
             message,
         };
-        for check in &self.checks {
-            if let IfaceArg::Named(iface) = &check.config.common().target.iface {
+        let commands = self
+            .checks
+            .iter()
+            .map(|c| (c.line, "check", &c.name, &c.config));
+        let modules = self
+            .modules
+            .iter()
+            .map(|m| (m.line, "module", &m.name, &m.sample));
+        for (line, table, name, config) in commands.chain(modules) {
+            if let IfaceArg::Named(iface) = &config.common().target.iface {
                 if !interface_exists(iface) {
                     errors.push(error(
-                        check.line,
-                        format!("check.{}.command", check.name),
+                        line,
+                        format!("{table}.{name}.command"),
                         format!("interface '{}' does not exist here", text::arg(iface)),
                     ));
                 }

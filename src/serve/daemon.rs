@@ -29,6 +29,7 @@ use crate::net::shared::Engine;
 use crate::outcome::{Outcome, State};
 use crate::wait::{Doorbell, WaitError, Waiter};
 
+use super::board::{wall_time, Board, BoardCheck, BoardRun};
 use super::config::{CheckSpec, ConfigError, ServeConfig};
 use super::notify::Notifier;
 use super::once::SERVICE;
@@ -37,8 +38,7 @@ use super::reload::{reloaded_line, Fate, ReloadPlan};
 use super::schedule::Schedule;
 use super::state::{Health, RiseFall};
 use super::statefile::StateDir;
-use super::web::interim::{InterimBoard, NoModules};
-use super::web::{self, Listener};
+use super::web::{self, Listener, ModuleProbes};
 use super::{count_checks, load, log};
 
 /// How long the workers get to end their runs after SIGTERM: an
@@ -79,7 +79,9 @@ pub struct Daemon {
     next_id: u64,
     /// What /metrics and the status page show: the daemon is its only
     /// writer, the listener reads it.
-    board: Arc<InterimBoard>,
+    board: Arc<Board>,
+    /// What /probe runs: the modules in force, over the checks' engine.
+    probes: Arc<ModuleProbes>,
     /// The HTTP listener, if `listen` is set.
     listener: Option<Listener>,
 }
@@ -124,25 +126,28 @@ impl Daemon {
         // workers this thread starts hold CAP_NET_RAW for their packet
         // sockets (a caller that is not root has it permitted only).
         let _ = crate::privilege::raise_net_raw();
-        let board = Arc::new(InterimBoard::new());
+        let engine = Arc::new(Engine::new());
+        let board = Arc::new(Board::new());
+        let stats = Arc::clone(&engine);
+        board.engine_source(move || stats.stats());
+        let probes = Arc::new(ModuleProbes::new(
+            config.modules,
+            Arc::clone(&engine),
+            Arc::clone(&waiter),
+        ));
         // Bound before READY=1: a port taken since the trial bind of
         // check_host is a start-up error too, never a missing listener.
         // Started after the raise: its probe threads inherit CAP_NET_RAW.
         let listener = match config.listen {
-            Some(addr) => {
-                Some(listen(&config.path, config.listen_line, addr, &board).map_err(|e| vec![e])?)
-            }
+            Some(addr) => Some(
+                listen(&config.path, config.listen_line, addr, &board, &probes)
+                    .map_err(|e| vec![e])?,
+            ),
             None => None,
         };
         let (tx, results) = mpsc::channel();
         let cap = workers_for(checks.iter().map(|w| &*w.spec));
-        let pool = Pool::new(
-            Arc::new(Engine::new()),
-            Arc::clone(&waiter),
-            tx,
-            Some(ringer),
-            cap,
-        );
+        let pool = Pool::new(engine, Arc::clone(&waiter), tx, Some(ringer), cap);
         let mut daemon = Daemon {
             path: config.path,
             states,
@@ -156,6 +161,7 @@ impl Daemon {
             notify: Notifier::from_env(),
             verbose,
             board,
+            probes,
             listener,
         };
         daemon.schedule = daemon.new_schedule(now);
@@ -286,14 +292,14 @@ impl Daemon {
         let change = watched
             .machine
             .observe(done.outcome.state, &line, done.ended);
-        let up = watched.machine.health() == Health::Up;
-        self.board.record(
+        self.board.record(&BoardRun::of(
             &watched.spec.name,
-            done.outcome.state,
-            &line,
-            up,
-            wall(done.ended),
-        );
+            &done.outcome,
+            done.ended.saturating_duration_since(done.started),
+            wall_time(done.ended),
+            &watched.machine,
+            change.is_some(),
+        ));
         let Some(change) = change else {
             return;
         };
@@ -325,6 +331,7 @@ impl Daemon {
         match loaded {
             Ok(config) => {
                 self.relisten(&config);
+                self.probes.set_modules(config.modules.clone());
                 self.apply_config(config);
                 self.board.reloaded(true, SystemTime::now());
                 self.set_board_checks();
@@ -450,7 +457,13 @@ impl Daemon {
             return;
         }
         let fresh = match config.listen {
-            Some(addr) => match listen(&config.path, config.listen_line, addr, &self.board) {
+            Some(addr) => match listen(
+                &config.path,
+                config.listen_line,
+                addr,
+                &self.board,
+                &self.probes,
+            ) {
                 Ok(l) => Some(l),
                 Err(e) => {
                     log::line(format!("{e}; still serving as before"));
@@ -475,7 +488,7 @@ impl Daemon {
         let checks = self
             .checks
             .iter()
-            .map(|w| (w.spec.name.clone(), w.machine.health() == Health::Up))
+            .map(|w| BoardCheck::of(&w.spec, &w.machine, wall_time(w.machine.since())))
             .collect();
         self.board.set_checks(checks);
     }
@@ -523,18 +536,12 @@ fn listen(
     path: &Path,
     line: usize,
     addr: std::net::SocketAddr,
-    board: &Arc<InterimBoard>,
+    board: &Arc<Board>,
+    probes: &Arc<ModuleProbes>,
 ) -> Result<Listener, String> {
     let pages: Arc<dyn web::Pages> = board.clone();
-    web::start(path, line, addr, pages, Arc::new(NoModules))
-}
-
-/// The wall-clock time of `at` (a run's end), for the board's timestamps.
-fn wall(at: Instant) -> SystemTime {
-    let ago = Instant::now().saturating_duration_since(at);
-    SystemTime::now()
-        .checked_sub(ago)
-        .unwrap_or_else(SystemTime::now)
+    let prober: Arc<dyn web::Prober> = probes.clone();
+    web::start(path, line, addr, pages, prober)
 }
 
 fn lines(errors: Vec<ConfigError>) -> Vec<String> {

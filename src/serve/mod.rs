@@ -26,13 +26,16 @@
 //! except for the daemon's own log lines, which go out as they happen.
 
 pub mod args;
+pub mod board;
 pub mod config;
 pub mod daemon;
 pub mod keepalived;
 pub mod log;
+pub mod modules;
 pub mod notify;
 pub mod once;
 pub mod pool;
+pub mod probe;
 pub mod reload;
 pub mod schedule;
 pub mod state;
@@ -165,6 +168,10 @@ pub fn main(args: Vec<OsString>, waiter: Arc<Waiter>) -> Served {
                     Served::stdout(text, code)
                 }
             }
+        }
+        Action::Probe => {
+            let (module, target) = parsed.probe.unwrap_or_default();
+            probe::once(path, &module, &target, parsed.verbose, &waiter)
         }
         Action::Run => run(path, parsed.verbose, waiter),
     }

@@ -48,6 +48,7 @@ pub mod tls_bed;
 pub mod verdict;
 pub mod vip;
 pub mod vm;
+pub mod vm_spool;
 
 use std::io::Write;
 use std::path::Path;

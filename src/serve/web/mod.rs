@@ -15,7 +15,6 @@
 //! its connection (a scraper reconnects: one connection per scrape costs
 //! a handshake, and no idle keep-alive connection holds a slot).
 
-pub mod interim;
 pub mod request;
 pub mod server;
 #[cfg(test)]
@@ -23,8 +22,15 @@ mod server_tests;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use crate::net::shared::Engine;
+use crate::wait::Waiter;
+
+use super::board::Board;
+use super::modules::Modules;
+use super::probe::{self, ProbeRequest};
 
 use request::{Verb, WebRequest};
 
@@ -44,6 +50,57 @@ pub trait Pages: Send + Sync {
 /// most for the module's timeout.
 pub trait Prober: Send + Sync {
     fn probe(&self, query: &ProbeQuery) -> Reply;
+}
+
+impl Pages for Board {
+    fn metrics(&self, openmetrics: bool) -> (&'static str, String) {
+        Board::metrics(self, openmetrics)
+    }
+    fn status_json(&self) -> String {
+        Board::status_json(self)
+    }
+    fn status_html(&self) -> String {
+        Board::status_html(self)
+    }
+}
+
+/// `/probe` over the daemon's own engine, with the `[[module]]`s of the
+/// configuration in force (a reload replaces them; a probe running keeps
+/// the ones it started with).
+pub struct ModuleProbes {
+    modules: Mutex<Arc<Modules>>,
+    engine: Arc<Engine>,
+    waiter: Arc<Waiter>,
+}
+
+impl ModuleProbes {
+    pub fn new(modules: Modules, engine: Arc<Engine>, waiter: Arc<Waiter>) -> ModuleProbes {
+        ModuleProbes {
+            modules: Mutex::new(Arc::new(modules)),
+            engine,
+            waiter,
+        }
+    }
+
+    /// The modules of a configuration just applied.
+    pub fn set_modules(&self, modules: Modules) {
+        *self.modules.lock().unwrap_or_else(|p| p.into_inner()) = Arc::new(modules);
+    }
+}
+
+impl Prober for ModuleProbes {
+    fn probe(&self, query: &ProbeQuery) -> Reply {
+        // The lock only for a reference count: a probe runs without it.
+        let modules = Arc::clone(&self.modules.lock().unwrap_or_else(|p| p.into_inner()));
+        let req = ProbeRequest {
+            module: &query.module,
+            target: &query.target,
+            debug: query.debug,
+            scrape_timeout: query.scrape_timeout,
+        };
+        let answer = probe::probe(&req, &modules, &self.engine, &self.waiter);
+        Reply::new(answer.status, answer.content_type, answer.body)
+    }
 }
 
 /// `/probe?module=NAME&target=ADDRESS&debug=true`, decoded.

@@ -13,6 +13,9 @@
 
 use std::time::Duration;
 
+use crate::serve::board::wants_openmetrics;
+use crate::serve::probe::scrape_timeout as scrape_timeout_of;
+
 /// The most a request head may take, request line included.
 pub const MAX_HEAD: usize = 8 * 1024;
 /// The most header fields a request may carry (a scraper sends ~6).
@@ -36,11 +39,11 @@ pub struct WebRequest {
     /// The query's pairs in order, each name and value percent-decoded
     /// (`+` is a space, as in a form), at most [`MAX_PARAMS`].
     pub query: Vec<(String, String)>,
-    /// The client asked for OpenMetrics (`Accept:
-    /// application/openmetrics-text`).
+    /// The client prefers OpenMetrics 1.0 (`Accept`, as the board reads
+    /// it: `board::wants_openmetrics`).
     pub openmetrics: bool,
-    /// `X-Prometheus-Scrape-Timeout-Seconds`, when sent and a positive
-    /// number below a day (anything else is as if not sent).
+    /// `X-Prometheus-Scrape-Timeout-Seconds`, when sent and valid
+    /// (`probe::scrape_timeout`; anything else is as if not sent).
     pub scrape_timeout: Option<Duration>,
 }
 
@@ -101,13 +104,15 @@ pub fn parse(buf: &[u8]) -> Result<Option<WebRequest>, Rejection> {
     let mut openmetrics = false;
     let mut scrape_timeout = None;
     for field in req.headers.iter() {
+        // Not UTF-8: as if not sent.
+        let value = std::str::from_utf8(field.value).unwrap_or_default();
         if field.name.eq_ignore_ascii_case("accept") {
-            openmetrics |= contains(field.value, b"application/openmetrics-text");
+            openmetrics |= wants_openmetrics(value);
         } else if field
             .name
             .eq_ignore_ascii_case("x-prometheus-scrape-timeout-seconds")
         {
-            scrape_timeout = seconds(field.value);
+            scrape_timeout = scrape_timeout_of(value);
         }
     }
     Ok(Some(WebRequest {
@@ -117,18 +122,6 @@ pub fn parse(buf: &[u8]) -> Result<Option<WebRequest>, Rejection> {
         openmetrics,
         scrape_timeout,
     }))
-}
-
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle))
-}
-
-/// A positive, finite number of seconds below a day.
-fn seconds(value: &[u8]) -> Option<Duration> {
-    let s = std::str::from_utf8(value).ok()?.trim();
-    let n: f64 = s.parse().ok()?;
-    (n.is_finite() && n > 0.0 && n < 86_400.0).then(|| Duration::from_secs_f64(n))
 }
 
 /// `a=1&b=%2F`: the pairs, decoded. An empty piece (`a=1&&b=2`) is

@@ -26,6 +26,15 @@ impl Pages for Fixed {
     }
 }
 
+/// The prober of a configuration without `[[module]]`.
+struct NoModules;
+
+impl Prober for NoModules {
+    fn probe(&self, q: &ProbeQuery) -> Reply {
+        Reply::error(400, &format!("unknown module {}", q.module))
+    }
+}
+
 /// A prober that holds every probe until `release` reaches its count.
 struct Held {
     running: AtomicUsize,
@@ -57,7 +66,7 @@ fn ask(l: &Listener, raw: &str) -> (u16, String) {
 
 #[test]
 fn a_page_and_a_bad_request_are_answered() {
-    let l = start(Arc::new(interim::NoModules));
+    let l = start(Arc::new(NoModules));
     let (status, text) = ask(&l, "GET /metrics HTTP/1.1\r\n\r\n");
     assert_eq!(status, 200, "{text}");
     assert!(
@@ -136,7 +145,7 @@ fn one_connection_too_many_evicts_the_oldest_idle_one() {
         println!("skipping: RLIMIT_NOFILE below {}", 3 * MAX_CLIENTS);
         return;
     }
-    let l = start(Arc::new(interim::NoModules));
+    let l = start(Arc::new(NoModules));
     let mut idle: Vec<TcpStream> = (0..MAX_CLIENTS)
         .map(|_| TcpStream::connect(l.addr).unwrap())
         .collect();

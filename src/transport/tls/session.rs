@@ -30,6 +30,10 @@ pub struct Session {
     pub version: String,
     pub cipher: String,
     pub leaf: Option<Leaf>,
+    /// Unix seconds: the earliest notAfter of the certificates the server
+    /// sent (its leaf and the chain after it), for `/metrics` and `/probe`
+    /// (blackbox's `probe_ssl_earliest_cert_expiry`).
+    pub earliest_not_after: Option<i64>,
     /// TCP connect (SYN to SYN/ACK) and TLS handshake.
     pub tcp: Duration,
     pub handshake: Duration,
@@ -44,6 +48,7 @@ pub(super) fn describe(ssl: &openssl::ssl::SslRef, tcp: Duration, handshake: Dur
             .map(|c| c.name().to_string())
             .unwrap_or_else(|| "none".into()),
         leaf: ssl.peer_certificate().and_then(|c| leaf(&c)),
+        earliest_not_after: earliest_not_after(ssl),
         tcp,
         handshake,
     }
@@ -65,6 +70,19 @@ fn leaf(cert: &X509Ref) -> Option<Leaf> {
         not_after: unix(cert.not_after())?,
         fingerprint: Fingerprint::from_digest(&digest)?,
     })
+}
+
+/// The earliest notAfter of what the server sent. On the client side
+/// openssl's chain holds the leaf too; the leaf is asked apart all the
+/// same (a session resumed without the chain still has it).
+fn earliest_not_after(ssl: &openssl::ssl::SslRef) -> Option<i64> {
+    let leaf = ssl.peer_certificate().and_then(|c| unix(c.not_after()));
+    let chain = ssl
+        .peer_cert_chain()
+        .into_iter()
+        .flat_map(|chain| chain.iter())
+        .filter_map(|c| unix(c.not_after()));
+    leaf.into_iter().chain(chain).min()
 }
 
 /// Unix seconds of an ASN.1 time.

@@ -26,6 +26,11 @@ const NAME: &str = "www.example.test";
 
 /// A self-signed certificate for `name` with a P-256 key.
 fn certificate(name: &str) -> (X509, PKey<Private>) {
+    certificate_for(name, 30)
+}
+
+/// The same, valid for `days` from now.
+fn certificate_for(name: &str, days: u32) -> (X509, PKey<Private>) {
     let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
     let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
     let mut subject = X509Name::builder().unwrap();
@@ -40,7 +45,7 @@ fn certificate(name: &str) -> (X509, PKey<Private>) {
     b.set_pubkey(&key).unwrap();
     b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
         .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(30).unwrap())
+    b.set_not_after(&Asn1Time::days_from_now(days).unwrap())
         .unwrap();
     let san = SubjectAlternativeName::new()
         .dns(name)
@@ -152,6 +157,32 @@ fn handshake_and_data_with_the_leaf_described() {
     let digest = cert.digest(MessageDigest::sha256()).unwrap();
     assert_eq!(leaf.fingerprint.0[..], digest[..]);
     assert!(leaf.not_after > leaf.not_before + 29 * 86_400);
+}
+
+#[test]
+fn the_earliest_expiry_of_the_chain_sent_is_kept() {
+    let (cert, key) = certificate_for(NAME, 30);
+    let (intermediate, _) = certificate_for("ca.example.test", 10);
+    let mut a = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+    a.set_certificate(&cert).unwrap();
+    a.set_private_key(&key).unwrap();
+    a.add_extra_chain_cert(intermediate).unwrap();
+    let (addr, server) = tls_server(a.build(), b"x");
+    let (_, session) = run(addr, &config(), TIMEOUT).unwrap();
+    server.join().unwrap();
+    let leaf = session.leaf.unwrap();
+    let earliest = session.earliest_not_after.unwrap();
+    assert!(earliest < leaf.not_after - 19 * 86_400, "{earliest}");
+    assert!(earliest > leaf.not_after - 21 * 86_400, "{earliest}");
+
+    // The leaf alone: its own expiry.
+    let (addr, server) = tls_server(acceptor(&cert, &key, None), b"x");
+    let (_, session) = run(addr, &config(), TIMEOUT).unwrap();
+    server.join().unwrap();
+    assert_eq!(
+        session.earliest_not_after,
+        session.leaf.map(|l| l.not_after)
+    );
 }
 
 #[test]
