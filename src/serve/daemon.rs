@@ -17,6 +17,12 @@
 //! that state is written before READY=1. Stop: scheduling ends, the
 //! workers get up to [`STOP_BOUND`] to see their runs end, exit 0; the
 //! state files stay as they are.
+//!
+//! With `listen`, the main thread also feeds the board (`board::Board`:
+//! the checks at start and each reload, every result, skipped runs,
+//! reloads) and the HTTP listener (`web`), bound before READY=1 and
+//! stopped first on SIGTERM, renders it on a thread of its own: the loop
+//! never waits for a client, only for the board's short lock.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
