@@ -110,6 +110,15 @@ pub struct ServeConfig {
     pub modules: Modules,
 }
 
+/// How [`ServeConfig::check_host_with`] reads a `listen` port in use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenBusy {
+    /// Start-up and reload: the listener must bind.
+    Error,
+    /// `--check`: most likely the running daemon's own port.
+    Allowed,
+}
+
 /// One `[[check]]`, its defaults filled in.
 #[derive(Debug, Clone)]
 pub struct CheckSpec {
@@ -316,6 +325,12 @@ impl ServeConfig {
     /// with a file created and removed again). The interface the kernel
     /// routes an ldirectord-form check through is the run's concern.
     pub fn check_host(&self) -> Vec<ConfigError> {
+        self.check_host_with(ListenBusy::Error)
+    }
+
+    /// [`ServeConfig::check_host`], a busy `listen` port read as `busy`
+    /// says: `--check` beside a running daemon finds its port taken by it.
+    pub fn check_host_with(&self, busy: ListenBusy) -> Vec<ConfigError> {
         let mut errors = Vec::new();
         let error = |line, key: String, message: String| ConfigError {
             path: self.path.clone(),
@@ -346,12 +361,18 @@ impl ServeConfig {
             // A trial bind, closed at once: a busy port is an error here,
             // not a listener missing after READY. (The running daemon's
             // own port is busy: a reload that keeps `listen` skips this.)
-            if let Err(e) = super::web::bind(addr) {
-                errors.push(error(
-                    self.listen_line,
-                    "listen".into(),
-                    format!("cannot listen on {addr}: {e}"),
-                ));
+            let trial = super::web::bind(addr);
+            let in_use = matches!(&trial, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse);
+            if let Err(e) = trial.map(drop) {
+                if in_use && busy == ListenBusy::Allowed {
+                    // Left to the start-up, which says it.
+                } else {
+                    errors.push(error(
+                        self.listen_line,
+                        "listen".into(),
+                        format!("cannot listen on {addr}: {e}"),
+                    ));
+                }
             }
         }
         if let Err(why) = writable_dir(&self.state_dir) {
