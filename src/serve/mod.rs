@@ -17,7 +17,9 @@
 //! - `daemon`: the main loop (schedule, results, rise/fall, state files,
 //!   SIGHUP, SIGTERM); `notify`: systemd's notify protocol;
 //! - `once`: `--once`, every check once, as a Nagios plugin;
-//! - `log`: the daemon's log lines, the one place here that prints.
+//! - `log`: the daemon's log lines, the one place here that prints;
+//! - `web`: the HTTP listener (`listen`): /metrics, /probe, the status
+//!   page, on a thread of its own.
 //!
 //! [`main`] is the entry `main.rs` calls for `check_raw_serve ARGS` and
 //! `check_raw serve ARGS`; it returns what to print and the exit code,
@@ -38,6 +40,7 @@ pub mod reload;
 pub mod schedule;
 pub mod state;
 pub mod statefile;
+pub mod web;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -122,8 +125,28 @@ pub fn main(args: Vec<OsString>, waiter: Arc<Waiter>) -> Served {
     match parsed.action {
         Action::Help => Served::stdout(args::help(), 0),
         Action::Version => Served::stdout(args::version(), 0),
-        Action::Check => match load(path, &waiter).and_then(host_checked) {
-            Ok(config) => Served::stdout(config::summary(&config), 0),
+        // A `listen` port in use is no error here: beside the running
+        // daemon (checking a file before `systemctl reload`) it is its own.
+        Action::Check => match load(path, &waiter).and_then(|config| {
+            let errors = config.check_host_with(config::ListenBusy::Allowed);
+            if errors.is_empty() {
+                Ok(config)
+            } else {
+                Err(errors)
+            }
+        }) {
+            Ok(config) => {
+                let mut text = config::summary(&config);
+                if let Some(addr) = config.listen {
+                    let trial = web::bind(addr);
+                    if matches!(&trial, Err(e) if e.kind() == std::io::ErrorKind::AddrInUse) {
+                        text.push_str(&format!(
+                            "listen {addr}: in use now (by the running check_raw_serve?): a start needs it free, a reload that keeps it does not\n"
+                        ));
+                    }
+                }
+                Served::stdout(text, 0)
+            }
             Err(errors) => Served::errors(&strings(&errors)),
         },
         Action::PrintKeepalived => match load(path, &waiter) {
@@ -145,7 +168,7 @@ pub fn main(args: Vec<OsString>, waiter: Arc<Waiter>) -> Served {
                 let errors: Vec<ConfigError> = config
                     .check_host()
                     .into_iter()
-                    .filter(|e| e.key != "state_dir")
+                    .filter(|e| e.key != "state_dir" && e.key != "listen")
                     .collect();
                 if errors.is_empty() {
                     Ok(config)
@@ -239,15 +262,6 @@ pub(crate) fn load(path: &Path, waiter: &Waiter) -> Result<ServeConfig, Vec<Conf
     let start = Instant::now();
     let lookup = |name: &str, timeout| crate::resolve::bounded_from(start, name, waiter, timeout);
     ServeConfig::load(path, &lookup)
-}
-
-fn host_checked(config: ServeConfig) -> Result<ServeConfig, Vec<ConfigError>> {
-    let errors = config.check_host();
-    if errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(errors)
-    }
 }
 
 fn strings(errors: &[ConfigError]) -> Vec<String> {
