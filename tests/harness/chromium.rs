@@ -199,15 +199,28 @@ impl Browser {
     /// A call to the browser itself (no session).
     fn browser_call(&mut self, method: &str, params: Value) -> Value {
         self.send(None, method, params)
+            .unwrap_or_else(|e| panic!("{method}: {e}\n{}", self.diag()))
     }
 
     /// A call to the page's session; panics with Chromium's error.
     pub fn call(&mut self, method: &str, params: Value) -> Value {
         let session = self.session.clone();
         self.send(Some(&session), method, params)
+            .unwrap_or_else(|e| panic!("{method}: {e}\n{}", self.diag()))
     }
 
-    fn send(&mut self, session: Option<&str>, method: &str, params: Value) -> Value {
+    /// `call`, Chromium's error returned (a node gone with a reload).
+    pub fn try_call(&mut self, method: &str, params: Value) -> Result<Value, String> {
+        let session = self.session.clone();
+        self.send(Some(&session), method, params)
+    }
+
+    fn send(
+        &mut self,
+        session: Option<&str>,
+        method: &str,
+        params: Value,
+    ) -> Result<Value, String> {
         self.next_id += 1;
         let id = self.next_id;
         let mut msg = json!({"id": id, "method": method, "params": params});
@@ -221,9 +234,9 @@ impl Browser {
         }
         let reply = self.wait_message(&format!("the reply to {method}"), |m| m["id"] == id);
         if !reply["error"].is_null() {
-            panic!("{method}: {}\n{}", reply["error"], self.diag());
+            return Err(reply["error"].to_string());
         }
-        reply["result"].clone()
+        Ok(reply["result"].clone())
     }
 
     /// The first message that `want` accepts (events before it are
@@ -267,12 +280,26 @@ impl Browser {
         start.elapsed()
     }
 
-    /// The document as the browser holds it now (no script needed).
+    /// The document as the browser holds it now (no script needed). A
+    /// page that reloads itself (`<meta http-equiv=refresh>`) can replace
+    /// the document between the two calls: then both are asked again.
     pub fn dom(&mut self) -> String {
-        let doc = self.call("DOM.getDocument", json!({"depth": 0}));
-        let root = doc["root"]["nodeId"].clone();
-        let html = self.call("DOM.getOuterHTML", json!({"nodeId": root}));
-        html["outerHTML"].as_str().unwrap_or("").to_owned()
+        let mut last = String::new();
+        // Bounded: 10 tries, 100 ms apart.
+        for _ in 0..10 {
+            let html = self
+                .try_call("DOM.getDocument", json!({"depth": 0}))
+                .and_then(|doc| {
+                    let root = doc["root"]["nodeId"].clone();
+                    self.try_call("DOM.getOuterHTML", json!({"nodeId": root}))
+                });
+            match html {
+                Ok(h) => return h["outerHTML"].as_str().unwrap_or("").to_owned(),
+                Err(e) => last = e,
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        panic!("DOM.getOuterHTML: {last}\n{}", self.diag())
     }
 
     /// A PNG of the whole page (the viewport grown to the page's height,
