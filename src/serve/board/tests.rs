@@ -314,6 +314,11 @@ fn promtool_finds_nothing() {
         return;
     };
     assert_eq!(out, "", "{body}");
+    // No check at all (an empty file, or all removed by a reload): the
+    // process's families only.
+    let (_, empty) = Board::new().metrics(false);
+    assert!(!empty.contains("check=\""));
+    assert_eq!(promtool(&empty).as_deref(), Some(""), "{empty}");
 }
 
 /// promtool 2.42's `check metrics` reads the 0.0.4 text format only (on
