@@ -18,6 +18,8 @@ use std::fs;
 use std::io::Write as _;
 use std::process::{Command, Stdio};
 
+use harness::dns::{NSD, WWW_A, ZONE};
+use harness::tls_bed::{TlsBed, HTTPS};
 use harness::*;
 
 const SERVE: &str = "check_raw_serve";
@@ -44,6 +46,37 @@ command = "check_raw_tcp -t 500 {IFACE} {RS1} {VIP} {PORT}"
     );
     let path = dir.write("serve.toml", text.as_bytes());
     path.to_str().unwrap().to_string()
+}
+
+/// The file with an HTTPS module and a DNS module, beside the other.
+fn tls_dns_config(dir: &TempDir) -> String {
+    let text = format!(
+        r#"state_dir = "{state}"
+
+[[module]]
+name = "https_vip"
+command = "check_raw_http -S 200 --ssl -t 2000 {IFACE} {{target}} {VIP} {HTTPS} {TLS_HOST} /health"
+
+[[module]]
+name = "dns_vip"
+command = "check_raw_dns -t 2000 {IFACE} {{target}} {VIP} 53 www.{ZONE}"
+
+[[check]]
+name = "rs1"
+command = "check_raw_tcp -t 500 {IFACE} {RS1} {VIP} {PORT}"
+"#,
+        state = dir.path().display()
+    );
+    let path = dir.write("tls_dns.toml", text.as_bytes());
+    path.to_str().unwrap().to_string()
+}
+
+/// Unix seconds of the notAfter of the (one) certificate in `pem`.
+fn not_after(pem: &std::path::Path) -> i64 {
+    let cert = openssl::x509::X509::from_pem(&fs::read(pem).unwrap()).unwrap();
+    let epoch = openssl::asn1::Asn1Time::from_unix(0).unwrap();
+    let diff = epoch.diff(cert.not_after()).unwrap();
+    i64::from(diff.days) * 86_400 + i64::from(diff.secs)
 }
 
 /// The value of the sample `name` (no labels) in `text`.
@@ -219,4 +252,67 @@ fn probe_answers_with_blackboxs_metrics_and_refuses_bad_requests() {
     let r = tb.run("lb", &bin, &["--check", "--config", bad]);
     assert_eq!(r.code, Some(1), "{r}");
     let _ = fs::remove_file(bad);
+}
+
+#[test]
+fn probe_gives_the_tls_and_dns_facts_of_a_run() {
+    require!(Need::Testbed, NGINX, NSD, PROMTOOL);
+    let bed = TlsBed::new();
+    let _nsd = bed.tb.nsd("rs1", &[RS1, VIP]);
+    let dir = TempDir::new();
+    let file = tls_dns_config(&dir);
+    let bin = check_raw_bin(SERVE);
+    let probe = |module: &str, target: &str| {
+        bed.tb
+            .run("lb", &bin, &["--probe", module, target, "--config", &file])
+    };
+
+    let r = probe("https_vip", RS1);
+    assert_eq!(r.code, Some(0), "{r}");
+    let m = &r.stdout;
+    assert_eq!(sample(m, "probe_success").as_deref(), Some("1"), "{r}");
+    assert_eq!(sample(m, "probe_http_ssl").as_deref(), Some("1"), "{r}");
+    assert_eq!(
+        sample(m, "probe_http_status_code").as_deref(),
+        Some("200"),
+        "{r}"
+    );
+    let expiry = not_after(&bed.pki.good.cert).to_string();
+    assert_eq!(
+        sample(m, "probe_ssl_earliest_cert_expiry"),
+        Some(expiry),
+        "{r}"
+    );
+    assert!(
+        m.contains("\nprobe_tls_version_info{version=\"TLS 1.3\"} 1\n"),
+        "{r}"
+    );
+    assert_eq!(promtool(m), "", "{r}");
+
+    // rs2 lacks the VIP: no handshake, so no TLS gauges.
+    let r = probe("https_vip", RS2);
+    assert_eq!(r.code, Some(0), "{r}");
+    assert_eq!(
+        sample(&r.stdout, "probe_success").as_deref(),
+        Some("0"),
+        "{r}"
+    );
+    assert!(!r.stdout.contains("probe_tls_version_info"), "{r}");
+
+    let r = probe("dns_vip", RS1);
+    assert_eq!(r.code, Some(0), "{r}");
+    let m = &r.stdout;
+    assert_eq!(sample(m, "probe_success").as_deref(), Some("1"), "{r}");
+    let answers = WWW_A.len().to_string();
+    assert_eq!(sample(m, "probe_dns_answer_rrs"), Some(answers), "{r}");
+    assert_eq!(
+        sample(m, "check_raw_probe_dns_rcode").as_deref(),
+        Some("0"),
+        "{r}"
+    );
+    for name in ["probe_dns_authority_rrs", "probe_dns_additional_rrs"] {
+        let n = sample(m, name).unwrap_or_else(|| panic!("no {name}: {r}"));
+        assert!(n.parse::<u32>().is_ok(), "{r}");
+    }
+    assert_eq!(promtool(m), "", "{r}");
 }

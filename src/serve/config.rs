@@ -27,6 +27,10 @@
 //! name = "web-rs1"             # [A-Za-z0-9_.-]+, unique, at most 64 bytes
 //! command = "check_raw_http -S 200 -t 800 eth0 198.51.100.11 203.0.113.10 80 www.example.com /health"
 //! interval = "1s"              # optional per check: interval, rise, fall
+//!
+//! [[module]]                   # what /probe may run (`serve::modules`)
+//! name = "http_vip"
+//! command = "check_raw_http -S 200 eth0 {target} 203.0.113.10 80 www.example.com /health"
 //! ```
 //!
 //! Top-level keys are optional (defaults as above); `name` and `command`
@@ -518,6 +522,16 @@ pub fn summary(config: &ServeConfig) -> String {
             show(check.interval),
             check.rise,
             check.fall,
+        ));
+    }
+    for module in config.modules.iter() {
+        out.push_str(&format!(
+            "module {}  {}  {}, {} targets, -t {} ms\n",
+            module.name,
+            kind(&module.sample),
+            module.command,
+            module.families(),
+            module.timeout().as_millis()
         ));
     }
     out

@@ -310,6 +310,13 @@ mod tests {
         assert!(!tcp6.takes(rs));
         assert!(config.modules.get("by_name").unwrap().ipv4);
         assert_eq!(config.modules.names(), "by_name, http_vip, tcp6");
+        let summary = crate::serve::config::summary(&config);
+        assert!(
+            summary.contains(
+                "\nmodule tcp6  tcp  check_raw_tcp eth0 {target} 2001:db8::10 443, IPv6 targets, -t 1000 ms\n"
+            ),
+            "{summary}"
+        );
     }
 
     #[test]
