@@ -155,3 +155,15 @@ args = {
 for name, argv in args.items():
     which = {"http": 3, "vip": 4}.get(name, 1)
     write("cli_args", name, bytes([which]) + b"\0".join(a.encode() for a in argv))
+
+requests = {
+    "scrape": b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9917\r\nAccept: application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n",
+    "probe": b"GET /probe?module=http_vip&target=198.51.100.11&debug=true HTTP/1.1\r\nHost: x\r\n\r\n",
+    "probe_v6": b"GET /probe?target=2001%3Adb8%3A%3A11&module=dns+vip HTTP/1.0\r\n\r\n",
+    "head": b"HEAD / HTTP/1.0\n\n",
+    "status_json": b"GET /status.json HTTP/1.1\r\n\r\n",
+    "post": b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
+    "bad_percent": b"GET /probe?module=%zz&target=%4 HTTP/1.1\r\n\r\n",
+}
+for name, raw in requests.items():
+    write("web_request", name, b"\x07" + raw)

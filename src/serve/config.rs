@@ -22,6 +22,7 @@
 //! rise = 2                     # consecutive OKs to go up (1 to 100)
 //! fall = 3                     # consecutive failures to go down (1 to 100)
 //! state_dir = "/run/check_raw" # state_dir/NAME is 1 (up) or 0 (down)
+//! listen = "127.0.0.1:9917"    # /metrics, /probe, /: "" or absent: none
 //!
 //! [[check]]
 //! name = "web-rs1"             # [A-Za-z0-9_.-]+, unique, at most 64 bytes
@@ -78,7 +79,15 @@ pub const MAX_NAME: usize = 64;
 /// Larger is no hand-written configuration; refused before it is read.
 pub const MAX_FILE_BYTES: u64 = 16 << 20;
 
-const TOP_KEYS: &[&str] = &["interval", "rise", "fall", "state_dir", "check", "module"];
+const TOP_KEYS: &[&str] = &[
+    "interval",
+    "rise",
+    "fall",
+    "state_dir",
+    "listen",
+    "check",
+    "module",
+];
 const CHECK_KEYS: &[&str] = &["name", "command", "interval", "rise", "fall"];
 
 /// The checked configuration.
@@ -93,6 +102,10 @@ pub struct ServeConfig {
     pub state_dir_line: usize,
     /// In the file's order.
     pub checks: Vec<CheckSpec>,
+    /// `listen`: where /metrics, /probe and the status page are served
+    /// (`None`: absent or "", no listener); its line (0 when absent).
+    pub listen: Option<SocketAddr>,
+    pub listen_line: usize,
     /// The `[[module]]`s `/probe` runs (`serve::modules`).
     pub modules: Modules,
 }
@@ -252,6 +265,10 @@ impl ServeConfig {
             ),
             None => (PathBuf::from(DEFAULT_STATE_DIR), 0),
         };
+        let (listen, listen_line) = match top.get("listen") {
+            Some(v) => (listen(v, &mut errors), errors.line(v.span().start)),
+            None => (None, 0),
+        };
         let defaults = Defaults {
             interval,
             rise,
@@ -287,6 +304,8 @@ impl ServeConfig {
             state_dir,
             state_dir_line,
             checks,
+            listen,
+            listen_line,
             modules,
         })
     }
@@ -321,6 +340,18 @@ impl ServeConfig {
                         format!("interface '{}' does not exist here", text::arg(iface)),
                     ));
                 }
+            }
+        }
+        if let Some(addr) = self.listen {
+            // A trial bind, closed at once: a busy port is an error here,
+            // not a listener missing after READY. (The running daemon's
+            // own port is busy: a reload that keeps `listen` skips this.)
+            if let Err(e) = super::web::bind(addr) {
+                errors.push(error(
+                    self.listen_line,
+                    "listen".into(),
+                    format!("cannot listen on {addr}: {e}"),
+                ));
             }
         }
         if let Err(why) = writable_dir(&self.state_dir) {
@@ -433,6 +464,14 @@ fn count(value: Entry, key: &str, errors: &mut Errors) -> Option<u32> {
             None
         }
     }
+}
+
+fn listen(value: Entry, errors: &mut Errors) -> Option<SocketAddr> {
+    let s = string(value, "listen", errors)?;
+    super::web::parse_listen(s)
+        .map_err(|e| errors.add(value.span().start, "listen", e))
+        .ok()
+        .flatten()
 }
 
 fn state_dir(value: Entry, errors: &mut Errors) -> Option<PathBuf> {

@@ -17,18 +17,25 @@
 //! that state is written before READY=1. Stop: scheduling ends, the
 //! workers get up to [`STOP_BOUND`] to see their runs end, exit 0; the
 //! state files stay as they are.
+//!
+//! With `listen`, the main thread also feeds the board (`board::Board`:
+//! the checks at start and each reload, every result, skipped runs,
+//! reloads) and the HTTP listener (`web`), bound before READY=1 and
+//! stopped first on SIGTERM, renders it on a thread of its own: the loop
+//! never waits for a client, only for the board's short lock.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::net::shared::Engine;
 use crate::outcome::{Outcome, State};
 use crate::wait::{Doorbell, WaitError, Waiter};
 
+use super::board::{wall_time, Board, BoardCheck, BoardRun};
 use super::config::{CheckSpec, ConfigError, ServeConfig};
 use super::notify::Notifier;
 use super::once::SERVICE;
@@ -37,6 +44,7 @@ use super::reload::{reloaded_line, Fate, ReloadPlan};
 use super::schedule::Schedule;
 use super::state::{Health, RiseFall};
 use super::statefile::StateDir;
+use super::web::{self, Listener, ModuleProbes};
 use super::{count_checks, load, log};
 
 /// How long the workers get to end their runs after SIGTERM: an
@@ -75,6 +83,13 @@ pub struct Daemon {
     verbose: bool,
     /// Numbers check incarnations and runs alike.
     next_id: u64,
+    /// What /metrics and the status page show: the daemon is its only
+    /// writer, the listener reads it.
+    board: Arc<Board>,
+    /// What /probe runs: the modules in force, over the checks' engine.
+    probes: Arc<ModuleProbes>,
+    /// The HTTP listener, if `listen` is set.
+    listener: Option<Listener>,
 }
 
 /// How a start-up ended before the loop: the lines for stderr, exit 1.
@@ -117,15 +132,28 @@ impl Daemon {
         // workers this thread starts hold CAP_NET_RAW for their packet
         // sockets (a caller that is not root has it permitted only).
         let _ = crate::privilege::raise_net_raw();
+        let engine = Arc::new(Engine::new());
+        let board = Arc::new(Board::new());
+        let stats = Arc::clone(&engine);
+        board.engine_source(move || stats.stats());
+        let probes = Arc::new(ModuleProbes::new(
+            config.modules,
+            Arc::clone(&engine),
+            Arc::clone(&waiter),
+        ));
+        // Bound before READY=1: a port taken since the trial bind of
+        // check_host is a start-up error too, never a missing listener.
+        // Started after the raise: its probe threads inherit CAP_NET_RAW.
+        let listener = match config.listen {
+            Some(addr) => Some(
+                listen(&config.path, config.listen_line, addr, &board, &probes)
+                    .map_err(|e| vec![e])?,
+            ),
+            None => None,
+        };
         let (tx, results) = mpsc::channel();
         let cap = workers_for(checks.iter().map(|w| &*w.spec));
-        let pool = Pool::new(
-            Arc::new(Engine::new()),
-            Arc::clone(&waiter),
-            tx,
-            Some(ringer),
-            cap,
-        );
+        let pool = Pool::new(engine, Arc::clone(&waiter), tx, Some(ringer), cap);
         let mut daemon = Daemon {
             path: config.path,
             states,
@@ -138,8 +166,13 @@ impl Daemon {
             waiter,
             notify: Notifier::from_env(),
             verbose,
+            board,
+            probes,
+            listener,
         };
         daemon.schedule = daemon.new_schedule(now);
+        daemon.board.reloaded(true, SystemTime::now());
+        daemon.set_board_checks();
         Ok(daemon)
     }
 
@@ -152,6 +185,9 @@ impl Daemon {
             self.path.display(),
             self.states.dir().display()
         ));
+        if let Some(l) = &self.listener {
+            log::line(web::listening_line(l.addr));
+        }
         self.notify.ready(&self.status());
         let code = self.turns(bell, reload);
         self.stop(code)
@@ -231,6 +267,7 @@ impl Daemon {
                     run,
                     check,
                     outcome,
+                    started: now,
                     ended: now,
                 });
             }
@@ -248,6 +285,9 @@ impl Daemon {
         watched.run = None;
         let skipped = self.schedule.finished(i, done.ended);
         watched.machine.skipped(skipped);
+        if skipped > 0 {
+            self.board.skipped(&watched.spec.name, skipped);
+        }
         if done.check != watched.id {
             return;
         }
@@ -255,10 +295,18 @@ impl Daemon {
         if self.verbose {
             log::line(format!("{}: {line}", watched.spec.name));
         }
-        let Some(change) = watched
+        let change = watched
             .machine
-            .observe(done.outcome.state, &line, done.ended)
-        else {
+            .observe(done.outcome.state, &line, done.ended);
+        self.board.record(&BoardRun::of(
+            &watched.spec.name,
+            &done.outcome,
+            done.ended.saturating_duration_since(done.started),
+            wall_time(done.ended),
+            &watched.machine,
+            change.is_some(),
+        ));
+        let Some(change) = change else {
             return;
         };
         if let Err(e) = self.states.write(&change.name, change.health) {
@@ -272,8 +320,14 @@ impl Daemon {
     /// the old one (see `reload`).
     fn reload(&mut self) {
         self.notify.reloading();
+        let listening = self.listener.as_ref().map(|l| l.addr);
         let loaded = load(&self.path, &self.waiter).and_then(|config| {
-            let host = config.check_host();
+            // Our own listener holds its port: its trial bind would fail.
+            let host: Vec<ConfigError> = config
+                .check_host()
+                .into_iter()
+                .filter(|e| !(e.key == "listen" && config.listen == listening))
+                .collect();
             if host.is_empty() {
                 Ok(config)
             } else {
@@ -281,8 +335,15 @@ impl Daemon {
             }
         });
         match loaded {
-            Ok(config) => self.apply_config(config),
+            Ok(config) => {
+                self.relisten(&config);
+                self.probes.set_modules(config.modules.clone());
+                self.apply_config(config);
+                self.board.reloaded(true, SystemTime::now());
+                self.set_board_checks();
+            }
             Err(errors) => {
+                self.board.reloaded(false, SystemTime::now());
                 let mut errors = errors.iter();
                 if let Some(first) = errors.next() {
                     log::line(format!(
@@ -373,10 +434,17 @@ impl Daemon {
     }
 
     /// SIGTERM and the like: stop scheduling, let the runs end, exit.
-    fn stop(self, code: i32) -> i32 {
+    fn stop(mut self, code: i32) -> i32 {
         let sig = self.waiter.pending().map_or("a failure", |s| s.name());
         log::line(format!("stopping on {sig}"));
         self.notify.stopping();
+        // First, and fast (its loop sees the flag at once): no page is
+        // served from a daemon that stopped checking.
+        if let Some(l) = self.listener.take() {
+            if !l.stop(LISTENER_STOP) {
+                log::line("the listener did not stop in time, left to the exit");
+            }
+        }
         let left = self.pool.shutdown(STOP_BOUND);
         if left > 0 {
             log::line(format!(
@@ -385,6 +453,50 @@ impl Daemon {
             ));
         }
         code
+    }
+
+    /// A reload that changes `listen`: the new address bound, then the
+    /// old listener stopped; a new address that cannot be bound leaves the
+    /// old one serving (logged). `""` stops it.
+    fn relisten(&mut self, config: &ServeConfig) {
+        if config.listen == self.listener.as_ref().map(|l| l.addr) {
+            return;
+        }
+        let fresh = match config.listen {
+            Some(addr) => match listen(
+                &config.path,
+                config.listen_line,
+                addr,
+                &self.board,
+                &self.probes,
+            ) {
+                Ok(l) => Some(l),
+                Err(e) => {
+                    log::line(format!("{e}; still serving as before"));
+                    return;
+                }
+            },
+            None => None,
+        };
+        if let Some(old) = self.listener.take() {
+            let addr = old.addr;
+            old.stop(LISTENER_STOP);
+            log::line(format!("stopped listening on {addr}"));
+        }
+        if let Some(l) = &fresh {
+            log::line(web::listening_line(l.addr));
+        }
+        self.listener = fresh;
+    }
+
+    /// The board's list of checks, after a start or a reload.
+    fn set_board_checks(&self) {
+        let checks = self
+            .checks
+            .iter()
+            .map(|w| BoardCheck::of(&w.spec, &w.machine, wall_time(w.machine.since())))
+            .collect();
+        self.board.set_checks(checks);
     }
 
     fn new_schedule(&self, now: Instant) -> Schedule {
@@ -418,6 +530,24 @@ fn write_error(states: &StateDir, name: &str, e: &std::io::Error) -> String {
         "cannot write the state file {}: {e}",
         states.dir().join(name).display()
     )
+}
+
+/// How long the listener gets to stop: its loop wakes on the flag at
+/// once; with the workers' [`STOP_BOUND`] inside the second.
+const LISTENER_STOP: Duration = Duration::from_millis(200);
+
+/// Bind `addr`, start the listener on `board` (the error names file,
+/// line and key).
+fn listen(
+    path: &Path,
+    line: usize,
+    addr: std::net::SocketAddr,
+    board: &Arc<Board>,
+    probes: &Arc<ModuleProbes>,
+) -> Result<Listener, String> {
+    let pages: Arc<dyn web::Pages> = board.clone();
+    let prober: Arc<dyn web::Prober> = probes.clone();
+    web::start(path, line, addr, pages, prober)
 }
 
 fn lines(errors: Vec<ConfigError>) -> Vec<String> {

@@ -17,7 +17,9 @@
 //! - `daemon`: the main loop (schedule, results, rise/fall, state files,
 //!   SIGHUP, SIGTERM); `notify`: systemd's notify protocol;
 //! - `once`: `--once`, every check once, as a Nagios plugin;
-//! - `log`: the daemon's log lines, the one place here that prints.
+//! - `log`: the daemon's log lines, the one place here that prints;
+//! - `web`: the HTTP listener (`listen`): /metrics, /probe, the status
+//!   page, on a thread of its own.
 //!
 //! [`main`] is the entry `main.rs` calls for `check_raw_serve ARGS` and
 //! `check_raw serve ARGS`; it returns what to print and the exit code,
@@ -38,6 +40,7 @@ pub mod reload;
 pub mod schedule;
 pub mod state;
 pub mod statefile;
+pub mod web;
 
 use std::ffi::OsString;
 use std::path::Path;
@@ -145,7 +148,7 @@ pub fn main(args: Vec<OsString>, waiter: Arc<Waiter>) -> Served {
                 let errors: Vec<ConfigError> = config
                     .check_host()
                     .into_iter()
-                    .filter(|e| e.key != "state_dir")
+                    .filter(|e| e.key != "state_dir" && e.key != "listen")
                     .collect();
                 if errors.is_empty() {
                     Ok(config)

@@ -71,6 +71,9 @@ pub struct Done {
     pub run: u64,
     pub check: u64,
     pub outcome: Outcome,
+    /// When the run started (a worker took it): with `ended`, its
+    /// duration, for /metrics' histogram.
+    pub started: Instant,
     /// When the run ended.
     pub ended: Instant,
 }
@@ -255,6 +258,7 @@ impl Shared {
 fn work(shared: &Shared, results: &Sender<Done>) {
     loop {
         let Some(job) = shared.take() else { return };
+        let started = Instant::now();
         // After SIGTERM a queued run is not started (it would end at
         // once, interrupted); its result still comes, so no caller waits.
         let outcome = match shared.waiter.pending() {
@@ -269,6 +273,7 @@ fn work(shared: &Shared, results: &Sender<Done>) {
             run: job.run,
             check: job.check,
             outcome,
+            started,
             ended: Instant::now(),
         };
         let _ = results.send(done);

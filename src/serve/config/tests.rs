@@ -174,15 +174,15 @@ fn broken_toml_names_its_line_and_stops_there() {
 
 #[test]
 fn unknown_keys_are_refused_at_top_level_and_in_a_check() {
-    // `listen` comes with issue 22's listener: unknown until then. A
-    // `[[module]]` is known (serve::modules), this one lacks its command.
+    // `listen_on` is no key (`listen` is). A `[[module]]` is known
+    // (serve::modules), this one lacks its command.
     let all = errors(&format!(
-        "listen = \":9101\"\n{}\n[[module]]\nname = \"m\"\n",
+        "listen_on = \":9101\"\n{}\n[[module]]\nname = \"m\"\n",
         with("timeout = \"1s\"")
     ));
     assert_eq!(all.len(), 3, "{all:#?}");
     assert!(
-        all[0].starts_with(&format!("{FILE}:1: listen: unknown key")),
+        all[0].starts_with(&format!("{FILE}:1: listen_on: unknown key")),
         "{}",
         all[0]
     );
@@ -537,4 +537,48 @@ fn load_reads_the_file_or_says_why_not() {
         "{}",
         e[0]
     );
+}
+
+#[test]
+fn listen_is_an_address_and_port_or_nothing() {
+    let c = good(&format!("listen = \"127.0.0.1:9917\"\n{}", with("")));
+    assert_eq!(c.listen, Some("127.0.0.1:9917".parse().unwrap()));
+    assert_eq!(c.listen_line, 1);
+    let c = good(&format!("listen = \"[::1]:9917\"\n{}", with("")));
+    assert_eq!(c.listen, Some("[::1]:9917".parse().unwrap()));
+    assert_eq!(good(&format!("listen = \"\"\n{}", with(""))).listen, None);
+    assert_eq!(good(&with("")).listen, None);
+    one_error(
+        &format!("rise = 2\nlisten = \"localhost:9917\"\n{}", with("")),
+        &format!("{FILE}:2: listen: \"localhost:9917\" is not ADDRESS:PORT"),
+    );
+    one_error(
+        &format!("listen = 9917\n{}", with("")),
+        &format!("{FILE}:1: listen: must be a string"),
+    );
+    one_error(
+        &format!("listen = \"127.0.0.1:0\"\n{}", with("")),
+        &format!("{FILE}:1: listen: port 0"),
+    );
+}
+
+#[test]
+fn a_busy_listen_port_is_a_host_error() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let dir = std::env::temp_dir();
+    let c = good(&format!(
+        "listen = \"{addr}\"\nstate_dir = \"{}\"\n{}",
+        dir.display(),
+        with("").replace("eth0", "lo")
+    ));
+    let errors: Vec<String> = c.check_host().iter().map(ToString::to_string).collect();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    assert!(
+        errors[0].starts_with(&format!("{FILE}:1: listen: cannot listen on {addr}: ")),
+        "{}",
+        errors[0]
+    );
+    drop(taken);
+    assert!(c.check_host().is_empty());
 }
