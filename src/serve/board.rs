@@ -158,9 +158,16 @@ pub struct RunFacts {
 }
 
 impl RunFacts {
-    /// What the board keeps of an outcome's facts.
-    pub fn of(_outcome: &Outcome) -> RunFacts {
-        RunFacts::default()
+    /// What the board keeps of an outcome's facts (`Outcome::facts`;
+    /// the rest of them are /probe's).
+    pub fn of(outcome: &Outcome) -> RunFacts {
+        let f = &outcome.facts;
+        RunFacts {
+            http_status: f.http_status,
+            ssl_earliest_cert_expiry: f.ssl_earliest_cert_expiry,
+            dns_rcode: f.dns_rcode,
+            dns_answer_rrs: f.dns_answer_rrs,
+        }
     }
 }
 

@@ -314,6 +314,11 @@ fn promtool_finds_nothing() {
         return;
     };
     assert_eq!(out, "", "{body}");
+    // No check at all (an empty file, or all removed by a reload): the
+    // process's families only.
+    let (_, empty) = Board::new().metrics(false);
+    assert!(!empty.contains("check=\""));
+    assert_eq!(promtool(&empty).as_deref(), Some(""), "{empty}");
 }
 
 /// promtool 2.42's `check metrics` reads the 0.0.4 text format only (on
@@ -483,4 +488,53 @@ fn openmetrics_only_when_the_scraper_prefers_it() {
     ] {
         assert!(!wants_openmetrics(accept), "{accept}");
     }
+}
+
+#[test]
+fn a_run_is_read_from_the_outcome_and_the_machine() {
+    let spec = &specs(&POOL[..1])[0];
+    let t0 = Instant::now();
+    let mut machine = RiseFall::new(&spec.name, 2, 3, None, t0);
+    let mut outcome = Outcome::new("RAW_HTTP", State::Ok, "HTTP/1.1 200 OK");
+    outcome.facts.http_status = Some(200);
+    outcome.facts.ssl_earliest_cert_expiry = Some(1_800_000_000);
+    outcome.facts.dns_rcode = None;
+    let change = machine.observe(outcome.state, &outcome.status_line(), t0);
+    let ended = wall_time(t0);
+    let run = BoardRun::of(
+        &spec.name,
+        &outcome,
+        Duration::from_millis(3),
+        ended,
+        &machine,
+        change.is_some(),
+    );
+    assert_eq!(run.status_line, "RAW_HTTP OK - HTTP/1.1 200 OK");
+    assert_eq!(
+        (run.health, run.streak, run.changed),
+        (Health::Down, 1, false)
+    );
+    assert_eq!(run.facts.http_status, Some(200));
+    assert_eq!(run.facts.ssl_earliest_cert_expiry, Some(1_800_000_000));
+    let board = Board::new();
+    board.set_checks(vec![BoardCheck::of(
+        spec,
+        &machine,
+        wall_time(machine.since()),
+    )]);
+    board.record(&run);
+    // A later run that learned nothing (a refused connect) keeps the
+    // facts: the certificate did not go away.
+    let refused = Outcome::new("RAW_HTTP", State::Critical, "refused");
+    board.record(&BoardRun::of(
+        &spec.name,
+        &refused,
+        Duration::ZERO,
+        ended,
+        &machine,
+        false,
+    ));
+    let (_, text) = board.metrics(false);
+    assert!(text.contains("check_raw_http_status_code{check=\"web-rs1\""));
+    assert!(text.contains("} 1800000000\n"));
 }
