@@ -195,6 +195,7 @@ debhelper    | deb test         | dh, which debian/rules runs (make deb; packagi
 dpkg-dev     | deb test         | dpkg-buildpackage
 prometheus   | test             | serve_prometheus.rs: Prometheus 2.42 scrapes the /metrics and /probe of check_raw_serve in a namespace; promtool checks the exposition and the unit tests of the shipped alert rules
 chromium     | test             | serve_page.rs: headless Chromium loads the status page (screenshot, DOM, JavaScript off)
+python3-prometheus-client | test | the tests of serve::board: its strict OpenMetrics parser reads /metrics in that format (promtool cannot)
 '
 
 usage() {
