@@ -195,8 +195,9 @@ Usage: {PROGRAM} [--config FILE] [-v]         the daemon (logs on stderr)
 
 Options:
       --config FILE      the configuration (default {DEFAULT_PATH})
-      --check            check the file and this host (interfaces, state_dir),
-                         print one line per check; exit 0, or 1 and the errors
+      --check            check the file and this host (interfaces, listen,
+                         state_dir), print one line per check; exit 0, or 1
+                         and the errors
       --once             run every check once, concurrently; print a Nagios
                          status line and one line per check; exit 0..3
       --print-keepalived print the keepalived.conf section for these checks
@@ -208,6 +209,10 @@ Options:
   -v, --verbose          log every run (daemon); detail lines (--once)
   -h, --help             this text
   -V, --version          the version
+
+HTTP: with listen = \"127.0.0.1:9917\" in the file, GET /metrics (Prometheus),
+/probe?module=NAME&target=REAL_SERVER (blackbox's form), / (status page) and
+/status.json; none without it.
 
 Signals: SIGHUP reloads the file (a broken one is refused, the running
 configuration stays); SIGTERM, SIGINT, SIGQUIT stop (open flows end with
