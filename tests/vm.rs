@@ -46,9 +46,9 @@ fn suite() -> &'static Result<VmRun, VmError> {
         // SUITE_LIMIT, and a boot to wait for on top.
         let spooled =
             vm_spool::spool_dir().and_then(|dir| vm_spool::read(&dir, SUITE_LIMIT + BOOT_LIMIT));
-        let run = match spooled {
-            Some(result) => result?,
-            None => boot_suite()?,
+        let (run, background) = match spooled {
+            Some(result) => (result?, " (in the background)"),
+            None => (boot_suite()?, ""),
         };
         // The guest's clock per case: where the minutes go.
         let marks: Vec<&str> = run
@@ -61,19 +61,11 @@ fn suite() -> &'static Result<VmRun, VmError> {
             "vm: {:?} guest ran the suite in {:.1} s{}: {}",
             run.accel,
             run.elapsed.as_secs_f64(),
-            if spooled_note() {
-                " (in the background)"
-            } else {
-                ""
-            },
+            background,
             marks.join(" ")
         );
         Ok(run)
     })
-}
-
-fn spooled_note() -> bool {
-    vm_spool::spool_dir().is_some_and(|d| d.join("done").exists())
 }
 
 /// Boots the VM and runs the cases (all, or `CHECK_RAW_VM_CASES`).
