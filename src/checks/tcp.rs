@@ -8,6 +8,7 @@
 //! services that are not HTTP.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use pnet_datalink::MacAddr;
@@ -53,7 +54,7 @@ fn probe(
 ) -> Result<Outcome, Failure> {
     let rtt = stream.connect()?;
     let closed = stream.finish(cfg.clean_close)?;
-    let answer = Answer {
+    let answer = TcpAnswer {
         rtt,
         closed,
         retransmissions: stream.retransmissions(),
@@ -63,7 +64,7 @@ fn probe(
 }
 
 /// What a real server's answer was like, for its words.
-struct Answer {
+struct TcpAnswer {
     rtt: Duration,
     closed: Ending,
     retransmissions: u32,
@@ -71,7 +72,7 @@ struct Answer {
 }
 
 /// The words of an answer, whoever carried the exchange.
-fn answered(check: &CheckRun, peer: &Peer, a: Answer) -> Outcome {
+fn answered(check: &CheckRun, peer: &Peer, a: TcpAnswer) -> Outcome {
     let tls = if a.tls { "TLS " } else { "" };
     let mut summary = match peer {
         Peer::Raw { vip_port, .. } => format!(
@@ -97,49 +98,56 @@ fn answered(check: &CheckRun, peer: &Peer, a: Answer) -> Outcome {
 
 /// A run that check_raw_serve's loop carries itself, frame by frame
 /// (`serve::direct`, over a `net::handshake::Handshake`), instead of a
-/// worker thread blocking in [`run`]: where its frames go, and the words
-/// it needs at the end.
+/// worker thread blocking in [`run`]: where its frames go.
 #[derive(Debug, Clone)]
 pub struct DirectPlan {
-    pub path: PathPlan,
+    /// Shared by the runs of one check while the driver keeps it (see
+    /// [`direct_path`]).
+    pub path: Arc<PathPlan>,
     pub rs_mac: MacAddr,
-    pub peer: Peer,
 }
 
-/// The plan of a run the loop can carry, or `None`: then [`run`] does
-/// it, on a worker, as it does every other check. Carried directly: the
-/// MASTER role (decided for this run), plain TCP with the default RST
-/// close, no `-v` lines to collect, no fixed `--source-port`, and the
-/// real server's MAC young in the engine's neighbour cache (else the run
-/// asks ARP/NDP on a worker, which refreshes the cache for the next).
-/// Anything unusual (a role file unreadable, no route) also goes to
-/// [`run`], which words it as the plugin does.
-pub fn direct_plan(cfg: &TcpConfig, runner: &Runner) -> Option<DirectPlan> {
-    let engine = runner.engine?;
+/// Whether check_raw_serve's loop may carry runs of `cfg` at all: plain
+/// TCP with the default RST close, no `-v` lines to collect, no fixed
+/// `--source-port`. Every other check runs in [`run`], on a worker.
+pub fn direct_kind(cfg: &TcpConfig) -> bool {
     let common = &cfg.common;
-    if cfg.tls.is_some()
-        || cfg.clean_close
-        || common.verbosity > 0
-        || common.target.source_port.is_some()
-    {
-        return None;
-    }
-    let check = CheckRun::new(Mode::Tcp, common, runner);
-    let mut trace = Trace::new(0);
-    if check.role(&mut trace).ok()? != Role::Master {
-        return None;
-    }
-    let spec = check.path_spec(ByteStream::expect(common.target.port));
+    cfg.tls.is_none()
+        && !cfg.clean_close
+        && common.verbosity == 0
+        && common.target.source_port.is_none()
+}
+
+/// Where `cfg`'s raw path leads (interface, source, hazards), if its
+/// frames may go there (the rule for callers who are not root). It
+/// depends only on the host's links, which an engine re-reads at most
+/// once a second, so a driver may keep it that long. `None`: [`run`]
+/// meets and words the trouble.
+pub fn direct_path(cfg: &TcpConfig, runner: &Runner) -> Option<PathPlan> {
+    let check = CheckRun::new(Mode::Tcp, &cfg.common, runner);
+    let spec = check.path_spec(ByteStream::expect(cfg.common.target.port));
     check.may_send(&spec).ok()?;
-    let path = PathPlan::for_spec(&spec).ok()?;
-    let rs_mac = engine.young_neighbour(path.iface.index, spec.real_server)?;
-    let peer = Peer::Raw {
-        vip_port: SocketAddr::new(spec.vip, common.target.port),
-        real_server: spec.real_server,
-        mac: rs_mac,
-        iface: path.iface.name.clone(),
-    };
-    Some(DirectPlan { path, rs_mac, peer })
+    PathPlan::for_spec(&spec).ok()
+}
+
+/// This run's plan over `path` (from [`direct_path`]), or `None`: then
+/// [`run`] does it, on a worker, as every other check. Carried directly:
+/// the MASTER role, decided for this run (a role file is read at each
+/// run, so a VRRP transition moves the check to the kernel path at
+/// once), and the real server's MAC young in the engine's neighbour
+/// cache (else the run asks ARP/NDP on a worker, which refreshes the
+/// cache for the next).
+pub fn direct_plan(cfg: &TcpConfig, runner: &Runner, path: &Arc<PathPlan>) -> Option<DirectPlan> {
+    let engine = runner.engine?;
+    let check = CheckRun::new(Mode::Tcp, &cfg.common, runner);
+    if check.role(&mut Trace::new(0)).ok()? != Role::Master {
+        return None;
+    }
+    let rs_mac = engine.young_neighbour(path.iface.index, cfg.common.target.real_server)?;
+    Some(DirectPlan {
+        path: Arc::clone(path),
+        rs_mac,
+    })
 }
 
 /// The outcome of a run carried directly: `end` is the handshake's
@@ -152,16 +160,23 @@ pub fn direct_outcome(
     retransmissions: u32,
 ) -> Outcome {
     let check = CheckRun::new(Mode::Tcp, &cfg.common, runner);
+    let t = &cfg.common.target;
+    let peer = Peer::Raw {
+        vip_port: SocketAddr::new(t.vip, t.port),
+        real_server: t.real_server,
+        mac: plan.rs_mac,
+        iface: plan.path.iface.name.clone(),
+    };
     match end {
         Ok(rtt) => {
-            let answer = Answer {
+            let answer = TcpAnswer {
                 rtt,
                 closed: Ending::Reset,
                 retransmissions,
                 tls: false,
             };
-            answered(&check, &plan.peer, answer)
+            answered(&check, &peer, answer)
         }
-        Err(failure) => check.failure(failure, &plan.peer, &plan.path.hazards),
+        Err(failure) => check.failure(failure, &peer, &plan.path.hazards),
     }
 }

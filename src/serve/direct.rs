@@ -29,11 +29,12 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::checks::tcp::{direct_outcome, direct_plan, DirectPlan};
+use crate::checks::tcp::{direct_kind, direct_outcome, direct_path, direct_plan, DirectPlan};
 use crate::checks::Runner;
 use crate::cli::{Config, TcpConfig};
 use crate::failure::Failure;
 use crate::net::handshake::{Handshake, IsnSource};
+use crate::net::path::PathPlan;
 use crate::net::shared::{DirectPort, Engine, Tally};
 use crate::net::socket::PacketSocket;
 use crate::net::tcp::TcpParams;
@@ -49,6 +50,43 @@ const FRAMES_PER_TURN: usize = 256;
 
 /// How old an interface's MTU may be before it is asked again.
 const MTU_AGE: Duration = Duration::from_secs(1);
+
+/// How long a check's path (interface, source, hazards) is kept: the
+/// engine re-reads the links it comes from once a second, so this adds
+/// at most a second to how late a changed address is seen.
+const PATH_AGE: Duration = Duration::from_secs(1);
+
+/// Each check incarnation's path, when it was worked out.
+#[derive(Default)]
+struct PathMemo {
+    paths: HashMap<u64, (Arc<PathPlan>, Instant)>,
+}
+
+impl PathMemo {
+    /// `check`'s path, worked out again by `plan` when older than
+    /// [`PATH_AGE`]; `None` (not kept): the run goes to the pool.
+    fn get(
+        &mut self,
+        check: u64,
+        now: Instant,
+        plan: impl FnOnce() -> Option<PathPlan>,
+    ) -> Option<Arc<PathPlan>> {
+        if let Some((path, at)) = self.paths.get(&check) {
+            if now.saturating_duration_since(*at) <= PATH_AGE {
+                return Some(Arc::clone(path));
+            }
+        }
+        // Bounded: each time the map grows past a multiple of 64 entries,
+        // the stale ones go (those of checks a reload removed among them).
+        if self.paths.len() > 64 && self.paths.len() % 64 == 0 {
+            self.paths
+                .retain(|_, (_, at)| now.saturating_duration_since(*at) <= PATH_AGE);
+        }
+        let path = Arc::new(plan()?);
+        self.paths.insert(check, (Arc::clone(&path), now));
+        Some(path)
+    }
+}
 
 /// One interface's socket of the direct flows.
 struct DirectSocket {
@@ -83,6 +121,8 @@ pub struct Direct {
     /// skipped when it comes up.
     timers: BinaryHeap<Reverse<(Instant, u16)>>,
     isns: IsnSource,
+    /// Each check's path, kept for [`PATH_AGE`].
+    paths: PathMemo,
 }
 
 impl Direct {
@@ -94,6 +134,7 @@ impl Direct {
             runs: HashMap::new(),
             timers: BinaryHeap::new(),
             isns: IsnSource::default(),
+            paths: PathMemo::default(),
         }
     }
 
@@ -103,12 +144,18 @@ impl Direct {
         let Config::Tcp(cfg) = &job.spec.config else {
             return false;
         };
+        if !direct_kind(cfg) {
+            return false;
+        }
         let runner = Runner {
             waiter: &self.waiter,
             started: now,
             engine: Some(&self.engine),
         };
-        let Some(plan) = direct_plan(cfg, &runner) else {
+        let Some(path) = self.paths.get(job.check, now, || direct_path(cfg, &runner)) else {
+            return false;
+        };
+        let Some(plan) = direct_plan(cfg, &runner, &path) else {
             return false;
         };
         match self.open(job, cfg, plan, now) {

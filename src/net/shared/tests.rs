@@ -5,6 +5,7 @@
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
+use super::direct::split;
 use super::*;
 use crate::net::fake;
 use crate::net::wire::testing::*;
