@@ -11,10 +11,12 @@
 //! symlink directory of the harness has a name of its own
 //! (`crt<pid>n<k>`, `crt-<pid>-<n>`); namespaces are created under one
 //! lock (`netns`); a test that loads the CPU on purpose (a UDP flood,
-//! fifty checks at once, the listener flooded) runs alone
+//! fifty checks at once, the listener flooded, Chromium) runs alone
 //! (`harness::alone()`, `harness::load`), because other tests' time bounds
 //! (a signal answered within 300 ms, a deadline) cannot stand it. No test
-//! changes the process's environment, directory or signal handlers.
+//! changes the process's environment, directory or signal handlers, and a
+//! namespace is entered by a thread of its own (`netns`), never by the
+//! process (`serve_web` raises the open-file limit, which harms none).
 //! tests/detach.rs stays a binary of its own: it makes its process a child
 //! subreaper, which would collect every test's orphans here. tests/vm.rs
 //! too (tests/with_vm.sh builds and starts it before the others), and

@@ -29,6 +29,8 @@ const SCRIPTED: &str = "data:text/html,<p%20id=x>static</p><script>document.getE
 #[test]
 fn chromium_runs_no_script_when_javascript_is_disabled() {
     require!(Need::Testbed, CHROMIUM);
+    // Chromium's start loads the CPU: no other test's testbed is up meanwhile.
+    let _alone = alone();
     let tb = Testbed::without_servers();
     for (javascript, want) in [(true, ">script</p>"), (false, ">static</p>")] {
         let mut b = Browser::launch(&tb, "lb", javascript);
@@ -73,6 +75,8 @@ fn assert_shown(dom: &str, want: &[(&str, &str)], what: &str, diag: &str) {
 #[test]
 fn the_status_page_shows_each_checks_state_with_and_without_javascript() {
     require!(Need::Testbed, CHROMIUM);
+    // Chromium's start loads the CPU: no other test's testbed is up meanwhile.
+    let _alone = alone();
     let (tb, bed) = healthy_bed();
     if !listener_built(&bed, &tb) {
         return;
