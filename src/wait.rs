@@ -113,6 +113,48 @@ impl Waiter {
 
     /// Wait for `events` (POLLIN/POLLOUT) on `fd` until `deadline`.
     pub fn wait(&self, fd: RawFd, events: i16, deadline: Instant) -> Result<Ready, WaitError> {
+        let mut polled = [
+            libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            },
+            self.signal_pollfd(),
+        ];
+        self.wait_polled(&mut polled, deadline)
+    }
+
+    /// [`Waiter::wait`] for whichever of `fds` (each with its events) is
+    /// ready first: a loop that serves several descriptors.
+    pub fn wait_any(&self, fds: &[(RawFd, i16)], deadline: Instant) -> Result<Ready, WaitError> {
+        let mut polled: Vec<libc::pollfd> = fds
+            .iter()
+            .map(|&(fd, events)| libc::pollfd {
+                fd,
+                events,
+                revents: 0,
+            })
+            .collect();
+        polled.push(self.signal_pollfd());
+        self.wait_polled(&mut polled, deadline)
+    }
+
+    fn signal_pollfd(&self) -> libc::pollfd {
+        libc::pollfd {
+            fd: self.signal_pipe.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }
+    }
+
+    /// Poll `polled`, whose last entry is the signal pipe, until one is
+    /// ready, a terminating signal comes, or `deadline`.
+    fn wait_polled(
+        &self,
+        polled: &mut [libc::pollfd],
+        deadline: Instant,
+    ) -> Result<Ready, WaitError> {
+        let signals = polled.len() - 1;
         // EINTR from an unrelated signal restarts the wait; bounded because
         // each round either returns or re-checks the deadline.
         for _ in 0..10_000 {
@@ -123,25 +165,13 @@ impl Waiter {
             if now >= deadline {
                 return Ok(Ready::Timeout);
             }
-            let mut fds = [
-                libc::pollfd {
-                    fd,
-                    events,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: self.signal_pipe.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
             let timeout = timespec(deadline - now);
-            // SAFETY: `fds` is a live array of two pollfd and we pass its
+            // SAFETY: `polled` is a live array of pollfd and we pass its
             // length; the timespec is a live local; no signal mask change.
             let rc = unsafe {
                 libc::ppoll(
-                    fds.as_mut_ptr(),
-                    fds.len() as libc::nfds_t,
+                    polled.as_mut_ptr(),
+                    polled.len() as libc::nfds_t,
                     &timeout,
                     std::ptr::null(),
                 )
@@ -153,12 +183,12 @@ impl Waiter {
                 }
                 return Err(WaitError::Io(err));
             }
-            if fds[1].revents != 0 {
+            if polled[signals].revents != 0 {
                 if let Some(sig) = self.pending() {
                     return Err(WaitError::Interrupted(sig));
                 }
             }
-            if fds[0].revents != 0 {
+            if polled[..signals].iter().any(|p| p.revents != 0) {
                 return Ok(Ready::Io);
             }
         }

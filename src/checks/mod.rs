@@ -315,7 +315,7 @@ impl<'c> CheckRun<'c> {
 
     /// The rule for callers who are not root (see `privilege`), checked
     /// before the path sends anything, ARP included.
-    fn may_send(&self, spec: &PathSpec) -> Result<(), Outcome> {
+    pub(crate) fn may_send(&self, spec: &PathSpec) -> Result<(), Outcome> {
         let root = crate::privilege::caller_is_root();
         let flow = spec
             .expect
@@ -340,7 +340,7 @@ impl<'c> CheckRun<'c> {
     }
 
     /// The raw path this check's target asks for, expecting `expect`.
-    fn path_spec(&self, expect: Vec<Awaited>) -> PathSpec {
+    pub(crate) fn path_spec(&self, expect: Vec<Awaited>) -> PathSpec {
         let t = &self.common.target;
         PathSpec {
             iface: match &t.iface {

@@ -218,21 +218,24 @@ impl Program {
     }
 
     /// check_raw_serve's one program per interface, for every flow of every
-    /// run at once (`net::shared`): ARP replies and Neighbor
-    /// Advertisements (any: the neighbour cache learns from them), TCP and
+    /// run at once (`net::shared`): with `neighbours`, ARP replies and
+    /// Neighbor Advertisements (any: the neighbour cache learns from
+    /// them; the direct flows' socket leaves them to the readers'), TCP and
     /// UDP to a local port in `ports`, and ICMP/ICMPv6 errors quoting a
     /// TCP or UDP datagram from such a port. Sources are not tested, as
     /// they differ per run: each run's handler checks its own 4-tuple, as
     /// it does behind a per-run filter. A flood to other ports, or any
     /// traffic of the host's own sockets, still stays in the kernel.
-    pub fn port_range(ports: (u16, u16)) -> Result<Program, BpfError> {
+    pub fn port_range(ports: (u16, u16), neighbours: bool) -> Result<Program, BpfError> {
         let range = (u32::from(ports.0), u32::from(ports.1));
         let mut asm = Asm::default();
-        let next = asm.label();
-        asm.expect(LD_H_ABS, OFF_ETHERTYPE, u32::from(ETHERTYPE_ARP), next);
-        asm.expect(LD_H_ABS, OFF_ARP_OPER, ARP_REPLY, next);
-        asm.accept();
-        asm.mark(next);
+        if neighbours {
+            let next = asm.label();
+            asm.expect(LD_H_ABS, OFF_ETHERTYPE, u32::from(ETHERTYPE_ARP), next);
+            asm.expect(LD_H_ABS, OFF_ARP_OPER, ARP_REPLY, next);
+            asm.accept();
+            asm.mark(next);
+        }
         for proto in [Proto::Tcp, Proto::Udp] {
             let next = asm.label();
             asm.ipv4(proto.number(), next);
@@ -262,16 +265,18 @@ impl Program {
             asm.accept();
             asm.mark(next);
         }
-        let next = asm.label();
-        asm.ipv6(u32::from(IPPROTO_ICMPV6), next);
-        asm.expect(
-            LD_B_ABS,
-            OFF_IP6_L4,
-            u32::from(ICMPV6_NEIGHBOR_ADVERT),
-            next,
-        );
-        asm.accept();
-        asm.mark(next);
+        if neighbours {
+            let next = asm.label();
+            asm.ipv6(u32::from(IPPROTO_ICMPV6), next);
+            asm.expect(
+                LD_B_ABS,
+                OFF_IP6_L4,
+                u32::from(ICMPV6_NEIGHBOR_ADVERT),
+                next,
+            );
+            asm.accept();
+            asm.mark(next);
+        }
         assemble(&asm.ops)
     }
 

@@ -13,12 +13,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::datagram::icmp_about;
+use super::handshake::{icmp_ends_connect, FlowMatch, Incoming};
 use super::tcp::{self, Segment, Seq, Tcp};
-use super::wire::{self, Flow, Link, Parsed, IPPROTO_TCP};
+use super::wire::{self, Flow, Link, Parsed};
 use super::Wire;
 use crate::channel::{close_deadline, Ending, Peer, Transport};
-use crate::failure::{Failure, IcmpErrorKind, Step};
+use crate::failure::{Failure, Step};
 use crate::trace::Trace;
 
 /// Wake-ups handled at most by one `drive` call; each one is a frame batch
@@ -212,52 +212,33 @@ impl<'w, 'a> Conn<'w, 'a> {
     /// Hand what arrives before `until` to the client. Ok(Some): an ICMP
     /// error about our SYN ended the connect (`Failure::Icmp`).
     fn receive_segments(&mut self, until: Instant) -> Result<Option<Failure>, Failure> {
-        let (ours, expected) = ((self.flow, self.link.src), self.flow.reversed());
-        let syn = self.isn.0.to_be_bytes();
+        let matcher = FlowMatch::new(self.flow, self.link.src, self.isn);
         let tcp = &mut self.tcp;
         self.wire.receive(until, |trace, parsed| {
-            match parsed {
-                Parsed::Tcp(f) if f.flow == expected && f.link.dst == ours.1 => {
+            match matcher.of(&parsed) {
+                Incoming::Segment(f) => {
                     let result = tcp.on_segment(&f.segment, Instant::now());
                     trace.frame(|| match result {
                         Ok(()) => format!("< {f}"),
                         Err(why) => format!("< {f} (ignored: {why})"),
                     });
                 }
-                Parsed::Tcp(f) => trace.frame(|| format!("< {f} (ignored: not our flow)")),
-                // About our SYN: its sequence number is the ISN, which
-                // only a host that saw the SYN knows (RFC 5927 4.1).
-                Parsed::IcmpError(e) => {
-                    match icmp_about(&e, ours, IPPROTO_TCP, |h| h[4..] == syn) {
-                        Ok((kind, from)) => match icmp_ends_connect(tcp.state(), kind) {
-                            Ok(()) => {
-                                trace.frame(|| format!("< {e}"));
-                                return Some(Failure::Icmp { kind, from });
-                            }
-                            Err(why) => trace.frame(|| format!("< {e} (ignored: {why})")),
-                        },
-                        Err(why) => trace.frame(|| format!("< {e} (ignored: {why})")),
+                Incoming::IcmpError { kind, from } => match icmp_ends_connect(tcp.state(), kind) {
+                    Ok(()) => {
+                        trace.frame(|| format!("< {parsed}"));
+                        return Some(Failure::Icmp { kind, from });
                     }
-                }
-                other => trace.frame(|| format!("< ignored: {other}")),
+                    Err(why) => trace.frame(|| format!("< {parsed} (ignored: {why})")),
+                },
+                Incoming::Ignored(why) => match &parsed {
+                    Parsed::Tcp(f) => trace.frame(|| format!("< {f} (ignored: {why})")),
+                    Parsed::IcmpError(e) => trace.frame(|| format!("< {e} (ignored: {why})")),
+                    other => trace.frame(|| format!("< ignored: {other}")),
+                },
             }
             // Keep draining: one batch may hold several segments.
             None
         })
-    }
-}
-
-/// Whether an ICMP error about our SYN ends the connection attempt in
-/// `state`, as it ends the kernel's connect (RFC 1122 4.2.3.9; Linux's
-/// `tcp_v4_err`): a port unreachable or a firewall's REJECT answers the
-/// SYN at once, and waiting out `-t` would only hide why. Err: why not.
-fn icmp_ends_connect(state: tcp::TcpState, kind: IcmpErrorKind) -> Result<(), &'static str> {
-    match (state, kind) {
-        // A SYN is far below any MTU; the retransmission timer goes on.
-        (_, IcmpErrorKind::MtuExceeded { .. }) => Err("packet too big, for a SYN"),
-        (tcp::TcpState::SynSent, _) => Ok(()),
-        // A soft error once connected (RFC 5461): TCP's own timers decide.
-        _ => Err("the connection is past its SYN"),
     }
 }
 

@@ -19,6 +19,7 @@
 pub mod bpf;
 pub mod conn;
 pub mod datagram;
+pub mod handshake;
 pub mod link;
 pub mod neigh;
 pub mod path;

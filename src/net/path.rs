@@ -118,6 +118,44 @@ impl fmt::Display for Hazard {
     }
 }
 
+/// Where a raw path to a [`PathSpec`] leads, before any socket or frame:
+/// the interface, our source address, and the host's settings that may
+/// spoil a TCP check. [`RawPath::open`] starts with it; a driver that
+/// brings its own socket (check_raw_serve's direct flows) uses it alone.
+#[derive(Debug, Clone)]
+pub struct PathPlan {
+    pub iface: Interface,
+    pub source: Source,
+    /// For a spec awaiting a TCP flow; empty otherwise.
+    pub hazards: Vec<Hazard>,
+}
+
+impl PathPlan {
+    pub fn for_spec(spec: &PathSpec) -> Result<PathPlan, PathError> {
+        let name = match &spec.iface {
+            Some(name) => name.clone(),
+            None => link::route_interface(spec.real_server).map_err(PathError::NoRoute)?,
+        };
+        let iface = Interface::lookup(&name).map_err(PathError::Interface)?;
+        let source = source_address(spec, &iface)?;
+        let hazards = if awaits_flow(spec, Proto::Tcp) {
+            hazards(spec.vip, &iface.name)
+        } else {
+            Vec::new()
+        };
+        Ok(PathPlan {
+            iface,
+            source,
+            hazards,
+        })
+    }
+}
+
+/// A random ISN or IP ID, from the OS.
+pub fn random_u32() -> Result<u32, PathError> {
+    getrandom::u32().map_err(|e| PathError::Random(format!("no randomness from the OS: {e}")))
+}
+
 /// Everything a raw check needs once the path to the real server is known.
 pub struct RawPath<'a> {
     pub wire: Wire<'a>,
@@ -145,12 +183,11 @@ impl<'a> RawPath<'a> {
         deadline: Instant,
         trace: &'a mut Trace,
     ) -> Result<RawPath<'a>, PathError> {
-        let name = match &spec.iface {
-            Some(name) => name.clone(),
-            None => link::route_interface(spec.real_server).map_err(PathError::NoRoute)?,
-        };
-        let iface = Interface::lookup(&name).map_err(PathError::Interface)?;
-        let source = source_address(spec, &iface)?;
+        let PathPlan {
+            iface,
+            source,
+            hazards,
+        } = PathPlan::for_spec(spec)?;
         trace.line(DETAIL, || source.to_string());
         let src_ip = source.addr;
         // check_raw_serve's engine carries the run on its interface's
@@ -192,12 +229,7 @@ impl<'a> RawPath<'a> {
             }
         };
         let mtu = sock.mtu(&iface.name).unwrap_or(1500);
-        let ip_id = random_u32().map_err(PathError::Random)? as u16;
-        let hazards = if awaits_flow(spec, Proto::Tcp) {
-            hazards(spec.vip, &iface.name)
-        } else {
-            Vec::new()
-        };
+        let ip_id = random_u32()? as u16;
         let mut wire = Wire {
             sock,
             waiter,
@@ -289,7 +321,7 @@ impl<'a> RawPath<'a> {
     /// (`-t`) bounds its clean close.
     pub fn tcp(&mut self, remote_port: u16, timeout: Duration) -> Result<Conn<'_, 'a>, PathError> {
         let mss = wire::mss_for_mtu(self.mtu, self.src_ip.is_ipv6());
-        let isn = Seq(random_u32().map_err(PathError::Random)?);
+        let isn = Seq(random_u32()?);
         let flow = self.flow_to(remote_port);
         let link = self.link();
         self.wire
@@ -416,10 +448,6 @@ fn reserve_ports(
     Err(fail(
         last.unwrap_or_else(|| io::Error::other("no free port")),
     ))
-}
-
-fn random_u32() -> Result<u32, String> {
-    getrandom::u32().map_err(|e| format!("no randomness from the OS: {e}"))
 }
 
 /// The source address of our frames: `--source` (if it is ours; the CLI

@@ -37,6 +37,7 @@ use crate::wait::{Doorbell, WaitError, Waiter};
 
 use super::board::{wall_time, Board, BoardCheck, BoardRun};
 use super::config::{CheckSpec, ConfigError, ServeConfig};
+use super::direct::Direct;
 use super::notify::Notifier;
 use super::once::SERVICE;
 use super::pool::{workers_for, Done, Job, Pool};
@@ -77,6 +78,8 @@ pub struct Daemon {
     /// Run in flight -> its check's index in `checks`.
     in_flight: HashMap<u64, usize>,
     pool: Pool,
+    /// The TCP runs this loop carries itself (`direct`).
+    direct: Direct,
     results: Receiver<Done>,
     waiter: Arc<Waiter>,
     notify: Notifier,
@@ -153,6 +156,7 @@ impl Daemon {
         };
         let (tx, results) = mpsc::channel();
         let cap = workers_for(checks.iter().map(|w| &*w.spec));
+        let direct = Direct::new(Arc::clone(&engine), Arc::clone(&waiter));
         let pool = Pool::new(engine, Arc::clone(&waiter), tx, Some(ringer), cap);
         let mut daemon = Daemon {
             path: config.path,
@@ -162,6 +166,7 @@ impl Daemon {
             schedule: Schedule::new(&[], now, 0),
             in_flight: HashMap::new(),
             pool,
+            direct,
             results,
             waiter,
             notify: Notifier::from_env(),
@@ -201,6 +206,7 @@ impl Daemon {
     fn turns(&mut self, bell: &Doorbell, reload: &AtomicBool) -> i32 {
         let watchdog = self.notify.watchdog_every();
         let mut ping = watchdog.map(|every| Instant::now() + every);
+        let mut direct_done = Vec::new();
         loop {
             if self.waiter.pending().is_some() {
                 return 0;
@@ -214,7 +220,12 @@ impl Daemon {
             if let Some(at) = ping {
                 wake = wake.min(at);
             }
-            match self.waiter.wait(bell.fd(), libc::POLLIN, wake) {
+            if let Some(at) = self.direct.next_wake() {
+                wake = wake.min(at);
+            }
+            let mut fds = vec![(bell.fd(), libc::POLLIN)];
+            fds.extend(self.direct.fds().map(|fd| (fd, libc::POLLIN)));
+            match self.waiter.wait_any(&fds, wake) {
                 Ok(_) => {}
                 Err(WaitError::Interrupted(_)) => return 0,
                 Err(WaitError::Io(e)) => {
@@ -223,6 +234,10 @@ impl Daemon {
                 }
             }
             bell.drain();
+            self.direct.turn(Instant::now(), &mut direct_done);
+            for done in direct_done.drain(..) {
+                self.apply(done);
+            }
             while let Ok(done) = self.results.try_recv() {
                 self.apply(done);
             }
@@ -257,6 +272,9 @@ impl Daemon {
                 spec: Arc::clone(&watched.spec),
             };
             let check = watched.id;
+            if self.direct.start(&job, now) {
+                continue;
+            }
             if let Err(e) = self.pool.submit(job) {
                 let outcome = Outcome::new(
                     SERVICE,
@@ -445,6 +463,8 @@ impl Daemon {
                 log::line("the listener did not stop in time, left to the exit");
             }
         }
+        // The direct runs end with RST at once, before the workers' wait.
+        self.direct.stop(self.waiter.pending());
         let left = self.pool.shutdown(STOP_BOUND);
         if left > 0 {
             log::line(format!(

@@ -29,6 +29,7 @@ pub mod args;
 pub mod board;
 pub mod config;
 pub mod daemon;
+pub mod direct;
 pub mod keepalived;
 pub mod log;
 pub mod modules;

@@ -508,3 +508,85 @@ fn the_schedule_holds_under_idle_slow_and_probe_clients() {
     d.assert_running_for("after the load");
     assert_stops(&mut d);
 }
+
+/// The TCP checks ride the main loop itself (issue 21's CPU target: no
+/// worker thread, no mailbox per run) once their real server's MAC is in
+/// the neighbour cache, in both families, with the words of the worker's
+/// (the plugin's) runs: `check_raw_direct_runs_total` counts them, and
+/// every status line of a check reads the same whichever carried it. An
+/// HTTP check beside them still runs on a worker.
+#[test]
+fn tcp_checks_ride_the_main_loop_with_the_plugins_words() {
+    require!(Need::Testbed);
+    let (tb, bed) = healthy_bed();
+    let port = free_port(&tb);
+    let checks = [
+        Check::new("tcp-rs1", tcp(RS1, VIP, PORT)),
+        Check::new("tcp-rs1-v6", tcp(RS1_6, VIP6, PORT)),
+        // Nothing listens on 81: refused (RST) every time.
+        Check::new("tcp-rs3-closed", tcp(RS3, VIP, 81)),
+        Check::new("http-rs1", http_health(RS1, HTTP_PORT)),
+    ];
+    bed.write_config(&with_listen(
+        &bed,
+        &format!("127.0.0.1:{port}"),
+        TIMING,
+        &checks,
+    ));
+    let mut d = bed.start(&tb, "lb", &["-v"]);
+    wait_started(&bed, &d, checks.len());
+    wait_up(
+        &bed,
+        &d,
+        &["tcp-rs1", "tcp-rs1-v6", "http-rs1"],
+        up_limit(TIMING),
+        "up",
+    );
+    // A few more rounds, carried directly now that the MACs are cached.
+    thread::sleep(TIMING.interval * 5);
+    let m = get(&tb, port, "/metrics");
+    assert_eq!(m.status, 200, "{}", m.text);
+    let direct = m
+        .body()
+        .lines()
+        .find_map(|l| l.strip_prefix("check_raw_direct_runs_total "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no check_raw_direct_runs_total\n{}", m.text));
+    let tcp_runs: f64 = ["tcp-rs1", "tcp-rs1-v6", "tcp-rs3-closed"]
+        .iter()
+        .map(|n| runs(m.body(), n))
+        .sum();
+    println!("direct runs {direct} of {tcp_runs} TCP runs");
+    // Each real server's first run asks ARP/NDP on a worker (three
+    // addresses); a run may be in flight between the two counters.
+    assert!(
+        direct >= tcp_runs - 4.0 && direct <= tcp_runs + 3.0 && direct >= 10.0,
+        "direct {direct}, TCP runs {tcp_runs}\n{}",
+        d.diag()
+    );
+    assert_eq!(bed.state("tcp-rs3-closed").as_deref(), Some("0\n"));
+    let expect = [
+        (
+            "tcp-rs1",
+            format!("RAW_TCP OK - {VIP}:{PORT} answers via {RS1} ("),
+        ),
+        (
+            "tcp-rs1-v6",
+            format!("RAW_TCP OK - [{VIP6}]:{PORT} answers via {RS1_6} ("),
+        ),
+        (
+            "tcp-rs3-closed",
+            format!("RAW_TCP CRITICAL - {VIP}:81 refused the connection (RST) via {RS3} ("),
+        ),
+    ];
+    for (name, start) in &expect {
+        // Each run's line (`-v`), not the change lines (`NAME: UP ...`).
+        let lines = d.lines_starting(&format!("{name}: RAW_TCP "));
+        assert!(lines.len() >= 5, "{name}: {lines:?}");
+        for l in &lines {
+            let status = &l[name.len() + 2..];
+            assert!(status.starts_with(start.as_str()), "{l}\nwant {start}");
+        }
+    }
+    assert_stops(&mut d);
+}

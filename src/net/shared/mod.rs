@@ -72,6 +72,9 @@ pub struct Stats {
     /// Runs carried by the shared sockets, and by sockets of their own.
     pub shared_runs: u64,
     pub own_socket_runs: u64,
+    /// Runs carried frame by frame by the loop that drives the direct
+    /// flows (check_raw_serve's TCP checks), no worker thread.
+    pub direct_runs: u64,
     /// Runs that used a young neighbour entry instead of asking.
     pub neighbour_hits: u64,
     /// Runs resolving a neighbour through the shared socket now.
@@ -91,6 +94,7 @@ struct Counters {
     sent: AtomicU64,
     shared_runs: AtomicU64,
     own_socket_runs: AtomicU64,
+    direct_runs: AtomicU64,
     neighbour_hits: AtomicU64,
 }
 
@@ -112,7 +116,12 @@ struct Iface {
 
 #[derive(Debug)]
 struct Inner {
+    /// The runs' ports (the lower half of the range): their frames go
+    /// through the readers to mailboxes.
     pool: Option<PortPool>,
+    /// The direct flows' ports (the upper half): their frames go to the
+    /// direct sockets of the loop that drives them ([`Engine::direct_socket`]).
+    direct: Option<PortPool>,
     note: Option<String>,
     ifaces: Mutex<Vec<Arc<Iface>>>,
     readers: Mutex<Vec<JoinHandle<()>>>,
@@ -155,9 +164,14 @@ impl Engine {
     fn build(range: Option<(u16, u16)>, note: Option<String>) -> Engine {
         // A daemon outlives address changes: re-read the interfaces.
         super::link::refresh_every(std::time::Duration::from_secs(1));
+        let (runs, direct) = match range.map(split) {
+            Some((runs, direct)) => (Some(runs), direct),
+            None => (None, None),
+        };
         Engine {
             inner: Arc::new(Inner {
-                pool: range.map(|r| PortPool::new(r, QUEUED_BUDGET)),
+                pool: runs.map(|r| PortPool::new(r, QUEUED_BUDGET)),
+                direct: direct.map(|r| PortPool::new(r, 0)),
                 note,
                 ifaces: Mutex::new(Vec::new()),
                 readers: Mutex::new(Vec::new()),
@@ -169,8 +183,15 @@ impl Engine {
         }
     }
 
-    /// The port range lent to runs, if any.
+    /// The whole port range (runs' and direct flows'), if any.
     pub fn ports(&self) -> Option<(u16, u16)> {
+        let runs = self.inner.pool.as_ref().map(PortPool::range)?;
+        let direct = self.inner.direct.as_ref().map(PortPool::range);
+        Some((runs.0, direct.map_or(runs.1, |d| d.1)))
+    }
+
+    /// The ports of the runs that the readers carry (the lower half).
+    fn run_ports(&self) -> Option<(u16, u16)> {
         self.inner.pool.as_ref().map(PortPool::range)
     }
 
@@ -188,9 +209,13 @@ impl Engine {
             frames_unmatched: get(&c.unmatched),
             frames_dropped: get(&c.dropped),
             frames_sent: get(&c.sent),
-            flows_in_flight: self.inner.pool.as_ref().map_or(0, PortPool::lent),
+            flows_in_flight: [&self.inner.pool, &self.inner.direct]
+                .iter()
+                .map(|p| p.as_ref().map_or(0, PortPool::lent))
+                .sum(),
             shared_runs: get(&c.shared_runs),
             own_socket_runs: get(&c.own_socket_runs),
+            direct_runs: get(&c.direct_runs),
             neighbour_hits: get(&c.neighbour_hits),
             resolving: self.inner.neigh.waiters(),
             queued_bytes: self.inner.pool.as_ref().map_or(0, PortPool::queued_bytes),
@@ -259,6 +284,62 @@ impl Engine {
         mac
     }
 
+    /// A packet socket on `ifindex` for the direct flows: it passes TCP
+    /// to the direct half of the range and the ICMP errors quoting it, no
+    /// neighbour answers (the readers' sockets see those). The loop that
+    /// drives the flows owns it and reads it itself: no reader thread, no
+    /// mailbox. `None`: this engine has no direct range.
+    pub fn direct_socket(&self, ifindex: u32) -> Option<Result<PacketSocket, PathError>> {
+        let range = self.inner.direct.as_ref()?.range();
+        Some(
+            Program::port_range(range, false)
+                .map_err(|e| PathError::Filter(e.to_string()))
+                .and_then(|f| PacketSocket::open(ifindex, &f).map_err(PathError::Socket)),
+        )
+    }
+
+    /// A port of the direct half for one flow from `src`, held for TCP;
+    /// given back when the [`DirectPort`] drops. `Ok(None)`: no direct range.
+    pub fn direct_port(&self, src: IpAddr) -> Result<Option<DirectPort>, PathError> {
+        let Some(pool) = &self.inner.direct else {
+            return Ok(None);
+        };
+        let port = pool
+            .lend_number(None, src.is_ipv6(), &[Proto::Tcp])
+            .map_err(|e| {
+                let err = match e {
+                    LendError::Busy => io::Error::new(
+                        io::ErrorKind::AddrInUse,
+                        "every port of the engine's direct range is in use",
+                    ),
+                    LendError::Reserve(err) => err,
+                };
+                PathError::Reserve { source: src, err }
+            })?;
+        bump(&self.inner.counters.direct_runs);
+        Ok(Some(DirectPort {
+            inner: self.inner.clone(),
+            port,
+        }))
+    }
+
+    /// What a direct flow's driver saw, for [`Engine::stats`].
+    pub fn tally(&self, event: Tally) {
+        let c = &self.inner.counters;
+        bump(match event {
+            Tally::Sent => &c.sent,
+            Tally::Received => &c.received,
+            Tally::Delivered => &c.delivered,
+            Tally::Unmatched => &c.unmatched,
+        });
+    }
+
+    /// A run sent to `ip` at the MAC the cache gave and heard nothing
+    /// back: the server may have moved, ask next time.
+    pub fn forget_neighbour(&self, ifindex: u32, ip: IpAddr) {
+        self.inner.neigh.forget(ifindex, ip);
+    }
+
     /// `ifindex`'s shared socket, opened (with its reader) at first use.
     fn iface(&self, ifindex: u32) -> Result<Arc<Iface>, PathError> {
         let mut ifaces = lock(&self.inner.ifaces);
@@ -266,8 +347,9 @@ impl Engine {
         if let Some(iface) = ifaces.iter().find(|i| i.index == ifindex) {
             return Ok(iface.clone());
         }
-        let range = self.ports().unwrap_or(DEFAULT_PORTS);
-        let filter = Program::port_range(range).map_err(|e| PathError::Filter(e.to_string()))?;
+        let range = self.run_ports().unwrap_or(DEFAULT_PORTS);
+        let filter =
+            Program::port_range(range, true).map_err(|e| PathError::Filter(e.to_string()))?;
         let sock = PacketSocket::open(ifindex, &filter).map_err(PathError::Socket)?;
         let iface = self.start(ifindex, sock)?;
         ifaces.push(iface.clone());
@@ -313,6 +395,47 @@ impl Drop for Engine {
             let _ = handle.join();
         }
     }
+}
+
+/// What a direct flow's driver counts: see [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tally {
+    Sent,
+    Received,
+    Delivered,
+    Unmatched,
+}
+
+/// One port of the direct half, lent to one flow until dropped.
+#[derive(Debug)]
+pub struct DirectPort {
+    inner: Arc<Inner>,
+    port: u16,
+}
+
+impl DirectPort {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+impl Drop for DirectPort {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.inner.direct {
+            pool.give_back(self.port);
+        }
+    }
+}
+
+/// The runs' half of `range` and the direct flows' half (none for a range
+/// of one port). The halves are even: the runs (HTTP, DNS, TLS, the
+/// BACKUP role's checks, /probe) hold a port as long as a direct TCP flow.
+fn split((lo, hi): (u16, u16)) -> ((u16, u16), Option<(u16, u16)>) {
+    if lo >= hi {
+        return ((lo, hi), None);
+    }
+    let mid = lo + (hi - lo) / 2;
+    ((lo, mid), Some((mid + 1, hi)))
 }
 
 /// A lock whatever a panicking holder left (the data stays consistent:

@@ -200,6 +200,28 @@ impl PortPool {
         v6: bool,
         protos: &[Proto],
     ) -> Result<Loan, LendError> {
+        let port = self.lend_number(want, v6, protos)?;
+        let at = port - self.lo;
+        match self.inbox_at(at) {
+            Ok(inbox) => {
+                inbox.open();
+                Ok(Loan { port, inbox })
+            }
+            Err(e) => {
+                self.give_back(port);
+                Err(LendError::Reserve(e))
+            }
+        }
+    }
+
+    /// [`PortPool::lend`] without a mailbox: for a flow whose frames its
+    /// driver reads from a socket of its own.
+    pub(crate) fn lend_number(
+        &self,
+        want: Option<u16>,
+        v6: bool,
+        protos: &[Proto],
+    ) -> Result<u16, LendError> {
         let mut state = self.lock();
         let mut last = None;
         for _ in 0..ATTEMPTS {
@@ -231,16 +253,8 @@ impl PortPool {
                 }
                 continue;
             }
-            let inbox = match self.inbox_at(at) {
-                Ok(inbox) => inbox,
-                Err(e) => {
-                    state.free.push_back(at);
-                    return Err(LendError::Reserve(e));
-                }
-            };
-            inbox.open();
             state.lent += 1;
-            return Ok(Loan { port, inbox });
+            return Ok(port);
         }
         Err(LendError::Reserve(
             last.unwrap_or_else(|| io::Error::other("no free port")),

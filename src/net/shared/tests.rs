@@ -13,7 +13,8 @@ use crate::net::Wire;
 use crate::trace::Trace;
 use crate::wait::Waiter;
 
-const PORTS: (u16, u16) = (64200, 64203);
+/// Runs get 64200-64203, direct flows 64204-64207.
+const PORTS: (u16, u16) = (64200, 64207);
 
 fn reply_to(port: u16) -> Vec<u8> {
     let flow = Flow {
@@ -99,6 +100,34 @@ fn frames_go_to_the_run_holding_their_port_and_nowhere_else() {
         .lease(1, LB_IP.into(), &[Proto::Tcp], Some(40000))
         .unwrap()
         .is_none());
+}
+
+#[test]
+fn the_range_is_split_between_runs_and_direct_flows() {
+    assert_eq!(
+        split((61000, 61999)),
+        ((61000, 61499), Some((61500, 61999)))
+    );
+    assert_eq!(split((5, 6)), ((5, 5), Some((6, 6))));
+    assert_eq!(split((7, 7)), ((7, 7), None));
+    let (ours, _theirs) = fake::pair();
+    let engine = Engine::on_socket(PORTS, 1, ours);
+    assert_eq!(engine.ports(), Some(PORTS));
+    let run = lease(&engine);
+    assert!((64200..=64203).contains(&run.port()));
+    let direct: Vec<DirectPort> = (0..4)
+        .map(|_| engine.direct_port(LB_IP.into()).unwrap().unwrap())
+        .collect();
+    for d in &direct {
+        assert!((64204..=64207).contains(&d.port()), "{}", d.port());
+    }
+    let stats = engine.stats();
+    assert_eq!((stats.flows_in_flight, stats.direct_runs), (5, 4));
+    // All four lent: the next is refused, not taken from the runs' half.
+    assert!(engine.direct_port(LB_IP.into()).is_err());
+    drop(direct);
+    assert_eq!(engine.stats().flows_in_flight, 1);
+    assert!(engine.direct_port(LB_IP.into()).unwrap().is_some());
 }
 
 #[test]

@@ -70,7 +70,7 @@ pub(super) fn render(s: &BoardSnapshot) -> String {
         out,
         "}},\"reload\":{{\"ok\":{},\"at\":{},\"last_success\":{}}},\
          \"engine\":{{\"frames_sent\":{},\"frames_received\":{},\"frames_unmatched\":{},\
-         \"frames_dropped\":{},\"flows_in_flight\":{}}},\"pools\":[",
+         \"frames_dropped\":{},\"flows_in_flight\":{},\"direct_runs\":{}}},\"pools\":[",
         p.reload_ok,
         number(unix_seconds(p.reload_at)),
         number(unix_seconds(p.reload_success_at)),
@@ -78,7 +78,8 @@ pub(super) fn render(s: &BoardSnapshot) -> String {
         e.frames_received,
         e.frames_unmatched,
         e.frames_dropped,
-        e.flows_in_flight
+        e.flows_in_flight,
+        e.direct_runs
     );
     for (i, vp) in group(&s.records).iter().enumerate() {
         let names: Vec<String> = vp.records.iter().map(|r| string(r.name())).collect();

@@ -394,6 +394,13 @@ impl View {
         )?;
         single(
             e,
+            "check_raw_direct_runs",
+            "Runs of check_raw_tcp the main loop carried itself, frame by frame (no worker thread).",
+            MetricType::Counter,
+            int(s.direct_runs),
+        )?;
+        single(
+            e,
             "check_raw_flows_in_flight",
             "Runs holding a port of the engine's range now.",
             MetricType::Gauge,

@@ -283,6 +283,7 @@ fn metrics_have_the_contract_names_and_labels() {
         format!("check_raw_ssl_earliest_cert_expiry{{{labels}}} 1800000000"),
         "check_raw_config_last_reload_successful 0".to_string(),
         "check_raw_frames_sent_total 0".to_string(),
+        "check_raw_direct_runs_total 0".to_string(),
         "check_raw_flows_in_flight 0".to_string(),
         format!("check_raw_build_info{{version=\"{VERSION}\"}} 1"),
         "# TYPE check_raw_checks_total counter".to_string(),

@@ -5,7 +5,18 @@ use super::*;
 const RANGE: (u16, u16) = (61000, 61999);
 
 fn shared() -> Program {
-    Program::port_range(RANGE).unwrap()
+    Program::port_range(RANGE, true).unwrap()
+}
+
+/// The direct flows' socket: the same flows, no neighbour answers.
+#[test]
+fn without_neighbours_passes_the_flows_and_no_neighbour_answer() {
+    let prog = Program::port_range(RANGE, false).unwrap();
+    assert_well_formed(&prog);
+    assert_eq!(run(&prog, &tcp_from(VIP, 80, 61500)), ACCEPT);
+    assert_eq!(run(&prog, &tcp6_from(VIP6, 443, 61999)), ACCEPT);
+    assert_eq!(run(&prog, &tcp_from(VIP, 80, 62000)), DROP);
+    assert_eq!(run(&prog, &arp(RS, true)), DROP);
 }
 
 #[test]

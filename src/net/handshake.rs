@@ -1,0 +1,225 @@
+//! check_raw_tcp's exchange as a sans-IO flow: SYN, then the server's
+//! SYN/ACK (answered with RST alone), its RST, an ICMP error about the
+//! SYN, or the deadline; frames in and out, time passed in.
+//!
+//! The blocking [`Conn`](super::conn::Conn) drives the plugin's runs over
+//! a `Wire`; a [`Handshake`] is the same exchange for a driver that owns
+//! the socket and the clock and carries many at once (check_raw_serve's
+//! loop, `serve::direct`), so no thread waits per run. Both run the same
+//! `Tcp` machine and match frames with the same [`FlowMatch`]: the
+//! exchange is written once, only its driving differs.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use pnet_datalink::MacAddr;
+
+use super::datagram::icmp_about;
+use super::tcp::{Segment, Seq, Tcp, TcpParams, TcpState};
+use super::wire::{self, Flow, Link, Parsed, TcpFrame, IPPROTO_TCP};
+use crate::failure::{Failure, IcmpErrorKind, Step};
+
+/// Which received frames belong to one TCP flow of ours.
+#[derive(Debug, Clone, Copy)]
+pub struct FlowMatch {
+    /// Our direction of the flow, and our MAC.
+    ours: (Flow, MacAddr),
+    /// Our SYN's sequence number, which an ICMP error about it quotes.
+    isn: Seq,
+}
+
+/// What a received frame is to a flow.
+#[derive(Debug)]
+pub enum Incoming<'p> {
+    /// A segment of the flow, for the TCP machine.
+    Segment(&'p TcpFrame),
+    /// An ICMP error about a packet of ours (the SYN, by its ISN).
+    IcmpError { kind: IcmpErrorKind, from: IpAddr },
+    /// Not ours: why, for `-v`.
+    Ignored(&'static str),
+}
+
+impl FlowMatch {
+    pub fn new(flow: Flow, our_mac: MacAddr, isn: Seq) -> FlowMatch {
+        FlowMatch {
+            ours: (flow, our_mac),
+            isn,
+        }
+    }
+
+    pub fn of<'p>(&self, parsed: &'p Parsed) -> Incoming<'p> {
+        let (flow, our_mac) = self.ours;
+        match parsed {
+            Parsed::Tcp(f) if f.flow == flow.reversed() && f.link.dst == our_mac => {
+                Incoming::Segment(f)
+            }
+            Parsed::Tcp(_) => Incoming::Ignored("not our flow"),
+            // About our SYN: its sequence number is the ISN, which only a
+            // host that saw the SYN knows (RFC 5927 4.1).
+            Parsed::IcmpError(e) => {
+                let syn = self.isn.0.to_be_bytes();
+                match icmp_about(e, self.ours, IPPROTO_TCP, |h| h[4..] == syn) {
+                    Ok((kind, from)) => Incoming::IcmpError { kind, from },
+                    Err(why) => Incoming::Ignored(why),
+                }
+            }
+            _ => Incoming::Ignored("not TCP"),
+        }
+    }
+}
+
+/// Whether an ICMP error about our SYN ends the connection attempt in
+/// `state`, as it ends the kernel's connect (RFC 1122 4.2.3.9; Linux's
+/// `tcp_v4_err`): a port unreachable or a firewall's REJECT answers the
+/// SYN at once, and waiting out `-t` would only hide why. Err: why not.
+pub fn icmp_ends_connect(state: TcpState, kind: IcmpErrorKind) -> Result<(), &'static str> {
+    match (state, kind) {
+        // A SYN is far below any MTU; the retransmission timer goes on.
+        (_, IcmpErrorKind::MtuExceeded { .. }) => Err("packet too big, for a SYN"),
+        (TcpState::SynSent, _) => Ok(()),
+        // A soft error once connected (RFC 5461): TCP's own timers decide.
+        _ => Err("the connection is past its SYN"),
+    }
+}
+
+/// One connect-and-reset exchange.
+#[derive(Debug)]
+pub struct Handshake {
+    link: Link,
+    flow: Flow,
+    matcher: FlowMatch,
+    tcp: Tcp,
+    ip_id: u16,
+    deadline: Instant,
+    /// How it ended, once it has.
+    end: Option<Result<Duration, Failure>>,
+    /// A frame of the flow (or an ICMP error about it) arrived.
+    heard: bool,
+}
+
+impl Handshake {
+    /// The exchange from `flow.src` to `flow.dst` through `link`, given up
+    /// at `deadline`; the SYN is in the first [`Handshake::transmit`].
+    pub fn new(
+        (link, flow): (Link, Flow),
+        params: TcpParams,
+        ip_id: u16,
+        deadline: Instant,
+    ) -> Handshake {
+        let matcher = FlowMatch::new(flow, link.src, params.isn);
+        let mut tcp = Tcp::new(params);
+        tcp.connect();
+        Handshake {
+            link,
+            flow,
+            matcher,
+            tcp,
+            ip_id,
+            deadline,
+            end: None,
+            heard: false,
+        }
+    }
+
+    /// The frames due at `now`: the SYN, a retransmission, or, once the
+    /// exchange ended, the RST that ends it on the server too (each frame
+    /// is handed out once).
+    pub fn transmit(&mut self, now: Instant, mut send: impl FnMut(&[u8])) {
+        if self.end.is_none() && now >= self.deadline {
+            self.end = Some(Err(Failure::Timeout(Step::SynAck)));
+        }
+        if self.end.is_some() {
+            // Answered or given up: RST alone, never the handshake's ACK,
+            // so the server's application never sees the connection.
+            for rst in self.tcp.abort() {
+                send(&self.frame(&rst));
+            }
+            return;
+        }
+        // One SYN per call at most; the bound only guards the machine.
+        for _ in 0..4 {
+            let Some(seg) = self.tcp.poll_transmit(now) else {
+                break;
+            };
+            send(&self.frame(&seg));
+        }
+    }
+
+    /// Take one received frame (already parsed) at `now`. True: it was
+    /// ours (a segment of the flow or an ICMP error about the SYN).
+    pub fn receive(&mut self, parsed: &Parsed, now: Instant) -> bool {
+        if self.end.is_some() {
+            return false;
+        }
+        match self.matcher.of(parsed) {
+            Incoming::Segment(f) => {
+                self.heard = true;
+                // An out-of-window segment is the machine's to ignore.
+                let _ = self.tcp.on_segment(&f.segment, now);
+                if self.tcp.is_connected() || self.tcp.is_finished() {
+                    self.end = Some(self.tcp.handshake_time().ok_or(Failure::Refused));
+                }
+                true
+            }
+            Incoming::IcmpError { kind, from } => {
+                self.heard = true;
+                if icmp_ends_connect(self.tcp.state(), kind).is_ok() {
+                    self.end = Some(Err(Failure::Icmp { kind, from }));
+                }
+                true
+            }
+            Incoming::Ignored(_) => false,
+        }
+    }
+
+    /// When [`Handshake::transmit`] next has work without new input: a
+    /// retransmission, or the deadline; `None` once ended.
+    pub fn poll_at(&self) -> Option<Instant> {
+        if self.end.is_some() {
+            return None;
+        }
+        Some(
+            self.tcp
+                .poll_at()
+                .map_or(self.deadline, |at| at.min(self.deadline)),
+        )
+    }
+
+    /// How it ended: the handshake time, or why it failed.
+    pub fn end(&self) -> Option<&Result<Duration, Failure>> {
+        self.end.as_ref()
+    }
+
+    /// How it ended, taken (the driver's last look at it).
+    pub fn take_end(&mut self) -> Option<Result<Duration, Failure>> {
+        self.end.take()
+    }
+
+    /// Give up now (a stop): the next [`Handshake::transmit`] sends RST.
+    pub fn give_up(&mut self, why: Failure) {
+        if self.end.is_none() {
+            self.end = Some(Err(why));
+        }
+    }
+
+    pub fn heard(&self) -> bool {
+        self.heard
+    }
+
+    pub fn retransmissions(&self) -> u32 {
+        self.tcp.retransmissions()
+    }
+
+    pub fn local_port(&self) -> u16 {
+        self.flow.src_port
+    }
+
+    fn frame(&mut self, seg: &Segment) -> Vec<u8> {
+        let bytes = wire::tcp_frame(self.link, self.flow, self.ip_id, seg);
+        self.ip_id = self.ip_id.wrapping_add(1);
+        bytes
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,178 @@
+//! The exchange without a socket: frames in, frames out, time passed in.
+
+use std::time::{Duration, Instant};
+
+use super::*;
+use crate::net::tcp::Flags;
+use crate::net::wire::testing::{flow, link, rs_link, ROUTER};
+use crate::net::wire::{icmp_error_frame, ETHERNET_HEADER};
+
+const ISN: Seq = Seq(1000);
+const SERVER_ISN: Seq = Seq(5000);
+
+fn handshake(now: Instant, timeout: Duration) -> Handshake {
+    Handshake::new(
+        (link(), flow()),
+        TcpParams::new(ISN, 1460),
+        1,
+        now + timeout,
+    )
+}
+
+fn from_server(seq: Seq, ack: Seq, flags: Flags) -> Parsed {
+    let seg = Segment {
+        seq,
+        ack,
+        flags,
+        window: 65535,
+        mss: flags.has(Flags::SYN).then_some(1460),
+        payload: Vec::new(),
+    };
+    wire::parse(
+        &wire::tcp_frame(rs_link(), flow().reversed(), 7, &seg),
+        false,
+    )
+    .unwrap()
+}
+
+fn sent(hs: &mut Handshake, now: Instant) -> Vec<Segment> {
+    let mut frames = Vec::new();
+    hs.transmit(now, |f| frames.push(f.to_vec()));
+    frames
+        .iter()
+        .map(|f| match wire::parse(f, false) {
+            Ok(Parsed::Tcp(t)) => {
+                assert_eq!(t.flow, flow());
+                assert_eq!(t.link, link());
+                t.segment
+            }
+            other => panic!("not a TCP frame of ours: {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_syn_ack_is_answered_with_rst_alone() {
+    let t0 = Instant::now();
+    let mut hs = handshake(t0, Duration::from_millis(500));
+    let syn = sent(&mut hs, t0);
+    assert_eq!(syn.len(), 1);
+    assert_eq!((syn[0].flags, syn[0].seq), (Flags::SYN, ISN));
+    let t1 = t0 + Duration::from_micros(300);
+    let syn_ack = from_server(SERVER_ISN, ISN + 1, Flags::SYN | Flags::ACK);
+    assert!(hs.receive(&syn_ack, t1));
+    assert!(hs.heard());
+    assert!(matches!(hs.end(), Some(Ok(rtt)) if *rtt == Duration::from_micros(300)));
+    let rst = sent(&mut hs, t1);
+    // No ACK: the server's application never sees the connection.
+    assert_eq!(rst.len(), 1, "{rst:?}");
+    assert!(rst[0].flags.has(Flags::RST));
+    assert_eq!(rst[0].seq, ISN + 1);
+    assert!(sent(&mut hs, t1).is_empty(), "the RST goes once");
+    assert_eq!(hs.poll_at(), None);
+}
+
+#[test]
+fn a_rst_is_a_refusal_and_needs_no_answer() {
+    let t0 = Instant::now();
+    let mut hs = handshake(t0, Duration::from_millis(500));
+    sent(&mut hs, t0);
+    let rst = from_server(Seq(0), ISN + 1, Flags::RST | Flags::ACK);
+    assert!(hs.receive(&rst, t0));
+    assert!(matches!(hs.end(), Some(Err(Failure::Refused))));
+    assert!(sent(&mut hs, t0).is_empty());
+}
+
+#[test]
+fn the_syn_is_retransmitted_then_the_deadline_resets() {
+    let t0 = Instant::now();
+    let mut hs = handshake(t0, Duration::from_millis(500));
+    sent(&mut hs, t0);
+    let rto = hs.poll_at().unwrap();
+    assert_eq!(rto, t0 + Duration::from_millis(200));
+    assert!(sent(&mut hs, rto - Duration::from_millis(1)).is_empty());
+    let again = sent(&mut hs, rto);
+    assert_eq!((again.len(), again[0].flags), (1, Flags::SYN));
+    assert_eq!(hs.retransmissions(), 1);
+    // The next timer is the deadline, before the doubled RTO.
+    let deadline = hs.poll_at().unwrap();
+    assert_eq!(deadline, t0 + Duration::from_millis(500));
+    let rst = sent(&mut hs, deadline);
+    assert!(matches!(
+        hs.end(),
+        Some(Err(Failure::Timeout(Step::SynAck)))
+    ));
+    assert!(!hs.heard());
+    // The server may have answered a SYN we gave up on: its SYN-RECV
+    // entry is cleared.
+    assert_eq!(
+        (rst.len(), rst[0].flags, rst[0].seq),
+        (1, Flags::RST, ISN + 1)
+    );
+}
+
+#[test]
+fn other_flows_and_icmp_errors_about_other_packets_are_not_ours() {
+    let t0 = Instant::now();
+    let mut hs = handshake(t0, Duration::from_millis(500));
+    sent(&mut hs, t0);
+    let mut other = flow().reversed();
+    other.dst_port += 1;
+    let seg = Segment {
+        seq: SERVER_ISN,
+        ack: ISN + 1,
+        flags: Flags::SYN | Flags::ACK,
+        window: 65535,
+        ..Segment::default()
+    };
+    let stray = wire::parse(&wire::tcp_frame(rs_link(), other, 7, &seg), false).unwrap();
+    assert!(!hs.receive(&stray, t0));
+    // An ICMP error quoting a SYN with another sequence number: a guess.
+    let guessed = icmp(IcmpErrorKind::AdminProhibited, ISN + 7);
+    assert!(!hs.receive(&guessed, t0));
+    assert!(hs.end().is_none() && !hs.heard());
+}
+
+#[test]
+fn an_icmp_error_about_the_syn_ends_it_but_packet_too_big_does_not() {
+    let t0 = Instant::now();
+    let mut hs = handshake(t0, Duration::from_millis(500));
+    sent(&mut hs, t0);
+    assert!(hs.receive(&icmp(IcmpErrorKind::MtuExceeded { mtu: 1280 }, ISN), t0));
+    assert!(hs.end().is_none());
+    assert!(hs.receive(&icmp(IcmpErrorKind::PortUnreachable, ISN), t0));
+    assert!(matches!(
+        hs.end(),
+        Some(Err(Failure::Icmp {
+            kind: IcmpErrorKind::PortUnreachable,
+            ..
+        }))
+    ));
+    let rst = sent(&mut hs, t0);
+    assert_eq!(rst.len(), 1);
+}
+
+#[test]
+fn giving_up_resets_once() {
+    let t0 = Instant::now();
+    let mut hs = handshake(t0, Duration::from_millis(500));
+    sent(&mut hs, t0);
+    hs.give_up(Failure::Local("stopping".into()));
+    assert_eq!(sent(&mut hs, t0).len(), 1);
+    assert!(sent(&mut hs, t0).is_empty());
+    assert!(matches!(hs.end(), Some(Err(Failure::Local(_)))));
+}
+
+/// An ICMP error from a router, quoting our SYN with sequence `seq`.
+fn icmp(kind: IcmpErrorKind, seq: Seq) -> Parsed {
+    let seg = Segment {
+        seq,
+        flags: Flags::SYN,
+        window: 65535,
+        mss: Some(1460),
+        ..Segment::default()
+    };
+    let quoted = wire::tcp_frame(link(), flow(), 1, &seg)[ETHERNET_HEADER..].to_vec();
+    let frame = icmp_error_frame(rs_link(), ROUTER.into(), flow().src_ip, kind, &quoted);
+    wire::parse(&frame, false).unwrap()
+}

@@ -1,0 +1,383 @@
+//! The direct flows: check_raw_tcp runs carried by the daemon's main loop
+//! itself, frame by frame, with no worker thread and no mailbox.
+//!
+//! Why: a TCP check is two frames out and one in. On a worker, each run
+//! cost a queue hand-off, a worker's wake-up, the reader thread's wake-up
+//! per frame, the mailbox's eventfd and a result ringing the loop back:
+//! about five thread switches a run, which at hundreds of runs a second
+//! cost several times keepalived's TCP_CHECK (bench/README.md). Here the
+//! loop that decides a run is due builds its SYN (`net::handshake`), sends
+//! it on its own packet socket for the interface, and, in the same wait
+//! it already makes for the schedule, reads the SYN/ACK, sends the RST and
+//! applies the result: one wake-up, no hand-off.
+//!
+//! What is carried here is what `checks::tcp::direct_plan` accepts (the
+//! MASTER role, plain TCP, a young neighbour entry); every other run goes
+//! to the worker pool as before, so the probe's words, the role's
+//! dispatch and every unusual case stay written once, in `checks`. The
+//! sockets pass only the direct half of the engine's port range
+//! (`Engine::direct_socket`); the engine's readers never see these flows.
+//!
+//! Bounds: one flow per check at most (the schedule's rule), each ended by
+//! its handshake's deadline (`-t`); a wake-up reads at most
+//! [`FRAMES_PER_TURN`] frames per socket; a frame that names no flow is
+//! counted and dropped.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::os::fd::RawFd;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::checks::tcp::{direct_outcome, direct_plan, DirectPlan};
+use crate::checks::Runner;
+use crate::cli::{Config, TcpConfig};
+use crate::failure::Failure;
+use crate::net::handshake::Handshake;
+use crate::net::path::random_u32;
+use crate::net::shared::{DirectPort, Engine, Tally};
+use crate::net::socket::PacketSocket;
+use crate::net::tcp::{Seq, TcpParams};
+use crate::net::wire::{self, Flow, Link, Parsed};
+use crate::wait::{Interrupted, Waiter};
+
+use super::pool::{Done, Job};
+
+/// Frames read from one socket per wake-up: a flood cannot hold the loop
+/// (the schedule and the results wait behind it); what is left is read
+/// at the next turn, which comes at once (the socket stays readable).
+const FRAMES_PER_TURN: usize = 256;
+
+/// How old an interface's MTU may be before it is asked again.
+const MTU_AGE: Duration = Duration::from_secs(1);
+
+/// One interface's socket of the direct flows.
+struct DirectSocket {
+    ifindex: u32,
+    sock: PacketSocket,
+    mtu: u32,
+    mtu_read: Instant,
+}
+
+/// One run in flight.
+struct DirectRun {
+    run: u64,
+    check: u64,
+    cfg: Arc<super::config::CheckSpec>,
+    started: Instant,
+    ifindex: u32,
+    plan: DirectPlan,
+    handshake: Handshake,
+    /// Given back to the engine when the run ends.
+    _port: DirectPort,
+}
+
+/// The direct flows of one daemon.
+pub struct Direct {
+    engine: Arc<Engine>,
+    waiter: Arc<Waiter>,
+    sockets: Vec<DirectSocket>,
+    /// Runs in flight by local port (a port is lent to one run at a time).
+    runs: HashMap<u16, DirectRun>,
+    /// When each run next needs the clock (a retransmission, its
+    /// deadline), earliest first; an entry whose run ended or moved on is
+    /// skipped when it comes up.
+    timers: BinaryHeap<Reverse<(Instant, u16)>>,
+}
+
+impl Direct {
+    pub fn new(engine: Arc<Engine>, waiter: Arc<Waiter>) -> Direct {
+        Direct {
+            engine,
+            waiter,
+            sockets: Vec::new(),
+            runs: HashMap::new(),
+            timers: BinaryHeap::new(),
+        }
+    }
+
+    /// Start `job` here if it can be carried directly (its SYN is sent
+    /// before this returns); false: give it to the pool.
+    pub fn start(&mut self, job: &Job, now: Instant) -> bool {
+        let Config::Tcp(cfg) = &job.spec.config else {
+            return false;
+        };
+        let runner = Runner {
+            waiter: &self.waiter,
+            started: now,
+            engine: Some(&self.engine),
+        };
+        let Some(plan) = direct_plan(cfg, &runner) else {
+            return false;
+        };
+        match self.open(job, cfg, plan, now) {
+            Some(run) => {
+                let port = run.handshake.local_port();
+                self.runs.insert(port, run);
+                self.advance(port, now);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The run's port, socket and handshake; `None` (nothing sent) if any
+    /// is missing: the pool's run then meets and words the trouble.
+    fn open(
+        &mut self,
+        job: &Job,
+        cfg: &TcpConfig,
+        plan: DirectPlan,
+        now: Instant,
+    ) -> Option<DirectRun> {
+        let ifindex = plan.path.iface.index;
+        let src_ip = plan.path.source.addr;
+        let at = self.socket_for(ifindex, &plan.path.iface.name, now)?;
+        let port = self.engine.direct_port(src_ip).ok()??;
+        let isn = Seq(random_u32().ok()?);
+        let ip_id = random_u32().ok()? as u16;
+        let mss = wire::mss_for_mtu(self.sockets[at].mtu, src_ip.is_ipv6());
+        let t = &cfg.common.target;
+        let flow = Flow {
+            src_ip,
+            dst_ip: t.vip,
+            src_port: port.port(),
+            dst_port: t.port,
+        };
+        let link = Link {
+            src: plan.path.iface.mac,
+            dst: plan.rs_mac,
+        };
+        let deadline = now + cfg.common.timeout;
+        Some(DirectRun {
+            run: job.run,
+            check: job.check,
+            cfg: Arc::clone(&job.spec),
+            started: now,
+            ifindex,
+            plan,
+            handshake: Handshake::new((link, flow), TcpParams::new(isn, mss), ip_id, deadline),
+            _port: port,
+        })
+    }
+
+    /// The index of `ifindex`'s socket, opened at first use; its MTU
+    /// read again when older than [`MTU_AGE`].
+    fn socket_for(&mut self, ifindex: u32, name: &str, now: Instant) -> Option<usize> {
+        if let Some(at) = self.sockets.iter().position(|s| s.ifindex == ifindex) {
+            let s = &mut self.sockets[at];
+            if now.saturating_duration_since(s.mtu_read) > MTU_AGE {
+                s.mtu = s.sock.mtu(name).unwrap_or(s.mtu);
+                s.mtu_read = now;
+            }
+            return Some(at);
+        }
+        let sock = self.engine.direct_socket(ifindex)?.ok()?;
+        let mtu = sock.mtu(name).unwrap_or(1500);
+        self.sockets.push(DirectSocket {
+            ifindex,
+            sock,
+            mtu,
+            mtu_read: now,
+        });
+        Some(self.sockets.len() - 1)
+    }
+
+    /// The descriptors the loop waits on (for POLLIN) besides its own.
+    pub fn fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.sockets.iter().map(|s| s.sock.raw_fd())
+    }
+
+    /// The earliest time a run needs the clock, if any runs are in flight.
+    pub fn next_wake(&mut self) -> Option<Instant> {
+        // Bounded: each pass drops one stale entry.
+        for _ in 0..self.timers.len() {
+            let Reverse((at, port)) = *self.timers.peek()?;
+            match self.runs.get(&port) {
+                Some(r) if r.handshake.poll_at() == Some(at) => return Some(at),
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Read what arrived, fire the timers due by `now`; each run that
+    /// ended is in `done`.
+    pub fn turn(&mut self, now: Instant, done: &mut Vec<Done>) {
+        let mut lost = Vec::new();
+        for at in 0..self.sockets.len() {
+            if let Err(e) = self.read(at, now) {
+                lost.push((self.sockets[at].ifindex, e));
+            }
+        }
+        for (ifindex, e) in lost {
+            self.lose(ifindex, e);
+        }
+        for _ in 0..self.timers.len() {
+            match self.timers.peek() {
+                Some(Reverse((at, _))) if *at <= now => {}
+                _ => break,
+            }
+            let Some(Reverse((_, port))) = self.timers.pop() else {
+                break;
+            };
+            self.advance(port, now);
+        }
+        self.collect(now, done);
+    }
+
+    /// Up to [`FRAMES_PER_TURN`] frames of socket `at`, each to its run.
+    fn read(&mut self, at: usize, now: Instant) -> std::io::Result<()> {
+        let Direct {
+            sockets,
+            runs,
+            engine,
+            ..
+        } = self;
+        let sock = &mut sockets[at].sock;
+        for _ in 0..FRAMES_PER_TURN {
+            let Some(rx) = sock.recv()? else {
+                return Ok(());
+            };
+            engine.tally(Tally::Received);
+            let ours = !rx.truncated
+                && match wire::parse(rx.frame, rx.checksum_verified) {
+                    Ok(parsed) => local_port(&parsed)
+                        .and_then(|port| runs.get_mut(&port))
+                        .is_some_and(|r| r.handshake.receive(&parsed, now)),
+                    Err(_) => false,
+                };
+            engine.tally(if ours {
+                Tally::Delivered
+            } else {
+                Tally::Unmatched
+            });
+        }
+        Ok(())
+    }
+
+    /// `ifindex`'s socket failed (the link went away): its runs end with
+    /// the error, the next run opens a new socket.
+    fn lose(&mut self, ifindex: u32, e: std::io::Error) {
+        self.sockets.retain(|s| s.ifindex != ifindex);
+        for run in self.runs.values_mut().filter(|r| r.ifindex == ifindex) {
+            let err = std::io::Error::new(e.kind(), e.to_string());
+            run.handshake.give_up(Failure::LinkDown(err));
+        }
+    }
+
+    /// Send what `port`'s run has due at `now`, and set its next timer.
+    fn advance(&mut self, port: u16, now: Instant) {
+        let Some(run) = self.runs.get_mut(&port) else {
+            return;
+        };
+        if let Some(s) = self.sockets.iter().find(|s| s.ifindex == run.ifindex) {
+            let engine = &self.engine;
+            run.handshake.transmit(now, |frame| {
+                // A send that fails is a frame lost: the timers retry
+                // the SYN, and the deadline ends the run.
+                if s.sock.send(frame).is_ok() {
+                    engine.tally(Tally::Sent);
+                }
+            });
+        }
+        if let Some(at) = run.handshake.poll_at() {
+            self.timers.push(Reverse((at, port)));
+        }
+    }
+
+    /// The runs that ended: their RST out, their outcome in `done`.
+    fn collect(&mut self, now: Instant, done: &mut Vec<Done>) {
+        let ended: Vec<u16> = self
+            .runs
+            .iter()
+            .filter(|(_, r)| r.handshake.end().is_some())
+            .map(|(port, _)| *port)
+            .collect();
+        for port in ended {
+            // The RST, once (the handshake hands it out once).
+            self.advance(port, now);
+            let Some(run) = self.runs.remove(&port) else {
+                continue;
+            };
+            done.push(self.finish(run, now));
+        }
+    }
+
+    fn finish(&self, mut run: DirectRun, now: Instant) -> Done {
+        let Config::Tcp(cfg) = &run.cfg.config else {
+            unreachable!("only check_raw_tcp runs are carried directly");
+        };
+        let runner = Runner {
+            waiter: &self.waiter,
+            started: run.started,
+            engine: Some(&self.engine),
+        };
+        // Silence after a cached MAC: the server may have moved (a new
+        // NIC, a failover without a gratuitous ARP); the next run asks.
+        if !run.handshake.heard() {
+            let real_server = cfg.common.target.real_server;
+            self.engine.forget_neighbour(run.ifindex, real_server);
+        }
+        let end = run
+            .handshake
+            .take_end()
+            .unwrap_or_else(|| Err(Failure::Local("the run ended without a result".into())));
+        let outcome = direct_outcome(
+            cfg,
+            &runner,
+            &run.plan,
+            end,
+            run.handshake.retransmissions(),
+        );
+        Done {
+            run: run.run,
+            check: run.check,
+            outcome,
+            started: run.started,
+            ended: now,
+        }
+    }
+
+    /// Stop: every run in flight ends with RST, now.
+    pub fn stop(&mut self, sig: Option<Interrupted>) {
+        let why = || match sig {
+            Some(sig) => Failure::Interrupted(sig),
+            None => Failure::Local("stopping".into()),
+        };
+        let ports: Vec<u16> = self.runs.keys().copied().collect();
+        for port in ports {
+            if let Some(run) = self.runs.get_mut(&port) {
+                run.handshake.give_up(why());
+            }
+            self.advance(port, Instant::now());
+            self.runs.remove(&port);
+        }
+        self.timers.clear();
+    }
+
+    /// Runs in flight (for tests and the log).
+    pub fn in_flight(&self) -> usize {
+        self.runs.len()
+    }
+}
+
+impl Drop for Direct {
+    /// Never a half-open connection on a real server: whatever ends the
+    /// daemon's loop, the runs in flight are reset.
+    fn drop(&mut self) {
+        self.stop(None);
+    }
+}
+
+/// The local port a frame is for: a TCP segment's destination port, or
+/// the source port of the packet an ICMP error quotes.
+fn local_port(parsed: &Parsed) -> Option<u16> {
+    match parsed {
+        Parsed::Tcp(f) => Some(f.flow.dst_port),
+        Parsed::IcmpError(e) => Some(e.quoted.flow.src_port),
+        _ => None,
+    }
+}
