@@ -192,7 +192,7 @@ deb:
 	@$(DEPS) deb
 	@test -n "$(DEBDIR)" || { echo "make deb: DEBDIR is empty" >&2; exit 1; }
 	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/check-raw
-	tar --exclude=./target --exclude=./fuzz/target --exclude=./.git --exclude=./debian \
+	tar --exclude=./target --exclude=./fuzz/target --exclude=./fuzz/corpus --exclude=./fuzz/artifacts --exclude=./.git --exclude=./debian \
 		-cf - . | tar -C $(DEBDIR)/check-raw -xf -
 	cp -r packaging/debian $(DEBDIR)/check-raw/debian
 	cd $(DEBDIR)/check-raw && DEB_CHECK_RAW_BIN=$(abspath $(CHECK_RAW_BIN)) \

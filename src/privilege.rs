@@ -98,8 +98,11 @@ impl Dropped {
 /// capability does not change either, and a setuid-root install would
 /// change only the effective one.
 pub fn caller_is_root() -> bool {
+    // Asked once: the process never changes its user (capabilities are
+    // what it drops), and check_raw_serve asks at every run.
+    static ROOT: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     // SAFETY: getuid has no preconditions and cannot fail.
-    unsafe { libc::getuid() == 0 }
+    *ROOT.get_or_init(|| unsafe { libc::getuid() == 0 })
 }
 
 /// May the self-test switches in the environment change what we do? Only

@@ -124,19 +124,21 @@ impl Waiter {
         self.wait_polled(&mut polled, deadline)
     }
 
-    /// [`Waiter::wait`] for whichever of `fds` (each with its events) is
-    /// ready first: a loop that serves several descriptors.
-    pub fn wait_any(&self, fds: &[(RawFd, i16)], deadline: Instant) -> Result<Ready, WaitError> {
-        let mut polled: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|&(fd, events)| libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            })
-            .collect();
-        polled.push(self.signal_pollfd());
-        self.wait_polled(&mut polled, deadline)
+    /// [`Waiter::wait`] for whichever of `fds` is ready first, for a loop
+    /// that serves several descriptors: their `revents` say which (the
+    /// vector is the caller's, reused from turn to turn).
+    pub fn wait_any(
+        &self,
+        fds: &mut Vec<libc::pollfd>,
+        deadline: Instant,
+    ) -> Result<Ready, WaitError> {
+        for p in fds.iter_mut() {
+            p.revents = 0;
+        }
+        fds.push(self.signal_pollfd());
+        let ready = self.wait_polled(fds, deadline);
+        fds.pop();
+        ready
     }
 
     fn signal_pollfd(&self) -> libc::pollfd {

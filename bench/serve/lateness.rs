@@ -31,7 +31,7 @@ use crate::harness::{netns, TempDir, Testbed, IFACE, VIP};
 use crate::{bench_common, loadavg, nap, Plan, WARMUP};
 
 /// The lateness rows' listener, in `lb`, and their `/probe` module.
-const LISTEN: &str = "127.0.0.1:9917";
+const LISTEN: &str = "127.0.0.1:10117";
 const PROBE_MODULE: &str = "tcp";
 /// The load starts this long before the window, so that its 1,000
 /// connections are open when the measurement begins.

@@ -157,13 +157,69 @@ for name, argv in args.items():
     write("cli_args", name, bytes([which]) + b"\0".join(a.encode() for a in argv))
 
 requests = {
-    "scrape": b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:9917\r\nAccept: application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n",
+    "scrape": b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:10117\r\nAccept: application/openmetrics-text;version=1.0.0;q=0.5,text/plain;version=0.0.4;q=0.4\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n",
     "probe": b"GET /probe?module=http_vip&target=198.51.100.11&debug=true HTTP/1.1\r\nHost: x\r\n\r\n",
     "probe_v6": b"GET /probe?target=2001%3Adb8%3A%3A11&module=dns+vip HTTP/1.0\r\n\r\n",
     "head": b"HEAD / HTTP/1.0\n\n",
     "status_json": b"GET /status.json HTTP/1.1\r\n\r\n",
     "post": b"POST /metrics HTTP/1.1\r\nContent-Length: 2\r\n\r\nab",
     "bad_percent": b"GET /probe?module=%zz&target=%4 HTTP/1.1\r\n\r\n",
+    # What Prometheus 2.x and 3.x send (scrape_configs, then the blackbox
+    # style relabeling to /probe), what a browser and curl send, and what
+    # the listener must refuse: seen by the fuzzer as they arrive, in
+    # pieces of (first byte + 1) bytes.
+    "scrape_prom3": b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:10117\r\nUser-Agent: Prometheus/3.1.0\r\nAccept: application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2\r\nAccept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 10\r\n\r\n",
+    "scrape_text": b"GET /metrics HTTP/1.1\r\nHost: lb1:10117\r\nUser-Agent: Prometheus/2.45.0\r\nAccept: text/plain;version=0.0.4;q=1,*/*;q=0.1\r\nAccept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 9.5\r\n\r\n",
+    "probe_relabel": b"GET /probe?module=http_vip&target=198.51.100.11%3A80 HTTP/1.1\r\nHost: 127.0.0.1:10117\r\nUser-Agent: Prometheus/2.53.0\r\nAccept: application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1\r\nAccept-Encoding: gzip\r\nX-Prometheus-Scrape-Timeout-Seconds: 4.500\r\n\r\n",
+    "probe_v6_brackets": b"GET /probe?module=tcp_vip&target=%5B2001%3Adb8%3A%3A11%5D%3A443&debug=true HTTP/1.1\r\nHost: [::1]:10117\r\n\r\n",
+    "probe_debug_false": b"GET /probe?debug=false&module=dns&target=198.51.100.11&module=other HTTP/1.1\r\n\r\n",
+    "probe_empty": b"GET /probe?module=&target= HTTP/1.1\r\n\r\n",
+    "browser": b"GET / HTTP/1.1\r\nHost: 127.0.0.1:10117\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\nAccept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\nAccept-Encoding: gzip, deflate, br, zstd\r\nConnection: keep-alive\r\nUpgrade-Insecure-Requests: 1\r\nSec-Fetch-Dest: document\r\nSec-Fetch-Mode: navigate\r\nSec-Fetch-Site: none\r\nPriority: u=0, i\r\n\r\n",
+    "favicon": b"GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1:10117\r\nAccept: image/avif,image/webp,*/*\r\nReferer: http://127.0.0.1:10117/\r\n\r\n",
+    "curl_json": b"GET /status.json?x=%C3%A9+y HTTP/1.1\r\nHost: localhost:10117\r\nUser-Agent: curl/8.5.0\r\nAccept: */*\r\n\r\n",
+    "head_metrics": b"HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n",
+    "absolute_form": b"GET http://127.0.0.1:10117/metrics HTTP/1.1\r\nHost: 127.0.0.1:10117\r\n\r\n",
+    "options_star": b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+    "h2_preface": b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    "tls_hello": bytes.fromhex("16030100c4010000c00303") + bytes(32) + b"\x00\x00\x02\x13\x01\x01\x00",
+    "http09": b"GET /metrics\r\n",
+    "obs_fold": b"GET / HTTP/1.1\r\nX-A: a\r\n b\r\n\r\n",
+    "no_colon": b"GET / HTTP/1.1\r\nHost x\r\n\r\n",
+    "nul_query": b"GET /probe?module=a%00&target=%C0%AF HTTP/1.1\r\n\r\n",
+    "high_bytes": b"GET /\xc3\xa9?t=\xff HTTP/1.1\r\nAccept: \xff\xfe\r\n\r\n",
+    "timeout_bad": b"GET /metrics HTTP/1.1\r\nX-Prometheus-Scrape-Timeout-Seconds: 1e400\r\nX-Prometheus-Scrape-Timeout-Seconds: -0\r\n\r\n",
 }
 for name, raw in requests.items():
     write("web_request", name, b"\x07" + raw)
+# The same scrape fed one byte at a time, and in 256-byte pieces.
+write("web_request", "scrape_bytewise", b"\x00" + requests["scrape"])
+write("web_request", "browser_whole", b"\xff" + requests["browser"])
+
+# DNS answers to "www.example.test": every record type the checks match,
+# a name compressed against the question, NXDOMAIN with a SOA, truncated.
+def qname(name):
+    return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+
+def dns(rcode, flags, qtype, answers, authority=b"", nauth=0):
+    head = struct.pack("!HHHHHH", 0x1234, 0x8180 | flags | rcode, 1, len(answers), nauth, 0)
+    return head + qname("www.example.test") + struct.pack("!HH", qtype, 1) + b"".join(answers) + authority
+
+def rr(rtype, rdata, name=b"\xc0\x0c", ttl=300):
+    return name + struct.pack("!HHIH", rtype, 1, ttl, len(rdata)) + rdata
+
+A, NS, CNAME, SOA, MX, TXT, AAAA = 1, 2, 5, 6, 15, 16, 28
+soa = qname("ns.example.test") + qname("admin.example.test") + struct.pack("!IIIII", 1, 3600, 600, 86400, 60)
+answers = {
+    "a": dns(0, 0, A, [rr(A, ipaddress.ip_address("198.51.100.50").packed)]),
+    "aaaa": dns(0, 0, AAAA, [rr(AAAA, ipaddress.ip_address("2001:db8::50").packed)]),
+    "cname_a": dns(0, 0, A, [rr(CNAME, qname("web.example.test")),
+                              rr(A, ipaddress.ip_address("198.51.100.50").packed, name=qname("web.example.test"))]),
+    "mx": dns(0, 0, MX, [rr(MX, struct.pack("!H", 10) + b"\x02mx\xc0\x10")]),
+    "txt": dns(0, 0, TXT, [rr(TXT, b"\x06v=spf1\x04-all")]),
+    "nxdomain_soa": dns(3, 0, A, [], rr(SOA, soa, name=b"\xc0\x10"), 1),
+    "truncated": dns(0, 0x0200, A, []),
+    "servfail": dns(2, 0, A, []),
+}
+os.makedirs(os.path.join("seeds", "dns_answer"), exist_ok=True)
+for name, data in answers.items():
+    write("dns_answer", name, data)

@@ -82,6 +82,40 @@ pub fn icmp_ends_connect(state: TcpState, kind: IcmpErrorKind) -> Result<(), &'s
     }
 }
 
+/// Initial sequence numbers and IP IDs for many flows without a syscall
+/// each: a keyed hash (SipHash, std's `RandomState`, keys from the OS
+/// once) of the flow and a counter, as RFC 6528 builds ISNs from a
+/// secret and the 4-tuple. Unpredictable to whoever does not see our
+/// frames, which is what an ISN must be (an ICMP error or a RST is only
+/// believed when it quotes it). The plugin asks the OS for its one ISN.
+#[derive(Debug)]
+pub struct IsnSource {
+    keys: std::hash::RandomState,
+    counter: u64,
+}
+
+impl Default for IsnSource {
+    fn default() -> IsnSource {
+        IsnSource {
+            keys: std::hash::RandomState::new(),
+            counter: 0,
+        }
+    }
+}
+
+impl IsnSource {
+    /// An ISN and a first IP ID for `flow`.
+    pub fn next(&mut self, flow: &Flow) -> (Seq, u16) {
+        use std::hash::{BuildHasher, Hash, Hasher};
+        self.counter = self.counter.wrapping_add(1);
+        let mut h = self.keys.build_hasher();
+        (flow.src_ip, flow.dst_ip, flow.src_port, flow.dst_port).hash(&mut h);
+        self.counter.hash(&mut h);
+        let v = h.finish();
+        (Seq(v as u32), (v >> 32) as u16)
+    }
+}
+
 /// One connect-and-reset exchange.
 #[derive(Debug)]
 pub struct Handshake {

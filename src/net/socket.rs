@@ -180,6 +180,14 @@ impl PacketSocket {
         self.next < self.filled
     }
 
+    /// Whether a `recv` may find more: frames in hand, or a last batch
+    /// that filled every slot (the kernel may hold more). A loop that
+    /// polls anyway stops here instead of paying a `recvmmsg` that
+    /// finds nothing.
+    pub fn may_have_more(&self) -> bool {
+        self.has_queued() || self.filled == BATCH
+    }
+
     /// The next frame, from the last batch or a new `recvmmsg`, or `None`
     /// if nothing is waiting.
     pub fn recv(&mut self) -> io::Result<Option<Received<'_>>> {

@@ -210,7 +210,7 @@ Options:
   -h, --help             this text
   -V, --version          the version
 
-HTTP: with listen = \"127.0.0.1:9917\" in the file, GET /metrics (Prometheus),
+HTTP: with listen = \"127.0.0.1:10117\" in the file, GET /metrics (Prometheus),
 /probe?module=NAME&target=REAL_SERVER (blackbox's form), / (status page) and
 /status.json; none without it.
 

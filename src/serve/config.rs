@@ -22,7 +22,7 @@
 //! rise = 2                     # consecutive OKs to go up (1 to 100)
 //! fall = 3                     # consecutive failures to go down (1 to 100)
 //! state_dir = "/run/check_raw" # state_dir/NAME is 1 (up) or 0 (down)
-//! listen = "127.0.0.1:9917"    # /metrics, /probe, /: "" or absent: none
+//! listen = "127.0.0.1:10117"    # /metrics, /probe, /: "" or absent: none
 //!
 //! [[check]]
 //! name = "web-rs1"             # [A-Za-z0-9_.-]+, unique, at most 64 bytes

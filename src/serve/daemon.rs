@@ -207,6 +207,7 @@ impl Daemon {
         let watchdog = self.notify.watchdog_every();
         let mut ping = watchdog.map(|every| Instant::now() + every);
         let mut direct_done = Vec::new();
+        let mut fds = Vec::new();
         loop {
             if self.waiter.pending().is_some() {
                 return 0;
@@ -223,9 +224,17 @@ impl Daemon {
             if let Some(at) = self.direct.next_wake() {
                 wake = wake.min(at);
             }
-            let mut fds = vec![(bell.fd(), libc::POLLIN)];
-            fds.extend(self.direct.fds().map(|fd| (fd, libc::POLLIN)));
-            match self.waiter.wait_any(&fds, wake) {
+            fds.clear();
+            fds.extend(
+                std::iter::once(bell.fd())
+                    .chain(self.direct.fds())
+                    .map(|fd| libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    }),
+            );
+            match self.waiter.wait_any(&mut fds, wake) {
                 Ok(_) => {}
                 Err(WaitError::Interrupted(_)) => return 0,
                 Err(WaitError::Io(e)) => {
@@ -233,8 +242,13 @@ impl Daemon {
                     return 1;
                 }
             }
-            bell.drain();
-            self.direct.turn(Instant::now(), &mut direct_done);
+            // Only a rung bell is read: most wake-ups are the direct
+            // flows' frames and timers.
+            if fds[0].revents != 0 {
+                bell.drain();
+            }
+            self.direct
+                .turn(Instant::now(), &fds[1..], &mut direct_done);
             for done in direct_done.drain(..) {
                 self.apply(done);
             }

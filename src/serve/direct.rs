@@ -33,11 +33,10 @@ use crate::checks::tcp::{direct_outcome, direct_plan, DirectPlan};
 use crate::checks::Runner;
 use crate::cli::{Config, TcpConfig};
 use crate::failure::Failure;
-use crate::net::handshake::Handshake;
-use crate::net::path::random_u32;
+use crate::net::handshake::{Handshake, IsnSource};
 use crate::net::shared::{DirectPort, Engine, Tally};
 use crate::net::socket::PacketSocket;
-use crate::net::tcp::{Seq, TcpParams};
+use crate::net::tcp::TcpParams;
 use crate::net::wire::{self, Flow, Link, Parsed};
 use crate::wait::{Interrupted, Waiter};
 
@@ -83,6 +82,7 @@ pub struct Direct {
     /// deadline), earliest first; an entry whose run ended or moved on is
     /// skipped when it comes up.
     timers: BinaryHeap<Reverse<(Instant, u16)>>,
+    isns: IsnSource,
 }
 
 impl Direct {
@@ -93,6 +93,7 @@ impl Direct {
             sockets: Vec::new(),
             runs: HashMap::new(),
             timers: BinaryHeap::new(),
+            isns: IsnSource::default(),
         }
     }
 
@@ -134,8 +135,6 @@ impl Direct {
         let src_ip = plan.path.source.addr;
         let at = self.socket_for(ifindex, &plan.path.iface.name, now)?;
         let port = self.engine.direct_port(src_ip).ok()??;
-        let isn = Seq(random_u32().ok()?);
-        let ip_id = random_u32().ok()? as u16;
         let mss = wire::mss_for_mtu(self.sockets[at].mtu, src_ip.is_ipv6());
         let t = &cfg.common.target;
         let flow = Flow {
@@ -149,6 +148,7 @@ impl Direct {
             dst: plan.rs_mac,
         };
         let deadline = now + cfg.common.timeout;
+        let (isn, ip_id) = self.isns.next(&flow);
         Some(DirectRun {
             run: job.run,
             check: job.check,
@@ -203,11 +203,18 @@ impl Direct {
         None
     }
 
-    /// Read what arrived, fire the timers due by `now`; each run that
-    /// ended is in `done`.
-    pub fn turn(&mut self, now: Instant, done: &mut Vec<Done>) {
+    /// Read what arrived on the sockets `polled` says are ready (the
+    /// entries for [`Direct::fds`], in its order), fire the timers due by
+    /// `now`; each run that ended is in `done`.
+    pub fn turn(&mut self, now: Instant, polled: &[libc::pollfd], done: &mut Vec<Done>) {
         let mut lost = Vec::new();
         for at in 0..self.sockets.len() {
+            let ready = polled
+                .get(at)
+                .is_some_and(|p| p.fd == self.sockets[at].sock.raw_fd() && p.revents != 0);
+            if !ready {
+                continue;
+            }
             if let Err(e) = self.read(at, now) {
                 lost.push((self.sockets[at].ifindex, e));
             }
@@ -237,7 +244,12 @@ impl Direct {
             ..
         } = self;
         let sock = &mut sockets[at].sock;
-        for _ in 0..FRAMES_PER_TURN {
+        for n in 0..FRAMES_PER_TURN {
+            // The loop polls again anyway: a short batch drained means
+            // nothing was left when it was read.
+            if n > 0 && !sock.may_have_more() {
+                return Ok(());
+            }
             let Some(rx) = sock.recv()? else {
                 return Ok(());
             };

@@ -17,7 +17,7 @@ use super::{HTTP_PORT, VHOST};
 
 /// Where the daemon listens in `lb` (its own loopback): the packaged
 /// serve.toml's address.
-pub const LISTEN: &str = "127.0.0.1:9917";
+pub const LISTEN: &str = "127.0.0.1:10117";
 /// The `/probe` module of the shipped prometheus.yml.
 pub const MODULE: &str = "http_vip";
 

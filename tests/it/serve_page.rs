@@ -1,6 +1,6 @@
 //! check_raw_serve's status page (`GET /`, issue 22) in a real browser:
 //! Debian's headless Chromium, run in the testbed's `lb` namespace where
-//! 127.0.0.1:9917 is the daemon's listener, loads the page with
+//! 127.0.0.1:10117 is the daemon's listener, loads the page with
 //! JavaScript enabled and disabled; each time a screenshot of the whole
 //! page is kept under `target/serve_page/` (its path printed) and the
 //! DOM, as the browser built it, is read for each check's shown state:

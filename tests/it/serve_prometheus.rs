@@ -185,7 +185,7 @@ fn test_config(listen: &str, rules: &Path) -> String {
         ),
         ("evaluation_interval: 15s", "evaluation_interval: 1s"),
         ("  - check_raw.rules.yml", &format!("  - {rules}")),
-        ("127.0.0.1:9917", listen),
+        ("127.0.0.1:10117", listen),
         // The shipped targets are the testbed's real servers already
         // (documentation addresses); kept as they are.
         (&format!("- {RS1}\n"), &format!("- {RS1}\n")),

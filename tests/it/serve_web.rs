@@ -254,12 +254,12 @@ fn a_bad_or_busy_listen_is_refused_and_a_public_one_is_logged() {
     let checks = [Check::new("tcp-rs1", tcp(RS1, VIP, PORT))];
     let config = bed.config.display().to_string();
 
-    bed.write_config(&with_listen(&bed, "localhost:9917", TIMING, &checks));
+    bed.write_config(&with_listen(&bed, "localhost:10117", TIMING, &checks));
     let r = bed.run(&tb, "lb", &["--check"]);
     assert_eq!(r.code, Some(1), "{r}");
     assert!(
         r.stderr.contains(&format!(
-            "check_raw_serve: {config}:1: listen: \"localhost:9917\" is not ADDRESS:PORT"
+            "check_raw_serve: {config}:1: listen: \"localhost:10117\" is not ADDRESS:PORT"
         )),
         "{r}"
     );

@@ -541,19 +541,19 @@ fn load_reads_the_file_or_says_why_not() {
 
 #[test]
 fn listen_is_an_address_and_port_or_nothing() {
-    let c = good(&format!("listen = \"127.0.0.1:9917\"\n{}", with("")));
-    assert_eq!(c.listen, Some("127.0.0.1:9917".parse().unwrap()));
+    let c = good(&format!("listen = \"127.0.0.1:10117\"\n{}", with("")));
+    assert_eq!(c.listen, Some("127.0.0.1:10117".parse().unwrap()));
     assert_eq!(c.listen_line, 1);
-    let c = good(&format!("listen = \"[::1]:9917\"\n{}", with("")));
-    assert_eq!(c.listen, Some("[::1]:9917".parse().unwrap()));
+    let c = good(&format!("listen = \"[::1]:10117\"\n{}", with("")));
+    assert_eq!(c.listen, Some("[::1]:10117".parse().unwrap()));
     assert_eq!(good(&format!("listen = \"\"\n{}", with(""))).listen, None);
     assert_eq!(good(&with("")).listen, None);
     one_error(
-        &format!("rise = 2\nlisten = \"localhost:9917\"\n{}", with("")),
-        &format!("{FILE}:2: listen: \"localhost:9917\" is not ADDRESS:PORT"),
+        &format!("rise = 2\nlisten = \"localhost:10117\"\n{}", with("")),
+        &format!("{FILE}:2: listen: \"localhost:10117\" is not ADDRESS:PORT"),
     );
     one_error(
-        &format!("listen = 9917\n{}", with("")),
+        &format!("listen = 10117\n{}", with("")),
         &format!("{FILE}:1: listen: must be a string"),
     );
     one_error(

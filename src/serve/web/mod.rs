@@ -1,4 +1,4 @@
-//! check_raw_serve's HTTP listener (`listen = "127.0.0.1:9917"`): what
+//! check_raw_serve's HTTP listener (`listen = "127.0.0.1:10117"`): what
 //! Prometheus scrapes and a person reads, beside the checks and never at
 //! their expense.
 //!
@@ -221,7 +221,7 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// The `listen` value: "" for none, else `ADDRESS:PORT` (`[::1]:9917` for
+/// The `listen` value: "" for none, else `ADDRESS:PORT` (`[::1]:10117` for
 /// IPv6). Port 0 is refused: Prometheus must know where to scrape.
 pub fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
     if value.is_empty() {
@@ -229,7 +229,7 @@ pub fn parse_listen(value: &str) -> Result<Option<SocketAddr>, String> {
     }
     let addr: SocketAddr = value.parse().map_err(|_| {
         format!(
-            "{} is not ADDRESS:PORT (\"127.0.0.1:9917\", \"[::1]:9917\"; \"\" for no listener)",
+            "{} is not ADDRESS:PORT (\"127.0.0.1:10117\", \"[::1]:10117\"; \"\" for no listener)",
             crate::text::quoted(value)
         )
     })?;
@@ -356,19 +356,19 @@ mod tests {
     fn listen_values() {
         assert_eq!(parse_listen("").unwrap(), None);
         assert_eq!(
-            parse_listen("127.0.0.1:9917").unwrap(),
-            Some("127.0.0.1:9917".parse().unwrap())
+            parse_listen("127.0.0.1:10117").unwrap(),
+            Some("127.0.0.1:10117".parse().unwrap())
         );
         assert_eq!(
-            parse_listen("[::1]:9917").unwrap(),
-            Some("[::1]:9917".parse().unwrap())
+            parse_listen("[::1]:10117").unwrap(),
+            Some("[::1]:10117".parse().unwrap())
         );
         for bad in [
-            "9917",
-            "localhost:9917",
+            "10117",
+            "localhost:10117",
             "127.0.0.1",
             "127.0.0.1:0",
-            "::1:9917",
+            "::1:10117",
             "1.2.3.4:99999",
         ] {
             assert!(parse_listen(bad).is_err(), "{bad}");
