@@ -6,7 +6,7 @@
 //! `lb` namespace by one checker at a time:
 //! - keepalived 2.2 TCP_CHECK, HTTP_GET on /health, and MISC_CHECK running
 //!   `check_raw_tcp` (checkers only, `--check`, IPVS calls stubbed by
-//!   tests/daemons/ipvs_stub.c preloaded, as tests/keepalived.rs runs it);
+//!   tests/daemons/ipvs_stub.c preloaded, as tests/it/keepalived.rs runs it);
 //! - prometheus-blackbox-exporter's `tcp_connect`, driven by a loop of
 //!   `/probe` requests (bench/serve/driver.rs);
 //! - check_raw_serve with one `[[check]]` per target (`"not built"` while

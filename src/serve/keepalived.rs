@@ -25,7 +25,7 @@
 //! # What keepalived 2.2.7 does (measured)
 //!
 //! Measured with the real daemon (checker only, IPVS stubbed:
-//! tests/serve_keepalived.rs asserts every row, so a keepalived that
+//! tests/it/serve_keepalived.rs asserts every row, so a keepalived that
 //! changes shows) with `weight 0 reverse`; "in"/"out" is the real server in
 //! the IPVS table. The state file is replaced atomically (rename), as
 //! check_raw_serve writes it; keepalived reads it on inotify's

@@ -1,5 +1,5 @@
 //! Headless Chromium (Debian's `chromium`) as the real browser of the
-//! status page (`tests/serve_page.rs`), driven over the DevTools protocol
+//! status page (`tests/it/serve_page.rs`), driven over the DevTools protocol
 //! on a pipe (`--remote-debugging-pipe`: fd 3 in, fd 4 out, one JSON
 //! message per NUL-terminated chunk). Not `--dump-dom` or `--screenshot`:
 //! both run JavaScript in the page to do their work, so with scripts

@@ -1,5 +1,5 @@
-//! What the daemon tests (`tests/keepalived.rs`, `tests/ldirectord.rs`,
-//! `tests/nagios.rs`, `tests/icinga2.rs`) share: the guard that runs a
+//! What the daemon tests (`tests/it/keepalived.rs`, `tests/it/ldirectord.rs`,
+//! `tests/it/nagios.rs`, `tests/it/icinga2.rs`) share: the guard that runs a
 //! daemon in the foreground inside a testbed namespace and stops it even
 //! when a test panics, the checks installed the way `make install` lays
 //! them out, the files of `packaging/`, and polling with diagnostics.

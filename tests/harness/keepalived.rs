@@ -1,4 +1,4 @@
-//! keepalived under test (`tests/keepalived.rs`): its configuration
+//! keepalived under test (`tests/it/keepalived.rs`): its configuration
 //! snippets (a MISC_CHECK real server, a virtual server), the IPVS stub it
 //! runs with (`tests/daemons/ipvs_stub.c`, preloaded, since the kernel may
 //! have no IPVS) and the IPVS table read back from the stub's log, and the

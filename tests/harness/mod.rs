@@ -2,7 +2,10 @@
 //! in network namespaces, runs real-server listeners as threads inside them,
 //! and runs the binary under test with a hard time limit.
 //!
-//! Used by each test target with `#[macro_use] mod harness;`. Typical test:
+//! Used by the integration tests' binary `tests/it` (`#[macro_use] mod
+//! harness;` in tests/it/main.rs, whose modules `use crate::harness::*`),
+//! and by tests/detach.rs, tests/vm.rs, tests/demo.rs and bench/ with
+//! `#[macro_use] mod harness;`. Typical test:
 //!
 //! ```ignore
 //! require!(Need::Testbed);
@@ -15,7 +18,8 @@
 //! (running programs), `netns` (namespace plumbing), `files` (temp files and
 //! the `check_raw_*` symlinks), `relay` (fault injection: loss and delay
 //! between `lb` and the switch, a UDP flood at `lb`), `site` (the VIP on a
-//! balancer's own interface, extra addresses). Five are for one
+//! balancer's own interface, extra addresses), `load` (a test that loads
+//! the CPU runs alone: `alone()`; every testbed holds a share). Five are for one
 //! subject's targets only and not re-exported here, because their short
 //! names (`OK`, `http`) would clash elsewhere: `http` (the HTTP checks at
 //! the fixed target, the nginx bed), `tls_bed` (the `--ssl` bed and its
@@ -27,8 +31,9 @@
 //! (headless Chromium over the DevTools pipe), `web_bed` (the daemon with
 //! `listen` and a `/probe` module).
 
-// Each test target uses a different part of the harness; what one target
-// leaves unused is not dead code, nor an unused import.
+// Each test target (tests/it, detach, vm, demo, the benches) uses a
+// different part of the harness; what one leaves unused is not dead code,
+// nor an unused import.
 #![allow(dead_code, unused_imports)]
 
 pub mod chromium;
@@ -37,6 +42,7 @@ pub mod dns;
 pub mod files;
 pub mod http;
 pub mod keepalived;
+pub mod load;
 pub mod netns;
 pub mod nginx;
 pub mod process;
@@ -64,6 +70,7 @@ use std::process::Command;
 pub use daemon::*;
 pub use dns::{Nsd, NSD};
 pub use files::{check_raw_bin, BinLink, TempDir, CHECK_RAW};
+pub use load::alone;
 pub use nginx::*;
 pub use process::{spawn, RunResult, Spawned, HARD_LIMIT};
 pub use relay::{

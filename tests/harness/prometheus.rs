@@ -1,6 +1,6 @@
 //! Prometheus and promtool (Debian's `prometheus` package) as the real
 //! consumers of check_raw_serve's `/metrics` and `/probe`
-//! (`tests/serve_prometheus.rs`): the shipped files of
+//! (`tests/it/serve_prometheus.rs`): the shipped files of
 //! `packaging/prometheus/`, promtool run on them, a Prometheus server run
 //! in a testbed namespace on a configuration made from the shipped one,
 //! and its HTTP API read (`/api/v1/query`, `/api/v1/targets`,

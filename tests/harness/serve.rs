@@ -1,4 +1,4 @@
-//! check_raw_serve under test (`tests/serve.rs`): its configuration and
+//! check_raw_serve under test (`tests/it/serve.rs`): its configuration and
 //! state directory in a temp dir, the daemon run in the foreground in a
 //! testbed namespace (`lb`), its stderr in a file the test reads while it
 //! runs, its state files watched every 20 ms for any flap.

@@ -1,5 +1,5 @@
-//! What the check_raw_serve cases (`tests/serve.rs`, the contract;
-//! `tests/serve_network.rs`, the network under it) share: the timing and
+//! What the check_raw_serve cases (`tests/it/serve.rs`, the contract;
+//! `tests/it/serve_network.rs`, the network under it) share: the timing and
 //! command lines of their checks, the healthy testbed, starting the
 //! daemon on a config, and the assertions on its state files and change
 //! lines. Not re-exported by `harness` (`tcp`, `T` are short names).

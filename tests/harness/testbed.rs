@@ -39,6 +39,7 @@ use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use super::load;
 use super::netns;
 use super::process::{self, RunResult, Spawned};
 use super::servers::{Behaviour, Server, ServerHandle};
@@ -103,6 +104,9 @@ pub struct Testbed {
     stem: String,
     namespaces: Vec<String>,
     servers: Mutex<Vec<Server>>,
+    /// Its place beside other tests' testbeds (`load`): dropped last, after
+    /// `Drop` removed the namespaces.
+    _share: load::Share,
 }
 
 impl Testbed {
@@ -118,6 +122,8 @@ impl Testbed {
     /// The same network with no listener anywhere, for tests that bring
     /// their own servers.
     pub fn without_servers() -> Testbed {
+        // First: while a test that loads the CPU runs alone, this waits.
+        let share = load::share();
         netns::remove_stale();
         let stem = netns::unique_stem();
         let namespaces = HOSTS
@@ -131,6 +137,7 @@ impl Testbed {
             stem,
             namespaces,
             servers: Mutex::new(Vec::new()),
+            _share: share,
         };
         tb.build();
         tb

@@ -25,7 +25,7 @@
 //! `VmRun` without exit code (a test failure).
 //!
 //! Where the `LD_PRELOAD` IPVS stub (`tests/daemons/ipvs_stub.c`) stays:
-//! `tests/keepalived.rs` (config parsing, script security, the packaged
+//! `tests/it/keepalived.rs` (config parsing, script security, the packaged
 //! example's VRRP + notify + setcap path, the exact IPVS calls keepalived
 //! makes): those run on the host kernel in seconds and the VM would add
 //! nothing but minutes. What needs IPVS to act (forwarding, a real server

@@ -1,5 +1,5 @@
 //! check_raw_serve with its listener on, for the tests of its real
-//! consumers (`tests/serve_prometheus.rs`: Prometheus; `tests/serve_page.rs`:
+//! consumers (`tests/it/serve_prometheus.rs`: Prometheus; `tests/it/serve_page.rs`:
 //! Chromium): a serve.toml with `listen`, the checks of rs1 and rs2 and a
 //! `[[module]]` for `/probe`, the daemon started in `lb` and waited for
 //! until its listener answers.
