@@ -64,13 +64,14 @@ impl Serve {
         let toml = format!("{top}{}{tail}", serve_toml(list, &state, command));
         let conf = dir.write("serve.toml", toml.as_bytes());
         let bin = check_raw_bin("check_raw_serve");
-        let argv = vec![
-            bin.display().to_string(),
-            // One line a run: the cross-check of the SYN count.
-            "-v".into(),
-            "--config".into(),
-            conf.display().to_string(),
-        ];
+        let mut argv = vec![bin.display().to_string()];
+        // As an operator runs it: no line a run (a write(2) each, ~10% of
+        // a TCP run's CPU). CHECK_RAW_BENCH_VERBOSE=1: `-v`, one line a
+        // run, the cross-check of the SYN count.
+        if std::env::var_os("CHECK_RAW_BENCH_VERBOSE").is_some() {
+            argv.push("-v".into());
+        }
+        argv.extend(["--config".into(), conf.display().to_string()]);
         let checker = Checker::start(tb, "lb", what, &argv, &[], dir.path())?;
         Ok(Serve {
             checker,

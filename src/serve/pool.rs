@@ -43,7 +43,7 @@ use super::config::CheckSpec;
 /// Each worker's stack. The deepest runs there are (an HTTPS check in
 /// either role: openssl's handshake under the probe, a 1 MiB body hashed
 /// and searched by a regex) pass on 48 KiB (measured with
-/// tests/serve_cli.rs's `https_runs_fit_a_worker_thread`); five times that
+/// tests/it/serve_cli.rs's `https_runs_fit_a_worker_thread`); five times that
 /// leaves room for what was not measured, since an overflow would abort
 /// the daemon. Untouched pages cost nothing.
 pub const STACK_SIZE: usize = 256 * 1024;
