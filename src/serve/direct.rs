@@ -41,7 +41,9 @@ use crate::net::tcp::TcpParams;
 use crate::net::wire::{self, Flow, Link, Parsed};
 use crate::wait::{Interrupted, Waiter};
 
+use super::once::SERVICE;
 use super::pool::{Done, Job};
+use crate::outcome::{Outcome, State};
 
 /// Frames read from one socket per wake-up: a flood cannot hold the loop
 /// (the schedule and the results wait behind it); what is left is read
@@ -121,6 +123,9 @@ pub struct Direct {
     /// skipped when it comes up.
     timers: BinaryHeap<Reverse<(Instant, u16)>>,
     isns: IsnSource,
+    /// Runs that ended and wait for [`Direct::collect`] (a port may be
+    /// listed twice; the second finds nothing).
+    ended: Vec<u16>,
     /// Each check's path, kept for [`PATH_AGE`].
     paths: PathMemo,
 }
@@ -134,6 +139,7 @@ impl Direct {
             runs: HashMap::new(),
             timers: BinaryHeap::new(),
             isns: IsnSource::default(),
+            ended: Vec::new(),
             paths: PathMemo::default(),
         }
     }
@@ -288,6 +294,7 @@ impl Direct {
             sockets,
             runs,
             engine,
+            ended,
             ..
         } = self;
         let sock = &mut sockets[at].sock;
@@ -301,13 +308,22 @@ impl Direct {
                 return Ok(());
             };
             engine.tally(Tally::Received);
-            let ours = !rx.truncated
-                && match wire::parse(rx.frame, rx.checksum_verified) {
-                    Ok(parsed) => local_port(&parsed)
-                        .and_then(|port| runs.get_mut(&port))
-                        .is_some_and(|r| r.handshake.receive(&parsed, now)),
-                    Err(_) => false,
-                };
+            let parsed = match rx.truncated {
+                false => wire::parse(rx.frame, rx.checksum_verified).ok(),
+                true => None,
+            };
+            let port = parsed.as_ref().and_then(local_port);
+            let run = port.and_then(|port| runs.get_mut(&port).map(|r| (port, r)));
+            let ours = match (parsed, run) {
+                (Some(parsed), Some((port, run))) => {
+                    let ours = run.handshake.receive(&parsed, now);
+                    if run.handshake.end().is_some() {
+                        ended.push(port);
+                    }
+                    ours
+                }
+                _ => false,
+            };
             engine.tally(if ours {
                 Tally::Delivered
             } else {
@@ -321,14 +337,28 @@ impl Direct {
     /// the error, the next run opens a new socket.
     fn lose(&mut self, ifindex: u32, e: std::io::Error) {
         self.sockets.retain(|s| s.ifindex != ifindex);
-        for run in self.runs.values_mut().filter(|r| r.ifindex == ifindex) {
+        for (port, run) in self.runs.iter_mut().filter(|(_, r)| r.ifindex == ifindex) {
             let err = std::io::Error::new(e.kind(), e.to_string());
             run.handshake.give_up(Failure::LinkDown(err));
+            self.ended.push(*port);
         }
     }
 
-    /// Send what `port`'s run has due at `now`, and set its next timer.
+    /// Send what `port`'s run has due at `now`, and set its next timer
+    /// (or, if that ended it, list it for [`Direct::collect`]).
     fn advance(&mut self, port: u16, now: Instant) {
+        self.send_due(port, now);
+        let Some(run) = self.runs.get(&port) else {
+            return;
+        };
+        match run.handshake.poll_at() {
+            Some(at) => self.timers.push(Reverse((at, port))),
+            None => self.ended.push(port),
+        }
+    }
+
+    /// The frames `port`'s run has due at `now`, sent.
+    fn send_due(&mut self, port: u16, now: Instant) {
         let Some(run) = self.runs.get_mut(&port) else {
             return;
         };
@@ -342,22 +372,17 @@ impl Direct {
                 }
             });
         }
-        if let Some(at) = run.handshake.poll_at() {
-            self.timers.push(Reverse((at, port)));
-        }
     }
 
-    /// The runs that ended: their RST out, their outcome in `done`.
+    /// The runs that ended since the last call: their RST out, their
+    /// outcome in `done`. Only those listed are looked at, not every
+    /// run in flight (thousands, when real servers time out).
     fn collect(&mut self, now: Instant, done: &mut Vec<Done>) {
-        let ended: Vec<u16> = self
-            .runs
-            .iter()
-            .filter(|(_, r)| r.handshake.end().is_some())
-            .map(|(port, _)| *port)
-            .collect();
+        let ended = std::mem::take(&mut self.ended);
         for port in ended {
             // The RST, once (the handshake hands it out once).
-            self.advance(port, now);
+            self.send_due(port, now);
+            // Listed twice (a frame, then a timer): the first took it.
             let Some(run) = self.runs.remove(&port) else {
                 continue;
             };
@@ -366,8 +391,17 @@ impl Direct {
     }
 
     fn finish(&self, mut run: DirectRun, now: Instant) -> Done {
+        let done = |outcome| Done {
+            run: run.run,
+            check: run.check,
+            outcome,
+            started: run.started,
+            ended: now,
+        };
         let Config::Tcp(cfg) = &run.cfg.config else {
-            unreachable!("only check_raw_tcp runs are carried directly");
+            // `start` takes check_raw_tcp runs only: never here.
+            let text = "internal error, please report: a direct run of another check";
+            return done(Outcome::new(SERVICE, State::Unknown, text));
         };
         let runner = Runner {
             waiter: &self.waiter,
@@ -384,20 +418,13 @@ impl Direct {
             .handshake
             .take_end()
             .unwrap_or_else(|| Err(Failure::Local("the run ended without a result".into())));
-        let outcome = direct_outcome(
+        done(direct_outcome(
             cfg,
             &runner,
             &run.plan,
             end,
             run.handshake.retransmissions(),
-        );
-        Done {
-            run: run.run,
-            check: run.check,
-            outcome,
-            started: run.started,
-            ended: now,
-        }
+        ))
     }
 
     /// Stop: every run in flight ends with RST, now.
@@ -411,10 +438,11 @@ impl Direct {
             if let Some(run) = self.runs.get_mut(&port) {
                 run.handshake.give_up(why());
             }
-            self.advance(port, Instant::now());
+            self.send_due(port, Instant::now());
             self.runs.remove(&port);
         }
         self.timers.clear();
+        self.ended.clear();
     }
 
     /// Runs in flight (for tests and the log).
