@@ -9,9 +9,9 @@ use super::*;
 use crate::channel::Ending;
 use crate::failure::IcmpErrorKind;
 use crate::net::fake;
-use crate::net::tcp::{Flags, Segment, Seq, TcpParams};
-use crate::net::wire::testing::{flow, link, rs_link, ROUTER};
-use crate::net::wire::{icmp_error_frame, ETHERNET_HEADER};
+use crate::net::tcp::{Flags, Seq, TcpParams};
+use crate::net::wire::icmp_error_frame;
+use crate::net::wire::testing::{flow, frame_from_server, link, quoted_syn, rs_link, ROUTER};
 use crate::wait::Waiter;
 
 const ISN: Seq = Seq(1000);
@@ -25,32 +25,15 @@ fn peer() -> Peer {
 
 /// A segment from the server to us.
 fn from_server(seq: Seq, ack: Seq, flags: Flags) -> Vec<u8> {
-    let seg = Segment {
-        seq,
-        ack,
-        flags,
-        window: 65535,
-        mss: flags.has(Flags::SYN).then_some(1460),
-        payload: Vec::new(),
-    };
-    wire::tcp_frame(rs_link(), flow().reversed(), 7, &seg)
+    frame_from_server(seq, ack, flags)
 }
 
 fn syn_ack() -> Vec<u8> {
     from_server(SERVER_ISN, ISN + 1, Flags::SYN | Flags::ACK)
 }
 
-/// The IP packet of our SYN, as an ICMP error quotes it (its first 8
-/// transport bytes are what counts: ports and sequence number).
 fn our_syn(seq: Seq) -> Vec<u8> {
-    let seg = Segment {
-        seq,
-        flags: Flags::SYN,
-        window: 65535,
-        mss: Some(1460),
-        ..Segment::default()
-    };
-    wire::tcp_frame(link(), flow(), 1, &seg)[ETHERNET_HEADER..].to_vec()
+    quoted_syn(seq)
 }
 
 fn icmp_error(kind: IcmpErrorKind, quoted: &[u8]) -> Vec<u8> {

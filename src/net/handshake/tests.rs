@@ -4,8 +4,8 @@ use std::time::{Duration, Instant};
 
 use super::*;
 use crate::net::tcp::Flags;
-use crate::net::wire::testing::{flow, link, rs_link, ROUTER};
-use crate::net::wire::{icmp_error_frame, ETHERNET_HEADER};
+use crate::net::wire::icmp_error_frame;
+use crate::net::wire::testing::{flow, frame_from_server, link, quoted_syn, rs_link, ROUTER};
 
 const ISN: Seq = Seq(1000);
 const SERVER_ISN: Seq = Seq(5000);
@@ -20,19 +20,7 @@ fn handshake(now: Instant, timeout: Duration) -> Handshake {
 }
 
 fn from_server(seq: Seq, ack: Seq, flags: Flags) -> Parsed {
-    let seg = Segment {
-        seq,
-        ack,
-        flags,
-        window: 65535,
-        mss: flags.has(Flags::SYN).then_some(1460),
-        payload: Vec::new(),
-    };
-    wire::parse(
-        &wire::tcp_frame(rs_link(), flow().reversed(), 7, &seg),
-        false,
-    )
-    .unwrap()
+    wire::parse(&frame_from_server(seq, ack, flags), false).unwrap()
 }
 
 fn sent(hs: &mut Handshake, now: Instant) -> Vec<Segment> {
@@ -165,28 +153,12 @@ fn giving_up_resets_once() {
 
 /// An ICMP error from a router, quoting our SYN with sequence `seq`.
 fn icmp(kind: IcmpErrorKind, seq: Seq) -> Parsed {
-    let seg = Segment {
-        seq,
-        flags: Flags::SYN,
-        window: 65535,
-        mss: Some(1460),
-        ..Segment::default()
-    };
-    let quoted = wire::tcp_frame(link(), flow(), 1, &seg)[ETHERNET_HEADER..].to_vec();
-    let frame = icmp_error_frame(rs_link(), ROUTER.into(), flow().src_ip, kind, &quoted);
+    let frame = icmp_error_frame(
+        rs_link(),
+        ROUTER.into(),
+        flow().src_ip,
+        kind,
+        &quoted_syn(seq),
+    );
     wire::parse(&frame, false).unwrap()
-}
-
-#[test]
-fn isns_differ_per_flow_and_per_run() {
-    let mut isns = IsnSource::default();
-    let (a, _) = isns.next(&flow());
-    let (b, _) = isns.next(&flow());
-    let mut other = flow();
-    other.src_port += 1;
-    let (c, _) = isns.next(&other);
-    assert!(a != b && b != c && a != c, "{a:?} {b:?} {c:?}");
-    // Another source (another process) gives other numbers.
-    let (d, _) = IsnSource::default().next(&flow());
-    assert_ne!(a, d);
 }

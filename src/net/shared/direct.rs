@@ -4,11 +4,10 @@
 //! on a mailbox the readers fill. They get the upper half of the port
 //! range, which the readers' filters leave out.
 
-use std::io;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use super::{bump, Engine, Inner, LendError, PathError, Program, Proto};
+use super::{bump, Engine, Inner, PathError, Program, Proto};
 use crate::net::socket::PacketSocket;
 
 impl Engine {
@@ -34,16 +33,7 @@ impl Engine {
         };
         let port = pool
             .lend_number(None, src.is_ipv6(), &[Proto::Tcp])
-            .map_err(|e| {
-                let err = match e {
-                    LendError::Busy => io::Error::new(
-                        io::ErrorKind::AddrInUse,
-                        "every port of the engine's direct range is in use",
-                    ),
-                    LendError::Reserve(err) => err,
-                };
-                PathError::Reserve { source: src, err }
-            })?;
+            .map_err(|e| e.for_source(src, "direct range"))?;
         bump(&self.inner.counters.direct_runs);
         Ok(Some(DirectPort {
             inner: self.inner.clone(),

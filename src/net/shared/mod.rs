@@ -46,7 +46,7 @@ use super::socket::{self, PacketSocket, Received};
 use demux::Dest;
 use mailbox::{Frame, Inbox, Push};
 use neigh_cache::NeighCache;
-use port_pool::{LendError, PortPool};
+use port_pool::PortPool;
 
 /// Bytes all mailboxes hold at most together: the engine's share of the
 /// daemon's 64 MiB.
@@ -254,16 +254,9 @@ impl Engine {
             return Ok(None);
         }
         let iface = self.iface(ifindex)?;
-        let loan = pool.lend(want, src.is_ipv6(), protos).map_err(|e| {
-            let err = match e {
-                LendError::Busy => io::Error::new(
-                    io::ErrorKind::AddrInUse,
-                    "every port of the engine's range is in use",
-                ),
-                LendError::Reserve(err) => err,
-            };
-            PathError::Reserve { source: src, err }
-        })?;
+        let loan = pool
+            .lend(want, src.is_ipv6(), protos)
+            .map_err(|e| e.for_source(src, "range"))?;
         bump(&self.inner.counters.shared_runs);
         Ok(Some(Lease {
             inner: self.inner.clone(),

@@ -20,6 +20,7 @@ use socket2::{Domain, Socket, Type};
 
 use super::mailbox::Inbox;
 use crate::net::bpf::Proto;
+use crate::net::path::PathError;
 
 /// The range when none is given: above Linux's default ephemeral range
 /// (32768-60999), below the top of the port space.
@@ -116,6 +117,20 @@ pub(crate) enum LendError {
     Busy,
     /// Another program holds the number(s) tried.
     Reserve(io::Error),
+}
+
+impl LendError {
+    /// The path's error for a run from `source`; `what` names the range.
+    pub(crate) fn for_source(self, source: std::net::IpAddr, what: &str) -> PathError {
+        let err = match self {
+            LendError::Busy => io::Error::new(
+                io::ErrorKind::AddrInUse,
+                format!("every port of the engine's {what} is in use"),
+            ),
+            LendError::Reserve(err) => err,
+        };
+        PathError::Reserve { source, err }
+    }
 }
 
 #[derive(Debug, Default)]

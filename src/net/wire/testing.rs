@@ -92,6 +92,34 @@ pub(crate) fn syn() -> Segment {
     }
 }
 
+/// A frame of the real server's side of `flow()`: a segment with its
+/// window open, MSS on a SYN.
+pub(crate) fn frame_from_server(seq: Seq, ack: Seq, flags: Flags) -> Vec<u8> {
+    let seg = Segment {
+        seq,
+        ack,
+        flags,
+        window: 65535,
+        mss: flags.has(Flags::SYN).then_some(1460),
+        payload: Vec::new(),
+    };
+    super::tcp_frame(rs_link(), flow().reversed(), 7, &seg)
+}
+
+/// The IP packet of our SYN at `seq` on `flow()`, as an ICMP error
+/// quotes it (its first 8 transport bytes are what counts: ports and
+/// sequence number).
+pub(crate) fn quoted_syn(seq: Seq) -> Vec<u8> {
+    let seg = Segment {
+        seq,
+        flags: Flags::SYN,
+        window: 65535,
+        mss: Some(1460),
+        ..Segment::default()
+    };
+    super::tcp_frame(link(), flow(), 1, &seg)[ETHERNET_HEADER..].to_vec()
+}
+
 pub(crate) fn data_segment() -> Segment {
     Segment {
         seq: Seq(7),
