@@ -33,7 +33,7 @@ h1{font-size:1.4em;margin:0 0 .3em}h2{font-size:1.1em;margin:1.2em 0 .3em}\
 table{border-collapse:collapse;width:100%;background:#fff}\
 th,td{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}\
 th{background:#e8e8e8;font-weight:600}td.num{text-align:right;font-variant-numeric:tabular-nums}\
-td.line{font-family:monospace;font-size:12px;word-break:break-all;width:35%}\
+td.line{font-family:monospace;font-size:12px;overflow-wrap:anywhere;width:35%}\
 tr.up td.state{background:#2e9e44;color:#fff}tr.down td.state{background:#d0312d;color:#fff}\
 tr.rising td.state,tr.falling td.state{background:#f0b400;color:#222}\
 tr.up{background:#eefbea}tr.down{background:#fdecec}tr.rising,tr.falling{background:#fff6dc}\
@@ -295,7 +295,7 @@ fn row(out: &mut String, now: SystemTime, r: &CheckRecord) {
                 utc(last.ended),
                 age(ago(now, last.ended)),
                 escape(&facts(r)),
-                escape(&last.status_line),
+                escape(without_perfdata(&last.status_line)),
             );
         }
         None => out.push_str(
@@ -336,6 +336,13 @@ fn facts(r: &CheckRecord) -> String {
         (None, None) => {}
     }
     words.join("; ")
+}
+
+/// A status line as a person reads it: its perfdata (after `|`, for
+/// graphing tools; /metrics and /status.json carry it) left out.
+fn without_perfdata(line: &str) -> &str {
+    line.split_once('|')
+        .map_or(line, |(text, _)| text.trim_end())
 }
 
 fn footer(out: &mut String, s: &BoardSnapshot) {

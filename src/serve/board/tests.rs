@@ -180,6 +180,16 @@ fn escaping_covers_html_specials() {
     assert!(board.status_html().contains(
         "<td class=\"line\" title=\"HTTP 200; certificate until 2027-01-15 08:00 UTC\">ok</td>"
     ));
+    // The page shows the words, not the perfdata (status.json keeps it).
+    let line = "RAW_HTTP OK - 200 in 0.84 ms|time=0.000840s;;;0.000000;0.800000";
+    board.record(&run("web-rs1", State::Ok, line, Health::Up, 0));
+    let html = board.status_html();
+    assert!(
+        html.contains(">RAW_HTTP OK - 200 in 0.84 ms</td>"),
+        "{html}"
+    );
+    assert!(!html.contains("time=0.000840s"), "{html}");
+    assert!(board.status_json().contains("time=0.000840s"));
 }
 
 #[test]
