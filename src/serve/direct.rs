@@ -39,11 +39,12 @@ use crate::net::shared::{DirectPort, Engine, Tally};
 use crate::net::socket::PacketSocket;
 use crate::net::tcp::TcpParams;
 use crate::net::wire::{self, Flow, Link, Parsed};
+use crate::outcome::{Outcome, State};
 use crate::wait::{Interrupted, Waiter};
 
+use super::config::CheckSpec;
 use super::once::SERVICE;
 use super::pool::{Done, Job};
-use crate::outcome::{Outcome, State};
 
 /// Frames read from one socket per wake-up: a flood cannot hold the loop
 /// (the schedule and the results wait behind it); what is left is read
@@ -102,7 +103,7 @@ struct DirectSocket {
 struct DirectRun {
     run: u64,
     check: u64,
-    cfg: Arc<super::config::CheckSpec>,
+    spec: Arc<CheckSpec>,
     started: Instant,
     ifindex: u32,
     plan: DirectPlan,
@@ -205,7 +206,7 @@ impl Direct {
         Some(DirectRun {
             run: job.run,
             check: job.check,
-            cfg: Arc::clone(&job.spec),
+            spec: Arc::clone(&job.spec),
             started: now,
             ifindex,
             plan,
@@ -280,10 +281,15 @@ impl Direct {
                 Some(Reverse((at, _))) if *at <= now => {}
                 _ => break,
             }
-            let Some(Reverse((_, port))) = self.timers.pop() else {
+            let Some(Reverse((at, port))) = self.timers.pop() else {
                 break;
             };
-            self.advance(port, now);
+            // An entry of a run that ended, or whose timer moved (a later
+            // run may hold the port by now), is only dropped.
+            let current = self.runs.get(&port).and_then(|r| r.handshake.poll_at());
+            if current == Some(at) {
+                self.advance(port, now);
+            }
         }
         self.collect(now, done);
     }
@@ -398,7 +404,7 @@ impl Direct {
             started: run.started,
             ended: now,
         };
-        let Config::Tcp(cfg) = &run.cfg.config else {
+        let Config::Tcp(cfg) = &run.spec.config else {
             // `start` takes check_raw_tcp runs only: never here.
             let text = "internal error, please report: a direct run of another check";
             return done(Outcome::new(SERVICE, State::Unknown, text));
