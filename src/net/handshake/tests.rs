@@ -162,3 +162,17 @@ fn icmp(kind: IcmpErrorKind, seq: Seq) -> Parsed {
     );
     wire::parse(&frame, false).unwrap()
 }
+
+#[test]
+fn isns_differ_per_flow_and_per_run() {
+    let mut isns = IsnSource::default();
+    let (a, _) = isns.next(&flow());
+    let (b, _) = isns.next(&flow());
+    let mut other = flow();
+    other.src_port += 1;
+    let (c, _) = isns.next(&other);
+    assert!(a != b && b != c && a != c, "{a:?} {b:?} {c:?}");
+    // Another source (another process) gives other numbers.
+    let (d, _) = IsnSource::default().next(&flow());
+    assert_ne!(a, d);
+}
