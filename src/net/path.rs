@@ -152,7 +152,7 @@ impl PathPlan {
 }
 
 /// A random ISN or IP ID, from the OS.
-pub fn random_u32() -> Result<u32, PathError> {
+fn random_u32() -> Result<u32, PathError> {
     getrandom::u32().map_err(|e| PathError::Random(format!("no randomness from the OS: {e}")))
 }
 

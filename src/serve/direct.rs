@@ -314,22 +314,9 @@ impl Direct {
                 return Ok(());
             };
             engine.tally(Tally::Received);
-            let parsed = match rx.truncated {
-                false => wire::parse(rx.frame, rx.checksum_verified).ok(),
-                true => None,
-            };
-            let port = parsed.as_ref().and_then(local_port);
-            let run = port.and_then(|port| runs.get_mut(&port).map(|r| (port, r)));
-            let ours = match (parsed, run) {
-                (Some(parsed), Some((port, run))) => {
-                    let ours = run.handshake.receive(&parsed, now);
-                    if run.handshake.end().is_some() {
-                        ended.push(port);
-                    }
-                    ours
-                }
-                _ => false,
-            };
+            let ours = !rx.truncated
+                && wire::parse(rx.frame, rx.checksum_verified)
+                    .is_ok_and(|parsed| deliver(runs, ended, &parsed, now));
             engine.tally(if ours {
                 Tally::Delivered
             } else {
@@ -450,11 +437,6 @@ impl Direct {
         self.timers.clear();
         self.ended.clear();
     }
-
-    /// Runs in flight (for tests and the log).
-    pub fn in_flight(&self) -> usize {
-        self.runs.len()
-    }
 }
 
 impl Drop for Direct {
@@ -463,6 +445,25 @@ impl Drop for Direct {
     fn drop(&mut self) {
         self.stop(None);
     }
+}
+
+/// Hand `parsed` to the run whose port it names (listing the run in
+/// `ended` if that ended it); true if it was that run's.
+fn deliver(
+    runs: &mut HashMap<u16, DirectRun>,
+    ended: &mut Vec<u16>,
+    parsed: &Parsed,
+    now: Instant,
+) -> bool {
+    let Some((port, run)) = local_port(parsed).and_then(|p| runs.get_mut(&p).map(|r| (p, r)))
+    else {
+        return false;
+    };
+    let ours = run.handshake.receive(parsed, now);
+    if run.handshake.end().is_some() {
+        ended.push(port);
+    }
+    ours
 }
 
 /// The local port a frame is for: a TCP segment's destination port, or
