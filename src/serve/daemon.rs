@@ -54,13 +54,6 @@ use super::{count_checks, load, log};
 /// and the contract's second.
 pub const STOP_BOUND: Duration = Duration::from_millis(600);
 
-/// How early a run may start: the loop starts every run due within this
-/// when it wakes, so it wakes at most about 1 / START_AHEAD times a second
-/// to start runs, however many checks are due (2,000 a second, one every
-/// 0.5 ms, start ten at a time). 5 ms is 5% of the shortest interval
-/// (100 ms); the grid, not the start, places the next run.
-const START_AHEAD: Duration = Duration::from_millis(5);
-
 /// The longest the main loop sleeps with nothing due: it wakes on every
 /// event anyway; this only bounds a wait on a clock that jumped.
 const MAX_NAP: Duration = Duration::from_secs(60);
@@ -274,11 +267,11 @@ impl Daemon {
         }
     }
 
-    /// Start every check due by `now` (or within [`START_AHEAD`] of it).
+    /// Start every check due by `now`: the schedule's ticks make them a
+    /// group, started in one wake-up.
     fn start_due(&mut self, now: Instant) {
-        let horizon = now + START_AHEAD;
         for _ in 0..self.checks.len() {
-            let Some(i) = self.schedule.due_by(horizon) else {
+            let Some(i) = self.schedule.due_by(now) else {
                 return;
             };
             if !self.schedule.started(i, now) {
