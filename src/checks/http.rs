@@ -8,7 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::channel::{Ending, Transport, READ_CHUNK};
+use crate::channel::{Ending, Peer, Transport, READ_CHUNK};
 use crate::cli::{HttpConfig, Mode};
 use crate::failure::{Failure, Step};
 use crate::http::{Method, Phase, Progress, Response, ResponseParser};
@@ -88,6 +88,76 @@ fn exchange(
         }
     }
     Err(Failure::Invalid("the response never ended".into()))
+}
+
+/// A response read as check_raw_serve's loop receives it, segment by
+/// segment (`checks::direct`): the same parser and the same words as
+/// [`exchange`] and [`verdict`], without a thread blocking in `read`.
+pub struct ResponseReader {
+    parser: ResponseParser,
+    /// The whole response, and when its last byte came.
+    response: Option<(Response, Instant)>,
+}
+
+impl ResponseReader {
+    pub(super) fn new(cfg: &HttpConfig) -> ResponseReader {
+        ResponseReader {
+            parser: ResponseParser::new(cfg.request.method == Method::Head, cfg.max_bytes),
+            response: None,
+        }
+    }
+
+    /// The next bytes (`closed`: the server's FIN after them) at `now`:
+    /// `Some` once the response is whole (Ok) or cannot be (Err).
+    pub(super) fn on_data(
+        &mut self,
+        data: &[u8],
+        closed: bool,
+        now: Instant,
+    ) -> Option<Result<(), Failure>> {
+        if self.response.is_some() {
+            return Some(Ok(()));
+        }
+        let fed = match feed(&mut self.parser, data, false) {
+            Ok(None) if closed => feed(&mut self.parser, &[], true),
+            other => other,
+        };
+        match fed {
+            Ok(Some(response)) => {
+                self.response = Some((response, now));
+                Some(Ok(()))
+            }
+            Ok(None) => None,
+            Err(failure) => Some(Err(failure)),
+        }
+    }
+
+    /// What a timeout or a reset interrupts now.
+    pub(super) fn awaiting(&self) -> Step {
+        waiting_step(&self.parser)
+    }
+
+    /// The words of the response read, as [`run`] gives them (closed
+    /// with RST); the run began at `started`.
+    pub(super) fn verdict(
+        self,
+        check: &CheckRun,
+        cfg: &HttpConfig,
+        peer: &Peer,
+        started: Instant,
+    ) -> Result<Outcome, Failure> {
+        let (response, at) = self
+            .response
+            .ok_or_else(|| Failure::Local("the exchange ended without a response".into()))?;
+        let exchange = HttpExchange {
+            response,
+            elapsed: at.saturating_duration_since(started),
+            via: peer.via(),
+            closed: Ending::Reset,
+            over: String::new(),
+        };
+        Ok(verdict(check, cfg, exchange))
+    }
 }
 
 /// The step a timeout or reset interrupts, from the parser's phase.

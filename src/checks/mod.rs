@@ -21,6 +21,7 @@
 #![allow(clippy::result_large_err)]
 
 mod carrier;
+pub mod direct;
 pub mod dns;
 pub mod http;
 pub mod tcp;

@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::handshake::{icmp_ends_connect, FlowMatch, Incoming};
+use super::exchange::{icmp_ends_connect, FlowMatch, Incoming};
 use super::tcp::{self, Segment, Seq, Tcp};
 use super::wire::{self, Flow, Link, Parsed};
 use super::Wire;

@@ -19,7 +19,7 @@
 pub mod bpf;
 pub mod conn;
 pub mod datagram;
-pub mod handshake;
+pub mod exchange;
 pub mod link;
 pub mod neigh;
 pub mod path;

@@ -1,25 +1,28 @@
-//! The direct flows: check_raw_tcp runs carried by the daemon's main loop
-//! itself, frame by frame, with no worker thread and no mailbox.
+//! The direct flows: check_raw_tcp and check_raw_http runs carried by the
+//! daemon's main loop itself, frame by frame, with no worker thread and no
+//! mailbox.
 //!
 //! Why: a TCP check is two frames out and one in. On a worker, each run
 //! cost a queue hand-off, a worker's wake-up, the reader thread's wake-up
 //! per frame, the mailbox's eventfd and a result ringing the loop back:
 //! about five thread switches a run, which at hundreds of runs a second
 //! cost several times keepalived's TCP_CHECK (bench/README.md). Here the
-//! loop that decides a run is due builds its SYN (`net::handshake`), sends
+//! loop that decides a run is due builds its SYN (`net::exchange`), sends
 //! it on its own packet socket for the interface, and, in the same wait
-//! it already makes for the schedule, reads the SYN/ACK, sends the RST and
-//! applies the result: one wake-up, no hand-off.
+//! it already makes for the schedule, reads the SYN/ACK, sends the RST (or
+//! the HTTP request, then reads the response as it arrives) and applies
+//! the result: no hand-off.
 //!
-//! What is carried here is what `checks::tcp::direct_plan` accepts (the
-//! MASTER role, plain TCP, a young neighbour entry); every other run goes
+//! What is carried here is what `checks::direct` accepts (the MASTER
+//! role, plain TCP or HTTP, a young neighbour entry); every other run goes
 //! to the worker pool as before, so the probe's words, the role's
 //! dispatch and every unusual case stay written once, in `checks`. The
 //! sockets pass only the direct half of the engine's port range
 //! (`Engine::direct_socket`); the engine's readers never see these flows.
 //!
 //! Bounds: one flow per check at most (the schedule's rule), each ended by
-//! its handshake's deadline (`-t`); a wake-up reads at most
+//! its exchange's deadline (`-t`), an HTTP response by `--max-bytes` too
+//! (the parser refuses more); a wake-up reads at most
 //! [`FRAMES_PER_TURN`] frames per socket; a frame that names no flow is
 //! counted and dropped.
 
@@ -29,21 +32,18 @@ use std::os::fd::RawFd;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::checks::tcp::{direct_kind, direct_outcome, direct_path, direct_plan, DirectPlan};
+use crate::checks::direct::{direct_path, direct_plan, DirectPlan, DirectProbe, Ended};
 use crate::checks::Runner;
-use crate::cli::{Config, TcpConfig};
 use crate::failure::Failure;
-use crate::net::handshake::{Handshake, IsnSource};
+use crate::net::exchange::{Exchange, IsnSource};
 use crate::net::path::PathPlan;
 use crate::net::shared::{DirectPort, Engine, Tally};
 use crate::net::socket::PacketSocket;
 use crate::net::tcp::TcpParams;
 use crate::net::wire::{self, Flow, Link, Parsed};
-use crate::outcome::{Outcome, State};
 use crate::wait::{Interrupted, Waiter};
 
 use super::config::CheckSpec;
-use super::once::SERVICE;
 use super::pool::{Done, Job};
 
 /// Frames read from one socket per wake-up: a flood cannot hold the loop
@@ -107,7 +107,11 @@ struct DirectRun {
     started: Instant,
     ifindex: u32,
     plan: DirectPlan,
-    handshake: Handshake,
+    exchange: Exchange,
+    probe: DirectProbe,
+    /// The timer last queued for this run: a frame that leaves it as it
+    /// was queues none (a long response would queue one per segment).
+    timer: Option<Instant>,
     /// Given back to the engine when the run ends.
     _port: DirectPort,
 }
@@ -148,26 +152,27 @@ impl Direct {
     /// Start `job` here if it can be carried directly (its SYN is sent
     /// before this returns); false: give it to the pool.
     pub fn start(&mut self, job: &Job, now: Instant) -> bool {
-        let Config::Tcp(cfg) = &job.spec.config else {
+        let config = &job.spec.config;
+        let Some((probe, request)) = DirectProbe::of(config) else {
             return false;
         };
-        if !direct_kind(cfg) {
-            return false;
-        }
         let runner = Runner {
             waiter: &self.waiter,
             started: now,
             engine: Some(&self.engine),
         };
-        let Some(path) = self.paths.get(job.check, now, || direct_path(cfg, &runner)) else {
+        let Some(path) = self
+            .paths
+            .get(job.check, now, || direct_path(config, &runner))
+        else {
             return false;
         };
-        let Some(plan) = direct_plan(cfg, &runner, &path) else {
+        let Some(plan) = direct_plan(config, &runner, &path) else {
             return false;
         };
-        match self.open(job, cfg, plan, now) {
+        match self.open(job, (plan, probe, request), now) {
             Some(run) => {
-                let port = run.handshake.local_port();
+                let port = run.exchange.local_port();
                 self.runs.insert(port, run);
                 self.advance(port, now);
                 true
@@ -181,16 +186,16 @@ impl Direct {
     fn open(
         &mut self,
         job: &Job,
-        cfg: &TcpConfig,
-        plan: DirectPlan,
+        (plan, probe, request): (DirectPlan, DirectProbe, Vec<u8>),
         now: Instant,
     ) -> Option<DirectRun> {
+        let common = job.spec.config.common();
         let ifindex = plan.path.iface.index;
         let src_ip = plan.path.source.addr;
         let at = self.socket_for(ifindex, &plan.path.iface.name, now)?;
         let port = self.engine.direct_port(src_ip).ok()??;
         let mss = wire::mss_for_mtu(self.sockets[at].mtu, src_ip.is_ipv6());
-        let t = &cfg.common.target;
+        let t = &common.target;
         let flow = Flow {
             src_ip,
             dst_ip: t.vip,
@@ -201,7 +206,7 @@ impl Direct {
             src: plan.path.iface.mac,
             dst: plan.rs_mac,
         };
-        let deadline = now + cfg.common.timeout;
+        let deadline = now + common.timeout;
         let (isn, ip_id) = self.isns.next(&flow);
         Some(DirectRun {
             run: job.run,
@@ -210,7 +215,14 @@ impl Direct {
             started: now,
             ifindex,
             plan,
-            handshake: Handshake::new((link, flow), TcpParams::new(isn, mss), ip_id, deadline),
+            exchange: Exchange::new(
+                (link, flow),
+                TcpParams::new(isn, mss),
+                (ip_id, deadline),
+                request,
+            ),
+            probe,
+            timer: None,
             _port: port,
         })
     }
@@ -248,7 +260,7 @@ impl Direct {
         for _ in 0..self.timers.len() {
             let Reverse((at, port)) = *self.timers.peek()?;
             match self.runs.get(&port) {
-                Some(r) if r.handshake.poll_at() == Some(at) => return Some(at),
+                Some(r) if r.exchange.poll_at() == Some(at) => return Some(at),
                 _ => {
                     self.timers.pop();
                 }
@@ -286,7 +298,7 @@ impl Direct {
             };
             // An entry of a run that ended, or whose timer moved (a later
             // run may hold the port by now), is only dropped.
-            let current = self.runs.get(&port).and_then(|r| r.handshake.poll_at());
+            let current = self.runs.get(&port).and_then(|r| r.exchange.poll_at());
             if current == Some(at) {
                 self.advance(port, now);
             }
@@ -294,8 +306,25 @@ impl Direct {
         self.collect(now, done);
     }
 
-    /// Up to [`FRAMES_PER_TURN`] frames of socket `at`, each to its run.
+    /// Up to [`FRAMES_PER_TURN`] frames of socket `at`, each to its run;
+    /// then what those runs have to send (the request, ACKs) goes out.
     fn read(&mut self, at: usize, now: Instant) -> std::io::Result<()> {
+        let mut touched = Vec::new();
+        let read = self.read_frames(at, now, &mut touched);
+        touched.sort_unstable();
+        touched.dedup();
+        for port in touched {
+            self.advance(port, now);
+        }
+        read
+    }
+
+    fn read_frames(
+        &mut self,
+        at: usize,
+        now: Instant,
+        touched: &mut Vec<u16>,
+    ) -> std::io::Result<()> {
         let Direct {
             sockets,
             runs,
@@ -314,10 +343,19 @@ impl Direct {
                 return Ok(());
             };
             engine.tally(Tally::Received);
-            let ours = !rx.truncated
-                && wire::parse(rx.frame, rx.checksum_verified)
-                    .is_ok_and(|parsed| deliver(runs, ended, &parsed, now));
-            engine.tally(if ours {
+            let delivered = if rx.truncated {
+                None
+            } else {
+                wire::parse(rx.frame, rx.checksum_verified)
+                    .ok()
+                    .and_then(|parsed| deliver(runs, &parsed, now))
+            };
+            match delivered {
+                Some((port, true)) => ended.push(port),
+                Some((port, false)) => touched.push(port),
+                None => {}
+            }
+            engine.tally(if delivered.is_some() {
                 Tally::Delivered
             } else {
                 Tally::Unmatched
@@ -332,7 +370,7 @@ impl Direct {
         self.sockets.retain(|s| s.ifindex != ifindex);
         for (port, run) in self.runs.iter_mut().filter(|(_, r)| r.ifindex == ifindex) {
             let err = std::io::Error::new(e.kind(), e.to_string());
-            run.handshake.give_up(Failure::LinkDown(err));
+            run.exchange.give_up(Failure::LinkDown(err));
             self.ended.push(*port);
         }
     }
@@ -341,11 +379,15 @@ impl Direct {
     /// (or, if that ended it, list it for [`Direct::collect`]).
     fn advance(&mut self, port: u16, now: Instant) {
         self.send_due(port, now);
-        let Some(run) = self.runs.get(&port) else {
+        let Some(run) = self.runs.get_mut(&port) else {
             return;
         };
-        match run.handshake.poll_at() {
-            Some(at) => self.timers.push(Reverse((at, port))),
+        match run.exchange.poll_at() {
+            Some(at) if run.timer == Some(at) => {}
+            Some(at) => {
+                run.timer = Some(at);
+                self.timers.push(Reverse((at, port)));
+            }
             None => self.ended.push(port),
         }
     }
@@ -357,7 +399,7 @@ impl Direct {
         };
         if let Some(s) = self.sockets.iter().find(|s| s.ifindex == run.ifindex) {
             let engine = &self.engine;
-            run.handshake.transmit(now, |frame| {
+            run.exchange.transmit(now, |frame| {
                 // A send that fails is a frame lost: the timers retry
                 // the SYN, and the deadline ends the run.
                 if s.sock.send(frame).is_ok() {
@@ -373,7 +415,7 @@ impl Direct {
     fn collect(&mut self, now: Instant, done: &mut Vec<Done>) {
         let ended = std::mem::take(&mut self.ended);
         for port in ended {
-            // The RST, once (the handshake hands it out once).
+            // The RST, once (the exchange hands it out once).
             self.send_due(port, now);
             // Listed twice (a frame, then a timer): the first took it.
             let Some(run) = self.runs.remove(&port) else {
@@ -384,40 +426,33 @@ impl Direct {
     }
 
     fn finish(&self, mut run: DirectRun, now: Instant) -> Done {
-        let done = |outcome| Done {
-            run: run.run,
-            check: run.check,
-            outcome,
-            started: run.started,
-            ended: now,
-        };
-        let Config::Tcp(cfg) = &run.spec.config else {
-            // `start` takes check_raw_tcp runs only: never here.
-            let text = "internal error, please report: a direct run of another check";
-            return done(Outcome::new(SERVICE, State::Unknown, text));
-        };
         let runner = Runner {
             waiter: &self.waiter,
             started: run.started,
             engine: Some(&self.engine),
         };
+        let config = &run.spec.config;
         // Silence after a cached MAC: the server may have moved (a new
         // NIC, a failover without a gratuitous ARP); the next run asks.
-        if !run.handshake.heard() {
-            let real_server = cfg.common.target.real_server;
+        if !run.exchange.heard() {
+            let real_server = config.common().target.real_server;
             self.engine.forget_neighbour(run.ifindex, real_server);
         }
-        let end = run
-            .handshake
-            .take_end()
-            .unwrap_or_else(|| Err(Failure::Local("the run ended without a result".into())));
-        done(direct_outcome(
-            cfg,
-            &runner,
-            &run.plan,
-            end,
-            run.handshake.retransmissions(),
-        ))
+        let end = Ended {
+            result: run
+                .exchange
+                .take_end()
+                .unwrap_or_else(|| Err(Failure::Local("the run ended without a result".into()))),
+            retransmissions: run.exchange.retransmissions(),
+            started: run.started,
+        };
+        Done {
+            run: run.run,
+            check: run.check,
+            outcome: run.probe.outcome(config, &runner, &run.plan, end),
+            started: run.started,
+            ended: now,
+        }
     }
 
     /// Stop: every run in flight ends with RST, now.
@@ -429,7 +464,7 @@ impl Direct {
         let ports: Vec<u16> = self.runs.keys().copied().collect();
         for port in ports {
             if let Some(run) = self.runs.get_mut(&port) {
-                run.handshake.give_up(why());
+                run.exchange.give_up(why());
             }
             self.send_due(port, Instant::now());
             self.runs.remove(&port);
@@ -447,23 +482,30 @@ impl Drop for Direct {
     }
 }
 
-/// Hand `parsed` to the run whose port it names (listing the run in
-/// `ended` if that ended it); true if it was that run's.
+/// Hand `parsed` to the run whose port it names, and the answer's bytes
+/// it brought to the run's probe: that run's port, and whether it ended;
+/// `None` if the frame was no run's.
 fn deliver(
     runs: &mut HashMap<u16, DirectRun>,
-    ended: &mut Vec<u16>,
     parsed: &Parsed,
     now: Instant,
-) -> bool {
-    let Some((port, run)) = local_port(parsed).and_then(|p| runs.get_mut(&p).map(|r| (p, r)))
-    else {
-        return false;
-    };
-    let ours = run.handshake.receive(parsed, now);
-    if run.handshake.end().is_some() {
-        ended.push(port);
+) -> Option<(u16, bool)> {
+    let port = local_port(parsed)?;
+    let run = runs.get_mut(&port)?;
+    if !run.exchange.receive(parsed, now) {
+        return None;
     }
-    ours
+    if run.exchange.end().is_none() {
+        let data = run.exchange.take_received();
+        let closed = run.exchange.peer_closed();
+        if !data.is_empty() || closed {
+            match run.probe.on_data(&data, closed, now) {
+                Some(verdict) => run.exchange.complete(verdict),
+                None => run.exchange.awaiting(run.probe.awaiting()),
+            }
+        }
+    }
+    Some((port, run.exchange.end().is_some()))
 }
 
 /// The local port a frame is for: a TCP segment's destination port, or

@@ -1,13 +1,19 @@
-//! check_raw_tcp's exchange as a sans-IO flow: SYN, then the server's
-//! SYN/ACK (answered with RST alone), its RST, an ICMP error about the
-//! SYN, or the deadline; frames in and out, time passed in.
+//! A TCP exchange as a sans-IO flow: SYN, then the server's SYN/ACK; for
+//! check_raw_tcp that is the whole answer (RST alone follows), for an
+//! exchange with a request (check_raw_http) the request goes out with the
+//! handshake's ACK and the server's bytes are handed to the caller until
+//! it says the answer is complete (then RST). A RST from the server, an
+//! ICMP error about the SYN or the deadline end it early. Frames in and
+//! out, time passed in.
 //!
 //! The blocking [`Conn`](super::conn::Conn) drives the plugin's runs over
-//! a `Wire`; a [`Handshake`] is the same exchange for a driver that owns
+//! a `Wire`; an [`Exchange`] is the same exchange for a driver that owns
 //! the socket and the clock and carries many at once (check_raw_serve's
 //! loop, `serve::direct`), so no thread waits per run. Both run the same
 //! `Tcp` machine and match frames with the same [`FlowMatch`]: the
-//! exchange is written once, only its driving differs.
+//! exchange is written once, only its driving differs. What the bytes
+//! mean (an HTTP response) is the caller's: this layer knows no protocol
+//! above TCP.
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
@@ -116,62 +122,81 @@ impl IsnSource {
     }
 }
 
-/// One connect-and-reset exchange.
+/// One exchange: connect, optionally send a request and read the answer,
+/// reset.
 #[derive(Debug)]
-pub struct Handshake {
+pub struct Exchange {
     link: Link,
     flow: Flow,
     matcher: FlowMatch,
     tcp: Tcp,
     ip_id: u16,
     deadline: Instant,
-    /// How it ended, once it has.
+    /// Sent once connected; empty: the SYN/ACK is the whole answer.
+    request: Vec<u8>,
+    /// The request was handed to the machine.
+    request_queued: bool,
+    /// What the caller waits for once connected (for a timeout's or a
+    /// reset's words).
+    awaiting: Step,
+    /// How it ended (the handshake time, or why it failed), once it has.
     end: Option<Result<Duration, Failure>>,
     /// A frame of the flow (or an ICMP error about it) arrived.
     heard: bool,
 }
 
-impl Handshake {
+impl Exchange {
     /// The exchange from `flow.src` to `flow.dst` through `link`, given up
-    /// at `deadline`; the SYN is in the first [`Handshake::transmit`].
+    /// at `deadline`, sending `request` once connected (empty: none); the
+    /// SYN is in the first [`Exchange::transmit`].
     pub fn new(
         (link, flow): (Link, Flow),
         params: TcpParams,
-        ip_id: u16,
-        deadline: Instant,
-    ) -> Handshake {
+        (ip_id, deadline): (u16, Instant),
+        request: Vec<u8>,
+    ) -> Exchange {
         let matcher = FlowMatch::new(flow, link.src, params.isn);
         let mut tcp = Tcp::new(params);
         tcp.connect();
-        Handshake {
+        Exchange {
             link,
             flow,
             matcher,
             tcp,
             ip_id,
             deadline,
+            request,
+            request_queued: false,
+            awaiting: Step::ResponseStart,
             end: None,
             heard: false,
         }
     }
 
-    /// The frames due at `now`: the SYN, a retransmission, or, once the
-    /// exchange ended, the RST that ends it on the server too (each frame
-    /// is handed out once).
+    /// The frames due at `now`: the SYN, a retransmission, the request and
+    /// ACKs of the answer, or, once the exchange ended, the RST that ends
+    /// it on the server too (each frame is handed out once).
     pub fn transmit(&mut self, now: Instant, mut send: impl FnMut(&[u8])) {
         if self.end.is_none() && now >= self.deadline {
-            self.end = Some(Err(Failure::Timeout(Step::SynAck)));
+            let step = if self.tcp.is_connected() {
+                self.awaiting
+            } else {
+                Step::SynAck
+            };
+            self.end = Some(Err(Failure::Timeout(step)));
         }
         if self.end.is_some() {
-            // Answered or given up: RST alone, never the handshake's ACK,
-            // so the server's application never sees the connection.
+            // Answered or given up: RST alone, never the handshake's ACK
+            // of a connect-only exchange, so the server's application
+            // never sees the connection.
             for rst in self.tcp.abort() {
                 send(&self.frame(&rst));
             }
             return;
         }
-        // One SYN per call at most; the bound only guards the machine.
-        for _ in 0..4 {
+        // The machine emits a bounded number per call (the request's
+        // segments, an ACK); the bound only guards it.
+        for _ in 0..64 {
             let Some(seg) = self.tcp.poll_transmit(now) else {
                 break;
             };
@@ -180,7 +205,8 @@ impl Handshake {
     }
 
     /// Take one received frame (already parsed) at `now`. True: it was
-    /// ours (a segment of the flow or an ICMP error about the SYN).
+    /// ours (a segment of the flow or an ICMP error about the SYN). The
+    /// answer's bytes, if any came, wait in [`Exchange::take_received`].
     pub fn receive(&mut self, parsed: &Parsed, now: Instant) -> bool {
         if self.end.is_some() {
             return false;
@@ -190,9 +216,7 @@ impl Handshake {
                 self.heard = true;
                 // An out-of-window segment is the machine's to ignore.
                 let _ = self.tcp.on_segment(&f.segment, now);
-                if self.tcp.is_connected() || self.tcp.is_finished() {
-                    self.end = Some(self.tcp.handshake_time().ok_or(Failure::Refused));
-                }
+                self.after_segment();
                 true
             }
             Incoming::IcmpError { kind, from } => {
@@ -206,7 +230,64 @@ impl Handshake {
         }
     }
 
-    /// When [`Handshake::transmit`] next has work without new input: a
+    /// What a segment changed: connected (the end of a connect-only
+    /// exchange; else the request queued), or reset.
+    fn after_segment(&mut self) {
+        let connected = self.tcp.is_connected();
+        if self.request.is_empty() {
+            if connected || self.tcp.is_finished() {
+                self.end = Some(self.tcp.handshake_time().ok_or(Failure::Refused));
+            }
+            return;
+        }
+        if self.tcp.state() == TcpState::Reset {
+            let why = if connected {
+                Failure::Reset(self.awaiting)
+            } else {
+                Failure::Refused
+            };
+            self.end = Some(Err(why));
+            return;
+        }
+        if connected && !self.request_queued {
+            self.request_queued = true;
+            if self.tcp.send(&self.request) < self.request.len() {
+                self.end = Some(Err(Failure::Local(format!(
+                    "{} bytes are too many to send (at most {} in all)",
+                    self.request.len(),
+                    super::tcp::SEND_BUFFER
+                ))));
+            }
+        }
+    }
+
+    /// The answer's bytes received in order since the last call.
+    pub fn take_received(&mut self) -> Vec<u8> {
+        self.tcp.take_received()
+    }
+
+    /// The server closed its side (its FIN, after every byte before it).
+    pub fn peer_closed(&self) -> bool {
+        self.tcp.peer_closed()
+    }
+
+    /// What the caller waits for now (an HTTP response's start, its end):
+    /// the words of a timeout or a reset from here on.
+    pub fn awaiting(&mut self, step: Step) {
+        self.awaiting = step;
+    }
+
+    /// The caller's verdict on the answer: complete (Ok) or not to be
+    /// read further (Err). Either ends the exchange: the next
+    /// [`Exchange::transmit`] sends RST.
+    pub fn complete(&mut self, result: Result<(), Failure>) {
+        if self.end.is_none() {
+            let time = self.tcp.handshake_time().ok_or(Failure::Refused);
+            self.end = Some(result.and(time));
+        }
+    }
+
+    /// When [`Exchange::transmit`] next has work without new input: a
     /// retransmission, or the deadline; `None` once ended.
     pub fn poll_at(&self) -> Option<Instant> {
         if self.end.is_some() {
@@ -229,7 +310,7 @@ impl Handshake {
         self.end.take()
     }
 
-    /// Give up now (a stop): the next [`Handshake::transmit`] sends RST.
+    /// Give up now (a stop): the next [`Exchange::transmit`] sends RST.
     pub fn give_up(&mut self, why: Failure) {
         if self.end.is_none() {
             self.end = Some(Err(why));

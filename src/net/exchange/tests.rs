@@ -10,20 +10,41 @@ use crate::net::wire::testing::{flow, frame_from_server, link, quoted_syn, rs_li
 const ISN: Seq = Seq(1000);
 const SERVER_ISN: Seq = Seq(5000);
 
-fn handshake(now: Instant, timeout: Duration) -> Handshake {
-    Handshake::new(
+fn handshake(now: Instant, timeout: Duration) -> Exchange {
+    with_request(now, timeout, b"")
+}
+
+fn with_request(now: Instant, timeout: Duration, request: &[u8]) -> Exchange {
+    Exchange::new(
         (link(), flow()),
         TcpParams::new(ISN, 1460),
-        1,
-        now + timeout,
+        (1, now + timeout),
+        request.to_vec(),
     )
+}
+
+/// A segment of the server's with `payload`, at `seq`, acking `ack`.
+fn data_from_server(seq: Seq, ack: Seq, flags: Flags, payload: &[u8]) -> Parsed {
+    let seg = Segment {
+        seq,
+        ack,
+        flags,
+        window: 65535,
+        payload: payload.to_vec(),
+        ..Segment::default()
+    };
+    wire::parse(
+        &wire::tcp_frame(rs_link(), flow().reversed(), 7, &seg),
+        false,
+    )
+    .unwrap()
 }
 
 fn from_server(seq: Seq, ack: Seq, flags: Flags) -> Parsed {
     wire::parse(&frame_from_server(seq, ack, flags), false).unwrap()
 }
 
-fn sent(hs: &mut Handshake, now: Instant) -> Vec<Segment> {
+fn sent(hs: &mut Exchange, now: Instant) -> Vec<Segment> {
     let mut frames = Vec::new();
     hs.transmit(now, |f| frames.push(f.to_vec()));
     frames
@@ -175,4 +196,99 @@ fn isns_differ_per_flow_and_per_run() {
     // Another source (another process) gives other numbers.
     let (d, _) = IsnSource::default().next(&flow());
     assert_ne!(a, d);
+}
+
+const REQUEST: &[u8] = b"GET /health HTTP/1.1\r\nHost: a\r\n\r\n";
+
+/// An exchange with a request, connected at `t0 + 300 us`: the SYN/ACK
+/// answered with the request (its ACK on it).
+fn connected_with_request(t0: Instant) -> Exchange {
+    let mut ex = with_request(t0, Duration::from_millis(500), REQUEST);
+    sent(&mut ex, t0);
+    let t1 = t0 + Duration::from_micros(300);
+    let syn_ack = from_server(SERVER_ISN, ISN + 1, Flags::SYN | Flags::ACK);
+    assert!(ex.receive(&syn_ack, t1));
+    assert!(ex.end().is_none(), "a request to send: not over at connect");
+    let out = sent(&mut ex, t1);
+    let data: Vec<u8> = out.iter().flat_map(|s| s.payload.clone()).collect();
+    assert_eq!(data, REQUEST);
+    assert!(out
+        .iter()
+        .all(|s| s.flags.has(Flags::ACK) && s.ack == SERVER_ISN + 1));
+    assert!(out.iter().all(|s| !s.flags.has(Flags::RST)));
+    ex
+}
+
+#[test]
+fn a_request_goes_out_once_connected_and_the_answer_comes_back() {
+    let t0 = Instant::now();
+    let mut ex = connected_with_request(t0);
+    let req_end = ISN + 1 + REQUEST.len() as u32;
+    let answer = data_from_server(
+        SERVER_ISN + 1,
+        req_end,
+        Flags::ACK | Flags::PSH,
+        b"HTTP/1.1 2",
+    );
+    assert!(ex.receive(&answer, t0));
+    assert_eq!(ex.take_received(), b"HTTP/1.1 2");
+    let more = data_from_server(SERVER_ISN + 11, req_end, Flags::ACK | Flags::FIN, b"00");
+    assert!(ex.receive(&more, t0));
+    assert_eq!(ex.take_received(), b"00");
+    assert!(ex.peer_closed());
+    assert!(
+        ex.end().is_none(),
+        "the caller decides when the answer is whole"
+    );
+    ex.complete(Ok(()));
+    assert!(matches!(ex.end(), Some(Ok(rtt)) if *rtt == Duration::from_micros(300)));
+    // Data was exchanged: the RST at the sequence number the server
+    // expects (and ACKing what it sent), nothing more after it.
+    let rst = sent(&mut ex, t0);
+    assert!(!rst.is_empty() && rst.iter().all(|s| s.flags.has(Flags::RST)));
+    assert!(rst.iter().any(|s| s.seq == req_end));
+    assert!(sent(&mut ex, t0).is_empty());
+    assert_eq!(ex.poll_at(), None);
+}
+
+#[test]
+fn after_connect_a_reset_or_the_deadline_names_what_was_awaited() {
+    let t0 = Instant::now();
+    let mut ex = connected_with_request(t0);
+    ex.awaiting(Step::ResponseEnd);
+    let req_end = ISN + 1 + REQUEST.len() as u32;
+    let rst = data_from_server(SERVER_ISN + 1, req_end, Flags::RST | Flags::ACK, b"");
+    assert!(ex.receive(&rst, t0));
+    assert!(matches!(
+        ex.end(),
+        Some(Err(Failure::Reset(Step::ResponseEnd)))
+    ));
+
+    let mut ex = connected_with_request(t0);
+    let deadline = t0 + Duration::from_millis(500);
+    let rst = sent(&mut ex, deadline);
+    assert!(matches!(
+        ex.end(),
+        Some(Err(Failure::Timeout(Step::ResponseStart)))
+    ));
+    assert!(rst.iter().all(|s| s.flags.has(Flags::RST)) && !rst.is_empty());
+}
+
+#[test]
+fn a_refusal_or_the_callers_failure_end_an_exchange_with_a_request() {
+    let t0 = Instant::now();
+    let mut ex = with_request(t0, Duration::from_millis(500), REQUEST);
+    sent(&mut ex, t0);
+    let rst = from_server(Seq(0), ISN + 1, Flags::RST | Flags::ACK);
+    assert!(ex.receive(&rst, t0));
+    assert!(matches!(ex.end(), Some(Err(Failure::Refused))));
+
+    let mut ex = connected_with_request(t0);
+    ex.complete(Err(Failure::Invalid("not HTTP".into())));
+    assert!(matches!(ex.end(), Some(Err(Failure::Invalid(_)))));
+    ex.complete(Ok(()));
+    assert!(
+        matches!(ex.end(), Some(Err(Failure::Invalid(_)))),
+        "the first verdict stands"
+    );
 }
