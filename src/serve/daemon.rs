@@ -44,6 +44,7 @@ use super::pool::{workers_for, Done, Job, Pool};
 use super::reload::{reloaded_line, Fate, ReloadPlan};
 use super::schedule::Schedule;
 use super::state::{Health, RiseFall};
+use super::state_writer::StateWriter;
 use super::statefile::StateDir;
 use super::web::{self, Listener, ModuleProbes};
 use super::{count_checks, load, log};
@@ -73,6 +74,8 @@ pub(super) struct Watched {
 pub struct Daemon {
     path: PathBuf,
     states: StateDir,
+    /// Writes the state files' changes, off this loop.
+    writer: StateWriter,
     checks: Vec<Watched>,
     schedule: Schedule,
     /// Run in flight -> its check's index in `checks`.
@@ -131,6 +134,8 @@ impl Daemon {
         let ringer = bell
             .ringer()
             .map_err(|e| vec![format!("cannot make a wake-up socket: {e}")])?;
+        let writer = StateWriter::start()
+            .map_err(|e| vec![format!("cannot start the state files' writer: {e}")])?;
         // Capabilities are per thread and threads inherit them: the
         // workers this thread starts hold CAP_NET_RAW for their packet
         // sockets (a caller that is not root has it permitted only).
@@ -161,6 +166,7 @@ impl Daemon {
         let mut daemon = Daemon {
             path: config.path,
             states,
+            writer,
             next_id: checks.len() as u64,
             checks,
             schedule: Schedule::new(&[], now, 0),
@@ -342,9 +348,7 @@ impl Daemon {
         let Some(change) = change else {
             return;
         };
-        if let Err(e) = self.states.write(&change.name, change.health) {
-            log::line(write_error(&self.states, &change.name, &e));
-        }
+        self.writer.write(&self.states, &change.name, change.health);
         log::line(change.to_string());
         self.notify.status(&self.status());
     }
@@ -421,9 +425,7 @@ impl Daemon {
                 _ => {
                     let existing = new_states.read_existing(&spec.name);
                     let machine = RiseFall::new(&spec.name, spec.rise, spec.fall, existing, now);
-                    if let Err(e) = new_states.write(&spec.name, machine.health()) {
-                        log::line(write_error(&new_states, &spec.name, &e));
-                    }
+                    self.writer.write(&new_states, &spec.name, machine.health());
                     Watched {
                         id: self.fresh_id(),
                         spec: Arc::new(spec),
@@ -433,19 +435,13 @@ impl Daemon {
                 }
             };
             if moved && *fate != Fate::Added {
-                if let Err(e) = new_states.write(&watched.spec.name, watched.machine.health()) {
-                    log::line(write_error(&new_states, &watched.spec.name, &e));
-                }
+                let (name, health) = (&watched.spec.name, watched.machine.health());
+                self.writer.write(&new_states, name, health);
             }
             next.push(watched);
         }
         for gone in old.into_iter().flatten() {
-            if let Err(e) = self.states.remove(&gone.spec.name) {
-                log::line(format!(
-                    "cannot remove the state file of {}: {e}",
-                    gone.spec.name
-                ));
-            }
+            self.writer.remove(&self.states, &gone.spec.name);
         }
         self.states = new_states;
         self.checks = next;
@@ -486,6 +482,10 @@ impl Daemon {
                 "{left} worker(s) still in a run after {} ms, left to the exit",
                 STOP_BOUND.as_millis()
             ));
+        }
+        // The last changes reach their files before the exit.
+        if !self.writer.finish(WRITER_STOP) {
+            log::line("the state files' writer did not finish in time, left to the exit");
         }
         code
     }
@@ -566,6 +566,11 @@ fn write_error(states: &StateDir, name: &str, e: &std::io::Error) -> String {
         states.dir().join(name).display()
     )
 }
+
+/// How long the state files' writer gets to write what is queued (a
+/// file is ~1 ms on a disk, far less on /run's tmpfs): with the others
+/// inside the second.
+const WRITER_STOP: Duration = Duration::from_millis(150);
 
 /// How long the listener gets to stop: its loop wakes on the flag at
 /// once; with the workers' [`STOP_BOUND`] inside the second.

@@ -40,6 +40,7 @@ pub mod probe;
 pub mod reload;
 pub mod schedule;
 pub mod state;
+pub mod state_writer;
 pub mod statefile;
 pub mod web;
 

@@ -558,12 +558,7 @@ fn tcp_and_http_checks_ride_the_main_loop_with_the_plugins_words() {
     thread::sleep(TIMING.interval * 5);
     let m = get(&tb, port, "/metrics");
     assert_eq!(m.status, 200, "{}", m.text);
-    let direct = m
-        .body()
-        .lines()
-        .find_map(|l| l.strip_prefix("check_raw_direct_runs_total "))
-        .and_then(|v| v.parse::<f64>().ok())
-        .unwrap_or_else(|| panic!("no check_raw_direct_runs_total\n{}", m.text));
+    let direct = direct_runs(&m);
     let all_runs: f64 = checks.iter().map(|c| runs(m.body(), &c.name)).sum();
     println!("direct runs {direct} of {all_runs} runs");
     // The first runs of each real server's checks ask ARP/NDP on a worker
@@ -597,6 +592,83 @@ fn tcp_and_http_checks_ride_the_main_loop_with_the_plugins_words() {
         }
     }
     assert_stops(&mut d);
+}
+
+/// The direct flows under 10 % random loss both ways (the harness's relay
+/// between lb and the switch): TCP and HTTP checks of rs1 retransmit what
+/// was lost on the loop's own timers and every run passes; most runs are
+/// the loop's; stopped, nothing is left established on rs1.
+#[test]
+fn direct_flows_retransmit_through_ten_percent_loss() {
+    require!(Need::Testbed);
+    let plan = FaultPlan::both(Faults::new().random_loss(10, 21));
+    let tb = RelayBed::new(healthy_testbed(), plan);
+    let bed = serve_bed();
+    let port = free_port(&tb);
+    // -t 1500: a frame lost three times running (0.1 %) fails a run.
+    let checks: Vec<Check> = (0..3)
+        .flat_map(|i| {
+            [
+                Check::new(
+                    &format!("tcp-{i}"),
+                    format!("check_raw_tcp -t 1500 {IFACE} {RS1} {VIP} {PORT}"),
+                ),
+                Check::new(
+                    &format!("http-{i}"),
+                    format!(
+                        "check_raw_http -S 200 -s ok -t 1500 {IFACE} {RS1} {VIP} {HTTP_PORT} {VHOST} /health"
+                    ),
+                ),
+            ]
+        })
+        .collect();
+    let timing = Timing {
+        interval: Duration::from_secs(2),
+        rise: 1,
+        fall: 3,
+    };
+    bed.write_config(&with_listen(
+        &bed,
+        &format!("127.0.0.1:{port}"),
+        timing,
+        &checks,
+    ));
+    let mut d = bed.start(&tb, "lb", &["-v"]);
+    wait_started(&bed, &d, checks.len());
+    thread::sleep(timing.interval * 6);
+    let m = get(&tb, port, "/metrics");
+    assert_eq!(m.status, 200, "{}", m.text);
+    let direct = direct_runs(&m);
+    let all_runs: f64 = checks.iter().map(|c| runs(m.body(), &c.name)).sum();
+    let stats = tb.relay().stats();
+    let dropped = stats.to_rs.dropped + stats.to_lb.dropped;
+    println!("direct runs {direct} of {all_runs}; {dropped} frames dropped: {stats:?}");
+    assert_stops(&mut d);
+    for check in &checks {
+        let lines = d.lines_starting(&format!("{}: RAW_", check.name));
+        assert!(lines.len() >= 4, "{}: {lines:?}", check.name);
+        for l in &lines {
+            assert!(l.contains(" OK - "), "{l}\n{stats:?}\n{}", d.diag());
+        }
+    }
+    assert!(dropped > 0, "no frame was dropped: this tested nothing");
+    let n = checks.len() as f64;
+    assert!(
+        direct >= all_runs - 2.0 * n && direct >= 3.0 * n,
+        "direct {direct}, runs {all_runs}\n{}",
+        d.diag()
+    );
+    assert_none_open(&tb, "rs1", PORT, &d);
+    assert_none_open(&tb, "rs1", HTTP_PORT, &d);
+}
+
+/// `check_raw_direct_runs_total` in a /metrics answer.
+fn direct_runs(m: &Answer) -> f64 {
+    m.body()
+        .lines()
+        .find_map(|l| l.strip_prefix("check_raw_direct_runs_total "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .unwrap_or_else(|| panic!("no check_raw_direct_runs_total\n{}", m.text))
 }
 
 /// A status line without what varies between two runs: perfdata, and
