@@ -177,14 +177,7 @@ impl Exchange {
     /// ACKs of the answer, or, once the exchange ended, the RST that ends
     /// it on the server too (each frame is handed out once).
     pub fn transmit(&mut self, now: Instant, mut send: impl FnMut(&[u8])) {
-        if self.end.is_none() && now >= self.deadline {
-            let step = if self.tcp.is_connected() {
-                self.awaiting
-            } else {
-                Step::SynAck
-            };
-            self.end = Some(Err(Failure::Timeout(step)));
-        }
+        self.expire_by(now);
         if self.end.is_some() {
             // Answered or given up: RST alone, never the handshake's ACK
             // of a connect-only exchange, so the server's application
@@ -194,9 +187,10 @@ impl Exchange {
             }
             return;
         }
-        // The machine emits a bounded number per call (the request's
-        // segments, an ACK); the bound only guards it.
-        for _ in 0..64 {
+        // The machine emits a bounded number per call (a request of up to
+        // 64 KiB in segments of a small MSS, an ACK); the bound, as
+        // `Conn`'s, only guards it.
+        for _ in 0..1024 {
             let Some(seg) = self.tcp.poll_transmit(now) else {
                 break;
             };
@@ -204,10 +198,25 @@ impl Exchange {
         }
     }
 
-    /// Take one received frame (already parsed) at `now`. True: it was
-    /// ours (a segment of the flow or an ICMP error about the SYN). The
-    /// answer's bytes, if any came, wait in [`Exchange::take_received`].
+    /// The deadline passed by `now`: the exchange ends, naming the step.
+    fn expire_by(&mut self, now: Instant) {
+        if self.end.is_none() && now >= self.deadline {
+            let step = if self.tcp.is_connected() {
+                self.awaiting
+            } else {
+                Step::SynAck
+            };
+            self.end = Some(Err(Failure::Timeout(step)));
+        }
+    }
+
+    /// Take one received frame (already parsed) that arrived at `now`.
+    /// True: it was ours (a segment of the flow or an ICMP error about
+    /// the SYN). The answer's bytes, if any came, wait in
+    /// [`Exchange::take_received`]. A frame that arrived after the
+    /// deadline is too late, as it is for the plugin's `Conn`.
     pub fn receive(&mut self, parsed: &Parsed, now: Instant) -> bool {
+        self.expire_by(now);
         if self.end.is_some() {
             return false;
         }

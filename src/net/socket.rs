@@ -21,6 +21,7 @@
 use std::io;
 use std::mem::{self, ManuallyDrop};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant, SystemTime};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
@@ -39,8 +40,12 @@ pub const RECV_BUFFER: usize = 66 * 1024;
 /// kernel never writes stay unbacked): small frames touch one page per
 /// slot, 64 KiB GRO-merged ones at most 528 KiB in all.
 const BATCH: usize = 8;
-/// Room per slot for one cmsg carrying tpacket_auxdata, u64-aligned.
-const CONTROL_WORDS: usize = 8;
+/// Room per slot for the cmsgs carrying tpacket_auxdata (40 bytes with
+/// its header) and, when asked, the arrival time (32), u64-aligned.
+const CONTROL_WORDS: usize = 12;
+/// An arrival time further back than this (or in the future) says the
+/// wall clock stepped between the stamp and the read: not believed.
+const MAX_STAMP_AGE: Duration = Duration::from_secs(10);
 /// Kernel receive buffer: room for a burst of full-size frames while we
 /// are between two reads.
 const SOCKET_RCVBUF: usize = 4 * 1024 * 1024;
@@ -56,6 +61,9 @@ pub struct Received<'a> {
     /// The kernel says the checksum was verified, or not yet computed
     /// (a locally generated, offloaded frame); either way do not verify.
     pub checksum_verified: bool,
+    /// When the kernel took the frame in, on the monotonic clock, if the
+    /// socket was asked to stamp arrivals ([`PacketSocket::stamp_arrivals`]).
+    pub arrived: Option<Instant>,
 }
 
 /// The check's one AF_PACKET socket: filtered, bound once, non-blocking.
@@ -81,6 +89,7 @@ struct Slot {
     truncated: bool,
     /// tp_status from PACKET_AUXDATA, 0 if absent.
     status: u32,
+    arrived: Option<Instant>,
 }
 
 impl Drop for PacketSocket {
@@ -163,6 +172,15 @@ impl PacketSocket {
         self.socket.as_raw_fd()
     }
 
+    /// Ask the kernel to stamp each frame's arrival ([`Received::arrived`]):
+    /// a loop that reads its frames some time after they came (it was
+    /// starting other runs) still times the real server's answer. Not
+    /// asked by the plugin, which reads as soon as a frame comes and whose
+    /// start-up would pay for enabling the kernel's stamping.
+    pub fn stamp_arrivals(&self) -> io::Result<()> {
+        set_int_option(self.raw_fd(), libc::SOL_SOCKET, libc::SO_TIMESTAMPNS, 1)
+    }
+
     /// The interface MTU, asked of the kernel through our own socket (so it
     /// is right in any network namespace, unlike /sys).
     pub fn mtu(&self, ifname: &str) -> io::Result<u32> {
@@ -208,6 +226,7 @@ impl PacketSocket {
             truncated: slot.truncated || slot.wire_len > RECV_BUFFER,
             wire_len: slot.wire_len,
             checksum_verified: slot.status & verified != 0,
+            arrived: slot.arrived,
         }))
     }
 
@@ -255,11 +274,17 @@ impl PacketSocket {
             };
         }
         let n = (n as usize).min(BATCH);
+        // The kernel stamps arrivals on the wall clock; the frame's age
+        // against the wall clock now, taken from the monotonic clock now,
+        // is its arrival on the clock every deadline uses.
+        let clocks = (Instant::now(), SystemTime::now());
         for (slot, msg) in self.slots.iter_mut().zip(&msgs[..n]) {
+            let (status, stamp) = control_data(&msg.msg_hdr);
             *slot = Slot {
                 wire_len: msg.msg_len as usize,
                 truncated: msg.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-                status: auxdata_status(&msg.msg_hdr),
+                status,
+                arrived: stamp.and_then(|stamp| arrival(stamp, clocks)),
             };
         }
         Ok(n)
@@ -312,24 +337,48 @@ pub(crate) fn mtu(fd: RawFd, ifname: &str) -> io::Result<u32> {
     u32::try_from(req.mtu).map_err(|_| io::Error::other("negative MTU"))
 }
 
-/// tp_status from the PACKET_AUXDATA control message, 0 if absent.
-fn auxdata_status(msg: &libc::msghdr) -> u32 {
+/// tp_status from the PACKET_AUXDATA control message (0 if absent), and
+/// the SCM_TIMESTAMPNS arrival stamp, if any.
+fn control_data(msg: &libc::msghdr) -> (u32, Option<libc::timespec>) {
+    let (mut status, mut stamp) = (0, None);
     // SAFETY: CMSG_FIRSTHDR/CMSG_NXTHDR walk the control buffer the kernel
     // filled, within msg_controllen; each header is checked for level and
     // type, and the payload read unaligned because cmsg data may not be
-    // aligned for tpacket_auxdata.
+    // aligned for tpacket_auxdata or timespec.
     unsafe {
         let mut cmsg = libc::CMSG_FIRSTHDR(msg);
         while !cmsg.is_null() {
             let header = &*cmsg;
-            if header.cmsg_level == libc::SOL_PACKET && header.cmsg_type == libc::PACKET_AUXDATA {
-                let data = libc::CMSG_DATA(cmsg).cast::<libc::tpacket_auxdata>();
-                return std::ptr::read_unaligned(data).tp_status;
+            match (header.cmsg_level, header.cmsg_type) {
+                (libc::SOL_PACKET, libc::PACKET_AUXDATA) => {
+                    let data = libc::CMSG_DATA(cmsg).cast::<libc::tpacket_auxdata>();
+                    status = std::ptr::read_unaligned(data).tp_status;
+                }
+                (libc::SOL_SOCKET, libc::SCM_TIMESTAMPNS) => {
+                    let data = libc::CMSG_DATA(cmsg).cast::<libc::timespec>();
+                    stamp = Some(std::ptr::read_unaligned(data));
+                }
+                _ => {}
             }
             cmsg = libc::CMSG_NXTHDR(msg, cmsg);
         }
     }
-    0
+    (status, stamp)
+}
+
+/// The monotonic instant of a wall-clock `stamp`, given both clocks read
+/// together (`clocks`); `None` if the stamp is implausible.
+fn arrival(stamp: libc::timespec, (mono, wall): (Instant, SystemTime)) -> Option<Instant> {
+    let secs = u64::try_from(stamp.tv_sec).ok()?;
+    let nanos = u32::try_from(stamp.tv_nsec)
+        .ok()
+        .filter(|n| *n < 1_000_000_000)?;
+    let at = SystemTime::UNIX_EPOCH.checked_add(Duration::new(secs, nanos))?;
+    let age = wall
+        .duration_since(at)
+        .ok()
+        .filter(|age| *age <= MAX_STAMP_AGE)?;
+    mono.checked_sub(age)
 }
 
 /// setsockopt(2) with an `int` value, the type of every option we set
@@ -355,5 +404,36 @@ pub(crate) fn set_int_option(
         Err(io::Error::last_os_error())
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stamp(at: SystemTime) -> libc::timespec {
+        let since = at.duration_since(SystemTime::UNIX_EPOCH).unwrap();
+        libc::timespec {
+            tv_sec: since.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(since.subsec_nanos() as i32),
+        }
+    }
+
+    #[test]
+    fn an_arrival_stamp_is_placed_on_the_monotonic_clock_or_refused() {
+        let clocks = (Instant::now(), SystemTime::now());
+        let (mono, wall) = clocks;
+        let ago = Duration::from_micros(2500);
+        assert_eq!(arrival(stamp(wall - ago), clocks), Some(mono - ago));
+        assert_eq!(arrival(stamp(wall), clocks), Some(mono));
+        // The wall clock stepped: a stamp in the future, or far back.
+        assert_eq!(arrival(stamp(wall + ago), clocks), None);
+        let stale = wall - MAX_STAMP_AGE - ago;
+        assert_eq!(arrival(stamp(stale), clocks), None);
+        let garbage = libc::timespec {
+            tv_sec: -1,
+            tv_nsec: 0,
+        };
+        assert_eq!(arrival(garbage, clocks), None);
     }
 }

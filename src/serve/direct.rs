@@ -239,6 +239,8 @@ impl Direct {
             return Some(at);
         }
         let sock = self.engine.direct_socket(ifindex)?.ok()?;
+        // Best effort: without stamps a frame counts as arriving when read.
+        let _ = sock.stamp_arrivals();
         let mtu = sock.mtu(name).unwrap_or(1500);
         self.sockets.push(DirectSocket {
             ifindex,
@@ -286,7 +288,7 @@ impl Direct {
             }
         }
         for (ifindex, e) in lost {
-            self.lose(ifindex, e);
+            self.lose(ifindex, e, now);
         }
         for _ in 0..self.timers.len() {
             match self.timers.peek() {
@@ -343,12 +345,16 @@ impl Direct {
                 return Ok(());
             };
             engine.tally(Tally::Received);
+            // When it came, not when this loop got round to it (after
+            // starting a group of runs, say): the answer's time is the
+            // real server's.
+            let arrived = rx.arrived.map_or(now, |at| at.min(now));
             let delivered = if rx.truncated {
                 None
             } else {
                 wire::parse(rx.frame, rx.checksum_verified)
                     .ok()
-                    .and_then(|parsed| deliver(runs, &parsed, now))
+                    .and_then(|parsed| deliver(runs, &parsed, arrived))
             };
             match delivered {
                 Some((port, true)) => ended.push(port),
@@ -365,14 +371,20 @@ impl Direct {
     }
 
     /// `ifindex`'s socket failed (the link went away): its runs end with
-    /// the error, the next run opens a new socket.
-    fn lose(&mut self, ifindex: u32, e: std::io::Error) {
-        self.sockets.retain(|s| s.ifindex != ifindex);
+    /// the error and their RSTs (best effort: a link that only bounced
+    /// takes them), the next run opens a new socket.
+    fn lose(&mut self, ifindex: u32, e: std::io::Error, now: Instant) {
+        let mut lost = Vec::new();
         for (port, run) in self.runs.iter_mut().filter(|(_, r)| r.ifindex == ifindex) {
             let err = std::io::Error::new(e.kind(), e.to_string());
             run.exchange.give_up(Failure::LinkDown(err));
-            self.ended.push(*port);
+            lost.push(*port);
         }
+        for port in lost {
+            self.send_due(port, now);
+            self.ended.push(port);
+        }
+        self.sockets.retain(|s| s.ifindex != ifindex);
     }
 
     /// Send what `port`'s run has due at `now`, and set its next timer
@@ -387,9 +399,28 @@ impl Direct {
             Some(at) => {
                 run.timer = Some(at);
                 self.timers.push(Reverse((at, port)));
+                self.prune_timers();
             }
             None => self.ended.push(port),
         }
+    }
+
+    /// Stale entries (runs that ended early, timers that moved) leave the
+    /// heap only when they reach its top: with a long `-t` they could
+    /// pile up to rate x `-t`. Past twice the runs in flight (and 64),
+    /// the heap is built again from the runs' own timers.
+    fn prune_timers(&mut self) {
+        if self.timers.len() <= 2 * self.runs.len() + 64 {
+            return;
+        }
+        self.timers = self
+            .runs
+            .iter_mut()
+            .filter_map(|(port, run)| {
+                run.timer = run.exchange.poll_at();
+                run.timer.map(|at| Reverse((at, *port)))
+            })
+            .collect();
     }
 
     /// The frames `port`'s run has due at `now`, sent.
@@ -482,9 +513,9 @@ impl Drop for Direct {
     }
 }
 
-/// Hand `parsed` to the run whose port it names, and the answer's bytes
-/// it brought to the run's probe: that run's port, and whether it ended;
-/// `None` if the frame was no run's.
+/// Hand `parsed`, which arrived at `now`, to the run whose port it names,
+/// and the answer's bytes it brought to the run's probe: that run's port,
+/// and whether it ended; `None` if the frame was no run's.
 fn deliver(
     runs: &mut HashMap<u16, DirectRun>,
     parsed: &Parsed,
@@ -492,6 +523,8 @@ fn deliver(
 ) -> Option<(u16, bool)> {
     let port = local_port(parsed)?;
     let run = runs.get_mut(&port)?;
+    // Never before the run's SYN (a stamp a hair off, a port's old flow).
+    let now = now.max(run.started);
     if !run.exchange.receive(parsed, now) {
         return None;
     }

@@ -116,6 +116,19 @@ pub fn read_existing(path: &Path) -> Option<Health> {
 /// fsync, rename, fsync of the directory. The temporary file is removed
 /// if any step fails.
 pub fn write_atomic(path: &Path, health: Health) -> io::Result<()> {
+    let dir = replace_file(path, health)?;
+    sync_dir(&dir)
+}
+
+/// The directory's entries (a rename into it) made durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// [`write_atomic`] without the directory's fsync, for a writer that
+/// replaces many files of one directory and syncs it once
+/// ([`sync_dir`]): the directory it renamed in.
+pub fn replace_file(path: &Path, health: Health) -> io::Result<PathBuf> {
     let (dir, name) = match (path.parent(), path.file_name()) {
         (Some(dir), Some(name)) => (dir, name),
         _ => {
@@ -140,7 +153,7 @@ pub fn write_atomic(path: &Path, health: Health) -> io::Result<()> {
         let _ = fs::remove_file(&temp);
         return Err(e);
     }
-    File::open(dir)?.sync_all()
+    Ok(dir.to_path_buf())
 }
 
 fn write_temp(temp: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -292,3 +292,19 @@ fn a_refusal_or_the_callers_failure_end_an_exchange_with_a_request() {
         "the first verdict stands"
     );
 }
+
+#[test]
+fn an_answer_that_arrived_after_the_deadline_is_too_late() {
+    let t0 = Instant::now();
+    let mut hs = handshake(t0, Duration::from_millis(500));
+    sent(&mut hs, t0);
+    let syn_ack = from_server(SERVER_ISN, ISN + 1, Flags::SYN | Flags::ACK);
+    let late = t0 + Duration::from_millis(500);
+    assert!(!hs.receive(&syn_ack, late));
+    assert!(matches!(
+        hs.end(),
+        Some(Err(Failure::Timeout(Step::SynAck)))
+    ));
+    let rst = sent(&mut hs, late);
+    assert_eq!((rst.len(), rst[0].flags), (1, Flags::RST));
+}

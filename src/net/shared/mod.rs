@@ -516,6 +516,8 @@ impl Lease {
             truncated: f.truncated,
             wire_len: f.wire_len,
             checksum_verified: f.checksum_verified,
+            // A mailbox run reads as soon as its frame comes.
+            arrived: None,
         }))
     }
 
