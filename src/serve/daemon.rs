@@ -425,7 +425,7 @@ impl Daemon {
                     }
                 }
                 _ => {
-                    let existing = new_states.read_existing(&spec.name);
+                    let existing = self.writer.read_existing(&new_states, &spec.name);
                     let machine = RiseFall::new(&spec.name, spec.rise, spec.fall, existing, now);
                     self.writer.write(&new_states, &spec.name, machine.health());
                     Watched {

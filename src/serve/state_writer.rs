@@ -40,6 +40,9 @@ enum FileOp {
 struct WriterQueue {
     /// The latest operation per file.
     pending: HashMap<PathBuf, FileOp>,
+    /// The batch the thread took and is applying (what a reader must see
+    /// instead of the disk until it is done).
+    applying: HashMap<PathBuf, FileOp>,
     /// The thread is applying a batch it took.
     busy: bool,
     closing: bool,
@@ -87,6 +90,27 @@ impl StateWriter {
     /// `name`'s file in `dir` is to go (its check was removed).
     pub fn remove(&self, dir: &StateDir, name: &str) {
         self.queue(dir, name, FileOp::Remove);
+    }
+
+    /// What `name`'s file in `dir` holds, or is about to: a change still
+    /// queued (or being written) counts before the disk, so a check a
+    /// reload adds back right after another removed it does not start
+    /// from the file that is about to go (`statefile::read_existing`).
+    pub fn read_existing(&self, dir: &StateDir, name: &str) -> Option<Health> {
+        let path = dir.path(name).ok()?;
+        let queued = {
+            let queue = self.shared.lock();
+            queue
+                .pending
+                .get(&path)
+                .or_else(|| queue.applying.get(&path))
+                .copied()
+        };
+        match queued {
+            Some(FileOp::Write(health)) => Some(health),
+            Some(FileOp::Remove) => None,
+            None => dir.read_existing(name),
+        }
     }
 
     fn queue(&self, dir: &StateDir, name: &str, op: FileOp) {
@@ -154,7 +178,9 @@ fn work(shared: &WriterShared) {
                 return;
             }
             queue.busy = true;
-            std::mem::take(&mut queue.pending)
+            let batch = std::mem::take(&mut queue.pending);
+            queue.applying = batch.clone();
+            batch
         };
         // One fsync of each directory per batch, not per file: a batch
         // of 2,000 changes costs half the time.
@@ -174,7 +200,11 @@ fn work(shared: &WriterShared) {
                 ));
             }
         }
-        shared.lock().busy = false;
+        {
+            let mut queue = shared.lock();
+            queue.busy = false;
+            queue.applying.clear();
+        }
         shared.changed.notify_all();
     }
 }
@@ -231,6 +261,25 @@ mod tests {
         assert!(!dir.join("gone").exists(), "a removal after a write wins");
         let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
         assert_eq!(left.len(), 2, "no temporary file left: {left:?}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_queued_change_is_read_before_the_disk() {
+        let dir = temp_dir("read");
+        let states = StateDir::new(&dir);
+        std::fs::write(dir.join("up"), b"1\n").unwrap();
+        std::fs::write(dir.join("removed"), b"1\n").unwrap();
+        let mut writer = StateWriter::start().unwrap();
+        // Whether or not the thread got to them yet: the same answer.
+        writer.write(&states, "up", Health::Down);
+        writer.remove(&states, "removed");
+        assert_eq!(writer.read_existing(&states, "up"), Some(Health::Down));
+        assert_eq!(writer.read_existing(&states, "removed"), None);
+        assert_eq!(writer.read_existing(&states, "never"), None);
+        assert!(writer.finish(Duration::from_secs(10)));
+        assert_eq!(writer.read_existing(&states, "up"), Some(Health::Down));
+        assert_eq!(writer.read_existing(&states, "removed"), None);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
