@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::log;
 use super::state::Health;
-use super::statefile::{replace_file, sync_dir, StateDir};
+use super::statefile::{remove_file, replace_file, sync_dir, StateDir};
 
 /// What to do to one file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,10 +214,7 @@ fn work(shared: &WriterShared) {
 fn apply(path: &std::path::Path, op: FileOp) -> Option<PathBuf> {
     let done = match op {
         FileOp::Write(health) => replace_file(path, health).map(Some),
-        FileOp::Remove => match std::fs::remove_file(path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            done => done.map(|()| None),
-        },
+        FileOp::Remove => remove_file(path).map(|()| None),
     };
     done.unwrap_or_else(|e| {
         let what = match op {

@@ -69,10 +69,15 @@ impl StateDir {
     /// Removes `name`'s file (a check a reload removed); a file already
     /// gone is no error.
     pub fn remove(&self, name: &str) -> io::Result<()> {
-        match fs::remove_file(self.path(name)?) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            done => done,
-        }
+        remove_file(&self.path(name)?)
+    }
+}
+
+/// Removes the state file at `path`; one already gone is no error.
+pub fn remove_file(path: &Path) -> io::Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        done => done,
     }
 }
 
