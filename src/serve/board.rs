@@ -33,7 +33,7 @@
 //! // apply(): after schedule.finished and machine.skipped(n)
 //! board.skipped(&name, n);
 //! // after machine.observe (only for the check's current incarnation)
-//! board.record(&BoardRun::of(&name, &done.outcome, done.ended - done.started,
+//! board.record(&BoardRun::of(&name, (&done.outcome, line), done.ended - done.started,
 //!     wall_time(done.ended), &machine, change.is_some()));
 //! ```
 
@@ -191,10 +191,11 @@ pub struct BoardRun {
 
 impl BoardRun {
     /// From a result the daemon just gave to `machine` (`observe` done):
-    /// `changed` is whether `observe` returned a change.
+    /// `changed` is whether `observe` returned a change; `status_line`
+    /// is `outcome`'s, which the daemon built already (once a run).
     pub fn of(
         name: &str,
-        outcome: &Outcome,
+        (outcome, status_line): (&Outcome, String),
         duration: Duration,
         ended: SystemTime,
         machine: &RiseFall,
@@ -203,7 +204,7 @@ impl BoardRun {
         BoardRun {
             name: name.to_string(),
             state: outcome.state,
-            status_line: outcome.status_line(),
+            status_line,
             duration,
             ended,
             health: machine.health(),

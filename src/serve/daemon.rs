@@ -341,7 +341,7 @@ impl Daemon {
             .observe(done.outcome.state, &line, done.ended);
         self.board.record(&BoardRun::of(
             &watched.spec.name,
-            &done.outcome,
+            (&done.outcome, line),
             done.ended.saturating_duration_since(done.started),
             wall_time(done.ended),
             &watched.machine,

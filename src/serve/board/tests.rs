@@ -514,7 +514,7 @@ fn a_run_is_read_from_the_outcome_and_the_machine() {
     let ended = wall_time(t0);
     let run = BoardRun::of(
         &spec.name,
-        &outcome,
+        (&outcome, outcome.status_line()),
         Duration::from_millis(3),
         ended,
         &machine,
@@ -539,7 +539,7 @@ fn a_run_is_read_from_the_outcome_and_the_machine() {
     let refused = Outcome::new("RAW_HTTP", State::Critical, "refused");
     board.record(&BoardRun::of(
         &spec.name,
-        &refused,
+        (&refused, refused.status_line()),
         Duration::ZERO,
         ended,
         &machine,
