@@ -257,11 +257,7 @@ impl Transport for Conn<'_, '_> {
         }
         if self.tcp.send(data) < data.len() {
             self.abort();
-            return Err(Failure::Local(format!(
-                "{} bytes are too many to send (at most {} in all)",
-                data.len(),
-                tcp::SEND_BUFFER
-            )));
+            return Err(tcp::too_many_to_send(data.len()));
         }
         self.flush().inspect_err(|_| self.abort())
     }

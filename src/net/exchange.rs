@@ -261,11 +261,7 @@ impl Exchange {
         if connected && !self.request_queued {
             self.request_queued = true;
             if self.tcp.send(&self.request) < self.request.len() {
-                self.end = Some(Err(Failure::Local(format!(
-                    "{} bytes are too many to send (at most {} in all)",
-                    self.request.len(),
-                    super::tcp::SEND_BUFFER
-                ))));
+                self.end = Some(Err(super::tcp::too_many_to_send(self.request.len())));
             }
         }
     }

@@ -239,6 +239,14 @@ pub const MAX_FRAMING_BYTES: usize = 16 * 1024;
 /// All a connection may queue: the request and its framing.
 pub const SEND_BUFFER: usize = MAX_SEND_BYTES + MAX_FRAMING_BYTES;
 
+/// Why `len` bytes could not be queued ([`Tcp::send`] took fewer): the
+/// words of the plugin's `Conn` and of the daemon's `Exchange` alike.
+pub fn too_many_to_send(len: usize) -> crate::failure::Failure {
+    crate::failure::Failure::Local(format!(
+        "{len} bytes are too many to send (at most {SEND_BUFFER} in all)"
+    ))
+}
+
 /// The client connection.
 #[derive(Debug)]
 pub struct Tcp {

@@ -5,7 +5,9 @@ use std::time::{Duration, Instant};
 use super::*;
 use crate::net::tcp::Flags;
 use crate::net::wire::icmp_error_frame;
-use crate::net::wire::testing::{flow, frame_from_server, link, quoted_syn, rs_link, ROUTER};
+use crate::net::wire::testing::{
+    data_frame_from_server, flow, frame_from_server, link, quoted_syn, rs_link, ROUTER,
+};
 
 const ISN: Seq = Seq(1000);
 const SERVER_ISN: Seq = Seq(5000);
@@ -25,19 +27,7 @@ fn with_request(now: Instant, timeout: Duration, request: &[u8]) -> Exchange {
 
 /// A segment of the server's with `payload`, at `seq`, acking `ack`.
 fn data_from_server(seq: Seq, ack: Seq, flags: Flags, payload: &[u8]) -> Parsed {
-    let seg = Segment {
-        seq,
-        ack,
-        flags,
-        window: 65535,
-        payload: payload.to_vec(),
-        ..Segment::default()
-    };
-    wire::parse(
-        &wire::tcp_frame(rs_link(), flow().reversed(), 7, &seg),
-        false,
-    )
-    .unwrap()
+    wire::parse(&data_frame_from_server(seq, ack, flags, payload), false).unwrap()
 }
 
 fn from_server(seq: Seq, ack: Seq, flags: Flags) -> Parsed {

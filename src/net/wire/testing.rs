@@ -95,13 +95,18 @@ pub(crate) fn syn() -> Segment {
 /// A frame of the real server's side of `flow()`: a segment with its
 /// window open, MSS on a SYN.
 pub(crate) fn frame_from_server(seq: Seq, ack: Seq, flags: Flags) -> Vec<u8> {
+    data_frame_from_server(seq, ack, flags, b"")
+}
+
+/// [`frame_from_server`] carrying `payload`.
+pub(crate) fn data_frame_from_server(seq: Seq, ack: Seq, flags: Flags, payload: &[u8]) -> Vec<u8> {
     let seg = Segment {
         seq,
         ack,
         flags,
         window: 65535,
         mss: flags.has(Flags::SYN).then_some(1460),
-        payload: Vec::new(),
+        payload: payload.to_vec(),
     };
     super::tcp_frame(rs_link(), flow().reversed(), 7, &seg)
 }
