@@ -40,7 +40,9 @@ fuzz_target!(|data: &[u8]| {
                     flags: Flags(record[1] & 0x3f),
                     window: u16::from_be_bytes([record[5], record[6]]),
                     mss: (record[7] & 1 == 1).then_some(u16::from(record[7])),
+                    sack_permitted: record[7] & 2 == 2,
                     payload: vec![0x55; usize::from(record[7]) * 8],
+                    ..Segment::default()
                 };
                 let _ = tcp.on_segment(&seg, now);
             }

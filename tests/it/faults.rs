@@ -231,6 +231,68 @@ fn ten_percent_random_loss_both_ways_passes() {
     assert!(dropped_total > 0, "no frame was dropped at all");
 }
 
+/// One counter of the kernel's TCP statistics (`TcpExt` in
+/// /proc/net/netstat) in `host`'s namespace.
+fn tcp_ext(tb: &Testbed, host: &str, name: &str) -> u64 {
+    let r = tb.run_in(host, &["cat", "/proc/net/netstat"]);
+    let lines: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("TcpExt:"))
+        .collect();
+    let [names, values] = lines[..] else {
+        panic!("no TcpExt lines in /proc/net/netstat\n{r}");
+    };
+    let at = names.split_whitespace().position(|n| n == name);
+    let value = at.and_then(|at| values.split_whitespace().nth(at)?.parse().ok());
+    value.unwrap_or_else(|| panic!("no TcpExt {name} in /proc/net/netstat\n{r}"))
+}
+
+/// A response segment lost mid-flight: the segments behind it each draw a
+/// duplicate ACK naming them in SACK blocks, so the real server's kernel
+/// resends the hole by SACK recovery, not after a retransmission timeout.
+#[test]
+fn lost_response_segment_is_repaired_by_sack_recovery() {
+    require!(Need::Testbed);
+    // The fourth TCP frame towards the LB lies inside the response.
+    let tb = Testbed::with_relay(FaultPlan::none().toward_lb(Faults::new().drop_nth_tcp([4])));
+    let body = vec![b's'; 60_000];
+    let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    reply.push_str(std::str::from_utf8(&body).unwrap_or_default());
+    tb.serve("rs1", PORT, Behaviour::Respond(reply.into_bytes()));
+    let (timeouts, recoveries) = ("TCPTimeouts", "TCPSackRecovery");
+    let before = (
+        tcp_ext(&tb, "rs1", timeouts),
+        tcp_ext(&tb, "rs1", recoveries),
+    );
+    let (md5, port) = (md5_hex(&body), PORT.to_string());
+    let r = tb.run(
+        "lb",
+        &check_raw_bin("check_raw_http_get"),
+        &[
+            "-vvv", "-t", "3000", IFACE, RS1, VIP, &port, "www", "/", &md5,
+        ],
+    );
+    let ctx = format!("{r}\n{}", relay_context(&tb));
+    assert_eq!(r.code, Some(0), "{ctx}");
+    assert_eq!(tb.relay().stats().to_lb.dropped, 1, "{ctx}");
+    let sacks = r
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" ms > ") && l.contains("sack 1 {"));
+    assert!(
+        sacks.count() >= 3,
+        "no duplicate ACKs with SACK blocks\n{ctx}"
+    );
+    let after = (
+        tcp_ext(&tb, "rs1", timeouts),
+        tcp_ext(&tb, "rs1", recoveries),
+    );
+    assert_eq!(after.0, before.0, "the server waited for a timeout\n{ctx}");
+    assert!(after.1 > before.1, "the server did no SACK recovery\n{ctx}");
+    assert_nothing_left_open_ctx(&tb, "rs1", &ctx);
+}
+
 // ---- delay -------------------------------------------------------------------
 
 #[test]

@@ -175,7 +175,7 @@ fn verbose_trace_shows_ndp_and_ipv6_frames() {
     );
     assert!(r.stdout.contains(&format!("[{LB6}]:")), "{r}");
     assert!(
-        r.stdout.contains("options [mss 1440]"),
+        r.stdout.contains("options [mss 1440,sackOK]"),
         "MSS = MTU - 60\n{r}"
     );
 }

@@ -7,6 +7,11 @@ use std::time::Instant;
 
 use super::{Flags, Ignored, Segment, Tcp, TcpState, DEFAULT_PEER_MSS};
 
+/// Most duplicate ACKs owed at once: three start a fast retransmit, and
+/// each more lets a NewReno sender send one new segment (RFC 6582); a
+/// 64 KiB window holds fewer than this many full segments.
+const MAX_DUP_ACKS: usize = 64;
+
 impl Tcp {
     /// Feed one segment from the server (already matched to our 4-tuple).
     pub fn on_segment(&mut self, seg: &Segment, now: Instant) -> Result<(), Ignored> {
@@ -58,6 +63,7 @@ impl Tcp {
         self.snd_wl1 = seg.seq;
         self.snd_wl2 = seg.ack;
         self.peer_mss = seg.mss.unwrap_or(DEFAULT_PEER_MSS).max(1);
+        self.sack_ok = self.cfg.sack && seg.sack_permitted;
         self.state = TcpState::Established;
         self.established_at = Some(now);
         self.retransmit_at = None;
@@ -165,14 +171,21 @@ impl Tcp {
             let room = usize::from(self.advertised_window()).saturating_sub(start as usize);
             let fresh = &fresh[..fresh.len().min(room)];
             if start == 0 {
+                if !fresh.is_empty() {
+                    // The stream moved on: one ACK says so; the duplicates
+                    // owed for the old edge would only confuse the server.
+                    self.dup_acks_owed = 0;
+                }
                 self.rx.extend_from_slice(fresh);
                 self.rcv_nxt = self.rcv_nxt + fresh.len() as u32;
                 self.drain_out_of_order();
             } else if !fresh.is_empty() {
+                self.dup_acks_owed = (self.dup_acks_owed + 1).min(MAX_DUP_ACKS);
                 if self.out_of_order.len() >= self.cfg.max_out_of_order {
                     return Err(Ignored::ReassemblyFull);
                 }
                 let key = (self.rcv_nxt - self.irs) as u32 - 1 + start;
+                self.newest_out_of_order = Some(key);
                 self.out_of_order
                     .entry(key)
                     .or_insert_with(|| fresh.to_vec());

@@ -30,6 +30,7 @@ impl Tcp {
                     flags: Flags::SYN,
                     window: self.cfg.recv_window,
                     mss: Some(self.cfg.mss),
+                    sack_permitted: self.cfg.sack,
                     ..Segment::default()
                 })
             }
@@ -52,8 +53,9 @@ impl Tcp {
                     self.retransmit_at.get_or_insert(now + self.rto);
                     return Some(seg);
                 }
-                if self.ack_pending {
+                if self.ack_pending || self.dup_acks_owed > 0 {
                     self.ack_pending = false;
+                    self.dup_acks_owed = self.dup_acks_owed.saturating_sub(1);
                     return Some(self.bare(Flags::ACK));
                 }
                 None
@@ -93,6 +95,7 @@ impl Tcp {
             ack: self.rcv_nxt,
             flags,
             window: self.advertised_window(),
+            sack: self.sack_blocks(),
             ..Segment::default()
         }
     }

@@ -45,6 +45,7 @@ fn syn_ack() -> Segment {
         window: 64240,
         mss: Some(1460),
         payload: vec![],
+        ..Segment::default()
     }
 }
 
@@ -57,6 +58,7 @@ fn server(seq_off: u32, ack: Seq, flags: Flags, payload: &[u8]) -> Segment {
         window: 64240,
         mss: None,
         payload: payload.to_vec(),
+        ..Segment::default()
     }
 }
 
@@ -237,4 +239,5 @@ fn flags_print_like_tcpdump() {
 
 mod close;
 mod data;
+mod loss_signals;
 mod window;

@@ -7,12 +7,12 @@
 use std::fmt;
 use std::net::IpAddr;
 
-use pnet_packet::tcp::{self, MutableTcpPacket, TcpOption, TcpPacket};
+use pnet_packet::tcp::{self, MutableTcpPacket, TcpPacket};
 
 use super::ipv4::IPV4_HEADER;
 use super::ipv6::IPV6_HEADER;
 use super::{ip_frame, Flow, FrameError, Link, IPPROTO_TCP};
-use crate::net::tcp::{Flags, Segment, Seq};
+use crate::net::tcp::{Flags, SackBlocks, Segment, Seq};
 
 const TCP_HEADER: usize = 20;
 
@@ -32,29 +32,60 @@ pub fn mss_for_mtu(mtu: u32, ipv6: bool) -> u16 {
     u16::try_from(mss).unwrap_or(1460)
 }
 
-/// Bytes of TCP options we put in a segment (MSS on SYNs only).
-fn options_len(seg: &Segment) -> usize {
-    if seg.mss.is_some() {
-        4
-    } else {
-        0
+const END: u8 = 0;
+const NOP: u8 = 1;
+const MSS: u8 = 2;
+const SACK_PERMITTED: u8 = 4;
+const SACK: u8 = 5;
+
+/// Most option bytes a TCP header holds.
+const MAX_OPTIONS: usize = 40;
+
+/// The options of `seg` as bytes, padded to whole words: MSS and
+/// SACK-permitted on SYNs, SACK blocks on ACKs, laid out as Linux does
+/// (`mss,nop,nop,sackOK`; `nop,nop,sack`).
+fn option_bytes(seg: &Segment) -> ([u8; MAX_OPTIONS], usize) {
+    let mut bytes = [0u8; MAX_OPTIONS];
+    let mut len = 0;
+    let mut put = |part: &[u8]| {
+        if let Some(room) = bytes.get_mut(len..len + part.len()) {
+            room.copy_from_slice(part);
+            len += part.len();
+        }
+    };
+    if let Some(mss) = seg.mss {
+        let [hi, lo] = mss.to_be_bytes();
+        put(&[MSS, 4, hi, lo]);
     }
+    if seg.sack_permitted {
+        put(&[NOP, NOP, SACK_PERMITTED, 2]);
+    }
+    let blocks = seg.sack.as_slice();
+    if !blocks.is_empty() {
+        // At most four blocks: 2 + 32 bytes, within the 40.
+        put(&[NOP, NOP, SACK, (2 + 8 * blocks.len()) as u8]);
+        for (left, right) in blocks {
+            put(&left.0.to_be_bytes());
+            put(&right.0.to_be_bytes());
+        }
+    }
+    (bytes, len)
 }
 
 /// The TCP header and payload of `seg`, checksum left zero.
 fn tcp_bytes(flow: Flow, seg: &Segment) -> Vec<u8> {
-    let mut buf = vec![0u8; TCP_HEADER + options_len(seg) + seg.payload.len()];
+    let (options, options_len) = option_bytes(seg);
+    let mut buf = vec![0u8; TCP_HEADER + options_len + seg.payload.len()];
     if let Some(mut tcp) = MutableTcpPacket::new(&mut buf) {
         tcp.set_source(flow.src_port);
         tcp.set_destination(flow.dst_port);
         tcp.set_sequence(seg.seq.0);
         tcp.set_acknowledgement(seg.ack.0);
-        tcp.set_data_offset(((TCP_HEADER + options_len(seg)) / 4) as u8);
+        tcp.set_data_offset(((TCP_HEADER + options_len) / 4) as u8);
         tcp.set_flags(seg.flags.0);
         tcp.set_window(seg.window);
-        if let Some(mss) = seg.mss {
-            tcp.set_options(&[TcpOption::mss(mss)]);
-        }
+        tcp.get_options_raw_mut()
+            .copy_from_slice(&options[..options_len]);
         tcp.set_payload(&seg.payload);
     }
     buf
@@ -110,7 +141,7 @@ pub(super) fn parse_tcp(
     if !checksum_verified && expected_checksum(&tcp, addresses) != Some(tcp.get_checksum()) {
         return Err(FrameError::BadTcpChecksum);
     }
-    let mss = parse_mss(&data[TCP_HEADER..header_len])?;
+    let options = parse_options(&data[TCP_HEADER..header_len])?;
     Ok(TcpFrame {
         link,
         flow: Flow {
@@ -124,18 +155,26 @@ pub(super) fn parse_tcp(
             ack: Seq(tcp.get_acknowledgement()),
             flags: Flags(tcp.get_flags()),
             window: tcp.get_window(),
-            mss,
+            mss: options.mss,
+            sack_permitted: options.sack_permitted,
+            sack: options.sack,
             payload: data[header_len..].to_vec(),
         },
     })
 }
 
-/// Walk the TCP options for MSS, checking every length byte on the way.
-fn parse_mss(mut options: &[u8]) -> Result<Option<u16>, FrameError> {
-    const END: u8 = 0;
-    const NOP: u8 = 1;
-    const MSS: u8 = 2;
-    let mut mss = None;
+/// The options a segment carried that the client reads.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct TcpOptions {
+    mss: Option<u16>,
+    sack_permitted: bool,
+    sack: SackBlocks,
+}
+
+/// Walk the TCP options for MSS, SACK-permitted and SACK, checking every
+/// length byte on the way; others are skipped by their length.
+fn parse_options(mut options: &[u8]) -> Result<TcpOptions, FrameError> {
+    let mut found = TcpOptions::default();
     // Every step consumes at least one byte, so this ends within 40 steps.
     while let Some(&kind) = options.first() {
         match kind {
@@ -146,17 +185,40 @@ fn parse_mss(mut options: &[u8]) -> Result<Option<u16>, FrameError> {
                 if len < 2 || len > options.len() {
                     return Err(FrameError::BadTcpOption);
                 }
-                if kind == MSS {
-                    if len != 4 {
-                        return Err(FrameError::BadTcpOption);
+                let body = &options[2..len];
+                match kind {
+                    MSS => {
+                        let &[hi, lo] = body else {
+                            return Err(FrameError::BadTcpOption);
+                        };
+                        found.mss = Some(u16::from_be_bytes([hi, lo]));
                     }
-                    mss = Some(u16::from_be_bytes([options[2], options[3]]));
+                    SACK_PERMITTED if !body.is_empty() => return Err(FrameError::BadTcpOption),
+                    SACK_PERMITTED => found.sack_permitted = true,
+                    SACK => found.sack = parse_sack(body)?,
+                    _ => {}
                 }
                 options = &options[len..];
             }
         }
     }
-    Ok(mss)
+    Ok(found)
+}
+
+/// SACK blocks: whole pairs of sequence numbers, one to four of them.
+fn parse_sack(body: &[u8]) -> Result<SackBlocks, FrameError> {
+    if body.is_empty() || body.len() % 8 != 0 {
+        return Err(FrameError::BadTcpOption);
+    }
+    let mut blocks = SackBlocks::default();
+    for pair in body.chunks_exact(8) {
+        let left = u32::from_be_bytes([pair[0], pair[1], pair[2], pair[3]]);
+        let right = u32::from_be_bytes([pair[4], pair[5], pair[6], pair[7]]);
+        if !blocks.push(Seq(left), Seq(right)) {
+            return Err(FrameError::BadTcpOption);
+        }
+    }
+    Ok(blocks)
 }
 
 impl fmt::Display for TcpFrame {
@@ -212,22 +274,63 @@ mod tests {
         }
     }
 
+    fn mss_of(options: &[u8]) -> Result<Option<u16>, FrameError> {
+        parse_options(options).map(|o| o.mss)
+    }
+
     #[test]
     fn tcp_options_are_walked_safely() {
-        assert_eq!(parse_mss(&[2, 4, 0x05, 0xb4]), Ok(Some(1460)));
-        assert_eq!(parse_mss(&[1, 1, 2, 4, 0x02, 0x18, 0, 0]), Ok(Some(536)));
+        assert_eq!(mss_of(&[2, 4, 0x05, 0xb4]), Ok(Some(1460)));
+        assert_eq!(mss_of(&[1, 1, 2, 4, 0x02, 0x18, 0, 0]), Ok(Some(536)));
         // SACK-permitted, timestamps, window scale, then MSS.
         let linux = [
             4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 1, 3, 3, 7, 2, 4, 5, 0xb4,
         ];
-        assert_eq!(parse_mss(&linux), Ok(Some(1460)));
-        assert_eq!(parse_mss(&[]), Ok(None));
-        assert_eq!(parse_mss(&[0, 99, 99]), Ok(None));
-        assert_eq!(parse_mss(&[2]), Err(FrameError::BadTcpOption));
-        assert_eq!(parse_mss(&[2, 0]), Err(FrameError::BadTcpOption));
-        assert_eq!(parse_mss(&[2, 1, 0]), Err(FrameError::BadTcpOption));
-        assert_eq!(parse_mss(&[8, 40]), Err(FrameError::BadTcpOption));
-        assert_eq!(parse_mss(&[2, 3, 0]), Err(FrameError::BadTcpOption));
+        let options = parse_options(&linux).unwrap();
+        assert_eq!(options.mss, Some(1460));
+        assert!(options.sack_permitted);
+        assert_eq!(mss_of(&[]), Ok(None));
+        assert_eq!(mss_of(&[0, 99, 99]), Ok(None));
+        assert_eq!(mss_of(&[2]), Err(FrameError::BadTcpOption));
+        assert_eq!(mss_of(&[2, 0]), Err(FrameError::BadTcpOption));
+        assert_eq!(mss_of(&[2, 1, 0]), Err(FrameError::BadTcpOption));
+        assert_eq!(mss_of(&[8, 40]), Err(FrameError::BadTcpOption));
+        assert_eq!(mss_of(&[2, 3, 0]), Err(FrameError::BadTcpOption));
+        // SACK-permitted carries nothing; SACK whole pairs, one to four.
+        assert_eq!(mss_of(&[4, 3, 0]), Err(FrameError::BadTcpOption));
+        assert_eq!(mss_of(&[5, 2]), Err(FrameError::BadTcpOption));
+        assert_eq!(mss_of(&[5, 6, 0, 0, 0, 1]), Err(FrameError::BadTcpOption));
+        let five = [[0u8; 8]; 5].concat();
+        assert_eq!(
+            mss_of(&[&[5, 42][..], &five].concat()),
+            Err(FrameError::BadTcpOption)
+        );
+    }
+
+    #[test]
+    fn syn_offers_sack_and_acks_carry_blocks_like_linux() {
+        let mut syn = syn();
+        syn.sack_permitted = true;
+        let frame = tcp_frame(link(), flow(), 1, &syn);
+        let options = &frame[ETHERNET_HEADER + IPV4_HEADER + TCP_HEADER..][..8];
+        assert_eq!(options, [2, 4, 0x05, 0xb4, 1, 1, 4, 2]);
+        assert_eq!(parsed_tcp(&frame).segment, syn);
+
+        let mut ack = data_segment();
+        ack.payload.clear();
+        for (left, right) in [(100, 200), (300, 400), (500, 600), (700, 800)] {
+            assert!(ack.sack.push(Seq(left), Seq(right)));
+        }
+        assert!(!ack.sack.push(Seq(900), Seq(1000)), "a fifth does not fit");
+        let frame = tcp_frame(link(), flow(), 1, &ack);
+        let header = &frame[ETHERNET_HEADER + IPV4_HEADER..];
+        assert_eq!(usize::from(header[12] >> 4) * 4, TCP_HEADER + 36);
+        assert_eq!(header[TCP_HEADER..TCP_HEADER + 4], [1, 1, 5, 34]);
+        let parsed = parsed_tcp(&frame);
+        assert_eq!(parsed.segment, ack);
+        assert!(parsed
+            .to_string()
+            .ends_with("options [sack 4 {100:200} {300:400} {500:600} {700:800}], length 0"));
     }
 
     #[test]
@@ -238,6 +341,13 @@ mod tests {
             line,
             "(02:00:00:00:00:01) 198.51.100.1:40000 > 203.0.113.10:80 (02:00:00:00:00:11) \
              Flags [S], seq 3735928559, win 65535, options [mss 1460], length 0"
+        );
+        let mut offer = syn();
+        offer.sack_permitted = true;
+        let line = parsed_tcp(&tcp_frame(link(), flow(), 1, &offer)).to_string();
+        assert!(
+            line.ends_with("options [mss 1460,sackOK], length 0"),
+            "{line}"
         );
     }
 

@@ -89,6 +89,7 @@ pub(crate) fn syn() -> Segment {
         window: 65535,
         mss: Some(1460),
         payload: vec![],
+        ..Segment::default()
     }
 }
 
@@ -107,6 +108,7 @@ pub(crate) fn data_frame_from_server(seq: Seq, ack: Seq, flags: Flags, payload: 
         window: 65535,
         mss: flags.has(Flags::SYN).then_some(1460),
         payload: payload.to_vec(),
+        ..Segment::default()
     };
     super::tcp_frame(rs_link(), flow().reversed(), 7, &seg)
 }
@@ -133,6 +135,7 @@ pub(crate) fn data_segment() -> Segment {
         window: 1000,
         mss: None,
         payload: b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+        ..Segment::default()
     }
 }
 

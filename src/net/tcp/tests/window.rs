@@ -37,11 +37,12 @@ fn data_beyond_the_buffer_is_cut_not_stored() {
 #[test]
 fn out_of_order_buffer_is_bounded() {
     let mut tcp = established();
-    for i in 0..32u32 {
+    let most = TcpParams::new(ISN, MSS).max_out_of_order as u32;
+    for i in 0..most {
         tcp.on_segment(&server(10 + i * 10, ISN + 1, Flags::ACK, b"x"), at(2))
             .unwrap();
     }
-    let one_more = server(1000, ISN + 1, Flags::ACK, b"x");
+    let one_more = server(10 + most * 10, ISN + 1, Flags::ACK, b"x");
     assert_eq!(
         tcp.on_segment(&one_more, at(2)),
         Err(Ignored::ReassemblyFull)
