@@ -254,40 +254,50 @@ fn tcp_ext(tb: &Testbed, host: &str, name: &str) -> u64 {
 #[test]
 fn lost_response_segment_is_repaired_by_sack_recovery() {
     require!(Need::Testbed);
-    // The fourth TCP frame towards the LB lies inside the response.
-    let tb = Testbed::with_relay(FaultPlan::none().toward_lb(Faults::new().drop_nth_tcp([4])));
-    let body = vec![b's'; 60_000];
-    let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
+    // The response's third segment, of 42.
+    lost_response_frame_is_repaired(3, 60_000, 3);
+}
+
+/// Found by check_raw_serve's loss test: the response's only data segment
+/// lost, its FIN (sent apart by the server's close) arrived alone and went
+/// unacknowledged, so the server backed off its timer past the deadline.
+/// Now a duplicate ACK SACKs the FIN and the server resends at once.
+#[test]
+fn lost_last_data_before_a_lone_fin_is_repaired_by_sack_recovery() {
+    require!(Need::Testbed);
+    lost_response_frame_is_repaired(1, 3, 1);
+}
+
+/// Drop the `nth` data segment of a `body_len` response: the check
+/// passes, at least `sacked` of its ACKs carry one SACK block, and the
+/// real server recovered by SACK, not by a timeout (its `TcpExt`).
+fn lost_response_frame_is_repaired(nth: usize, body_len: usize, sacked: usize) {
+    let lost = Faults::new().drop_nth_tcp_data([nth]);
+    let tb = Testbed::with_relay(FaultPlan::none().toward_lb(lost));
+    let body = vec![b's'; body_len];
+    let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\n\r\n");
     reply.push_str(std::str::from_utf8(&body).unwrap_or_default());
     tb.serve("rs1", PORT, Behaviour::Respond(reply.into_bytes()));
-    let (timeouts, recoveries) = ("TCPTimeouts", "TCPSackRecovery");
-    let before = (
-        tcp_ext(&tb, "rs1", timeouts),
-        tcp_ext(&tb, "rs1", recoveries),
-    );
+    let counters = || {
+        let count = |name| tcp_ext(&tb, "rs1", name);
+        (count("TCPTimeouts"), count("TCPSackRecovery"))
+    };
+    let before = counters();
     let (md5, port) = (md5_hex(&body), PORT.to_string());
-    let r = tb.run(
-        "lb",
-        &check_raw_bin("check_raw_http_get"),
-        &[
-            "-vvv", "-t", "3000", IFACE, RS1, VIP, &port, "www", "/", &md5,
-        ],
-    );
+    let argv = [
+        "-vvv", "-t", "3000", IFACE, RS1, VIP, &port, "www", "/", &md5,
+    ];
+    let r = tb.run("lb", &check_raw_bin("check_raw_http_get"), &argv);
     let ctx = format!("{r}\n{}", relay_context(&tb));
     assert_eq!(r.code, Some(0), "{ctx}");
     assert_eq!(tb.relay().stats().to_lb.dropped, 1, "{ctx}");
-    let sacks = r
-        .stdout
-        .lines()
-        .filter(|l| l.contains(" ms > ") && l.contains("sack 1 {"));
+    let acks = r.stdout.lines().filter(|l| l.contains(" ms > "));
+    let with_sack = acks.filter(|l| l.contains("sack 1 {")).count();
     assert!(
-        sacks.count() >= 3,
-        "no duplicate ACKs with SACK blocks\n{ctx}"
+        with_sack >= sacked,
+        "{with_sack} ACKs with a SACK block\n{ctx}"
     );
-    let after = (
-        tcp_ext(&tb, "rs1", timeouts),
-        tcp_ext(&tb, "rs1", recoveries),
-    );
+    let after = counters();
     assert_eq!(after.0, before.0, "the server waited for a timeout\n{ctx}");
     assert!(after.1 > before.1, "the server did no SACK recovery\n{ctx}");
     assert_nothing_left_open_ctx(&tb, "rs1", &ctx);

@@ -594,18 +594,27 @@ fn tcp_and_http_checks_ride_the_main_loop_with_the_plugins_words() {
     assert_stops(&mut d);
 }
 
-/// The direct flows under 10 % random loss both ways (the harness's relay
+/// The direct flows under 10 % loss both ways (the harness's relay
 /// between lb and the switch): TCP and HTTP checks of rs1 retransmit what
 /// was lost on the loop's own timers and every run passes; most runs are
 /// the loop's; stopped, nothing is left established on rs1.
+///
+/// Every tenth TCP frame each way is lost, not a random tenth: six
+/// checks' frames interleave as the timing falls, so no seed fixes which
+/// flow loses what, and random loss may take one step of one run three
+/// times running, which fails a 1.5 s run as it should. Loss spread
+/// evenly never does, so a failure here is the code's. (One was: a
+/// response's data lost and its FIN arriving alone, unacknowledged.)
 #[test]
 fn direct_flows_retransmit_through_ten_percent_loss() {
     require!(Need::Testbed);
-    let plan = FaultPlan::both(Faults::new().random_loss(10, 21));
+    let every_tenth = |from: usize| Faults::new().drop_nth_tcp((from..5_000).step_by(10));
+    let plan = FaultPlan::none()
+        .toward_rs(every_tenth(7))
+        .toward_lb(every_tenth(4));
     let tb = RelayBed::new(healthy_testbed(), plan);
     let bed = serve_bed();
     let port = free_port(&tb);
-    // -t 1500: a frame lost three times running (0.1 %) fails a run.
     let checks: Vec<Check> = (0..3)
         .flat_map(|i| {
             [
@@ -644,11 +653,16 @@ fn direct_flows_retransmit_through_ten_percent_loss() {
     let dropped = stats.to_rs.dropped + stats.to_lb.dropped;
     println!("direct runs {direct} of {all_runs}; {dropped} frames dropped: {stats:?}");
     assert_stops(&mut d);
+    let relay = tb.relay().log();
     for check in &checks {
         let lines = d.lines_starting(&format!("{}: RAW_", check.name));
         assert!(lines.len() >= 4, "{}: {lines:?}", check.name);
         for l in &lines {
-            assert!(l.contains(" OK - "), "{l}\n{stats:?}\n{}", d.diag());
+            assert!(
+                l.contains(" OK - "),
+                "{l}\n{stats:?}\n{}\nrelay:\n{relay}",
+                d.diag()
+            );
         }
     }
     assert!(dropped > 0, "no frame was dropped: this tested nothing");

@@ -159,6 +159,14 @@ impl Tcp {
     }
 
     fn process_data(&mut self, seg: &Segment, offset: i64) -> Result<(), Ignored> {
+        if offset > 0 && seg.seq_len() > 0 {
+            // Data or a FIN beyond a hole: a duplicate ACK at once (RFC
+            // 5681 4.2), a FIN's too, as Linux does: behind a lost last
+            // segment the FIN is the only thing that can tell the server.
+            self.ack_pending = true;
+            self.dup_acks_owed = (self.dup_acks_owed + 1).min(MAX_DUP_ACKS);
+            self.newest_out_of_order = Some(seg.seq.offset_from(self.irs + 1));
+        }
         if seg.flags.has(Flags::FIN) {
             self.peer_fin = Some(seg.seq + u32::try_from(seg.payload.len()).unwrap_or(0));
         }
@@ -180,12 +188,10 @@ impl Tcp {
                 self.rcv_nxt = self.rcv_nxt + fresh.len() as u32;
                 self.drain_out_of_order();
             } else if !fresh.is_empty() {
-                self.dup_acks_owed = (self.dup_acks_owed + 1).min(MAX_DUP_ACKS);
                 if self.out_of_order.len() >= self.cfg.max_out_of_order {
                     return Err(Ignored::ReassemblyFull);
                 }
                 let key = (self.rcv_nxt - self.irs) as u32 - 1 + start;
-                self.newest_out_of_order = Some(key);
                 self.out_of_order
                     .entry(key)
                     .or_insert_with(|| fresh.to_vec());

@@ -7,10 +7,11 @@ use super::{SackBlocks, Tcp};
 impl Tcp {
     /// The runs of out-of-order data, the newest arrival's first (RFC 2018
     /// 4: the block that changed tells the most), then the rest from the
-    /// lowest; empty unless both sides offered SACK.
+    /// lowest; empty when nothing is held or unless both sides offered
+    /// SACK.
     pub(super) fn sack_blocks(&self) -> SackBlocks {
         let mut blocks = SackBlocks::default();
-        if !self.sack_ok || self.out_of_order.is_empty() {
+        if !self.sack_ok {
             return blocks;
         }
         let runs = self.out_of_order_runs();
@@ -31,12 +32,25 @@ impl Tcp {
         blocks
     }
 
-    /// `[start, end)` offsets of the out-of-order data, adjacent and
-    /// overlapping segments merged (the map is ordered by start).
+    /// `[start, end)` offsets of the out-of-order data, and of a FIN
+    /// beyond a hole (Linux SACKs it: its sequence number counts),
+    /// adjacent and overlapping ones merged (the map is ordered by start,
+    /// and a FIN comes after all data).
     fn out_of_order_runs(&self) -> Vec<(u32, u32)> {
+        let base = self.irs + 1;
+        let data = self.out_of_order.iter().map(|(&key, data)| {
+            (
+                key,
+                key.saturating_add(u32::try_from(data.len()).unwrap_or(u32::MAX)),
+            )
+        });
+        let fin = self
+            .peer_fin
+            .filter(|_| !self.peer_fin_received)
+            .map(|fin| fin.offset_from(base))
+            .map(|at| (at, at.saturating_add(1)));
         let mut runs: Vec<(u32, u32)> = Vec::new();
-        for (&key, data) in &self.out_of_order {
-            let end = key.saturating_add(u32::try_from(data.len()).unwrap_or(u32::MAX));
+        for (key, end) in data.chain(fin) {
             match runs.last_mut() {
                 Some(last) if key <= last.1 => last.1 = last.1.max(end),
                 _ => runs.push((key, end)),

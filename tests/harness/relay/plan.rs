@@ -36,13 +36,16 @@ pub enum Kind {
 enum Select {
     Any,
     Only(Kind),
+    /// TCP frames that carry data: not SYNs, bare ACKs or lone FINs.
+    TcpData,
 }
 
 impl Select {
-    fn matches(self, kind: Kind) -> bool {
+    fn matches(self, kind: Kind, has_data: bool) -> bool {
         match self {
             Select::Any => true,
             Select::Only(k) => k == kind,
+            Select::TcpData => kind == Kind::Tcp && has_data,
         }
     }
 }
@@ -70,6 +73,13 @@ impl Faults {
     /// Drop the Nth TCP frames of this direction (ARP is not counted).
     pub fn drop_nth_tcp(self, nth: impl IntoIterator<Item = usize>) -> Faults {
         self.drop_counted(Select::Only(Kind::Tcp), nth)
+    }
+
+    /// Drop the Nth TCP frames of this direction that carry data, say a
+    /// response's first segment whether or not the server's ACK of the
+    /// request came apart from it.
+    pub fn drop_nth_tcp_data(self, nth: impl IntoIterator<Item = usize>) -> Faults {
+        self.drop_counted(Select::TcpData, nth)
     }
 
     /// Drop the Nth UDP frames of this direction.
@@ -164,6 +174,8 @@ pub struct DirStats {
     pub dropped: usize,
     pub dropped_arp: usize,
     pub dropped_tcp: usize,
+    /// TCP frames carrying data (also counted in `tcp`).
+    pub tcp_data: usize,
     /// Frames whose send failed (each is also counted as forwarded).
     pub send_errors: usize,
     /// Frames dropped because `MAX_QUEUED` were already held back.
@@ -375,14 +387,19 @@ impl Shared {
             }
             Kind::Other => st.stats.frames,
         };
+        let has_data = tcp.is_some_and(|t| t.payload > 0);
+        if has_data {
+            st.stats.tcp_data += 1;
+        }
         let numbered = |sel: Select| match sel {
             Select::Any => st.stats.frames,
             Select::Only(_) => nth,
+            Select::TcpData => st.stats.tcp_data,
         };
         let mut dropped = faults
             .drops
             .iter()
-            .any(|&(sel, n)| sel.matches(kind) && numbered(sel) == n);
+            .any(|&(sel, n)| sel.matches(kind, has_data) && numbered(sel) == n);
         if let Some((percent, _)) = faults.loss {
             // Drawn for every ARP/TCP frame, dropped or not, so the pattern
             // depends only on the frame's number.
@@ -417,7 +434,7 @@ impl Shared {
             return None;
         }
         Some(match faults.delay {
-            Some((d, sel)) if sel.matches(kind) => d,
+            Some((d, sel)) if sel.matches(kind, has_data) => d,
             _ => Duration::ZERO,
         })
     }

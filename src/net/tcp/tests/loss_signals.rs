@@ -131,3 +131,37 @@ fn sack_blocks_name_the_held_runs_newest_first() {
     assert_eq!(last[0].ack, IRS + 1 + 6010);
     assert!(last[0].sack.is_empty(), "nothing held any more");
 }
+
+/// Found by the daemon's loss test: the response's only data segment was
+/// lost and its FIN arrived alone. Unacknowledged, it left the server to
+/// back off its timer until the run's deadline; a duplicate ACK with the
+/// FIN in a SACK block lets it resend at once (Linux's RACK).
+#[test]
+fn a_fin_beyond_a_hole_is_acked_at_once_and_sacked() {
+    let mut tcp = established_with(&sack_syn_ack(), TcpParams::new(ISN, MSS));
+    let fin = server(86, ISN + 1, Flags::FIN | Flags::ACK, b"");
+    tcp.on_segment(&fin, at(2)).unwrap();
+    assert!(!tcp.peer_closed(), "the data before the FIN is missing");
+    let dup = sent(&mut tcp, at(2));
+    assert_eq!(dup.len(), 1, "{dup:?}");
+    assert_eq!(dup[0].ack, IRS + 1);
+    assert_eq!(blocks(&dup[0]), [(86, 87)]);
+    // The data comes again, with the FIN: all is in, nothing held.
+    tcp.on_segment(&data(0, 86), at(3)).unwrap();
+    assert!(tcp.peer_closed());
+    let ack = sent(&mut tcp, at(3));
+    assert_eq!(ack.len(), 1);
+    assert_eq!(ack[0].ack, IRS + 1 + 87, "the data and the FIN");
+    assert!(ack[0].sack.is_empty());
+}
+
+#[test]
+fn a_fin_right_after_held_data_extends_its_block() {
+    let mut tcp = established_with(&sack_syn_ack(), TcpParams::new(ISN, MSS));
+    tcp.on_segment(&data(100, 50), at(2)).unwrap();
+    let fin = server(150, ISN + 1, Flags::FIN | Flags::ACK, b"");
+    tcp.on_segment(&fin, at(2)).unwrap();
+    let acks = sent(&mut tcp, at(2));
+    assert_eq!(acks.len(), 2, "one duplicate each: {acks:?}");
+    assert_eq!(blocks(&acks[1]), [(100, 151)]);
+}
