@@ -20,7 +20,9 @@
 //! the newest segment only (SND.WL1/SND.WL2). The response is where loss
 //! costs: the receiver signals it the way Linux does, a duplicate ACK per
 //! out-of-order segment and SACK blocks (`sack`), so the server repairs a
-//! hole in a round trip, not a backed-off timeout. What it does insist on
+//! hole in a round trip, not a backed-off timeout; and a hole in the
+//! request that the server's SACK shows is resent at once. What it does
+//! insist on
 //! is validation: a segment is accepted only if it fits our sequence space,
 //! and everything else is ignored and reported as such, so spoofed or stale
 //! segments cannot end a check.
@@ -361,6 +363,9 @@ pub struct Tcp {
     /// Where the newest out-of-order segment starts (offset from IRS +
     /// 1): its block goes first in our SACK option (RFC 2018 4).
     newest_out_of_order: Option<u32>,
+    /// The `snd_una` whose segment a SACK block already had resent: one
+    /// resend per hole, however many ACKs repeat the block.
+    sack_resent: Option<Seq>,
     /// RST for an old connection that answered our SYN, to send next.
     stale_rst: Option<Segment>,
     stale_reset_done: bool,
@@ -398,6 +403,7 @@ impl Tcp {
             dup_acks_owed: 0,
             sack_ok: false,
             newest_out_of_order: None,
+            sack_resent: None,
             stale_rst: None,
             stale_reset_done: false,
             first_syn_at: None,

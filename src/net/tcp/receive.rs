@@ -135,6 +135,14 @@ impl Tcp {
                 Some(now + self.rto)
             };
         }
+        if self.sack_shows_a_hole(seg) && self.sack_resent != Some(self.snd_una) {
+            // The server holds our data beyond the segment at `snd_una`:
+            // lost, on a path that does not reorder. Resend it now, once
+            // per hole, not a timeout later (RFC 6675's rule with one
+            // SACKed segment for three: a request is only a few).
+            self.sack_resent = Some(self.snd_una);
+            self.retransmit_at = Some(now);
+        }
         let fin_acked = self.fin_sent && self.snd_una == self.snd_nxt;
         if fin_acked {
             self.state = match self.state {

@@ -1,8 +1,9 @@
-//! The SACK blocks our ACKs carry (RFC 2018): the out-of-order data held
-//! for reassembly, merged into runs, so the server resends only the holes
-//! and can tell a lost tail by its probe (Linux's RACK-TLP needs SACK).
+//! SACK (RFC 2018) both ways. The blocks our ACKs carry: the out-of-order
+//! data held for reassembly, merged into runs, so the server resends only
+//! the holes and can tell a lost tail by its probe (Linux's RACK-TLP
+//! needs SACK). And the server's blocks, which show a hole in our request.
 
-use super::{SackBlocks, Tcp};
+use super::{SackBlocks, Segment, Tcp};
 
 impl Tcp {
     /// The runs of out-of-order data, the newest arrival's first (RFC 2018
@@ -57,5 +58,15 @@ impl Tcp {
             }
         }
         runs
+    }
+
+    /// The server's ACK stops at `snd_una` but a SACK block of it holds
+    /// data we sent after that: the segment at `snd_una` was lost.
+    pub(super) fn sack_shows_a_hole(&self, seg: &Segment) -> bool {
+        let (una, nxt) = (self.snd_una, self.snd_nxt);
+        let beyond = |&(left, right): &(super::Seq, super::Seq)| {
+            left.is_after(una) && right.is_within(left, nxt)
+        };
+        self.sack_ok && seg.ack == una && una != nxt && seg.sack.as_slice().iter().any(beyond)
     }
 }

@@ -165,3 +165,39 @@ fn a_fin_right_after_held_data_extends_its_block() {
     assert_eq!(acks.len(), 2, "one duplicate each: {acks:?}");
     assert_eq!(blocks(&acks[1]), [(100, 151)]);
 }
+
+/// A request of three segments whose first is lost: the server's SACK of
+/// the others resends it at once, and only once; with no SACK agreed, the
+/// timer does it.
+#[test]
+fn a_hole_in_the_request_shown_by_sack_is_resent_at_once() {
+    for offered in [true, false] {
+        let mut sa = if offered { sack_syn_ack() } else { syn_ack() };
+        sa.mss = Some(100);
+        let mut tcp = established_with(&sa, TcpParams::new(ISN, MSS));
+        tcp.send(&[b'r'; 300]);
+        assert_eq!(sent(&mut tcp, at(2)).len(), 3);
+        let mut dup = server(0, ISN + 1, Flags::ACK, b"");
+        dup.sack.push(ISN + 101, ISN + 301);
+        tcp.on_segment(&dup, at(3)).unwrap();
+        let resent = sent(&mut tcp, at(3));
+        if !offered {
+            assert!(resent.is_empty(), "{resent:?}");
+            assert_eq!(sent(&mut tcp, at(202))[0].seq, ISN + 1, "the timer's");
+            continue;
+        }
+        assert_eq!(resent.len(), 1, "{resent:?}");
+        assert_eq!((resent[0].seq, resent[0].payload.len()), (ISN + 1, 100));
+        tcp.on_segment(&dup, at(4)).unwrap();
+        assert!(sent(&mut tcp, at(4)).is_empty(), "once per hole");
+        // A block that is not beyond the hole, or ours no more, says nothing.
+        let mut odd = server(0, ISN + 1, Flags::ACK, b"");
+        odd.sack.push(ISN + 1, ISN + 50);
+        odd.sack.push(ISN + 301, ISN + 400);
+        tcp.on_segment(&odd, at(5)).unwrap();
+        assert!(sent(&mut tcp, at(5)).is_empty());
+        tcp.on_segment(&server(0, ISN + 301, Flags::ACK, b""), at(6))
+            .unwrap();
+        assert!(tcp.all_sent_acked());
+    }
+}
