@@ -22,10 +22,9 @@
 //! out-of-order segment and SACK blocks (`sack`), so the server repairs a
 //! hole in a round trip, not a backed-off timeout; and a hole in the
 //! request that the server's SACK shows is resent at once. What it does
-//! insist on
-//! is validation: a segment is accepted only if it fits our sequence space,
-//! and everything else is ignored and reported as such, so spoofed or stale
-//! segments cannot end a check.
+//! insist on is validation: a segment is accepted only if it fits our
+//! sequence space, and everything else is ignored and reported as such, so
+//! spoofed or stale segments cannot end a check.
 
 use std::collections::BTreeMap;
 use std::fmt;
