@@ -274,16 +274,15 @@ fn lost_last_data_before_a_lone_fin_is_repaired_by_sack_recovery() {
 fn lost_response_frame_is_repaired(nth: usize, body_len: usize, sacked: usize) {
     let lost = Faults::new().drop_nth_tcp_data([nth]);
     let tb = Testbed::with_relay(FaultPlan::none().toward_lb(lost));
-    let body = vec![b's'; body_len];
-    let mut reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\n\r\n");
-    reply.push_str(std::str::from_utf8(&body).unwrap_or_default());
+    let body = "s".repeat(body_len);
+    let reply = format!("HTTP/1.1 200 OK\r\nContent-Length: {body_len}\r\n\r\n{body}");
     tb.serve("rs1", PORT, Behaviour::Respond(reply.into_bytes()));
     let counters = || {
         let count = |name| tcp_ext(&tb, "rs1", name);
         (count("TCPTimeouts"), count("TCPSackRecovery"))
     };
     let before = counters();
-    let (md5, port) = (md5_hex(&body), PORT.to_string());
+    let (md5, port) = (md5_hex(body.as_bytes()), PORT.to_string());
     let argv = [
         "-vvv", "-t", "3000", IFACE, RS1, VIP, &port, "www", "/", &md5,
     ];

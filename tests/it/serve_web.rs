@@ -116,6 +116,22 @@ fn with_listen(bed: &ServeBed, listen: &str, timing: Timing, checks: &[Check]) -
     format!("listen = \"{listen}\"\n{}", bed.toml(timing, checks))
 }
 
+/// The daemon in `lb` with `checks` and a listener on 127.0.0.1:`port`,
+/// started (every check's state file written).
+fn launch_on_port(
+    (bed, tb): (&ServeBed, &Testbed),
+    port: u16,
+    args: &[&str],
+    timing: Timing,
+    checks: &[Check],
+) -> ServeProc {
+    let listen = format!("127.0.0.1:{port}");
+    bed.write_config(&with_listen(bed, &listen, timing, checks));
+    let d = bed.start(tb, "lb", args);
+    wait_started(bed, &d, checks.len());
+    d
+}
+
 fn raise_fd_limit() {
     let mut l = libc::rlimit {
         rlim_cur: 0,
@@ -146,14 +162,7 @@ fn metrics_answer_and_bad_requests_get_their_4xx() {
         Check::new("http-rs1", http_health(RS1, HTTP_PORT)),
     ];
     let names = names(&checks);
-    bed.write_config(&with_listen(
-        &bed,
-        &format!("127.0.0.1:{port}"),
-        TIMING,
-        &checks,
-    ));
-    let mut d = bed.start(&tb, "lb", &[]);
-    wait_started(&bed, &d, checks.len());
+    let mut d = launch_on_port((&bed, &tb), port, &[], TIMING, &checks);
     let listening = d.wait_line(
         0,
         &format!("listening on http://127.0.0.1:{port}/"),
@@ -539,14 +548,7 @@ fn tcp_and_http_checks_ride_the_main_loop_with_the_plugins_words() {
         Check::new("http-get-rs1-md5", http_get_md5),
         Check::new("http-rs3-closed", http_health(RS3, 81)),
     ];
-    bed.write_config(&with_listen(
-        &bed,
-        &format!("127.0.0.1:{port}"),
-        TIMING,
-        &checks,
-    ));
-    let mut d = bed.start(&tb, "lb", &["-v"]);
-    wait_started(&bed, &d, checks.len());
+    let mut d = launch_on_port((&bed, &tb), port, &["-v"], TIMING, &checks);
     wait_up(
         &bed,
         &d,
@@ -636,14 +638,7 @@ fn direct_flows_retransmit_through_ten_percent_loss() {
         rise: 1,
         fall: 3,
     };
-    bed.write_config(&with_listen(
-        &bed,
-        &format!("127.0.0.1:{port}"),
-        timing,
-        &checks,
-    ));
-    let mut d = bed.start(&tb, "lb", &["-v"]);
-    wait_started(&bed, &d, checks.len());
+    let mut d = launch_on_port((&bed, &tb), port, &["-v"], timing, &checks);
     thread::sleep(timing.interval * 6);
     let m = get(&tb, port, "/metrics");
     assert_eq!(m.status, 200, "{}", m.text);
